@@ -1,0 +1,156 @@
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { SpecInvalidError } from '../../errors.js';
+import { checkGpuStack, type GpuStack } from '../compat/check-gpu-stack.js';
+import { ImageSpec } from './schema.js';
+
+export type ParsedSpec = {
+  readonly spec: ImageSpec;
+  /** Non-fatal findings, one `file: path: message` line each (e.g. TensorFlow without sm_120 kernels). */
+  readonly warnings: readonly string[];
+};
+
+type Finding = { path: string; message: string };
+
+/** Parses and validates a spec's YAML text; throws SpecInvalidError listing every problem at once. */
+export function parseSpec(text: string, file: string): ParsedSpec {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new SpecInvalidError(
+      file,
+      doc.errors.map((e) => {
+        const at = e.linePos?.[0] ? `${e.linePos[0].line}:${e.linePos[0].col}` : '';
+        return `${file}${at ? `:${at}` : ''}: YAML syntax error: ${firstLine(e.message)}; fix the YAML`;
+      }),
+    );
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 50 });
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new SpecInvalidError(file, [`${file}: (root): expected a YAML mapping with name, os, users, hardware and layers; see manifests/vault-cube-demo-box.yaml`]);
+  }
+
+  const result = ImageSpec.safeParse(data);
+  if (!result.success) {
+    throw new SpecInvalidError(file, result.error.issues.map((issue) => formatIssue(file, issue)));
+  }
+  const spec = result.data;
+
+  const problems = checkCrossFields(spec);
+  const warnings: Finding[] = [];
+  for (const finding of checkGpuStack(gpuStackOf(spec))) {
+    (finding.severity === 'error' ? problems : warnings).push(finding);
+  }
+  if (problems.length > 0) {
+    throw new SpecInvalidError(file, problems.map((p) => `${file}: ${p.path}: ${p.message}`));
+  }
+  return { spec, warnings: warnings.map((w) => `${file}: ${w.path}: ${w.message}`) };
+}
+
+/** The slice of a spec that the GPU-stack compatibility table judges. */
+export function gpuStackOf(spec: ImageSpec): GpuStack {
+  const { driver, frameworks } = spec.layers;
+  return {
+    os: `${spec.os.distro}-${spec.os.release}`,
+    gpu: { model: spec.hardware.gpu.model, count: spec.hardware.gpu.count },
+    driver: { version: driver.nvidia_driver, kernelModule: driver.kernel_module },
+    cuda: driver.cuda,
+    cudnn: driver.cudnn,
+    python: { version: frameworks.python.version, venv: frameworks.python.venv },
+    pytorch: { version: frameworks.pytorch.version, cudaVariant: frameworks.pytorch.cuda_variant },
+    tensorflow: frameworks.tensorflow,
+    vllm: frameworks.vllm,
+  };
+}
+
+function checkCrossFields(spec: ImageSpec): Finding[] {
+  const problems: Finding[] = [];
+  const { gpu } = spec.hardware;
+  const { base, driver } = spec.layers;
+
+  if (spec.os.source.kind === 'iso' && spec.os.distro !== 'ubuntu') {
+    problems.push({ path: 'os.source.kind', message: 'iso installs use Ubuntu autoinstall; use distro ubuntu, or kind bootstrap/cloud_image' });
+  }
+
+  const seen = new Set<string>();
+  gpu.passthrough.forEach((address, i) => {
+    if (seen.has(address)) problems.push({ path: `hardware.gpu.passthrough[${i}]`, message: `${address} is listed twice; list each PCI function once` });
+    seen.add(address);
+  });
+  const devices = new Set(gpu.passthrough.map((a) => a.slice(0, a.lastIndexOf('.'))));
+  if (gpu.passthrough.length > 0 && devices.size !== gpu.count) {
+    problems.push({
+      path: 'hardware.gpu.passthrough',
+      message: `names ${devices.size} PCI device(s) but hardware.gpu.count is ${gpu.count}; list the functions of exactly ${gpu.count} GPU(s), or none to build without passthrough`,
+    });
+  }
+
+  const userNames = spec.users.map((u) => u.name);
+  const duplicateUser = userNames.find((n, i) => userNames.indexOf(n) !== i);
+  if (duplicateUser) problems.push({ path: 'users', message: `user ${duplicateUser} is listed twice; give each user once` });
+  base.ssh.allow_users?.forEach((name, i) => {
+    if (!userNames.includes(name)) {
+      problems.push({ path: `layers.base.ssh.allow_users[${i}]`, message: `${name} is not one of the spec's users; valid: ${userNames.join(', ')}` });
+    }
+  });
+  if (!base.firewall.allow_tcp.includes(base.ssh.port)) {
+    problems.push({
+      path: 'layers.base.firewall.allow_tcp',
+      message: `does not open the SSH port ${base.ssh.port}, which would lock every user out; add ${base.ssh.port}`,
+    });
+  }
+
+  if (driver.gate.gpu_count !== undefined && driver.gate.gpu_count > gpu.count) {
+    problems.push({
+      path: 'layers.driver.gate.gpu_count',
+      message: `expects ${driver.gate.gpu_count} GPUs but hardware.gpu.count is ${gpu.count}; at most ${gpu.count}`,
+    });
+  }
+  return problems;
+}
+
+function formatIssue(file: string, issue: z.core.$ZodIssue): string {
+  const path = [...issue.path];
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `${file}: ${formatPath([...path, key])}: ${issue.message}`).join('\n');
+  }
+  return `${file}: ${formatPath(path)}: ${describeIssue(issue)}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return `missing; required ${issue.expected === 'object' ? 'section' : `(${issue.expected})`}`;
+  }
+  if (issue.code === 'invalid_type' && !issue.message.includes(';')) {
+    return `expected ${issue.expected}, got ${typeName(issue.input)}; give a ${issue.expected}`;
+  }
+  if (issue.code === 'invalid_value' && !issue.message.includes(';')) {
+    return `got ${JSON.stringify(issue.input)}; valid: ${issue.values.map((v) => String(v)).join(', ')}`;
+  }
+  if (issue.code === 'too_small' && !issue.message.includes(';')) {
+    return `${describeInput(issue.input)} is too small; minimum ${issue.inclusive === false ? '> ' : ''}${String(issue.minimum)}`;
+  }
+  if (issue.code === 'too_big' && !issue.message.includes(';')) {
+    return `${describeInput(issue.input)} is too big; maximum ${issue.inclusive === false ? '< ' : ''}${String(issue.maximum)}`;
+  }
+  return issue.message.includes(';') ? issue.message : `${issue.message}; see \`imagebuild schema\``;
+}
+
+function describeInput(input: unknown): string {
+  if (Array.isArray(input)) return `list of ${input.length}`;
+  return typeof input === 'string' ? `"${input}" (${input.length} chars)` : String(input);
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'list';
+  return typeof value === 'object' ? 'mapping' : typeof value;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}

@@ -1,0 +1,315 @@
+import { z } from 'zod';
+import { COMPAT_TABLE } from '../compat/table.js';
+
+// Every object is strict: a typo in a key must fail validation, not silently fall back to a default.
+// Messages follow "what is wrong; what is valid" so the CLI can print them as one line per problem.
+
+function closestKey(key: string, valid: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of valid) {
+    const distance = editDistance(key, candidate);
+    if (distance <= Math.max(2, Math.floor(candidate.length / 3)) && (!best || distance < best.distance)) {
+      best = { key: candidate, distance };
+    }
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** A strict object whose unknown-key error lists the valid keys and suggests the nearest one. */
+function specObject<Shape extends z.ZodRawShape>(shape: Shape) {
+  const valid = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code !== 'unrecognized_keys') return undefined;
+      const [key] = issue.keys;
+      const suggestion = key === undefined ? undefined : closestKey(key, valid);
+      const hint = suggestion ? `did you mean "${suggestion}"? ` : '';
+      return `unknown key; ${hint}valid keys: ${valid.join(', ')}`;
+    },
+  });
+}
+
+const dottedVersion = (what: string, example: string) =>
+  z.string({ error: `expected ${what} as a quoted string; e.g. "${example}"` }).regex(/^\d+(\.\d+){0,3}$/, {
+    error: `not a ${what}; use dotted numbers, e.g. "${example}"`,
+  });
+
+const guestPath = z
+  .string()
+  .regex(/^\/(?:[A-Za-z0-9._-]+\/?)*$/, { error: 'not a safe absolute path; use /letters/digits/._- only, e.g. /opt/ai/venv' })
+  .refine((p) => !p.split('/').includes('..'), { error: 'path contains ".."; give a plain absolute path' });
+
+const hostPath = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9._/ -]+$/, { error: 'path has unsupported characters; use letters, digits, space and ._/- only' })
+  .refine((p) => p.startsWith('/') || !p.split('/').includes('..'), {
+    error: 'relative path escapes the project with ".."; keep it inside the project or give an absolute path',
+  });
+
+const url = z.url({ error: 'not a URL; e.g. https://example.com/path' }).regex(/^https?:\/\//, {
+  error: 'only http(s) URLs are supported',
+});
+
+const checksum = z
+  .string()
+  .regex(/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}|file:https?:\/\/\S+)$/, {
+    error: 'not a checksum; use sha256:<64 hex>, sha512:<128 hex> or file:<URL of a SUMS file>',
+  });
+
+const sshPublicKey = z
+  .string()
+  .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,2}( [^\n\r]{0,200})?$/, {
+    error: 'not an OpenSSH public key line; e.g. "ssh-ed25519 AAAAC3Nza... user@host"',
+  })
+  .refine((k) => !/PRIVATE KEY/.test(k), { error: 'looks like a private key; give the public key only' });
+
+const linuxName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, {
+  error: 'not a valid Linux user/group name; use lower-case letters, digits, _ and -, starting with a letter or _',
+});
+
+const port = z.number().int().min(1).max(65535);
+const percent = z.number().min(0).max(100);
+const duration = z.string().regex(/^\d+(s|m|h)$/, { error: 'not a duration; use a number with s, m or h, e.g. "24h"' });
+
+const GPU_MODELS = Object.keys(COMPAT_TABLE.gpus) as [string, ...string[]];
+
+export const OsSource = z.discriminatedUnion(
+  'kind',
+  [
+    specObject({
+      kind: z.literal('iso'),
+      url,
+      checksum,
+    }),
+    specObject({
+      kind: z.literal('cloud_image'),
+      url,
+      checksum,
+    }),
+    specObject({
+      kind: z.literal('bootstrap'),
+      suite: z.string().regex(/^[a-z]+$/, { error: 'not a suite name; e.g. "bookworm" or "noble"' }),
+      mirror: url,
+      security_mirror: url.optional(),
+      components: z.array(z.string().regex(/^[a-z-]+$/)).min(1).default(['main']),
+      include: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { error: 'not a Debian package name' })).default([]),
+    }),
+  ],
+  { error: 'unknown source kind; valid kinds: iso, cloud_image, bootstrap' },
+);
+export type OsSource = z.infer<typeof OsSource>;
+
+export const OsSpec = specObject({
+  distro: z.enum(['ubuntu', 'debian'], { error: 'unsupported distro; valid: ubuntu, debian' }),
+  release: z.string().regex(/^\d+(\.\d+)?$/, { error: 'not a release number; e.g. "24.04" or "12"' }),
+  source: OsSource,
+  disk_size_gib: z.number().int().min(4).max(4096),
+  locale: z.string().regex(/^[A-Za-z]{2,3}(_[A-Z]{2})?(\.[A-Za-z0-9-]+)?$/, { error: 'not a locale; e.g. en_US.UTF-8' }).default('en_US.UTF-8'),
+  timezone: z.string().regex(/^(UTC|[A-Z][A-Za-z_]+(\/[A-Za-z0-9_+-]+){1,2})$/, { error: 'not a tz database name; e.g. UTC or Europe/Berlin' }).default('UTC'),
+  keyboard_layout: z.string().regex(/^[a-z]{2,8}$/).default('us'),
+  hostname: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: 'not a hostname; lower-case letters, digits and - (RFC 1123)' }),
+});
+export type OsSpec = z.infer<typeof OsSpec>;
+
+export const UserSpec = specObject({
+  name: linuxName.refine((n) => n !== 'root', { error: 'root cannot be a login user (SSH hardening forbids root login); pick another name' }),
+  groups: z.array(linuxName).default([]),
+  sudo: z.enum(['nopasswd', 'none']).default('nopasswd'),
+  ssh_authorized_keys: z.array(sshPublicKey).min(1, { error: 'no SSH key; password login is disabled, so give at least one public key' }),
+});
+export type UserSpec = z.infer<typeof UserSpec>;
+
+export const HardwareSpec = specObject({
+  gpu: specObject({
+    model: z.enum(GPU_MODELS, { error: `unknown GPU model; valid: ${GPU_MODELS.join(', ')}` }),
+    count: z.number().int().min(0).max(16),
+    passthrough: z
+      .array(z.string().regex(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/, { error: 'not a PCI address; use domain:bus:slot.function, e.g. 0000:01:00.0' }))
+      .default([]),
+  }),
+  build_vm: specObject({
+    cpus: z.number().int().min(1).max(256).default(4),
+    memory_mib: z.number().int().min(1024).max(2_097_152).default(8192),
+    accelerator: z.enum(['auto', 'kvm', 'tcg'], { error: 'unknown accelerator; valid: auto, kvm, tcg' }).default('auto'),
+    machine: z.enum(['q35', 'pc']).default('q35'),
+  }),
+});
+export type HardwareSpec = z.infer<typeof HardwareSpec>;
+
+const BaseLayer = specObject({
+  packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { error: 'not a Debian package name' })).default([]),
+  docker: specObject({
+    source: z.enum(['docker-ce', 'distro']).default('docker-ce'),
+    version: z.string().regex(/^[A-Za-z0-9.:~+-]+$/, { error: 'not an apt version string; e.g. "5:28.3.3-1~ubuntu.24.04~noble"' }),
+  }),
+  ssh: specObject({
+    port: port.default(22),
+    allow_users: z.array(linuxName).optional(),
+  }).default({ port: 22 }),
+  firewall: specObject({
+    allow_tcp: z.array(port).default([22]),
+    allow_udp: z.array(port).default([]),
+  }).default({ allow_tcp: [22], allow_udp: [] }),
+  fail2ban: specObject({
+    bantime_minutes: z.number().int().min(1).default(10),
+    maxretry: z.number().int().min(1).default(5),
+  }).default({ bantime_minutes: 10, maxretry: 5 }),
+  unattended_upgrades: specObject({
+    security_only: z.boolean().default(true),
+  }).default({ security_only: true }),
+  gate: specObject({
+    idempotence: z.boolean().default(true),
+    min_root_fs_gib: z.number().min(1).optional(),
+  }).default({ idempotence: true }),
+});
+
+const DriverLayer = specObject({
+  nvidia_driver: dottedVersion('driver version', '570.172.08'),
+  kernel_module: z.enum(['open', 'proprietary'], { error: 'unknown kernel module flavour; valid: open, proprietary' }),
+  cuda: dottedVersion('CUDA version', '12.8.1'),
+  cudnn: dottedVersion('cuDNN version', '9.10.2'),
+  persistenced: z.boolean().default(true),
+  gate: specObject({
+    gpu_count: z.number().int().min(0).optional(),
+    gpu_name: z.string().regex(/^[A-Za-z0-9 ._-]+$/).optional(),
+    min_memory_mib: z.number().int().min(1).optional(),
+    max_idle_temp_c: z.number().min(20).max(110).default(60),
+    min_pcie_gen: z.number().int().min(1).max(6).optional(),
+    min_pcie_width: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8), z.literal(16)]).optional(),
+  }).default({ max_idle_temp_c: 60 }),
+});
+
+const RuntimeLayer = specObject({
+  container_toolkit: dottedVersion('NVIDIA Container Toolkit version', '1.17.8'),
+  docker_default_shm_size: z.string().regex(/^\d+[kmgKMG]?$/, { error: 'not a size; e.g. "8G"' }).default('8G'),
+  gate: specObject({
+    cuda_image: z.string().regex(/^[a-z0-9./_-]+(:[A-Za-z0-9._-]+)?$/, { error: 'not an image reference; e.g. nvidia/cuda:12.8.1-base-ubuntu24.04' }),
+    containers: z.number().int().min(1).max(16).default(2),
+  }),
+});
+
+const FrameworksLayer = specObject({
+  python: specObject({
+    version: dottedVersion('Python version', '3.12').optional(),
+    venv: guestPath.optional(),
+  }),
+  pip: specObject({
+    index_url: url.optional(),
+    cache_dir: guestPath.optional(),
+  }).default({}),
+  pytorch: specObject({
+    version: dottedVersion('PyTorch version', '2.7.1'),
+    cuda_variant: z.string().regex(/^cu\d{3}$/, { error: 'not a wheel variant; e.g. cu128' }),
+    index_url: url.optional(),
+  }),
+  tensorflow: specObject({ version: dottedVersion('TensorFlow version', '2.19.0') }).optional(),
+  vllm: specObject({ version: dottedVersion('vLLM version', '0.10.1') }).optional(),
+  gate: specObject({
+    matmul_size: z.number().int().min(64).max(65536).default(4096),
+  }).default({ matmul_size: 4096 }),
+});
+
+const ValidationLayer = specObject({
+  suite_dir: guestPath.default('/opt/imagebuild/validation'),
+  monitoring: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/)).default(['htop', 'iotop', 'nvtop']),
+  tuning: specObject({
+    persistence_mode: z.boolean().default(true),
+    power_limit_w: z.number().int().min(50).max(1500).optional(),
+    cpu_governor: z.enum(['performance', 'powersave', 'schedutil', 'ondemand']).default('performance'),
+  }).default({ persistence_mode: true, cpu_governor: 'performance' }),
+  gate: specObject({
+    ddp_min_scaling_efficiency: z.number().gt(0).max(1).default(0.8),
+    ddp_model: z.enum(['resnet50', 'resnet18']).default('resnet50'),
+    ddp_batch_size: z.number().int().min(1).default(32),
+    vllm_model: z.string().regex(/^[A-Za-z0-9._/-]+$/, { error: 'not a model name or path; e.g. facebook/opt-1.3b' }).default('facebook/opt-1.3b'),
+    vllm_min_tokens_per_s: z.number().gt(0).default(10),
+    vllm_prompts: z.number().int().min(1).default(30),
+    vllm_max_tokens: z.number().int().min(1).default(50),
+    min_gpu_utilization_pct: percent.default(90),
+    soak_duration: duration.default('24h'),
+    soak_max_temp_c: z.number().min(40).max(110).default(85),
+    sample_interval_s: z.number().int().min(1).max(600).default(5),
+  }).default({
+    ddp_min_scaling_efficiency: 0.8,
+    ddp_model: 'resnet50',
+    ddp_batch_size: 32,
+    vllm_model: 'facebook/opt-1.3b',
+    vllm_min_tokens_per_s: 10,
+    vllm_prompts: 30,
+    vllm_max_tokens: 50,
+    min_gpu_utilization_pct: 90,
+    soak_duration: '24h',
+    soak_max_temp_c: 85,
+    sample_interval_s: 5,
+  }),
+});
+
+export const LayersSpec = specObject({
+  base: BaseLayer,
+  driver: DriverLayer,
+  runtime: RuntimeLayer,
+  frameworks: FrameworksLayer,
+  validation: ValidationLayer,
+});
+export type LayersSpec = z.infer<typeof LayersSpec>;
+
+export const StoreSpec = z.discriminatedUnion(
+  'kind',
+  [
+    specObject({
+      kind: z.literal('s3'),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'not an S3 bucket name' }),
+      prefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]*$/, { error: 'not a key prefix; e.g. images/demo-box' }).default(''),
+      region: z.string().regex(/^[a-z0-9-]+$/).default('us-east-1'),
+      endpoint: url.optional(),
+      force_path_style: z.boolean().default(false),
+    }),
+    specObject({
+      kind: z.literal('filesystem'),
+      dir: hostPath,
+    }),
+  ],
+  { error: 'unknown store kind; valid kinds: s3, filesystem' },
+);
+export type StoreSpec = z.infer<typeof StoreSpec>;
+
+export const ImageSpec = specObject({
+  $schema: z.string().optional(),
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, {
+    error: 'not a valid image name; use 2-63 lower-case letters, digits and -, e.g. vault-cube-demo-box',
+  }),
+  description: z.string().max(500).optional(),
+  os: OsSpec,
+  users: z.array(UserSpec).min(1, { error: 'no users; give at least one login user' }),
+  hardware: HardwareSpec,
+  layers: LayersSpec,
+  cache: specObject({
+    dir: hostPath.default('.imagebuild/cache'),
+    apt_proxy: url.optional(),
+  }).default({ dir: '.imagebuild/cache' }),
+  output: specObject({
+    dir: hostPath.default('output'),
+    compress: z.boolean().default(false),
+  }).default({ dir: 'output', compress: false }),
+  artifacts: specObject({
+    store: StoreSpec.optional(),
+    retention: z.number().int().min(1).max(100).default(3),
+  }).default({ retention: 3 }),
+});
+export type ImageSpec = z.infer<typeof ImageSpec>;
+export type ImageSpecInput = z.input<typeof ImageSpec>;

@@ -1,0 +1,50 @@
+/** Base of every error imagebuild raises on purpose; the CLI prints `message` and exits with `exitCode`. */
+export class ImagebuildError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly exitCode = 1,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A spec file that does not parse or validate; carries every problem as one `file: path: message` line. */
+export class SpecInvalidError extends ImagebuildError {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super('SPEC_INVALID', problems.join('\n'), 2);
+  }
+}
+
+/** Wrong command-line usage: unknown flag, missing or malformed argument. */
+export class UsageError extends ImagebuildError {
+  constructor(message: string) {
+    super('USAGE', message, 2);
+  }
+}
+
+/** An external tool (packer, qemu-img, ansible) exited non-zero or could not be started. */
+export class ToolFailedError extends ImagebuildError {
+  constructor(
+    readonly tool: string,
+    message: string,
+    readonly toolExitCode?: number,
+    readonly stderrTail?: string,
+    readonly logPath?: string,
+    options?: ErrorOptions,
+  ) {
+    super('TOOL_FAILED', message, 1, options);
+  }
+}
+
+/** A file the tool must read or write could not be, for a reason the user can act on. */
+export class FileAccessError extends ImagebuildError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('FILE_ACCESS', message, 1, options);
+  }
+}
