@@ -16,8 +16,10 @@ export class SpecInvalidError extends ImagebuildError {
   constructor(
     readonly file: string,
     readonly problems: readonly string[],
+    /** Follow-up lines that help fix the problems (e.g. the minimum versions a GPU needs). */
+    readonly hints: readonly string[] = [],
   ) {
-    super('SPEC_INVALID', problems.join('\n'), 2);
+    super('SPEC_INVALID', [...problems, ...hints].join('\n'), 2);
   }
 }
 

@@ -348,7 +348,7 @@ function checkPyTorchSupportsGpu({ pytorch, gpu, stack, table }: StackContext): 
   ];
 }
 
-function checkPyTorchVariantDriver({ pytorch, driver, stack, table }: StackContext): CompatFinding[] {
+function checkPyTorchVariantDriver({ pytorch, driver, gpu, stack, table }: StackContext): CompatFinding[] {
   const variantName = stack.pytorch?.cudaVariant;
   if (pytorch.status !== 'found' || driver === undefined || variantName === undefined) return [];
   const variant = lookupKey(pytorch.facts.variants, variantName);
@@ -358,7 +358,8 @@ function checkPyTorchVariantDriver({ pytorch, driver, stack, table }: StackConte
   const usable = Object.entries(pytorch.facts.variants)
     .filter(([, candidate]) => {
       const candidateDriver = lookupKey(table.cuda, candidate.cuda)?.minDriver;
-      return candidateDriver !== undefined && driverAtLeast(driver, candidateDriver);
+      const runsOnGpu = gpu === undefined || shipsKernelsFor(candidate.computeCapabilities, gpu.computeCapability);
+      return runsOnGpu && candidateDriver !== undefined && driverAtLeast(driver, candidateDriver);
     })
     .map(([name]) => name);
   const fix = usable.length === 0 ? 'raise the driver' : `raise the driver or use ${usable.join(' or ')}`;

@@ -1,7 +1,7 @@
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { SpecInvalidError } from '../../errors.js';
-import { checkGpuStack, type GpuStack } from '../compat/check-gpu-stack.js';
+import { checkGpuStack, describeGpu, minimumsFor, type GpuStack } from '../compat/check-gpu-stack.js';
 import { ImageSpec } from './schema.js';
 
 export type ParsedSpec = {
@@ -37,13 +37,31 @@ export function parseSpec(text: string, file: string): ParsedSpec {
 
   const problems = checkCrossFields(spec);
   const warnings: Finding[] = [];
+  let stackInvalid = false;
   for (const finding of checkGpuStack(gpuStackOf(spec))) {
     (finding.severity === 'error' ? problems : warnings).push(finding);
+    stackInvalid ||= finding.severity === 'error';
   }
   if (problems.length > 0) {
-    throw new SpecInvalidError(file, problems.map((p) => `${file}: ${p.path}: ${p.message}`));
+    const hint = stackInvalid ? describeMinimums(spec.hardware.gpu.model) : undefined;
+    throw new SpecInvalidError(
+      file,
+      problems.map((p) => `${file}: ${p.path}: ${p.message}`),
+      hint ? [hint] : [],
+    );
   }
   return { spec, warnings: warnings.map((w) => `${file}: ${w.path}: ${w.message}`) };
+}
+
+/** One line naming the oldest driver, CUDA, PyTorch wheel and vLLM a GPU model can use. */
+export function describeMinimums(model: string): string | undefined {
+  const minimums = minimumsFor(model);
+  const gpu = describeGpu(model);
+  if (!minimums || !gpu) return undefined;
+  const parts = [`NVIDIA driver >= ${minimums.driver}`, `CUDA >= ${minimums.cuda}`];
+  if (minimums.pytorch) parts.push(`PyTorch >= ${minimums.pytorch} with ${minimums.pytorchVariant} wheels`);
+  if (minimums.vllm) parts.push(`vLLM >= ${minimums.vllm}`);
+  return `minimums for ${gpu}: ${parts.join(', ')}`;
 }
 
 /** The slice of a spec that the GPU-stack compatibility table judges. */

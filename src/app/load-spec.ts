@@ -1,0 +1,35 @@
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { readTextFile } from '../adapters/fs/read-files.js';
+import { findPackageRoot } from '../adapters/fs/project-root.js';
+import { parseSpec, type ParsedSpec } from '../core/spec/parse-spec.js';
+
+/** The spec used when no --spec is given: the reference demo box shipped with imagebuild. */
+export const DEFAULT_SPEC = 'manifests/vault-cube-demo-box.yaml';
+
+export type LoadedSpec = ParsedSpec & {
+  /** Absolute path of the spec file. */
+  readonly path: string;
+  /** The path as shown to the user (relative to the working directory when inside it). */
+  readonly displayPath: string;
+};
+
+/** Resolves --spec (or IMAGEBUILD_SPEC, or the shipped demo box) to an absolute path. */
+export function resolveSpecPath(specArg: string | undefined, cwd: string, env: NodeJS.ProcessEnv = process.env): string {
+  const given = specArg ?? env.IMAGEBUILD_SPEC;
+  if (given) return resolve(cwd, given);
+  return join(findPackageRoot(), DEFAULT_SPEC);
+}
+
+/** Reads and validates a spec file. */
+export async function loadSpec(specArg: string | undefined, cwd: string): Promise<LoadedSpec> {
+  const path = resolveSpecPath(specArg, cwd);
+  const displayPath = displayPathOf(path, cwd);
+  const text = await readTextFile(path, 'spec file');
+  return { ...parseSpec(text, displayPath), path, displayPath };
+}
+
+/** Shows a path relative to `cwd` when it lies inside it, absolute otherwise. */
+export function displayPathOf(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}

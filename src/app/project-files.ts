@@ -1,0 +1,19 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestFiles } from '../adapters/fs/read-files.js';
+import type { ProjectFiles } from '../core/plan/plan-build.js';
+
+/** The project directories whose files can shape a layer. */
+const LAYER_SOURCE_DIRS = ['ansible', 'templates', 'packer'] as const;
+
+/** Digests every file that can shape a layer, plus the texts the planner parses (playbooks, role metadata). */
+export async function collectProjectFiles(packageRoot: string): Promise<ProjectFiles> {
+  const digests = await digestFiles(packageRoot, LAYER_SOURCE_DIRS);
+  const texts: Record<string, string> = {};
+  for (const path of Object.keys(digests)) {
+    if (/^ansible\/playbooks\/[^/]+\.ya?ml$/.test(path) || /^ansible\/roles\/[^/]+\/meta\/main\.ya?ml$/.test(path)) {
+      texts[path] = await readFile(join(packageRoot, path), 'utf8');
+    }
+  }
+  return { digests, texts };
+}

@@ -1,0 +1,32 @@
+import { resolve } from 'node:path';
+import { findPackageRoot } from '../adapters/fs/project-root.js';
+import { loadTemplateSources } from '../adapters/fs/read-files.js';
+import { replaceDirectory } from '../adapters/fs/write-files.js';
+import { readToolVersion } from '../adapters/tools/tool-versions.js';
+import { renderImage, type RenderedFile } from '../core/render/render-image.js';
+import { loadSpec, type LoadedSpec } from './load-spec.js';
+
+export type RenderResult = {
+  readonly spec: LoadedSpec;
+  readonly outDir: string;
+  readonly files: readonly RenderedFile[];
+  /** The Packer version the files were rendered for, and where that came from. */
+  readonly packerTarget: { version: string | undefined; source: 'flag' | 'installed' | 'default' };
+};
+
+/** Renders a spec's build files and writes them atomically to `outDir` (default `.imagebuild/rendered/<name>`). */
+export async function renderSpecFiles(options: { specArg?: string; outArg?: string; packerVersion?: string; cwd: string }): Promise<RenderResult> {
+  const spec = await loadSpec(options.specArg, options.cwd);
+  const packerTarget = options.packerVersion
+    ? { version: options.packerVersion, source: 'flag' as const }
+    : await detectPackerTarget();
+  const files = renderImage(spec.spec, await loadTemplateSources(findPackageRoot()), { packerVersion: packerTarget.version });
+  const outDir = resolve(options.cwd, options.outArg ?? `.imagebuild/rendered/${spec.spec.name}`);
+  await replaceDirectory(outDir, files);
+  return { spec, outDir, files, packerTarget };
+}
+
+async function detectPackerTarget(): Promise<RenderResult['packerTarget']> {
+  const installed = await readToolVersion('packer');
+  return installed.version ? { version: installed.version, source: 'installed' } : { version: undefined, source: 'default' };
+}

@@ -1,0 +1,206 @@
+import { describeGpu, minimumsFor } from '../core/compat/check-gpu-stack.js';
+import { describeMinimums, gpuStackOf } from '../core/spec/parse-spec.js';
+import { imageSpecJsonSchema } from '../core/spec/json-schema.js';
+import { isLayerName, LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
+import { parseVersionArg } from '../core/version/parse-version.js';
+import { SpecInvalidError, UsageError } from '../errors.js';
+import type { Output } from './output.js';
+
+/** A parsed command line handed to a command. */
+export type Invocation = {
+  readonly positionals: readonly string[];
+  readonly flags: Readonly<Record<string, string | boolean | undefined>>;
+  readonly cwd: string;
+  readonly output: Output;
+};
+
+export type FlagSpec = { readonly type: 'string' | 'boolean'; readonly value?: string; readonly help: string };
+
+export type Command = {
+  readonly name: string;
+  readonly usage: string;
+  readonly summary: string;
+  readonly description: string;
+  readonly flags: Readonly<Record<string, FlagSpec>>;
+  readonly positionals: { readonly min: number; readonly max: number };
+  run(invocation: Invocation): Promise<number>;
+};
+
+const SPEC_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'FILE',
+  help: 'image spec (YAML); default: $IMAGEBUILD_SPEC, else the shipped manifests/vault-cube-demo-box.yaml',
+};
+const JSON_FLAG: FlagSpec = { type: 'boolean', help: 'print the result as JSON on stdout' };
+
+const validate: Command = {
+  name: 'validate',
+  usage: 'imagebuild validate [--spec FILE] [--json]',
+  summary: 'check a spec: schema, cross-field rules and the GPU-stack compatibility table',
+  description:
+    'Validates an image spec and reports every problem at once, one line each as `file: path: what is wrong; what is valid`.\n' +
+    'Impossible GPU stacks (e.g. driver 550 or CUDA 12.4 on an RTX 5090) are refused with the minimums the GPU needs;\n' +
+    'risky but possible ones (TensorFlow without sm_120 kernels, GeForce cards without P2P) are warnings.\n' +
+    'Exit 0 valid, 2 invalid. Writes nothing.',
+  flags: { spec: SPEC_FLAG, json: JSON_FLAG },
+  positionals: { min: 0, max: 0 },
+  async run({ flags, cwd, output }) {
+    const { loadSpec } = await import('../app/load-spec.js');
+    const asJson = flags.json === true;
+    try {
+      const { spec, warnings, displayPath } = await loadSpec(stringFlag(flags.spec), cwd);
+      const stack = gpuStackOf(spec);
+      if (asJson) {
+        output.json({ valid: true, file: displayPath, name: spec.name, warnings, stack, minimums: minimumsFor(spec.hardware.gpu.model) ?? null });
+        return 0;
+      }
+      output.out(`${output.paint('green', '✔')} ${displayPath}: ${output.paint('bold', spec.name)} is valid`);
+      const gpu = describeGpu(spec.hardware.gpu.model) ?? spec.hardware.gpu.model;
+      output.out(`  gpu        ${spec.hardware.gpu.count}× ${gpu}, ${spec.hardware.gpu.passthrough.length > 0 ? `passthrough ${spec.hardware.gpu.passthrough.join(' ')}` : 'no passthrough (GPU gates will be skipped)'}`);
+      output.out(`  os         ${spec.os.distro} ${spec.os.release} from ${spec.os.source.kind}, ${spec.os.disk_size_gib} GiB disk`);
+      output.out(`  driver     NVIDIA ${stack.driver.version} (${stack.driver.kernelModule} modules), CUDA ${stack.cuda}, cuDNN ${stack.cudnn}`);
+      const frameworks = [
+        `PyTorch ${stack.pytorch?.version}+${stack.pytorch?.cudaVariant}`,
+        stack.tensorflow ? `TensorFlow ${stack.tensorflow.version}` : undefined,
+        stack.vllm ? `vLLM ${stack.vllm.version}` : undefined,
+      ].filter(Boolean);
+      output.out(`  frameworks ${frameworks.join(', ')} in ${stack.python.venv ?? 'system Python'}`);
+      const minimums = describeMinimums(spec.hardware.gpu.model);
+      if (minimums) output.out(`  ${output.paint('dim', minimums)}`);
+      for (const warning of warnings) output.err(`${output.paint('yellow', 'warning:')} ${warning}`);
+      return 0;
+    } catch (error) {
+      if (asJson && error instanceof SpecInvalidError) {
+        output.json({ valid: false, file: error.file, problems: error.problems, hints: error.hints });
+        return error.exitCode;
+      }
+      throw error;
+    }
+  },
+};
+
+const render: Command = {
+  name: 'render',
+  usage: 'imagebuild render [--spec FILE] [--out DIR] [--packer-version X.Y.Z] [--json]',
+  summary: 'write the Packer HCL, Ansible vars and install seeds of every layer',
+  description:
+    'Renders, per layer (base, driver, runtime, frameworks, validation) and for the final seal step, a Packer HCL2 build,\n' +
+    "that layer's Ansible variables and its gate parameters; layer 1 also gets its autoinstall or cloud-init seed.\n" +
+    'Output is deterministic (same spec, same bytes) and replaces DIR atomically; DIR defaults to .imagebuild/rendered/<name>.\n' +
+    'Plugin requirements (plugins.pkr.hcl) are included only for Packer >= 1.7; the target is --packer-version, else the\n' +
+    'installed packer, else current Packer.',
+  flags: {
+    spec: SPEC_FLAG,
+    out: { type: 'string', value: 'DIR', help: 'output directory (replaced as a whole; refused if it holds files not written by imagebuild)' },
+    'packer-version': { type: 'string', value: 'X.Y.Z', help: 'render for this Packer version instead of the installed one' },
+    json: JSON_FLAG,
+  },
+  positionals: { min: 0, max: 0 },
+  async run({ flags, cwd, output }) {
+    const packerVersion = stringFlag(flags['packer-version']);
+    if (packerVersion !== undefined && !/^\d+\.\d+\.\d+$/.test(packerVersion)) {
+      throw new UsageError(`--packer-version "${packerVersion}" is not a version; give X.Y.Z, e.g. 1.6.6`);
+    }
+    const { renderSpecFiles } = await import('../app/render-files.js');
+    const { displayPathOf } = await import('../app/load-spec.js');
+    const result = await renderSpecFiles({ specArg: stringFlag(flags.spec), outArg: stringFlag(flags.out), packerVersion, cwd });
+    if (flags.json === true) {
+      output.json({ outDir: result.outDir, packerTarget: result.packerTarget, files: result.files.map((f) => f.path), warnings: result.spec.warnings });
+      return 0;
+    }
+    const target = result.packerTarget.version
+      ? `Packer ${result.packerTarget.version} (${result.packerTarget.source})`
+      : 'current Packer (no packer installed)';
+    output.out(`${output.paint('green', '✔')} rendered ${result.files.length} files for ${output.paint('bold', result.spec.spec.name)} into ${displayPathOf(result.outDir, cwd)} for ${target}`);
+    for (const file of result.files) output.out(`  ${file.path}`);
+    for (const warning of result.spec.warnings) output.err(`${output.paint('yellow', 'warning:')} ${warning}`);
+    return 0;
+  },
+};
+
+const plan: Command = {
+  name: 'plan',
+  usage: 'imagebuild plan <version> [--spec FILE] [--from-layer LAYER] [--until-layer LAYER] [--json]',
+  summary: "show each layer's cache key and whether it is reused or rebuilt, and why",
+  description:
+    "Computes each layer's key: a SHA-256 of its slice of the spec, the Ansible roles, playbook and templates it uses, the\n" +
+    "tool versions (packer, ansible, qemu-img) and its parent's key. A layer whose key is in the cache is reused; otherwise\n" +
+    'the plan names what changed since the newest cached build of that layer. A change in layer N rebuilds N and above.\n' +
+    `Layers: ${LAYER_NAMES.join(', ')}. The version is vMAJOR.MINOR.PATCH (the leading v is optional).`,
+  flags: {
+    spec: SPEC_FLAG,
+    'from-layer': { type: 'string', value: 'LAYER', help: 'rebuild from this layer up even if cached' },
+    'until-layer': { type: 'string', value: 'LAYER', help: 'stop after this layer (e.g. base on a machine without a GPU)' },
+    json: JSON_FLAG,
+  },
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, flags, cwd, output }) {
+    const version = parseVersionArg(positionals[0]!);
+    const fromLayer = layerFlag(flags['from-layer'], '--from-layer');
+    const untilLayer = layerFlag(flags['until-layer'], '--until-layer');
+    if (fromLayer && untilLayer && LAYER_NAMES.indexOf(fromLayer) > LAYER_NAMES.indexOf(untilLayer)) {
+      throw new UsageError(`--from-layer ${fromLayer} is above --until-layer ${untilLayer}; the from layer must be at or below the until layer`);
+    }
+    const { planImage } = await import('../app/plan-image.js');
+    const { displayPathOf } = await import('../app/load-spec.js');
+    const result = await planImage({ specArg: stringFlag(flags.spec), version, cwd, fromLayer, untilLayer });
+    const { plan: buildPlan } = result;
+    if (flags.json === true) {
+      output.json({
+        image: buildPlan.imageName,
+        version: buildPlan.version,
+        artifact: buildPlan.artifact,
+        spec: result.spec.displayPath,
+        cacheDir: result.cacheDir,
+        tools: { packer: result.tools.packer.version, ansible: result.tools.ansible.version, qemuImg: result.tools.qemuImg.version },
+        layers: buildPlan.layers.map((l) => ({ layer: l.layer, key: l.key, parentKey: l.parentKey, action: l.action, reasons: l.reasons, files: Object.keys(l.inputs.files).length })),
+        warnings: result.spec.warnings,
+        notices: result.notices,
+      });
+      return 0;
+    }
+    output.out(`${output.paint('bold', buildPlan.artifact)}  (spec ${result.spec.displayPath}, cache ${displayPathOf(result.cacheDir, cwd)})`);
+    output.out(`tools: packer ${result.tools.packer.version ?? 'missing'}, ansible ${result.tools.ansible.version ?? 'missing'}, qemu-img ${result.tools.qemuImg.version ?? 'missing'}`);
+    output.out('');
+    const width = Math.max(...LAYER_NAMES.map((l) => l.length));
+    buildPlan.layers.forEach((layer, index) => {
+      const action = layer.action === 'reuse' ? output.paint('green', 'reuse ') : layer.action === 'build' ? output.paint('yellow', 'build ') : output.paint('dim', 'skip  ');
+      output.out(`${index + 1}. ${layer.layer.padEnd(width)}  ${layer.key.slice(0, 12)}  ${action} ${layer.reasons[0] ?? ''}`);
+      for (const reason of layer.reasons.slice(1)) output.out(`   ${' '.repeat(width)}  ${' '.repeat(12)}         ${reason}`);
+    });
+    const toBuild = buildPlan.layers.filter((l) => l.action === 'build').length;
+    output.out('');
+    output.out(`${toBuild} of ${LAYER_NAMES.length} layers to build, ${buildPlan.layers.filter((l) => l.action === 'reuse').length} reused`);
+    for (const notice of result.notices) output.err(`${output.paint('yellow', 'notice:')} ${notice}`);
+    for (const warning of result.spec.warnings) output.err(`${output.paint('yellow', 'warning:')} ${warning}`);
+    return 0;
+  },
+};
+
+const schema: Command = {
+  name: 'schema',
+  usage: 'imagebuild schema',
+  summary: 'print the JSON Schema of image spec files (for editor completion and checking)',
+  description:
+    'Prints the JSON Schema generated from the zod schema that `validate` uses. The copy in schema/image-spec.schema.json\n' +
+    'is kept in sync by a test; spec files point editors at it with `# yaml-language-server: $schema=...`.',
+  flags: {},
+  positionals: { min: 0, max: 0 },
+  async run({ output }) {
+    output.json(imageSpecJsonSchema());
+    return 0;
+  },
+};
+
+export const COMMANDS: readonly Command[] = [validate, render, plan, schema];
+
+function stringFlag(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function layerFlag(value: string | boolean | undefined, flag: string): LayerName | undefined {
+  const text = stringFlag(value);
+  if (text === undefined) return undefined;
+  if (!isLayerName(text)) throw new UsageError(`${flag} "${text}" is not a layer; valid: ${LAYER_NAMES.join(', ')}`);
+  return text;
+}

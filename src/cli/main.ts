@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ImagebuildError, SpecInvalidError, UsageError } from '../errors.js';
+import { COMMANDS, type Command } from './commands.js';
+import { createOutput, type Output } from './output.js';
+
+const EXIT_UNEXPECTED = 70;
+
+function packageVersion(): string {
+  const manifest: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  return manifest && typeof manifest === 'object' && 'version' in manifest && typeof manifest.version === 'string' ? manifest.version : 'unknown';
+}
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'imagebuild — build versioned golden VM images (qcow2) for GPU workstations with Packer and Ansible',
+    '',
+    'Usage: imagebuild <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Options:',
+    '  -h, --help     show help (also `imagebuild <command> --help`)',
+    '  -V, --version  print the imagebuild version',
+    '  --debug        on failure, also print the cause chain and stack',
+    '',
+    'Environment: IMAGEBUILD_SPEC (default spec file), NO_COLOR (plain output).',
+    'Exit codes: 0 ok, 1 failure, 2 bad input or usage, 70 internal error.',
+  ].join('\n');
+}
+
+function commandHelp(command: Command): string {
+  const flags: [string, string][] = Object.entries(command.flags).map(([name, flag]) => [`--${name}${flag.value ? ` ${flag.value}` : ''}`, flag.help]);
+  flags.push(['-h, --help', 'show this help']);
+  const width = Math.max(...flags.map(([f]) => f.length));
+  return [
+    `Usage: ${command.usage}`,
+    '',
+    command.summary.charAt(0).toUpperCase() + command.summary.slice(1) + '.',
+    '',
+    command.description,
+    '',
+    'Options:',
+    ...flags.map(([flag, help]) => `  ${flag.padEnd(width)}  ${help}`),
+  ].join('\n');
+}
+
+/** Runs the CLI with the given arguments (without node and script) and returns the exit code; never calls process.exit. */
+export async function runCli(argv: readonly string[], output: Output = createOutput(), cwd: string = process.cwd()): Promise<number> {
+  const debug = argv.includes('--debug');
+  const args = argv.filter((a) => a !== '--debug');
+  try {
+    const [first, ...rest] = args;
+    if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+      const topic = first === 'help' ? rest[0] : undefined;
+      const command = topic === undefined ? undefined : findCommand(topic);
+      output.out(command ? commandHelp(command) : mainHelp());
+      return 0;
+    }
+    if (first === '--version' || first === '-V') {
+      output.out(packageVersion());
+      return 0;
+    }
+    const command = findCommand(first);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      output.out(commandHelp(command));
+      return 0;
+    }
+    const { values, positionals } = parseCommandArgs(command, rest);
+    if (positionals.length < command.positionals.min || positionals.length > command.positionals.max) {
+      const expected = command.positionals.min === command.positionals.max ? `${command.positionals.min}` : `${command.positionals.min}-${command.positionals.max}`;
+      throw new UsageError(`${command.name}: expected ${expected} argument(s), got ${positionals.length}; usage: ${command.usage}`);
+    }
+    return await command.run({ positionals, flags: values, cwd, output });
+  } catch (error) {
+    return reportError(error, output, debug);
+  }
+}
+
+function findCommand(name: string): Command {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    throw new UsageError(`unknown command "${name}"; valid commands: ${COMMANDS.map((c) => c.name).join(', ')} (see imagebuild --help)`);
+  }
+  return command;
+}
+
+function parseCommandArgs(command: Command, args: readonly string[]) {
+  const options = Object.fromEntries(Object.entries(command.flags).map(([name, flag]) => [name, { type: flag.type }]));
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const valid = Object.keys(command.flags).map((f) => `--${f}`);
+    throw new UsageError(`${command.name}: ${message}; valid options: ${valid.length > 0 ? valid.join(', ') : 'none'} (see imagebuild ${command.name} --help)`);
+  }
+}
+
+function reportError(error: unknown, output: Output, debug: boolean): number {
+  if (error instanceof SpecInvalidError) {
+    for (const line of error.problems) output.err(`${output.paint('red', 'error:')} ${line}`);
+    for (const line of error.hints) output.err(`${output.paint('cyan', 'hint:')} ${line}`);
+    return error.exitCode;
+  }
+  if (error instanceof ImagebuildError) {
+    for (const line of error.message.split('\n')) output.err(`${output.paint('red', 'error:')} ${line}`);
+    if (debug && error.cause) output.err(String(error.cause instanceof Error ? error.cause.stack : error.cause));
+    return error.exitCode;
+  }
+  output.err(`${output.paint('red', 'internal error:')} ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  output.err('This is a bug in imagebuild; please report it with the command line and the spec.');
+  return EXIT_UNEXPECTED;
+}

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { LAYER_NAMES } from '../spec/layers.js';
+
+const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, { error: 'not a SHA-256 hex digest' });
+
+/** The metadata file (`entry.json`) of a registered layer in the cache: `<cache>/layers/<key>/entry.json`. */
+export const CacheEntry = z.object({
+  format: z.literal(1),
+  key: Sha256Hex,
+  layer: z.enum(LAYER_NAMES),
+  specName: z.string(),
+  createdAt: z.string(),
+  inputs: z.object({
+    layer: z.enum(LAYER_NAMES),
+    spec: z.record(z.string(), z.unknown()),
+    files: z.record(z.string(), Sha256Hex),
+    tools: z.object({ packer: z.string(), ansible: z.string(), qemuImg: z.string() }),
+    parentKey: Sha256Hex.nullable(),
+  }),
+});
+export type CacheEntry = z.infer<typeof CacheEntry>;
