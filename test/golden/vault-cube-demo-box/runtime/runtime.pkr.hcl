@@ -1,0 +1,161 @@
+# generated from templates/packer/layer.pkr.hcl.hbs by imagebuild (image vault-cube-demo-box, layer runtime) — do not edit
+
+# Paths and host facts are variables, not rendered values: the same spec renders the same bytes on
+# every machine, and `imagebuild build` passes them with -var.
+variable "project_dir" {
+  type        = string
+  description = "Absolute path of the imagebuild project (ansible/, packer/guest/)."
+}
+
+variable "report_dir" {
+  type        = string
+  description = "Existing directory that receives the gate, facts and Ansible reports and the serial log."
+}
+
+variable "output_directory" {
+  type        = string
+  description = "Directory Packer creates for this layer's qcow2; must not exist yet."
+}
+
+variable "parent_image" {
+  type        = string
+  default     = ""
+  description = "Absolute path of the parent layer's qcow2 (the backing file of this layer's overlay)."
+}
+
+variable "kernel_dir" {
+  type        = string
+  default     = ""
+  description = "Directory holding vmlinuz and initrd.img for a bootstrapped base's first boot."
+}
+
+variable "ssh_private_key_file" {
+  type        = string
+  description = "Private half of the per-cache build key; the seal step removes its public half from the image."
+}
+
+variable "build_key_pub" {
+  type        = string
+  default     = ""
+  description = "Public build key file offered to cloud-init on the seed CD (cloud_image sources)."
+}
+
+variable "accelerator" {
+  type        = string
+  default     = "kvm"
+  description = "kvm or tcg; chosen by the preflight boot probe."
+
+  validation {
+    condition     = var.accelerator == "kvm" || var.accelerator == "tcg"
+    error_message = "The accelerator must be kvm or tcg."
+  }
+}
+
+source "qemu" "runtime" {
+  # An overlay on the parent layer: only this layer's changes land in its qcow2. disk_size must equal
+  # the parent's virtual size, or qemu-img gives the overlay Packer's 40 GiB default.
+  disk_image       = true
+  iso_url          = var.parent_image
+  iso_checksum     = "none"
+  use_backing_file = true
+  skip_resize_disk = true
+  skip_compaction  = true
+  disable_vnc      = true
+
+  format           = "qcow2"
+  vm_name          = "runtime.qcow2"
+  output_directory = var.output_directory
+  disk_size        = "204800M"
+  disk_interface   = "virtio"
+  disk_cache       = "unsafe"
+  disk_discard     = "unmap"
+  net_device       = "virtio-net"
+  machine_type     = "q35"
+  accelerator      = var.accelerator
+  cpus             = 16
+  memory           = 65536
+  headless         = true
+
+  # Packer's own forward listens on every interface; this -netdev keeps the build VM's SSH on loopback.
+  qemuargs = [
+    ["-cpu", var.accelerator == "kvm" ? "host" : "max"],
+    ["-netdev", "user,id=user.0,hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22"],
+    ["-serial", "file:${var.report_dir}/serial.log"],
+    ["-global", "q35-pcihost.pci-hole64-size=2048G"],
+    ["-device", "pcie-root-port,id=imagebuild-gpu0,chassis=1,slot=1"],
+    ["-device", "vfio-pci,host=0000:01:00.0,bus=imagebuild-gpu0,addr=00.0,multifunction=on"],
+    ["-device", "vfio-pci,host=0000:01:00.1,bus=imagebuild-gpu0,addr=00.1"],
+    ["-device", "pcie-root-port,id=imagebuild-gpu1,chassis=2,slot=2"],
+    ["-device", "vfio-pci,host=0000:21:00.0,bus=imagebuild-gpu1,addr=00.0,multifunction=on"],
+    ["-device", "vfio-pci,host=0000:21:00.1,bus=imagebuild-gpu1,addr=00.1"],
+    ["-device", "pcie-root-port,id=imagebuild-gpu2,chassis=3,slot=3"],
+    ["-device", "vfio-pci,host=0000:41:00.0,bus=imagebuild-gpu2,addr=00.0,multifunction=on"],
+    ["-device", "vfio-pci,host=0000:41:00.1,bus=imagebuild-gpu2,addr=00.1"],
+    ["-device", "pcie-root-port,id=imagebuild-gpu3,chassis=4,slot=4"],
+    ["-device", "vfio-pci,host=0000:61:00.0,bus=imagebuild-gpu3,addr=00.0,multifunction=on"],
+    ["-device", "vfio-pci,host=0000:61:00.1,bus=imagebuild-gpu3,addr=00.1"],
+    ["-device", "virtio-net,netdev=user.0"],
+  ]
+
+  communicator         = "ssh"
+  ssh_username         = "imagebuild"
+  ssh_private_key_file = var.ssh_private_key_file
+  ssh_timeout          = "30m"
+  shutdown_command     = "sudo -n systemctl poweroff"
+  shutdown_timeout     = "10m"
+}
+
+build {
+  name    = "runtime"
+  sources = ["source.qemu.runtime"]
+
+  provisioner "ansible" {
+    playbook_file   = "${var.project_dir}/ansible/playbooks/runtime.yml"
+    user            = "imagebuild"
+    use_proxy       = false
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml"]
+    ansible_env_vars = [
+      "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
+      "ANSIBLE_HOST_KEY_CHECKING=False",
+      "ANSIBLE_NOCOLOR=1",
+      "IMAGEBUILD_ANSIBLE_REPORT=${var.report_dir}/ansible-run.json",
+    ]
+  }
+
+  # The gate: check programs measure inside the VM and write JSON; imagebuild judges it against the
+  # spec's thresholds after Packer has downloaded it.
+  provisioner "file" {
+    source      = "${var.project_dir}/packer/guest/"
+    destination = "/tmp/imagebuild-guest"
+  }
+
+  provisioner "file" {
+    source      = "${path.root}/checks.json"
+    destination = "/tmp/imagebuild-guest/checks.json"
+  }
+
+  provisioner "shell" {
+    execute_command = "chmod +x {{ .Path }}; sudo -n env {{ .Vars }} {{ .Path }}"
+    inline = [
+      "python3 /tmp/imagebuild-guest/run_checks.py --params /tmp/imagebuild-guest/checks.json --out /tmp/imagebuild-gate.json",
+      "python3 /tmp/imagebuild-guest/facts.py --out /tmp/imagebuild-facts.json",
+      "chmod 0644 /tmp/imagebuild-gate.json /tmp/imagebuild-facts.json",
+    ]
+  }
+
+  provisioner "file" {
+    direction   = "download"
+    source      = "/tmp/imagebuild-gate.json"
+    destination = "${var.report_dir}/gate.json"
+  }
+
+  provisioner "file" {
+    direction   = "download"
+    source      = "/tmp/imagebuild-facts.json"
+    destination = "${var.report_dir}/facts.json"
+  }
+
+  provisioner "shell" {
+    inline = ["sudo -n rm -rf /tmp/imagebuild-guest /tmp/imagebuild-gate.json /tmp/imagebuild-facts.json"]
+  }
+}

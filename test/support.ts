@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { parseSpec } from '../src/core/spec/parse-spec.js';
+import type { ImageSpec } from '../src/core/spec/schema.js';
+
+export const PROJECT_ROOT = join(import.meta.dirname, '..');
+export const DEMO_SPEC_PATH = join(PROJECT_ROOT, 'manifests/vault-cube-demo-box.yaml');
+export const LOCAL_DEV_SPEC_PATH = join(PROJECT_ROOT, 'manifests/local-dev.yaml');
+
+/** The text of a shipped manifest. */
+export function manifestText(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+/** A shipped manifest with changes applied at YAML paths (a value of undefined deletes the key), as YAML text. */
+export function mutateManifest(path: string, changes: readonly [readonly (string | number)[], unknown][]): string {
+  const doc = parseDocument(manifestText(path));
+  for (const [at, value] of changes) {
+    if (value === undefined) doc.deleteIn(at);
+    else doc.setIn(at, value);
+  }
+  return doc.toString();
+}
+
+/** Parses a manifest (optionally mutated) into a validated spec. */
+export function specFrom(path: string, changes: readonly [readonly (string | number)[], unknown][] = []): ImageSpec {
+  return parseSpec(mutateManifest(path, changes), path).spec;
+}
+
+/** A fresh temporary directory, removed by the returned cleanup. */
+export async function makeTempDir(prefix = 'imagebuild-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Every path under `dir`, recursively, sorted; [] when `dir` does not exist. */
+export async function listTree(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { recursive: true });
+    return entries.map(String).sort();
+  } catch {
+    return [];
+  }
+}
