@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything imagebuild and its tests need on a Debian/Ubuntu machine: the tools from the
+# distribution (packer, ansible, qemu-img, ssh, linters) and the npm dependencies. Idempotent and
+# quick when everything is already there. Needs root or passwordless sudo for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package
+declare -A PACKAGES=(
+  [packer]=packer
+  [ansible-playbook]=ansible
+  [ansible-lint]=ansible-lint
+  [yamllint]=yamllint
+  [shellcheck]=shellcheck
+  [qemu-img]=qemu-utils
+  [ssh-keygen]=openssh-client
+  [python3]=python3
+)
+
+missing=()
+for command in "${!PACKAGES[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${PACKAGES[$command]}")
+done
+
+if ((${#missing[@]} > 0)); then
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "install-deps: apt-get install ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci also builds dist/ through the prepare script.
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json || ! -f dist/cli/bin.js ]]; then
+  echo "install-deps: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,174 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { execa } from 'execa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/main.js';
+import { createOutput } from '../src/cli/output.js';
+import { RENDER_MARKER } from '../src/adapters/fs/write-files.js';
+import { DEMO_SPEC_PATH, listTree, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
+
+type Run = { code: number; stdout: string; stderr: string };
+
+async function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const stdout = Object.assign(new PassThrough(), { isTTY: env.TTY === '1' });
+  const stderr = new PassThrough();
+  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
+  stdout.on('data', (c: Buffer) => chunks.out.push(c));
+  stderr.on('data', (c: Buffer) => chunks.err.push(c));
+  const code = await runCli(args, createOutput(stdout, stderr, env), cwd);
+  return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
+}
+
+let work: { dir: string; cleanup: () => Promise<void> };
+beforeEach(async () => {
+  work = await makeTempDir();
+});
+afterEach(() => work.cleanup());
+
+describe('imagebuild CLI', () => {
+  it.each(['validate', 'render', 'plan', 'schema'])('prints help for %s with its usage and options', async (command) => {
+    const result = await cli([command, '--help'], work.dir);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Usage: imagebuild ${command}`);
+    expect(result.stdout).toContain('-h, --help');
+  });
+
+  it('lists every command in the main help', async () => {
+    const result = await cli(['--help'], work.dir);
+
+    expect(result.code).toBe(0);
+    for (const command of ['validate', 'render', 'plan', 'schema']) expect(result.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+  });
+
+  it('prints the package version', async () => {
+    const result = await cli(['--version'], work.dir);
+
+    expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it.each([
+    [['frobnicate'], 'unknown command "frobnicate"; valid commands: validate, render, plan, schema'],
+    [['plan'], 'plan: expected 1 argument(s), got 0'],
+    [['plan', '1.1'], 'version "1.1" is not semver; give vMAJOR.MINOR.PATCH'],
+    [['plan', 'latest'], 'version "latest" is not semver'],
+    [['plan', 'v1.1.0', '--from-layer', 'kernel'], '--from-layer "kernel" is not a layer; valid: base, driver, runtime, frameworks, validation'],
+    [['plan', 'v1.1.0', '--from-layer', 'validation', '--until-layer', 'base'], '--from-layer validation is above --until-layer base'],
+    [['validate', '--spce', 'x.yaml'], "validate: Unknown option '--spce'"],
+    [['validate', 'extra'], 'validate: expected 0 argument(s), got 1'],
+    [['render', '--packer-version', 'new'], '--packer-version "new" is not a version'],
+    [['validate', '--spec', 'missing.yaml'], 'missing.yaml: spec file not found'],
+  ])('refuses %j with exit 2 or 1 and one clear line', async (args, message) => {
+    const result = await cli(args, work.dir);
+
+    expect(result.code).toBe(args.includes('missing.yaml') ? 1 : 2);
+    expect(result.stderr).toContain(message);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(await listTree(work.dir)).toEqual([]);
+  });
+
+  it('validates the shipped demo box by default and names the RTX 5090 minimums', async () => {
+    const result = await cli(['validate'], work.dir);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('vault-cube-demo-box is valid');
+    expect(result.stdout).toContain('minimums for NVIDIA GeForce RTX 5090 (Blackwell, sm_120): NVIDIA driver >= 570.26, CUDA >= 12.8, PyTorch >= 2.7 with cu128 wheels');
+    expect(result.stderr).toContain('warning:');
+    expect(result.stderr).toContain('no official sm_120 support');
+  });
+
+  it("refuses the reference architecture's original versions with the RTX 5090 minimums", async () => {
+    const spec = join(work.dir, 'reference.yaml');
+    await writeFile(spec, mutateManifest(DEMO_SPEC_PATH, [
+      [['layers', 'driver', 'nvidia_driver'], '550.127.05'],
+      [['layers', 'driver', 'cuda'], '12.4.0'],
+      [['layers', 'frameworks', 'pytorch', 'version'], '2.1.0'],
+      [['layers', 'frameworks', 'pytorch', 'cuda_variant'], 'cu121'],
+    ]));
+
+    const result = await cli(['validate', '--spec', 'reference.yaml'], work.dir);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('error: reference.yaml: layers.driver.nvidia_driver: NVIDIA driver 550.127.05 cannot drive NVIDIA GeForce RTX 5090 (Blackwell, sm_120); needs driver >= 570');
+    expect(result.stderr).toContain('error: reference.yaml: layers.driver.cuda: CUDA 12.4 has no support for sm_120');
+    expect(result.stderr).toContain('PyTorch >= 2.7 with cu128 wheels');
+    expect(result.stderr).toMatch(/^hint: minimums for NVIDIA GeForce RTX 5090/m);
+  });
+
+  it('prints machine-readable validation with --json', async () => {
+    const result = await cli(['validate', '--json'], work.dir);
+
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed.valid).toBe(true);
+    expect(parsed.name).toBe('vault-cube-demo-box');
+    expect(parsed.minimums).toMatchObject({ cuda: '12.8', pytorch: '2.7', pytorchVariant: 'cu128' });
+  });
+
+  it('plans five layers to build on an empty cache, and --json carries keys and reasons', async () => {
+    const text = await cli(['plan', 'v1.1.0'], work.dir);
+    const json = JSON.parse((await cli(['plan', '1.1.0', '--json'], work.dir)).stdout);
+
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('vault-cube-demo-box-v1.1.0.qcow2');
+    expect(text.stdout).toContain('5 of 5 layers to build, 0 reused');
+    expect(json.layers.map((l: { layer: string }) => l.layer)).toEqual(['base', 'driver', 'runtime', 'frameworks', 'validation']);
+    expect(json.layers[0].reasons).toEqual(['not in the cache']);
+    expect(json.layers.every((l: { key: string }) => /^[0-9a-f]{64}$/.test(l.key))).toBe(true);
+  });
+
+  it('renders into .imagebuild/rendered/<name> and replaces its own output on the next run', async () => {
+    const first = await cli(['render'], work.dir);
+    const second = await cli(['render', '--json'], work.dir);
+
+    const outDir = join(work.dir, '.imagebuild/rendered/vault-cube-demo-box');
+    expect(first.code).toBe(0);
+    expect(second.code).toBe(0);
+    expect(existsSync(join(outDir, 'base/base.pkr.hcl'))).toBe(true);
+    expect(existsSync(join(outDir, RENDER_MARKER))).toBe(true);
+    expect(JSON.parse(second.stdout).files).toContain('frameworks/vars.yml');
+    expect((await listTree(join(work.dir, '.imagebuild/rendered'))).filter((p) => !p.startsWith('vault-cube-demo-box'))).toEqual([]);
+  });
+
+  it('refuses to render over a directory it did not write, and leaves it untouched', async () => {
+    const outDir = join(work.dir, 'mine');
+    await mkdir(outDir);
+    await writeFile(join(outDir, 'notes.txt'), 'precious');
+
+    const result = await cli(['render', '--out', 'mine'], work.dir);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('exists and was not written by imagebuild');
+    expect(await listTree(work.dir)).toEqual(['mine', 'mine/notes.txt']);
+  });
+
+  it('uses colour only on a terminal and never with NO_COLOR', async () => {
+    const tty = await cli(['validate'], work.dir, { TTY: '1' });
+    const noColor = await cli(['validate'], work.dir, { TTY: '1', NO_COLOR: '1' });
+    const pipe = await cli(['validate'], work.dir);
+
+    expect(tty.stdout).toContain('\u001b[');
+    expect(noColor.stdout).not.toContain('\u001b[');
+    expect(pipe.stdout).not.toContain('\u001b[');
+  });
+
+  it('prints the JSON Schema of specs', async () => {
+    const result = await cli(['schema'], work.dir);
+
+    const schema = JSON.parse(result.stdout);
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.required).toEqual(expect.arrayContaining(['name', 'os', 'users', 'hardware', 'layers']));
+  });
+});
+
+describe('the installed bin', () => {
+  it('runs as a process and exits with the command status', async () => {
+    const ok = await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), 'validate', '--spec', DEMO_SPEC_PATH], { reject: false });
+    const bad = await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), 'plan', 'nope'], { reject: false });
+
+    expect(ok.exitCode).toBe(0);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).not.toContain('    at ');
+  });
+});
