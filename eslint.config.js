@@ -14,6 +14,7 @@ export default tseslint.config(
   {
     // The core is pure: spec -> plan/render/manifest. No fs, processes, network or clock; adapters do that.
     files: ['src/core/**/*.ts'],
+    ignores: ['src/core/**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -76,18 +76,18 @@ describe('renderImage', () => {
     expect(base).not.toContain('boot_command');
   });
 
-  it('keeps a hostile string from the spec a plain string in HCL, YAML and JSON', () => {
-    const hostile = 'https://mirror.example/x?a=${file("/etc/shadow")}&b=%{if true}"\\';
-    const spec = specFrom(DEMO_SPEC_PATH, [
-      [['os', 'source', 'url'], hostile],
-      [['layers', 'frameworks', 'pip', 'index_url'], 'https://pypi.example/simple/{{ lookup("pipe","id") }}'],
-    ]);
+  it('keeps a hostile string a plain string in HCL and YAML even if it got past validation', () => {
+    // The schema refuses these values; rendering must still be safe on its own (defence in depth).
+    const spec = structuredClone(specFrom(DEMO_SPEC_PATH));
+    if (spec.os.source.kind !== 'iso') throw new Error('demo spec must install from an ISO');
+    spec.os.source.url = 'https://mirror.example/x?a=${file("/etc/shadow")}&b=%{if true}"\\\n}';
+    spec.layers.frameworks.pip.index_url = 'https://pypi.example/simple/{{ lookup("pipe","id") }}';
 
     const files = renderImage(spec, sources, { packerVersion: '1.6.6' });
     const base = files.find((f) => f.path === 'base/base.pkr.hcl')!.content;
     const vars = files.find((f) => f.path === 'frameworks/vars.yml')!.content;
 
-    expect(base).toContain('iso_url        = "https://mirror.example/x?a=$${file(\\"/etc/shadow\\")}&b=%%{if true}\\"\\\\"');
+    expect(base).toContain('iso_url        = "https://mirror.example/x?a=$${file(\\"/etc/shadow\\")}&b=%%{if true}\\"\\\\\\n}"');
     expect(vars).toContain('frameworks_pip_index_url: !unsafe "https://pypi.example/simple/{{ lookup(\\"pipe\\",\\"id\\") }}"');
   });
 });

@@ -1,4 +1,4 @@
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { SpecInvalidError } from '../../errors.js';
 import { checkGpuStack, describeGpu, minimumsFor, type GpuStack } from '../compat/check-gpu-stack.js';
@@ -14,24 +14,32 @@ type Finding = { path: string; message: string };
 
 /** Parses and validates a spec's YAML text; throws SpecInvalidError listing every problem at once. */
 export function parseSpec(text: string, file: string): ParsedSpec {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     throw new SpecInvalidError(
       file,
       doc.errors.map((e) => {
-        const at = e.linePos?.[0] ? `${e.linePos[0].line}:${e.linePos[0].col}` : '';
-        return `${file}${at ? `:${at}` : ''}: YAML syntax error: ${firstLine(e.message)}; fix the YAML`;
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        return `${file}:${line}:${col}: YAML syntax error: ${firstLine(e.message)}; fix the YAML`;
       }),
     );
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 50 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 50 });
+  } catch (error) {
+    // Unresolved aliases and alias bombs surface only when the document is converted.
+    const message = error instanceof Error ? firstLine(error.message) : String(error);
+    throw new SpecInvalidError(file, [`${file}: YAML syntax error: ${message}; fix the YAML`]);
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new SpecInvalidError(file, [`${file}: (root): expected a YAML mapping with name, os, users, hardware and layers; see manifests/vault-cube-demo-box.yaml`]);
   }
 
-  const result = ImageSpec.safeParse(data);
+  const result = ImageSpec.safeParse(data, { reportInput: true });
   if (!result.success) {
-    throw new SpecInvalidError(file, result.error.issues.map((issue) => formatIssue(file, issue)));
+    throw new SpecInvalidError(file, result.error.issues.flatMap((issue) => formatIssue(file, issue)));
   }
   const spec = result.data;
 
@@ -126,12 +134,12 @@ function checkCrossFields(spec: ImageSpec): Finding[] {
   return problems;
 }
 
-function formatIssue(file: string, issue: z.core.$ZodIssue): string {
+function formatIssue(file: string, issue: z.core.$ZodIssue): string[] {
   const path = [...issue.path];
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => `${file}: ${formatPath([...path, key])}: ${issue.message}`).join('\n');
+    return issue.keys.map((key) => `${file}: ${formatPath([...path, key])}: ${issue.message}`);
   }
-  return `${file}: ${formatPath(path)}: ${describeIssue(issue)}`;
+  return [`${file}: ${formatPath(path)}: ${describeIssue(issue)}`];
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -142,7 +150,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     return `expected ${issue.expected}, got ${typeName(issue.input)}; give a ${issue.expected}`;
   }
   if (issue.code === 'invalid_value' && !issue.message.includes(';')) {
-    return `got ${JSON.stringify(issue.input)}; valid: ${issue.values.map((v) => String(v)).join(', ')}`;
+    return `got ${quoteShort(issue.input)}; valid: ${issue.values.map((v) => String(v)).join(', ')}`;
   }
   if (issue.code === 'too_small' && !issue.message.includes(';')) {
     return `${describeInput(issue.input)} is too small; minimum ${issue.inclusive === false ? '> ' : ''}${String(issue.minimum)}`;
@@ -155,7 +163,13 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 function describeInput(input: unknown): string {
   if (Array.isArray(input)) return `list of ${input.length}`;
-  return typeof input === 'string' ? `"${input}" (${input.length} chars)` : String(input);
+  return typeof input === 'string' ? `${quoteShort(input)} (${input.length} chars)` : String(input);
+}
+
+/** JSON-quoted and cut short: a spec value must never add lines to an error message. */
+function quoteShort(input: unknown): string {
+  if (typeof input !== 'string') return String(JSON.stringify(input));
+  return JSON.stringify(input.length > 60 ? `${input.slice(0, 57)}...` : input);
 }
 
 function typeName(value: unknown): string {

@@ -61,13 +61,15 @@ const hostPath = z
     error: 'relative path escapes the project with ".."; keep it inside the project or give an absolute path',
   });
 
-const url = z.url({ error: 'not a URL; e.g. https://example.com/path' }).regex(/^https?:\/\//, {
-  error: 'only http(s) URLs are supported',
-});
+// A plain pattern first: z.url() alone strips newlines before checking, which would let one through.
+const url = z
+  .string()
+  .regex(/^https?:\/\/[^\s"'`\\<>{}|^]+$/, { error: 'not an http(s) URL; e.g. https://example.com/path (no spaces, quotes or braces)' })
+  .refine((value) => URL.canParse(value), { error: 'not a valid URL; e.g. https://example.com/path' });
 
 const checksum = z
   .string()
-  .regex(/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}|file:https?:\/\/\S+)$/, {
+  .regex(/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}|file:https?:\/\/[^\s"'`\\<>{}|^]+)$/, {
     error: 'not a checksum; use sha256:<64 hex>, sha512:<128 hex> or file:<URL of a SUMS file>',
   });
 
@@ -147,7 +149,7 @@ export const HardwareSpec = specObject({
     memory_mib: z.number().int().min(1024).max(2_097_152).default(8192),
     accelerator: z.enum(['auto', 'kvm', 'tcg'], { error: 'unknown accelerator; valid: auto, kvm, tcg' }).default('auto'),
     machine: z.enum(['q35', 'pc']).default('q35'),
-  }),
+  }).default({ cpus: 4, memory_mib: 8192, accelerator: 'auto', machine: 'q35' }),
 });
 export type HardwareSpec = z.infer<typeof HardwareSpec>;
 

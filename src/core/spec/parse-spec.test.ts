@@ -1,0 +1,303 @@
+// Tests may read the shipped manifests they check; the purity rule is for the core's production code.
+import { readFileSync } from 'node:fs';
+import { parseDocument, type Document } from 'yaml';
+import { describe, expect, it } from 'vitest';
+
+import { SpecInvalidError } from '../../errors.js';
+import { parseSpec } from './parse-spec.js';
+
+const DEMO_FILE = 'manifests/vault-cube-demo-box.yaml';
+const LOCAL_DEV_FILE = 'manifests/local-dev.yaml';
+const DEMO_TEXT = readFileSync(new URL(`../../../${DEMO_FILE}`, import.meta.url), 'utf8');
+const LOCAL_DEV_TEXT = readFileSync(new URL(`../../../${LOCAL_DEV_FILE}`, import.meta.url), 'utf8');
+const FILE = 'specs/box.yaml';
+
+const P2P_WARNING = /^[^:]+: hardware\.gpu\.count: 4x NVIDIA GeForce RTX 5090 have no PCIe peer-to-peer, so NCCL runs without P2P/;
+const TENSORFLOW_WARNING = /^[^:]+: layers\.frameworks\.tensorflow\.version: TensorFlow 2\.19 ships kernels up to sm_90 and has no official sm_120 support/;
+
+/** The demo box's YAML after `mutate` edits it (comments and layout kept). */
+function demoWith(mutate: (doc: Document) => void): string {
+  const doc = parseDocument(DEMO_TEXT);
+  mutate(doc);
+  return doc.toString();
+}
+
+/** The demo box's YAML without the field or section at `dotted`; throws if the demo has no such path, so a typo cannot pass as a default. */
+function demoWithout(dotted: string): string {
+  return demoWith((doc) => {
+    if (!doc.hasIn(pathOf(dotted))) throw new Error(`the demo box has no ${dotted} to omit`);
+    doc.deleteIn(pathOf(dotted));
+  });
+}
+
+/** Splits `a.b.0.c` into YAML/object path segments, list indexes as numbers. */
+function pathOf(dotted: string): (string | number)[] {
+  return dotted.split('.').map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
+}
+
+function valueAt(value: unknown, dotted: string): unknown {
+  return pathOf(dotted).reduce<unknown>((current, key) => (current !== null && typeof current === 'object' ? Reflect.get(current, key) : undefined), value);
+}
+
+/** The error parseSpec throws for `text`; fails the test if it accepts the text or throws anything else. */
+function refusalOf(text: string): SpecInvalidError {
+  try {
+    parseSpec(text, FILE);
+  } catch (error) {
+    if (error instanceof SpecInvalidError) return error;
+    throw error;
+  }
+  throw new Error('expected parseSpec to refuse the spec, but it accepted it');
+}
+
+describe('parseSpec on the shipped manifests', () => {
+  it('accepts the demo box with exactly the peer-to-peer and TensorFlow sm_120 warnings', () => {
+    const text = DEMO_TEXT;
+
+    const { spec, warnings } = parseSpec(text, DEMO_FILE);
+
+    expect(spec.name).toBe('vault-cube-demo-box');
+    expect(warnings).toEqual([expect.stringMatching(P2P_WARNING), expect.stringMatching(TENSORFLOW_WARNING)]);
+    expect(warnings.every((w) => w.startsWith(`${DEMO_FILE}: `))).toBe(true);
+  });
+
+  it('accepts local-dev with only the peer-to-peer warning', () => {
+    const text = LOCAL_DEV_TEXT;
+
+    const { spec, warnings } = parseSpec(text, LOCAL_DEV_FILE);
+
+    expect(spec.name).toBe('local-dev');
+    expect(warnings).toEqual([expect.stringMatching(P2P_WARNING)]);
+    expect(warnings[0]).toMatch(new RegExp(`^${LOCAL_DEV_FILE}: `));
+  });
+});
+
+describe('parseSpec defaults', () => {
+  it.each([
+    { omit: 'layers.validation.gate.ddp_min_scaling_efficiency', field: 'layers.validation.gate.ddp_min_scaling_efficiency', expected: 0.8 },
+    { omit: 'layers.validation.gate.soak_duration', field: 'layers.validation.gate.soak_duration', expected: '24h' },
+    { omit: 'layers.validation.gate', field: 'layers.validation.gate.soak_duration', expected: '24h' },
+    { omit: 'artifacts.retention', field: 'artifacts.retention', expected: 3 },
+    { omit: 'artifacts', field: 'artifacts.retention', expected: 3 },
+    { omit: 'cache', field: 'cache.dir', expected: '.imagebuild/cache' },
+    { omit: 'output', field: 'output.dir', expected: 'output' },
+    { omit: 'os.locale', field: 'os.locale', expected: 'en_US.UTF-8' },
+    { omit: 'os.timezone', field: 'os.timezone', expected: 'UTC' },
+    { omit: 'hardware.build_vm.accelerator', field: 'hardware.build_vm.accelerator', expected: 'auto' },
+    { omit: 'users.0.sudo', field: 'users.0.sudo', expected: 'nopasswd' },
+    { omit: 'layers.base.ssh', field: 'layers.base.ssh.port', expected: 22 },
+    { omit: 'layers.base.firewall', field: 'layers.base.firewall.allow_tcp', expected: [22] },
+    { omit: 'layers.driver.persistenced', field: 'layers.driver.persistenced', expected: true },
+    { omit: 'layers.driver.gate', field: 'layers.driver.gate.max_idle_temp_c', expected: 60 },
+    { omit: 'layers.frameworks.gate', field: 'layers.frameworks.gate.matmul_size', expected: 4096 },
+  ])('sets $field to $expected when $omit is omitted', ({ omit, field, expected }) => {
+    const text = demoWithout(omit);
+
+    const { spec } = parseSpec(text, FILE);
+
+    expect(valueAt(spec, field)).toEqual(expected);
+  });
+
+  // A section's default is a literal in schema.ts; it must not drift from the defaults of the fields inside it.
+  it.each([
+    'layers.base.ssh',
+    'layers.base.firewall',
+    'layers.base.fail2ban',
+    'layers.base.unattended_upgrades',
+    'layers.base.gate',
+    'layers.driver.gate',
+    'layers.frameworks.pip',
+    'layers.frameworks.gate',
+    'layers.validation.tuning',
+    'layers.validation.gate',
+    'cache',
+    'output',
+    'artifacts',
+  ])('gives %s the same value whether it is omitted or empty', (section) => {
+    const omitted = demoWithout(section);
+    const empty = demoWith((doc) => doc.setIn(pathOf(section), {}));
+
+    const fromOmitted = valueAt(parseSpec(omitted, FILE).spec, section);
+    const fromEmpty = valueAt(parseSpec(empty, FILE).spec, section);
+
+    expect(fromOmitted).toEqual(fromEmpty);
+  });
+});
+
+describe('parseSpec problems', () => {
+  it('reports every problem at once, one line each', () => {
+    const text = demoWith((doc) => {
+      doc.setIn(['os', 'hostname'], 'Vault_Cube');
+      doc.setIn(['hardware', 'build_vm', 'accelerator'], 'hvf');
+      doc.deleteIn(['layers', 'runtime', 'container_toolkit']);
+    });
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual([
+      `${FILE}: os.hostname: not a hostname; lower-case letters, digits and - (RFC 1123)`,
+      `${FILE}: hardware.build_vm.accelerator: unknown accelerator; valid: auto, kvm, tcg`,
+      `${FILE}: layers.runtime.container_toolkit: missing; required (string)`,
+    ]);
+    expect(error.exitCode).toBe(2);
+    expect(error.code).toBe('SPEC_INVALID');
+  });
+
+  it('suggests the nearest valid key for a typo', () => {
+    const text = demoWith((doc) => {
+      doc.setIn(['layers', 'driver', 'nvidia_drvier'], doc.getIn(['layers', 'driver', 'nvidia_driver']));
+      doc.deleteIn(['layers', 'driver', 'nvidia_driver']);
+    });
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual([
+      `${FILE}: layers.driver.nvidia_driver: missing; required (string)`,
+      `${FILE}: layers.driver.nvidia_drvier: unknown key; did you mean "nvidia_driver"? valid keys: nvidia_driver, kernel_module, cuda, cudnn, persistenced, gate`,
+    ]);
+  });
+
+  it('lists the valid keys without guessing when no key is close', () => {
+    const text = demoWith((doc) => doc.setIn(['layers', 'driver', 'zzzzzzzz'], 1));
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual([
+      `${FILE}: layers.driver.zzzzzzzz: unknown key; valid keys: nvidia_driver, kernel_module, cuda, cudnn, persistenced, gate`,
+    ]);
+  });
+
+  it("refuses the reference document's versions on an RTX 5090 and hints the minimums", () => {
+    const text = demoWith((doc) => {
+      doc.setIn(['layers', 'driver', 'nvidia_driver'], '550.127.05');
+      doc.setIn(['layers', 'driver', 'cuda'], '12.4.0');
+      doc.setIn(['layers', 'frameworks', 'pytorch', 'version'], '2.1.0');
+      doc.setIn(['layers', 'frameworks', 'pytorch', 'cuda_variant'], 'cu121');
+    });
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual(
+      expect.arrayContaining([
+        `${FILE}: layers.driver.nvidia_driver: NVIDIA driver 550.127.05 cannot drive NVIDIA GeForce RTX 5090 (Blackwell, sm_120); needs driver >= 570`,
+        `${FILE}: layers.driver.cuda: CUDA 12.4 has no support for sm_120 (NVIDIA GeForce RTX 5090); needs CUDA >= 12.8`,
+        `${FILE}: layers.frameworks.pytorch.version: PyTorch 2.1 wheels ship no kernels for sm_120 (NVIDIA GeForce RTX 5090); needs PyTorch >= 2.7 with cu128 wheels`,
+      ]),
+    );
+    expect(error.hints).toHaveLength(1);
+    expect(error.hints[0]).toMatch(/^minimums for NVIDIA GeForce RTX 5090 \(Blackwell, sm_120\): /);
+    expect(error.hints[0]).toMatch(/NVIDIA driver >= 570\b/);
+    expect(error.hints[0]).toMatch(/CUDA >= 12\.8\b/);
+    expect(error.hints[0]).toMatch(/PyTorch >= 2\.7 with cu128 wheels/);
+  });
+
+  it('gives no minimums hint when the stack is fine and only the schema is violated', () => {
+    const text = demoWith((doc) => doc.setIn(['name'], 'Bad Name'));
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toHaveLength(1);
+    expect(error.hints).toEqual([]);
+  });
+
+  it.each([
+    { what: 'an empty file', text: '' },
+    { what: 'a file of comments only', text: '# nothing here\n' },
+    { what: 'a top-level list', text: '- name: vault-cube-demo-box\n' },
+    { what: 'a top-level string', text: 'vault-cube-demo-box\n' },
+  ])('refuses $what as not a mapping', ({ text }) => {
+    const input = text;
+
+    const error = refusalOf(input);
+
+    expect(error.problems).toEqual([
+      `${FILE}: (root): expected a YAML mapping with name, os, users, hardware and layers; see manifests/vault-cube-demo-box.yaml`,
+    ]);
+  });
+
+  it('refuses duplicate keys as a YAML error instead of keeping the last one', () => {
+    const text = `${DEMO_TEXT}\nname: another-box\n`;
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual([expect.stringMatching(new RegExp(`^${FILE}(:\\d+:\\d+)?: YAML syntax error: Map keys must be unique`))]);
+  });
+});
+
+// Regression tests for bugs found by the bad-spec corpus (wrong types read as missing, multi-line
+// problems, unresolved aliases crashing, YAML errors without a position, URLs with newlines).
+describe('parseSpec regressions', () => {
+  // zod 4 leaves `issue.input` out unless parsed with { reportInput: true }, so describeIssue sees undefined.
+  it('reports a value of the wrong type as wrong, not as missing', () => {
+    const text = demoWith((doc) => doc.setIn(['hardware', 'gpu', 'count'], '4'));
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual([`${FILE}: hardware.gpu.count: expected number, got string; give a number`]);
+  });
+
+  it('keeps the "quote the version" advice for an unquoted YAML float', () => {
+    const text = demoWith((doc) => doc.setIn(['layers', 'driver', 'cuda'], 12.8));
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual([`${FILE}: layers.driver.cuda: expected CUDA version as a quoted string; e.g. "12.8.1"`]);
+  });
+
+  it('names the out-of-range value', () => {
+    const text = demoWith((doc) => doc.setIn(['os', 'disk_size_gib'], -5));
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual([`${FILE}: os.disk_size_gib: -5 is too small; minimum 4`]);
+  });
+
+  it('names the bad value of an enum without a custom message', () => {
+    const text = demoWith((doc) => doc.setIn(['users', 0, 'sudo'], 'always'));
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual([`${FILE}: users[0].sudo: got "always"; valid: nopasswd, none`]);
+  });
+
+  // formatIssue joins the keys of one unrecognized_keys issue with '\n' into a single problem.
+  it('reports two unknown keys in one mapping as two one-line problems', () => {
+    const text = demoWith((doc) => {
+      doc.setIn(['os', 'disk'], 200);
+      doc.setIn(['os', 'host'], 'vault-cube');
+    });
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toHaveLength(2);
+    expect(error.problems.every((line) => !line.includes('\n'))).toBe(true);
+  });
+
+  // doc.toJS() throws a ReferenceError for these; parseSpec does not catch it, so the CLI exits 70 with a stack.
+  it.each([
+    { what: 'an alias to an undefined anchor', text: 'name: *nowhere\n' },
+    { what: 'an alias bomb', text: 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n' },
+  ])('refuses $what as a spec problem, not a crash', ({ text }) => {
+    const parse = () => parseSpec(text, FILE);
+
+    expect(parse).toThrow(SpecInvalidError);
+  });
+
+  // parseDocument runs with prettyErrors: false, which leaves linePos unset, so the location is never printed.
+  it('names the line and column of a YAML syntax error', () => {
+    const text = DEMO_TEXT.replace('distro: ubuntu', 'distro: [ubuntu');
+
+    const error = refusalOf(text);
+
+    expect(error.problems[0]).toMatch(new RegExp(`^${FILE}:\\d+:\\d+: YAML syntax error: `));
+  });
+
+  // z.url() strips tabs and newlines before parsing (WHATWG URL rules) and the http(s) regex is not anchored at the end.
+  it('refuses a URL with an embedded newline', () => {
+    const text = demoWith((doc) => doc.setIn(['os', 'source', 'url'], 'https://releases.ubuntu.com/24.04.3/ubuntu.iso\niso_checksum = "none"'));
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual([expect.stringMatching(new RegExp(`^${FILE}: os\\.source\\.url: `))]);
+  });
+});
