@@ -124,7 +124,7 @@ build {
     execute_command = "chmod +x {{ .Path }}; sudo -n env {{ .Vars }} {{ .Path }}"
     inline = [
       "python3 /tmp/imagebuild-guest/run_checks.py --params /tmp/imagebuild-guest/checks.json --out /tmp/imagebuild-gate.json",
-      "python3 /tmp/imagebuild-guest/facts.py --out /tmp/imagebuild-facts.json",
+      "python3 /tmp/imagebuild-guest/facts.py --params /tmp/imagebuild-guest/checks.json --out /tmp/imagebuild-facts.json",
       "chmod 0644 /tmp/imagebuild-gate.json /tmp/imagebuild-facts.json",
     ]
   }
