@@ -50,3 +50,35 @@ export class FileAccessError extends ImagebuildError {
     super('FILE_ACCESS', message, 1, options);
   }
 }
+
+/** A layer's gate judged the built layer and found it wanting; names the layer, check, threshold and measurement. */
+export class GateFailedError extends ImagebuildError {
+  constructor(
+    readonly layer: string,
+    message: string,
+    readonly failedDir?: string,
+  ) {
+    super('GATE_FAILED', message, 1);
+  }
+}
+
+/** The host cannot run this build (disk, tools, KVM, VFIO); carries every problem. */
+export class PreflightError extends ImagebuildError {
+  constructor(readonly problems: readonly string[]) {
+    super('PREFLIGHT', problems.map((p) => `preflight: ${p}`).join('\n'), 1);
+  }
+}
+
+/** A version that was already built from other inputs: versions are immutable. */
+export class VersionExistsError extends ImagebuildError {
+  constructor(message: string) {
+    super('VERSION_EXISTS', message, 2);
+  }
+}
+
+/** The build was stopped by SIGINT/SIGTERM; nothing half-done was registered. */
+export class BuildInterruptedError extends ImagebuildError {
+  constructor(message: string) {
+    super('INTERRUPTED', message, 130);
+  }
+}

@@ -192,7 +192,87 @@ const schema: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [validate, render, plan, schema];
+const build: Command = {
+  name: 'build',
+  usage: 'imagebuild build <version> [--spec FILE] [--from-layer L] [--until-layer L] [--accel kvm|tcg] [--host-profile gpu|cpu] [--json]',
+  summary: 'build a versioned image: layers (cached or built with Packer and gated), seal, flatten, manifest',
+  description:
+    'Runs preflight (disk, tools, KVM boot probe, VFIO binding, lock), then each layer: reused from the cache when its key\n' +
+    "is there, otherwise built with `packer build` on top of the layer below and judged by the layer's gate; a layer is\n" +
+    'cached only after its gate passed. Then seals, flattens the chain into <output>/<name>/vX.Y.Z/<name>-vX.Y.Z.qcow2,\n' +
+    'hashes it once and writes image-manifest.json. Re-running a version built from identical inputs is a no-op; the\n' +
+    'same version from different inputs is refused. After a failure or Ctrl-C, the same command resumes from the first\n' +
+    'layer not in the cache. GPU checks that cannot run (no GPU passed through) are reported as skipped, never passed.',
+  flags: {
+    spec: SPEC_FLAG,
+    'from-layer': { type: 'string', value: 'LAYER', help: 'rebuild from this layer up even if cached' },
+    'until-layer': { type: 'string', value: 'LAYER', help: 'stop after this layer (e.g. base on a machine without NVIDIA repositories)' },
+    accel: { type: 'string', value: 'kvm|tcg', help: "override the spec's accelerator (default: the spec's; auto runs a KVM boot probe)" },
+    'host-profile': { type: 'string', value: 'gpu|cpu', help: 'cpu: build without GPU passthrough (GPU gates skipped); default gpu follows the spec' },
+    json: { type: 'boolean', help: 'no live progress; print the build report as JSON at the end' },
+  },
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, flags, cwd, output }) {
+    const version = parseVersionArg(positionals[0]!);
+    const fromLayer = layerFlag(flags['from-layer'], '--from-layer');
+    const untilLayer = layerFlag(flags['until-layer'], '--until-layer');
+    if (fromLayer && untilLayer && LAYER_NAMES.indexOf(fromLayer) > LAYER_NAMES.indexOf(untilLayer)) {
+      throw new UsageError(`--from-layer ${fromLayer} is above --until-layer ${untilLayer}; the from layer must be at or below the until layer`);
+    }
+    const accel = oneOf(flags.accel, '--accel', ['kvm', 'tcg'] as const);
+    const hostProfile = oneOf(flags['host-profile'], '--host-profile', ['gpu', 'cpu'] as const);
+    const { buildImage } = await import('../app/build-image.js');
+    const controller = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      output.err(`${signal}: stopping Packer and its VMs; nothing half-done will be registered`);
+      controller.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const report = await buildImage({
+        specArg: stringFlag(flags.spec),
+        version,
+        cwd,
+        fromLayer,
+        untilLayer,
+        accel,
+        hostProfile,
+        renderer: flags.json === true ? 'silent' : output.interactive ? 'default' : 'simple',
+        signal: controller.signal,
+      });
+      if (flags.json === true) {
+        output.json(report);
+        return 0;
+      }
+      const reused = report.layers.filter((l) => l.action === 'reused').length;
+      const built = report.layers.filter((l) => l.action === 'built').length;
+      output.out('');
+      output.out(
+        report.status === 'unchanged'
+          ? `${output.paint('green', '✔')} v${report.version} is already built from identical inputs: ${report.artifact} (nothing to do, ${report.durationS.toFixed(1)} s)`
+          : `${output.paint('green', '✔')} built ${report.artifact} in ${report.durationS.toFixed(0)} s (${built} layer(s) built, ${reused} reused)`,
+      );
+      output.out(`  manifest ${report.manifestPath}`);
+      if (report.logsDir) output.out(`  logs     ${report.logsDir}`);
+      if (!report.gpuValidated) output.out(`  ${output.paint('yellow', 'not GPU-validated:')} GPU checks were skipped (no GPU passed through); see the manifest's gates`);
+      for (const notice of report.notices) output.err(`${output.paint('yellow', 'notice:')} ${notice}`);
+      return 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+};
+
+export const COMMANDS: readonly Command[] = [validate, render, plan, build, schema];
+
+function oneOf<T extends string>(value: string | boolean | undefined, flag: string, valid: readonly T[]): T | undefined {
+  const text = stringFlag(value);
+  if (text === undefined) return undefined;
+  if (!(valid as readonly string[]).includes(text)) throw new UsageError(`${flag} "${text}" is not valid; valid: ${valid.join(', ')}`);
+  return valid.find((v) => v === text);
+}
 
 function stringFlag(value: string | boolean | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;

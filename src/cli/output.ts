@@ -1,6 +1,8 @@
 /** Where the CLI writes: the only module that touches stdout/stderr. Colour only on a TTY and never with NO_COLOR. */
 export type Output = {
   readonly color: boolean;
+  /** Whether stdout is a terminal (live progress) rather than a pipe or file (plain timestamped lines). */
+  readonly interactive: boolean;
   out(line?: string): void;
   err(line?: string): void;
   json(value: unknown): void;
@@ -27,6 +29,7 @@ export function createOutput(
   const color = Boolean(stdout.isTTY) && !('NO_COLOR' in env && env.NO_COLOR !== '') && env.TERM !== 'dumb';
   return {
     color,
+    interactive: Boolean(stdout.isTTY),
     out: (line = '') => void stdout.write(`${line}\n`),
     err: (line = '') => void stderr.write(`${line}\n`),
     json: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),

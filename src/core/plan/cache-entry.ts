@@ -17,5 +17,13 @@ export const CacheEntry = z.object({
     tools: z.object({ packer: z.string(), ansible: z.string(), qemuImg: z.string() }),
     parentKey: Sha256Hex.nullable(),
   }),
+  /** The layer's qcow2 inside the entry directory; an overlay on the parent's (or the bootstrap's) image. */
+  image: z.string().default('layer.qcow2'),
+  /** For a bootstrapped base layer: the bootstrap image it is an overlay of (`<cache>/bootstrap/<key>/`). */
+  bootstrapKey: Sha256Hex.nullable().default(null),
+  durationS: z.number().nonnegative().optional(),
+  /** The gate verdict and the facts read inside the image when the layer was built. */
+  gate: z.unknown().optional(),
+  facts: z.unknown().optional(),
 });
 export type CacheEntry = z.infer<typeof CacheEntry>;

@@ -1,0 +1,127 @@
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa, execaSync } from 'execa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../../test/support.js';
+import { BASE_PACKAGES, bootstrapBaseImage, mmdebstrapArgs, writeRootDisk, type BootstrapInput } from './bootstrap-image.js';
+import { openBuildLog } from './build-log.js';
+import { customizeHookEnv, renderCustomizeHook } from './customize-hook.js';
+
+const HAVE_DISK_TOOLS = execaSync('sh', ['-c', 'command -v sfdisk && command -v mke2fs && command -v blkid && command -v debugfs'], { reject: false }).exitCode === 0;
+const HAVE_SHELLCHECK = execaSync('sh', ['-c', 'command -v shellcheck'], { reject: false }).exitCode === 0;
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKx0mRqIhZ8M2s9mD1O5fQv0aXQ0b2Y3Zz0gZm9vYmFyYmF6 build@ci';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await makeTempDir('imagebuild-bootstrap-unit-'));
+});
+afterEach(async () => {
+  await cleanup();
+});
+
+function input(overrides: Partial<BootstrapInput> = {}): BootstrapInput {
+  return {
+    workDir: join(dir, 'work'),
+    suite: 'bookworm',
+    mirror: 'http://deb.debian.org/debian',
+    securityMirror: 'http://deb.debian.org/debian-security',
+    components: ['main', 'contrib'],
+    include: ['curl', 'sudo'],
+    hostname: 'box',
+    diskSizeGiB: 4,
+    buildPublicKey: `${KEY}\n`,
+    ...overrides,
+  };
+}
+
+describe('mmdebstrapArgs', () => {
+  it('adds the base packages once, the sources, and a hook that takes its path from the environment', () => {
+    const args = mmdebstrapArgs(input(), '/w/rootfs');
+
+    expect(args).toContain(`--include=${[...BASE_PACKAGES, 'curl'].join(',')}`);
+    expect(args).toContain('--customize-hook="$IMAGEBUILD_HOOK" "$1"');
+    expect(args.slice(-4)).toEqual([
+      'bookworm',
+      '/w/rootfs',
+      'deb http://deb.debian.org/debian bookworm main contrib',
+      'deb http://deb.debian.org/debian-security bookworm-security main contrib',
+    ]);
+    expect(args.join(' ')).not.toContain('grub');
+  });
+
+  it('leaves out the security suite when no security mirror is given', () => {
+    const args = mmdebstrapArgs(input({ securityMirror: undefined }), '/w/rootfs');
+
+    expect(args.filter((arg) => arg.startsWith('deb '))).toEqual(['deb http://deb.debian.org/debian bookworm main contrib']);
+  });
+});
+
+describe('bootstrapBaseImage input checks', () => {
+  it('rejects every unsafe value at once, before touching the disk', async () => {
+    const bad = input({ hostname: 'a b', aptProxy: 'http://proxy:3142/"; rm -rf /', include: ['ok', 'bad;pkg'], diskSizeGiB: 0, buildPublicKey: 'not a key' });
+
+    const error = await bootstrapBaseImage(bad).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message.split('\n').slice(1)).toEqual([
+      'include: not a package name: bad;pkg',
+      'hostname: not a valid host name: a b',
+      'diskSizeGiB: must be a whole number >= 1: 0',
+      'buildPublicKey: not a single OpenSSH public key line',
+      'aptProxy: not an http(s) URL: http://proxy:3142/"; rm -rf /',
+    ]);
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe('customize hook', () => {
+  it.skipIf(!HAVE_SHELLCHECK && !process.env.CI)('is clean under shellcheck', async () => {
+    const hook = join(dir, 'hook.sh');
+    await writeFile(hook, renderCustomizeHook());
+
+    const result = await execa('shellcheck', [hook], { reject: false });
+
+    expect(result.exitCode, result.stdout).toBe(0);
+  });
+
+  it('carries every value in the environment, none in the script text', () => {
+    const env = customizeHookEnv({ hostname: 'h-unique', rootUuid: 'uuid-unique', buildPublicKey: KEY, aptProxy: 'http://proxy-unique:3142' });
+
+    const script = renderCustomizeHook();
+
+    expect(env).toEqual({ IMAGEBUILD_HOSTNAME: 'h-unique', IMAGEBUILD_ROOT_UUID: 'uuid-unique', IMAGEBUILD_PUBLIC_KEY: KEY, IMAGEBUILD_APT_PROXY: 'http://proxy-unique:3142' });
+    for (const value of Object.values(env)) expect(script).not.toContain(value);
+    expect(script).not.toMatch(/chpasswd|passwd root/);
+  });
+});
+
+describe.skipIf(!HAVE_DISK_TOOLS && !process.env.CI)('writeRootDisk', () => {
+  it('puts an MBR and an ext4 partition at 1 MiB holding the rootfs into a sparse file, without mounts', async () => {
+    const rootfs = join(dir, 'rootfs');
+    await mkdir(join(rootfs, 'etc'), { recursive: true });
+    await writeFile(join(rootfs, 'etc', 'marker'), 'from-rootfs\n');
+    const raw = join(dir, 'disk.raw');
+    const uuid = '2b7c2f4e-8d1a-4c3b-9a55-0e6f1d2c3b4a';
+    const lines: string[] = [];
+    const log = openBuildLog(join(dir, 'disk.log'), (line) => lines.push(line));
+
+    const partition = await writeRootDisk(log, { rootfs, raw, sizeGiB: 1, rootUuid: uuid });
+    await log.close();
+
+    expect(partition).toEqual({ partitionStartBytes: 1048576, partitionBytes: 1024 ** 3 - 1048576 });
+    expect((await stat(raw)).size).toBe(1024 ** 3);
+    expect((await stat(raw)).blocks * 512).toBeLessThan(64 * 1024 ** 2);
+    const { stdout: dump } = await execa('sfdisk', ['--dump', raw]);
+    expect(dump).toContain('label-id: 0x2b7c2f4e');
+    expect(dump).toMatch(/start=\s*2048, size=\s*2095104, type=83, bootable/);
+    const { stdout: probe } = await execa('blkid', ['-p', '-O', '1048576', '-o', 'export', raw]);
+    expect(probe).toContain(`UUID=${uuid}`);
+    const { stdout: marker } = await execa('debugfs', ['-R', 'cat /etc/marker', `${raw}?offset=1048576`]);
+    expect(marker).toBe('from-rootfs');
+    const { exitCode } = await execa('e2fsck', ['-fn', `${raw}?offset=1048576`], { reject: false });
+    expect(exitCode).toBe(0);
+    expect(lines.filter((line) => line.startsWith('$ ')).map((line) => line.split(' ')[1])).toEqual(['sfdisk', 'sfdisk', 'mke2fs']);
+  });
+});

@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import { copyFile, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { FileAccessError } from '../../errors.js';
+import { createQcow2FromRaw } from '../qemu-img/qemu-img.js';
+import { openBuildLog, runLogged, type BuildLog } from './build-log.js';
+import { customizeHookEnv, renderCustomizeHook } from './customize-hook.js';
+
+/** What the base image is built from. */
+export type BootstrapInput = {
+  /** Created if missing; receives base.qcow2, vmlinuz, initrd.img and bootstrap.log. */
+  readonly workDir: string;
+  readonly suite: string;
+  readonly mirror: string;
+  /** Adds `<suite>-security` from this mirror when set. */
+  readonly securityMirror?: string;
+  readonly components: readonly string[];
+  /** Extra packages; the ones a bootable, SSH-reachable, Ansible-ready base needs are always added. */
+  readonly include: readonly string[];
+  readonly hostname: string;
+  readonly diskSizeGiB: number;
+  /** One OpenSSH public key line, authorized for the build account. */
+  readonly buildPublicKey: string;
+  /** An http(s) proxy for apt inside the guest, written to the image's /etc/apt/apt.conf.d/01proxy. */
+  readonly aptProxy?: string;
+  readonly onLine?: (line: string) => void;
+};
+
+/** The bootstrap steps, in order. */
+export type BootstrapStepName = 'mmdebstrap' | 'kernel' | 'partition' | 'mke2fs' | 'qcow2';
+
+/** How long one step took. */
+export type BootstrapStep = { readonly name: BootstrapStepName; readonly durationS: number };
+
+/** A base image bootable by direct kernel boot (`-kernel kernel -initrd initrd -append root=/dev/vda1`). */
+export type BootstrapResult = {
+  readonly image: string;
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly kernelVersion: string;
+  readonly rootPartition: '/dev/vda1';
+  readonly rootUuid: string;
+  readonly durationS: number;
+  readonly steps: readonly BootstrapStep[];
+  /** Everything the tools printed; kept after success and failure. */
+  readonly logPath: string;
+};
+
+/** What the base always needs: systemd as init, a kernel + initramfs, sshd, python3 for Ansible, sudo for the build account. */
+export const BASE_PACKAGES = ['systemd-sysv', 'udev', 'dbus', 'linux-image-amd64', 'openssh-server', 'python3', 'iproute2', 'sudo'] as const;
+
+/** The root partition starts at 1 MiB: the usual alignment, and room for the MBR. */
+export const PARTITION_OFFSET_BYTES = 1024 * 1024;
+
+const SECTOR_BYTES = 512;
+const GiB = 1024 * 1024 * 1024;
+
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?$/;
+const HOSTNAME = /^(?=.{1,63}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/i;
+const APT_WORD = /^[a-z0-9][a-z0-9.-]*$/i;
+const PUBLIC_KEY = /^(?:ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,3}(?: [^\n\r]*)?$/;
+
+/** Rejects values that would break the generated sources, hook or apt config; the spec schema should have caught them. */
+function validateBootstrapInput(input: BootstrapInput): string[] {
+  const problems: string[] = [];
+  const isUrl = (value: string): boolean => /^(?:https?|file):\/\/[^\s"';]+$/.test(value);
+  if (!APT_WORD.test(input.suite)) problems.push(`suite: not a Debian suite name: ${input.suite}`);
+  if (!isUrl(input.mirror)) problems.push(`mirror: not an http(s) or file URL: ${input.mirror}`);
+  if (input.securityMirror !== undefined && !isUrl(input.securityMirror)) problems.push(`securityMirror: not an http(s) or file URL: ${input.securityMirror}`);
+  if (input.components.length === 0 || !input.components.every((component) => APT_WORD.test(component))) {
+    problems.push(`components: need one or more archive areas such as main: ${input.components.join(' ')}`);
+  }
+  for (const name of input.include) if (!PACKAGE_NAME.test(name)) problems.push(`include: not a package name: ${name}`);
+  if (!HOSTNAME.test(input.hostname)) problems.push(`hostname: not a valid host name: ${input.hostname}`);
+  if (!Number.isInteger(input.diskSizeGiB) || input.diskSizeGiB < 1) problems.push(`diskSizeGiB: must be a whole number >= 1: ${input.diskSizeGiB}`);
+  if (!PUBLIC_KEY.test(input.buildPublicKey.trim())) problems.push('buildPublicKey: not a single OpenSSH public key line');
+  if (input.aptProxy !== undefined && !/^https?:\/\/[^\s"';\\]+$/.test(input.aptProxy)) problems.push(`aptProxy: not an http(s) URL: ${input.aptProxy}`);
+  return problems;
+}
+
+/** The mmdebstrap command line; the hook path and all values travel in the environment. */
+export function mmdebstrapArgs(input: BootstrapInput, rootfs: string): string[] {
+  const include = [...new Set([...BASE_PACKAGES, ...input.include])];
+  const components = input.components.join(' ');
+  const sources = [`deb ${input.mirror} ${input.suite} ${components}`];
+  if (input.securityMirror) sources.push(`deb ${input.securityMirror} ${input.suite}-security ${components}`);
+  return [
+    '--variant=minbase',
+    // Root mode: the hook chroots, and mke2fs -d must see real ownership (unshare mode maps it to subuids).
+    '--mode=root',
+    `--include=${include.join(',')}`,
+    '--customize-hook="$IMAGEBUILD_HOOK" "$1"',
+    input.suite,
+    rootfs,
+    ...sources,
+  ];
+}
+
+/** Mount points at or under `dir`; mmdebstrap bind-mounts /dev, /proc and /sys into the rootfs while it runs. */
+async function mountsUnder(dir: string): Promise<string[]> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return mountinfo
+    .split('\n')
+    .map((line) => (line.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))))
+    .filter((point) => point === dir || point.startsWith(dir + sep));
+}
+
+/** Deletes the rootfs, but never through a mount: a leftover bind mount of /dev would take the host's devices with it. */
+async function removeRootfs(rootfs: string): Promise<void> {
+  const mounts = await mountsUnder(rootfs);
+  if (mounts.length > 0) {
+    throw new FileAccessError(`${rootfs}: not removing it, still mounted: ${mounts.join(', ')} (umount them, then retry)`);
+  }
+  await rm(rootfs, { recursive: true, force: true });
+}
+
+/** The single `prefix*` file in `dir`, or a FileAccessError naming what was found. */
+async function singleFile(dir: string, prefix: string): Promise<string> {
+  const matches = (await readdir(dir)).filter((name) => name.startsWith(prefix)).sort();
+  const [only] = matches;
+  if (only === undefined || matches.length > 1) {
+    throw new FileAccessError(`${dir}: expected exactly one ${prefix}* file, found ${matches.length === 0 ? 'none' : matches.join(', ')}`);
+  }
+  return only;
+}
+
+/** Partition table for sfdisk: one bootable Linux partition from 1 MiB to the end; the disk id comes from the UUID so it is not random. */
+function partitionScript(rootUuid: string): string {
+  const labelId = `0x${rootUuid.replaceAll('-', '').slice(0, 8)}`;
+  return `label: dos\nlabel-id: ${labelId}\nunit: sectors\n\nstart=${PARTITION_OFFSET_BYTES / SECTOR_BYTES}, type=83, bootable\n`;
+}
+
+/** `sfdisk --json` output, the part imagebuild reads. */
+type SfdiskJson = { partitiontable?: { partitions?: { start: number; size: number }[] } };
+
+/**
+ * Makes a sparse raw disk of `sizeGiB` at `raw` with an MBR and one ext4 partition at 1 MiB filled from
+ * `rootfs`, without loop devices or mounts: sfdisk and mke2fs (`-E offset=`, `-d`) work on the plain file.
+ */
+export async function writeRootDisk(
+  log: BuildLog,
+  input: { rootfs: string; raw: string; sizeGiB: number; rootUuid: string },
+  time: <T>(name: BootstrapStepName, run: () => Promise<T>) => Promise<T> = (_name, run) => run(),
+): Promise<{ partitionStartBytes: number; partitionBytes: number }> {
+  const partition = await time('partition', async () => {
+    const file = await open(input.raw, 'w');
+    try {
+      await file.truncate(input.sizeGiB * GiB);
+    } finally {
+      await file.close();
+    }
+    await runLogged(log, 'sfdisk', ['--no-reread', '--no-tell-kernel', '--quiet', input.raw], { input: partitionScript(input.rootUuid) });
+    const table = JSON.parse(await runLogged(log, 'sfdisk', ['--json', input.raw])) as SfdiskJson;
+    const [first] = table.partitiontable?.partitions ?? [];
+    if (!first || first.start * SECTOR_BYTES !== PARTITION_OFFSET_BYTES) {
+      throw new FileAccessError(`${input.raw}: sfdisk did not create the partition at ${PARTITION_OFFSET_BYTES} bytes`);
+    }
+    return { partitionStartBytes: first.start * SECTOR_BYTES, partitionBytes: first.size * SECTOR_BYTES };
+  });
+  await time('mke2fs', () =>
+    runLogged(log, 'mke2fs', [
+      '-q',
+      '-F',
+      '-t',
+      'ext4',
+      '-U',
+      input.rootUuid,
+      // nodiscard: the file is new and sparse, there is nothing to discard.
+      '-E',
+      `offset=${partition.partitionStartBytes},nodiscard`,
+      '-d',
+      input.rootfs,
+      input.raw,
+      // An explicit size, or mke2fs sizes the file system to the whole file and runs past the disk's end.
+      `${partition.partitionBytes / 1024}k`,
+    ]),
+  );
+  return partition;
+}
+
+/**
+ * Builds a Debian base image with mmdebstrap: a qcow2 holding an MBR disk whose partition 1 is the ext4 root,
+ * plus the kernel and initrd to boot it directly. Needs root (mmdebstrap root mode) but no mounts or loop devices.
+ */
+export async function bootstrapBaseImage(input: BootstrapInput): Promise<BootstrapResult> {
+  const problems = validateBootstrapInput(input);
+  if (problems.length > 0) throw new TypeError(`bootstrapBaseImage: invalid input:\n${problems.join('\n')}`);
+  const started = performance.now();
+  const workDir = resolve(input.workDir);
+  const paths = {
+    rootfs: join(workDir, 'rootfs'),
+    hook: join(workDir, 'customize-hook.sh'),
+    raw: join(workDir, 'disk.raw'),
+    image: join(workDir, 'base.qcow2'),
+    kernel: join(workDir, 'vmlinuz'),
+    initrd: join(workDir, 'initrd.img'),
+    log: join(workDir, 'bootstrap.log'),
+  };
+  try {
+    await mkdir(workDir, { recursive: true });
+  } catch (error) {
+    throw new FileAccessError(`${workDir}: cannot create the bootstrap work directory: ${(error as Error).message}`, { cause: error });
+  }
+  // mmdebstrap refuses a non-empty target; these names are ours, so leftovers of an interrupted run can go.
+  await removeRootfs(paths.rootfs);
+  await rm(paths.raw, { force: true });
+
+  const log = openBuildLog(paths.log, input.onLine);
+  const steps: BootstrapStep[] = [];
+  const time = async <T>(name: BootstrapStepName, run: () => Promise<T>): Promise<T> => {
+    log.line(`==> ${name}`);
+    const stepStarted = performance.now();
+    const value = await run();
+    const durationS = (performance.now() - stepStarted) / 1000;
+    steps.push({ name, durationS });
+    log.line(`<== ${name} ${durationS.toFixed(1)} s`);
+    return value;
+  };
+  const rootUuid = randomUUID();
+  // Intermediates always go (the rootfs alone is ~730 MB); on failure the outputs go too, so a half
+  // bootstrap can never be mistaken for a finished one. The log stays for the post-mortem.
+  const removeLeftovers = async (outputsToo: boolean): Promise<void> => {
+    const files = [paths.raw, paths.hook, ...(outputsToo ? [paths.image, `${paths.image}.partial`, paths.kernel, paths.initrd] : [])];
+    await Promise.all(files.map((path) => rm(path, { force: true })));
+    await removeRootfs(paths.rootfs);
+  };
+  let kernelVersion: string;
+  try {
+    await time('mmdebstrap', async () => {
+      await writeFile(paths.hook, renderCustomizeHook(), { mode: 0o755 });
+      // aptProxy is the guest's view (e.g. http://10.0.2.2:3142 through QEMU user networking), so it is not
+      // used for mmdebstrap on the host; a host-side proxy comes through the inherited http_proxy instead.
+      const hookEnv = customizeHookEnv({ hostname: input.hostname, rootUuid, buildPublicKey: input.buildPublicKey.trim(), aptProxy: input.aptProxy });
+      await runLogged(log, 'mmdebstrap', mmdebstrapArgs(input, paths.rootfs), { env: { ...hookEnv, IMAGEBUILD_HOOK: paths.hook } });
+    });
+    kernelVersion = await time('kernel', async () => {
+      const boot = join(paths.rootfs, 'boot');
+      const vmlinuz = await singleFile(boot, 'vmlinuz-');
+      const initrd = await singleFile(boot, 'initrd.img-');
+      await copyFile(join(boot, vmlinuz), paths.kernel);
+      await copyFile(join(boot, initrd), paths.initrd);
+      return vmlinuz.slice('vmlinuz-'.length);
+    });
+    await writeRootDisk(log, { rootfs: paths.rootfs, raw: paths.raw, sizeGiB: input.diskSizeGiB, rootUuid }, time);
+    await time('qcow2', () => createQcow2FromRaw(paths.raw, paths.image));
+    await removeLeftovers(false);
+  } catch (error) {
+    // The original failure is what the user needs; a cleanup problem only goes to the log.
+    await removeLeftovers(true).catch((cleanupError: unknown) => log.line(`cleanup after failure: ${(cleanupError as Error).message}`));
+    await log.close();
+    throw error;
+  }
+  const durationS = (performance.now() - started) / 1000;
+  log.line(`bootstrap done in ${durationS.toFixed(1)} s: ${paths.image} (kernel ${kernelVersion}, root UUID ${rootUuid})`);
+  await log.close();
+  return { image: paths.image, kernel: paths.kernel, initrd: paths.initrd, kernelVersion, rootPartition: '/dev/vda1', rootUuid, durationS, steps, logPath: paths.log };
+}

@@ -1,0 +1,81 @@
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CacheEntry } from '../../core/plan/cache-entry.js';
+
+/** Directory of a registered layer: `<cache>/layers/<key>/` holding entry.json and the qcow2. */
+export function layerEntryDir(cacheDir: string, key: string): string {
+  return join(cacheDir, 'layers', key);
+}
+
+/** The qcow2 of a registered layer. */
+export function layerImagePath(cacheDir: string, key: string): string {
+  return join(layerEntryDir(cacheDir, key), 'layer.qcow2');
+}
+
+/**
+ * Registers a layer whose gate passed: the image and reports are moved into a staging directory next
+ * to the final one, entry.json is written last, and one rename publishes the entry. A crash at any
+ * point leaves either no entry or a complete one; a staging leftover is ignored by readers (dot name).
+ */
+export async function registerLayer(cacheDir: string, entry: CacheEntry, files: { image: string; reportsDir?: string }): Promise<string> {
+  const checked = CacheEntry.parse(entry);
+  const finalDir = layerEntryDir(cacheDir, checked.key);
+  const staging = join(cacheDir, 'layers', `.staging-${checked.key.slice(0, 16)}-${process.pid}`);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  try {
+    await rename(files.image, join(staging, 'layer.qcow2'));
+    if (files.reportsDir && existsSync(files.reportsDir)) await cp(files.reportsDir, join(staging, 'reports'), { recursive: true });
+    await writeFile(join(staging, 'entry.json'), `${JSON.stringify(checked, null, 2)}\n`);
+    if (existsSync(finalDir)) {
+      // Same key, same inputs: an equivalent entry is already there (another build won the race).
+      await rm(staging, { recursive: true, force: true });
+      return finalDir;
+    }
+    await rename(staging, finalDir);
+    return finalDir;
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Keeps a failed layer (overlay, reports, log) under `<cache>/failed/` for debugging; it is never used as a parent. */
+export async function keepFailedLayer(
+  cacheDir: string,
+  failure: { layer: string; key: string; stamp: string; workDir?: string; reportsDir?: string; logFile?: string; reason: string },
+): Promise<string> {
+  await mkdir(join(cacheDir, 'failed'), { recursive: true });
+  // mkdtemp: two failures in the same second (a quick retry) must not collide.
+  const dir = await mkdtemp(join(cacheDir, 'failed', `${failure.stamp}-${failure.layer}-${failure.key.slice(0, 12)}-`));
+  if (failure.workDir && existsSync(failure.workDir)) await rename(failure.workDir, join(dir, 'output'));
+  if (failure.reportsDir && existsSync(failure.reportsDir)) await cp(failure.reportsDir, join(dir, 'reports'), { recursive: true });
+  if (failure.logFile && existsSync(failure.logFile)) await cp(failure.logFile, join(dir, `${failure.layer}.log`));
+  await writeFile(join(dir, 'FAILED.txt'), `${failure.reason}\n`);
+  return dir;
+}
+
+/** Removes registered layers by key (rollback); returns the keys that existed. */
+export async function dropLayers(cacheDir: string, keys: readonly string[]): Promise<string[]> {
+  const dropped: string[] = [];
+  for (const key of keys) {
+    const dir = layerEntryDir(cacheDir, key);
+    if (!existsSync(dir)) continue;
+    // Unpublish first (rename to a dot name readers skip), then delete: a crash never leaves half an entry visible.
+    const doomed = join(cacheDir, 'layers', `.drop-${key.slice(0, 16)}-${process.pid}`);
+    await rename(dir, doomed);
+    await rm(doomed, { recursive: true, force: true });
+    dropped.push(key);
+  }
+  return dropped;
+}
+
+/** Lists the failed-layer directories kept for debugging. */
+export async function listFailedLayers(cacheDir: string): Promise<string[]> {
+  try {
+    return (await readdir(join(cacheDir, 'failed'))).sort();
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,56 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { listTree, makeTempDir } from '../../../test/support.js';
+import { acquireLock, LockHeldError } from './lock.js';
+
+let work: { dir: string; cleanup: () => Promise<void> };
+beforeEach(async () => {
+  work = await makeTempDir();
+});
+afterEach(() => work.cleanup());
+
+describe('acquireLock', () => {
+  it('writes the owner and removes the lock on release', async () => {
+    const path = join(work.dir, 'lock');
+
+    const lock = await acquireLock(path, 'imagebuild build v1.0.0');
+    const owner = JSON.parse(readFileSync(path, 'utf8'));
+    await lock.release();
+
+    expect(owner).toMatchObject({ pid: process.pid, hostname: hostname(), command: 'imagebuild build v1.0.0' });
+    expect(existsSync(path)).toBe(false);
+    expect(await listTree(work.dir)).toEqual([]);
+  });
+
+  it('refuses a second holder and names the first', async () => {
+    const path = join(work.dir, 'lock');
+    const first = await acquireLock(path, 'imagebuild build v1.0.0');
+
+    const second = acquireLock(path, 'imagebuild build v1.1.0', () => true);
+
+    await expect(second).rejects.toBeInstanceOf(LockHeldError);
+    await expect(acquireLock(path, 'x', () => true)).rejects.toThrow(`held by pid ${process.pid} on ${hostname()} (imagebuild build v1.0.0)`);
+    await first.release();
+  });
+
+  it('takes over a lock whose process is dead, and reports whose it was', async () => {
+    const path = join(work.dir, 'lock');
+    await writeFile(path, JSON.stringify({ pid: 999_999, hostname: hostname(), command: 'imagebuild build v0.9.0', startedAt: '2026-11-01T00:00:00Z' }));
+
+    const lock = await acquireLock(path, 'imagebuild build v1.0.0', (pid) => pid !== 999_999);
+
+    expect(lock.tookOverFrom).toMatchObject({ pid: 999_999, command: 'imagebuild build v0.9.0' });
+    expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid);
+    await lock.release();
+  });
+
+  it('never takes over a lock from another host', async () => {
+    const path = join(work.dir, 'lock');
+    await writeFile(path, JSON.stringify({ pid: 999_999, hostname: 'other-host', command: 'c', startedAt: 't' }));
+
+    await expect(acquireLock(path, 'x', () => false)).rejects.toThrow('held by pid 999999 on other-host');
+  });
+});

@@ -1,0 +1,90 @@
+import { hostname } from 'node:os';
+import { link, readFile, rm, writeFile } from 'node:fs/promises';
+import { ImagebuildError } from '../../errors.js';
+
+/** Who holds a lock: written into the lock file so a refused build can say who to wait for. */
+export type LockOwner = { readonly pid: number; readonly hostname: string; readonly command: string; readonly startedAt: string };
+
+/** Another live process holds the lock. */
+export class LockHeldError extends ImagebuildError {
+  constructor(
+    readonly path: string,
+    readonly owner: LockOwner | undefined,
+  ) {
+    const who = owner ? `pid ${owner.pid} on ${owner.hostname} (${owner.command}) since ${owner.startedAt}` : 'a process that left an unreadable lock file';
+    super('LOCKED', `${path}: held by ${who}; wait for it to finish, or remove the file if that process is gone`, 1);
+  }
+}
+
+export type HeldLock = {
+  /** The stale owner whose lock was taken over, if any (its process was dead). */
+  readonly tookOverFrom?: LockOwner;
+  release(): Promise<void>;
+};
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readOwner(path: string): Promise<LockOwner | undefined> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(path, 'utf8'));
+    if (parsed && typeof parsed === 'object' && 'pid' in parsed && typeof parsed.pid === 'number' && 'hostname' in parsed && typeof parsed.hostname === 'string') {
+      return {
+        pid: parsed.pid,
+        hostname: parsed.hostname,
+        command: 'command' in parsed && typeof parsed.command === 'string' ? parsed.command : '?',
+        startedAt: 'startedAt' in parsed && typeof parsed.startedAt === 'string' ? parsed.startedAt : '?',
+      };
+    }
+  } catch {
+    // Unreadable or half-written: treated as held by an unknown owner.
+  }
+  return undefined;
+}
+
+/**
+ * Takes an exclusive lock file. The owner record is written to a temporary file and hard-linked into
+ * place, so the lock appears complete or not at all; a lock left by a dead process on this host is
+ * taken over (and reported), a live one refuses with LockHeldError.
+ */
+export async function acquireLock(path: string, command: string, isAlive: (pid: number) => boolean = processAlive): Promise<HeldLock> {
+  const owner: LockOwner = { pid: process.pid, hostname: hostname(), command, startedAt: new Date().toISOString() };
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify(owner)}\n`);
+  let tookOverFrom: LockOwner | undefined;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await link(temp, path);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+          if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new LockHeldError(path, await readOwner(path));
+          throw error;
+        }
+        const current = await readOwner(path);
+        if (!current || current.hostname !== owner.hostname || isAlive(current.pid)) throw new LockHeldError(path, current);
+        tookOverFrom = current;
+        await rm(path, { force: true });
+      }
+    }
+  } finally {
+    await rm(temp, { force: true });
+  }
+  let released = false;
+  return {
+    tookOverFrom,
+    async release() {
+      if (released) return;
+      released = true;
+      const current = await readOwner(path);
+      if (current?.pid === owner.pid && current.hostname === owner.hostname) await rm(path, { force: true });
+    },
+  };
+}

@@ -1,0 +1,102 @@
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { ToolFailedError } from '../../errors.js';
+
+export type PackerBuildInput = {
+  /** Directory of the rendered unit (holds `<unit>.pkr.hcl`, vars.yml, checks.json). */
+  readonly templateDir: string;
+  readonly templateFile: string;
+  /** Values for the template's variables, passed as `-var name=value` (paths only: never secrets). */
+  readonly vars: Readonly<Record<string, string>>;
+  /** Everything Packer prints is appended here. */
+  readonly logFile: string;
+  /** Extra environment, e.g. PATH with the qemu-img shim first. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+  readonly onLine?: (line: string) => void;
+  /** How long Packer gets to clean up (stop QEMU, delete its output) after SIGTERM before the group is killed. */
+  readonly killGraceMs?: number;
+};
+
+export type PackerBuildResult = { readonly durationS: number };
+
+/** Lines of the log shown when Packer fails. */
+const TAIL_LINES = 25;
+
+/**
+ * Runs `packer build` on one rendered unit in its own process group, streaming its output to the log
+ * and to `onLine`. Aborting sends SIGTERM to the whole group (Packer stops QEMU and removes its output
+ * directory), then SIGKILL after the grace period, so no QEMU outlives the build.
+ */
+export async function runPackerBuild(input: PackerBuildInput): Promise<PackerBuildResult> {
+  const started = Date.now();
+  const log = createWriteStream(input.logFile, { flags: 'a' });
+  const args = ['build', '-color=false', '-timestamp-ui', ...Object.entries(input.vars).flatMap(([k, v]) => ['-var', `${k}=${v}`]), input.templateFile];
+  const child = execa('packer', args, {
+    cwd: input.templateDir,
+    env: { CHECKPOINT_DISABLE: '1', PACKER_NO_COLOR: '1', ...input.env },
+    detached: true,
+    all: true,
+    buffer: false,
+    reject: false,
+    stdin: 'ignore',
+  });
+
+  let pending = '';
+  child.all?.on('data', (chunk: Buffer) => {
+    log.write(chunk);
+    pending += chunk.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) input.onLine?.(line);
+  });
+
+  const killGroup = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // The group is already gone.
+    }
+  };
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    killGroup('SIGTERM');
+    killTimer = setTimeout(() => killGroup('SIGKILL'), input.killGraceMs ?? 30_000);
+  };
+  if (input.signal?.aborted) onAbort();
+  input.signal?.addEventListener('abort', onAbort, { once: true });
+
+  let result: Awaited<typeof child>;
+  try {
+    result = await child;
+  } finally {
+    input.signal?.removeEventListener('abort', onAbort);
+    if (killTimer) clearTimeout(killTimer);
+    // Packer may leave QEMU behind when it is killed hard; make sure the whole group is gone.
+    killGroup('SIGKILL');
+    if (pending) input.onLine?.(pending);
+    await new Promise<void>((resolve) => log.end(resolve));
+  }
+
+  if (result.failed || result.exitCode !== 0) {
+    const tail = await tailOf(input.logFile, TAIL_LINES);
+    if (input.signal?.aborted) {
+      throw new ToolFailedError('packer', `packer build ${input.templateFile} was interrupted; log: ${input.logFile}`, result.exitCode, tail, input.logFile);
+    }
+    const reason = result.code === 'ENOENT' ? 'packer is not installed (not on PATH)' : `exited with ${result.exitCode ?? result.signal}`;
+    throw new ToolFailedError('packer', `packer build ${input.templateFile} failed: ${reason}; log: ${input.logFile}`, result.exitCode, tail, input.logFile);
+  }
+  return { durationS: (Date.now() - started) / 1000 };
+}
+
+/** The last `count` lines of a text file (empty if unreadable). */
+export async function tailOf(path: string, count: number): Promise<string> {
+  try {
+    const lines = (await readFile(path, 'utf8')).trimEnd().split('\n');
+    return lines.slice(-count).join('\n');
+  } catch {
+    return '';
+  }
+}

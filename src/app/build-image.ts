@@ -1,0 +1,526 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { Listr, PRESET_TIMESTAMP } from 'listr2';
+import { bootstrapBaseImage } from '../adapters/bootstrap/bootstrap-image.js';
+import { keepFailedLayer, layerImagePath, registerLayer } from '../adapters/cache/layer-cache.js';
+import { readCacheEntries } from '../adapters/cache/read-cache.js';
+import { acquireLock } from '../adapters/fs/lock.js';
+import { findPackageRoot } from '../adapters/fs/project-root.js';
+import { loadTemplateSources, readTextFile } from '../adapters/fs/read-files.js';
+import { sha256File } from '../adapters/fs/sha256.js';
+import { replaceDirectory } from '../adapters/fs/write-files.js';
+import { commandExists, freeBytes, hostKernel, pciDriverOf, probeKvm } from '../adapters/host/probe-host.js';
+import { runPackerBuild } from '../adapters/packer/run-packer.js';
+import { flattenImage } from '../adapters/qemu-img/qemu-img.js';
+import { qemuImgShimDir } from '../adapters/qemu-img/qemu-img-shim.js';
+import { ensureBuildKey, type BuildKey } from '../adapters/ssh/build-key.js';
+import { readToolVersions } from '../adapters/tools/tool-versions.js';
+import { describeGateFailure, evaluateGate, GateVerdict } from '../core/gate/evaluate-gate.js';
+import { parseAnsibleRunReport, parseGuestFacts, parseGuestGateReport, type GuestFacts } from '../core/gate/gate-report.js';
+import { assembleManifest, ImageManifest, serializeManifest } from '../core/manifest/image-manifest.js';
+import type { CacheEntry } from '../core/plan/cache-entry.js';
+import { planBuild, type BuildPlan, type LayerPlan, type ToolVersions } from '../core/plan/plan-build.js';
+import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../core/preflight/check-preflight.js';
+import { encodeCanonicalJson } from '../core/render/encode.js';
+import { renderImage } from '../core/render/render-image.js';
+import type { LayerName } from '../core/spec/layers.js';
+import type { ImageSpec } from '../core/spec/schema.js';
+import { BuildInterruptedError, GateFailedError, ImagebuildError, PreflightError, VersionExistsError } from '../errors.js';
+import { collectProjectFiles } from './project-files.js';
+import { loadSpec, type LoadedSpec } from './load-spec.js';
+
+export type BuildOptions = {
+  readonly specArg?: string;
+  readonly version: string;
+  readonly cwd: string;
+  readonly fromLayer?: LayerName;
+  readonly untilLayer?: LayerName;
+  /** Overrides the spec's build_vm.accelerator. */
+  readonly accel?: 'kvm' | 'tcg';
+  /** `cpu` builds without the spec's GPU passthrough (GPU gates are then skipped); `gpu` (default) follows the spec. */
+  readonly hostProfile?: 'gpu' | 'cpu';
+  readonly renderer: 'default' | 'simple' | 'silent';
+  readonly signal: AbortSignal;
+  /** Where ansible/ and packer/guest/ are taken from; defaults to the installed package. */
+  readonly projectDir?: string;
+};
+
+export type LayerOutcome = {
+  readonly layer: LayerName;
+  readonly key: string;
+  readonly action: 'reused' | 'built' | 'skipped';
+  readonly durationS: number;
+  readonly gate?: GateVerdict;
+};
+
+export type BuildReport = {
+  readonly status: 'built' | 'unchanged';
+  readonly version: string;
+  readonly artifact: string;
+  readonly manifestPath: string;
+  readonly layers: readonly LayerOutcome[];
+  readonly gpuValidated: boolean;
+  readonly notices: readonly string[];
+  readonly durationS: number;
+  readonly logsDir?: string;
+};
+
+type Context = {
+  spec: ImageSpec;
+  loaded: LoadedSpec;
+  projectDir: string;
+  cacheDir: string;
+  versionDir: string;
+  buildDir: string;
+  plan: BuildPlan;
+  tools: ToolVersions;
+  accelerator: 'kvm' | 'tcg';
+  buildKey?: BuildKey;
+  shimDir?: string;
+  kernelDir?: string;
+  /** The qcow2 the next unit builds on. */
+  parentImage?: string;
+  lastFacts?: GuestFacts;
+  outcomes: LayerOutcome[];
+  notices: string[];
+  artifactPath?: string;
+  sha256?: string;
+  sizeBytes?: number;
+  finalizeStarted?: number;
+  gpuValidated?: boolean;
+};
+
+const MANIFEST = 'image-manifest.json';
+
+/** The part of a listr2 task a step uses: its title, its live output line, and skipping. */
+type TaskHandle = { title: string; output: string; skip(message: string): void };
+
+/** Builds a versioned image: preflight, plan, layers (reused or built with Packer and gated), seal, flatten, checksum and manifest. */
+export async function buildImage(options: BuildOptions): Promise<BuildReport> {
+  const started = Date.now();
+  const loaded = await loadSpec(options.specArg, options.cwd);
+  const spec = options.hostProfile === 'cpu' ? withoutPassthrough(loaded.spec) : loaded.spec;
+  const projectDir = options.projectDir ?? findPackageRoot();
+  const cacheDir = resolve(options.cwd, spec.cache.dir);
+  const outputRoot = resolve(options.cwd, spec.output.dir, spec.name);
+  const versionDir = join(outputRoot, `v${options.version}`);
+  const artifactName = `${spec.name}-v${options.version}.qcow2`;
+
+  const [project, toolVersions, cache] = await Promise.all([collectProjectFiles(projectDir), readToolVersions(), readCacheEntries(cacheDir)]);
+  const tools: ToolVersions = {
+    packer: toolVersions.packer.version ?? 'missing',
+    ansible: toolVersions.ansible.version ?? 'missing',
+    qemuImg: toolVersions.qemuImg.version ?? 'missing',
+  };
+  const plan = planBuild(spec, options.version, project, tools, cache.entries, { fromLayer: options.fromLayer, untilLayer: options.untilLayer });
+  const specHash = createHash('sha256').update(encodeCanonicalJson(spec)).digest('hex');
+
+  const existing = await readExistingManifest(join(versionDir, MANIFEST));
+  if (existing) {
+    const builtKeys = existing.layers.map((l) => l.key);
+    const plannedKeys = plan.layers.filter((l) => l.action !== 'skip').map((l) => l.key);
+    if (existing.spec_hash === specHash && encodeCanonicalJson(builtKeys) === encodeCanonicalJson(plannedKeys)) {
+      return {
+        status: 'unchanged',
+        version: options.version,
+        artifact: join(versionDir, artifactName),
+        manifestPath: join(versionDir, MANIFEST),
+        layers: plan.layers.map((l) => ({ layer: l.layer, key: l.key, action: l.action === 'skip' ? 'skipped' : 'reused', durationS: 0 })),
+        gpuValidated: existing.gpu_validated,
+        notices: [`v${options.version} was already built from identical inputs on ${existing.build_date}; nothing to do`],
+        durationS: (Date.now() - started) / 1000,
+      };
+    }
+    throw new VersionExistsError(
+      `v${options.version} already exists (${join(versionDir, MANIFEST)}) and was built from different inputs; versions are immutable: build a new version`,
+    );
+  }
+
+  await mkdir(cacheDir, { recursive: true });
+  const lock = await acquireLock(join(cacheDir, 'lock'), `imagebuild build v${options.version} (${spec.name})`);
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  const ctx: Context = {
+    spec,
+    loaded,
+    projectDir,
+    cacheDir,
+    versionDir,
+    buildDir: join(cacheDir, 'builds', `${stamp}-v${options.version}`),
+    plan,
+    tools,
+    accelerator: 'tcg',
+    outcomes: [],
+    notices: [...cache.problems, ...(lock.tookOverFrom ? [`took over a stale lock of pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command})`] : [])],
+  };
+
+  try {
+    await runTasks(ctx, options, artifactName, specHash, started, stamp);
+  } catch (error) {
+    if (options.signal.aborted && !(error instanceof BuildInterruptedError)) {
+      const next = ctx.plan.layers.find((l) => l.action === 'build' && !ctx.outcomes.some((o) => o.layer === l.layer));
+      throw new BuildInterruptedError(
+        `build interrupted${next ? ` during ${next.layer}` : ''}; nothing half-done was registered — re-run the same command to resume${next ? ` from ${next.layer}` : ''}`,
+      );
+    }
+    throw error;
+  } finally {
+    await lock.release();
+  }
+
+  return {
+    status: 'built',
+    version: options.version,
+    artifact: join(versionDir, artifactName),
+    manifestPath: join(versionDir, MANIFEST),
+    layers: ctx.outcomes,
+    gpuValidated: ctx.gpuValidated ?? false,
+    notices: ctx.notices,
+    durationS: (Date.now() - started) / 1000,
+    logsDir: join(versionDir, 'logs'),
+  };
+}
+
+async function runTasks(ctx: Context, options: BuildOptions, artifactName: string, specHash: string, started: number, stamp: string): Promise<void> {
+  const layerTasks = ctx.plan.layers.map((layerPlan) => ({
+    title: `${layerPlan.layer}`,
+    task: async (_: Context, task: TaskHandle) => {
+      if (layerPlan.action === 'skip') {
+        ctx.outcomes.push({ layer: layerPlan.layer, key: layerPlan.key, action: 'skipped', durationS: 0 });
+        task.skip(`${layerPlan.layer}: skipped (${layerPlan.reasons.join('; ')})`);
+        return;
+      }
+      if (layerPlan.action === 'reuse') {
+        await reuseLayer(ctx, layerPlan);
+        task.title = `${layerPlan.layer}: reused ${layerPlan.key.slice(0, 12)} (${layerPlan.reasons[0]})`;
+        return;
+      }
+      task.title = `${layerPlan.layer}: building ${layerPlan.key.slice(0, 12)} — ${layerPlan.reasons.join('; ')} (log ${join(ctx.buildDir, 'logs', `${layerPlan.layer}.log`)})`;
+      const outcome = await buildLayer(ctx, layerPlan, options.signal, stamp, (line) => (task.output = line));
+      task.title = `${layerPlan.layer}: built ${layerPlan.key.slice(0, 12)} in ${outcome.durationS.toFixed(0)} s, gate ${outcome.gate?.summary ?? 'n/a'}`;
+    },
+  }));
+
+  const list = new Listr<Context, 'default' | 'simple' | 'silent', 'simple' | 'silent'>(
+    [
+      {
+        title: 'Preflight',
+        task: async (_, task) => {
+          await preflight(ctx, options);
+          task.title = `Preflight: ${ctx.accelerator}, ${ctx.plan.layers.filter((l) => l.action === 'build').length} layer(s) to build`;
+        },
+      },
+      {
+        title: 'Prepare build directory, key and rendered files',
+        task: async () => prepare(ctx),
+      },
+      {
+        title: 'Bootstrap base image',
+        enabled: () => ctx.spec.os.source.kind === 'bootstrap',
+        task: async (_, task) => {
+          const result = await ensureBootstrap(ctx, (line) => (task.output = line));
+          task.title = result;
+        },
+      },
+      ...layerTasks,
+      {
+        title: 'Seal and flatten',
+        task: async (_, task) => {
+          ctx.finalizeStarted = Date.now();
+          await sealAndFlatten(ctx, options.signal, artifactName, stamp, (line) => (task.output = line));
+          task.title = `Sealed and flattened into ${artifactName}`;
+        },
+      },
+      {
+        title: 'Checksum',
+        task: async (_, task) => {
+          ctx.sha256 = await sha256File(ctx.artifactPath!);
+          task.title = `SHA-256 ${ctx.sha256}`;
+        },
+      },
+      {
+        title: 'Write image-manifest.json and publish the version directory',
+        task: async () => writeRelease(ctx, artifactName, specHash, started),
+      },
+    ],
+    {
+      renderer: options.renderer,
+      fallbackRenderer: options.renderer === 'silent' ? 'silent' : 'simple',
+      rendererOptions: { collapseSubtasks: false, showErrorMessage: false } as never,
+      fallbackRendererOptions: options.renderer === 'silent' ? undefined : ({ timestamp: PRESET_TIMESTAMP } as never),
+      exitOnError: true,
+      registerSignalListeners: false,
+      ctx,
+    },
+  );
+  await list.run(ctx);
+}
+
+async function preflight(ctx: Context, options: BuildOptions): Promise<void> {
+  const building = ctx.plan.layers.some((l) => l.action === 'build');
+  const bootstrapNeeded = ctx.spec.os.source.kind === 'bootstrap';
+  const tools: PreflightNeeds['tools'] = [
+    { command: 'packer', why: 'to build layers and seal the image' },
+    { command: 'qemu-img', why: 'to create and flatten qcow2 images' },
+    { command: 'qemu-system-x86_64', why: 'to run build VMs' },
+    { command: 'ansible-playbook', why: 'by Packer’s Ansible provisioner' },
+    { command: 'ssh-keygen', why: 'to create the build key' },
+    ...(bootstrapNeeded ? [
+      { command: 'mmdebstrap', why: 'to bootstrap the base root filesystem (os.source.kind: bootstrap)' },
+      { command: 'mke2fs', why: 'to turn the root filesystem into a disk image' },
+      { command: 'sfdisk', why: 'to partition the disk image' },
+    ] : []),
+  ];
+  const accelerator = options.accel ?? ctx.spec.hardware.build_vm.accelerator;
+  const needs: PreflightNeeds = {
+    disk: estimateDiskNeeds(ctx.spec, ctx.plan, { cache: ctx.cacheDir, output: ctx.versionDir }),
+    tools,
+    accelerator,
+    passthrough: building ? ctx.spec.hardware.gpu.passthrough : [],
+  };
+  const commands = Object.fromEntries(await Promise.all(tools.map(async (t) => [t.command, await commandExists(t.command)] as const)));
+  const freeBytesByPath = Object.fromEntries(await Promise.all(needs.disk.map(async (d) => [d.path, await freeBytes(d.path)] as const)));
+  const kvm = accelerator === 'tcg' ? undefined : await probeKvm(await probeKernel(ctx), ctx.cacheDir);
+  const pciDrivers = Object.fromEntries(await Promise.all(needs.passthrough.map(async (a) => [a, await pciDriverOf(a)] as const)));
+  const result = checkPreflight(needs, { freeBytes: freeBytesByPath, commands, kvm, pciDrivers });
+  ctx.notices.push(...result.notices);
+  if (result.problems.length > 0) throw new PreflightError(result.problems);
+  ctx.accelerator = result.accelerator;
+}
+
+async function probeKernel(ctx: Context): Promise<string | undefined> {
+  const bootstrapKernel = join(bootstrapDir(ctx), 'vmlinuz');
+  return existsSync(bootstrapKernel) ? bootstrapKernel : hostKernel();
+}
+
+async function prepare(ctx: Context): Promise<void> {
+  for (const dir of ['logs', 'reports', 'work']) await mkdir(join(ctx.buildDir, dir), { recursive: true });
+  ctx.buildKey = await ensureBuildKey(ctx.cacheDir);
+  ctx.shimDir = await qemuImgShimDir(join(ctx.cacheDir, 'shim'));
+  const files = renderImage(ctx.spec, await loadTemplateSources(findPackageRoot()), { packerVersion: ctx.tools.packer === 'missing' ? undefined : ctx.tools.packer });
+  await replaceDirectory(join(ctx.buildDir, 'rendered'), files);
+  if (ctx.spec.os.source.kind === 'iso') await cp(ctx.buildKey.publicKeyFile, join(ctx.buildDir, 'rendered', 'base', 'http', 'build-key.pub'));
+}
+
+function bootstrapKey(ctx: Context): string {
+  const source = ctx.spec.os.source;
+  return createHash('sha256')
+    .update(encodeCanonicalJson({ source, hostname: ctx.spec.os.hostname, disk: ctx.spec.os.disk_size_gib, key: ctx.buildKey?.publicKey ?? '', proxy: ctx.spec.cache.apt_proxy ?? '' }))
+    .digest('hex');
+}
+
+function bootstrapDir(ctx: Context): string {
+  return join(ctx.cacheDir, 'bootstrap', bootstrapKey(ctx));
+}
+
+async function ensureBootstrap(ctx: Context, onLine: (line: string) => void): Promise<string> {
+  const source = ctx.spec.os.source;
+  if (source.kind !== 'bootstrap') return 'Bootstrap: not needed';
+  const dir = bootstrapDir(ctx);
+  ctx.kernelDir = dir;
+  const base = ctx.plan.layers[0]!;
+  if (existsSync(join(dir, 'base.qcow2'))) return `Bootstrap: reused ${dir}`;
+  if (base.action !== 'build') return 'Bootstrap: not needed (base layer reused)';
+  const staging = `${dir}.staging-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  try {
+    const result = await bootstrapBaseImage({
+      workDir: staging,
+      suite: source.suite,
+      mirror: source.mirror,
+      securityMirror: source.security_mirror,
+      components: source.components,
+      include: source.include,
+      hostname: ctx.spec.os.hostname,
+      diskSizeGiB: ctx.spec.os.disk_size_gib,
+      buildPublicKey: ctx.buildKey!.publicKey,
+      aptProxy: ctx.spec.cache.apt_proxy,
+      onLine,
+    });
+    await writeFile(join(staging, 'bootstrap.json'), `${JSON.stringify({ key: bootstrapKey(ctx), rootUuid: result.rootUuid, durationS: result.durationS }, null, 2)}\n`);
+    await rename(staging, dir);
+    return `Bootstrap: ${source.suite} root filesystem into a ${ctx.spec.os.disk_size_gib} GiB image in ${result.durationS.toFixed(0)} s`;
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function reuseLayer(ctx: Context, layerPlan: LayerPlan): Promise<void> {
+  const entry = await readEntry(ctx.cacheDir, layerPlan.key);
+  ctx.parentImage = layerImagePath(ctx.cacheDir, layerPlan.key);
+  if (entry.facts !== undefined) ctx.lastFacts = parseGuestFacts(entry.facts, `${layerPlan.layer} cache entry`);
+  const gate = GateVerdict.safeParse(entry.gate);
+  if (!gate.success) {
+    throw new ImagebuildError('CACHE_ENTRY_INVALID', `${layerImagePath(ctx.cacheDir, layerPlan.key)}: cache entry has no valid gate verdict; run \`imagebuild rollback --layer ${layerPlan.layer}\` to drop it`, 1);
+  }
+  ctx.outcomes.push({ layer: layerPlan.layer, key: layerPlan.key, action: 'reused', durationS: entry.durationS ?? 0, gate: gate.data });
+}
+
+async function readEntry(cacheDir: string, key: string): Promise<CacheEntry> {
+  const { CacheEntry } = await import('../core/plan/cache-entry.js');
+  return CacheEntry.parse(JSON.parse(await readFile(join(cacheDir, 'layers', key, 'entry.json'), 'utf8')));
+}
+
+function packerVars(ctx: Context, unit: string, parentImage: string | undefined): Record<string, string> {
+  return {
+    project_dir: ctx.projectDir,
+    report_dir: join(ctx.buildDir, 'reports', unit),
+    output_directory: join(ctx.buildDir, 'work', `${unit}-out`),
+    parent_image: parentImage ?? '',
+    kernel_dir: ctx.kernelDir ?? '',
+    ssh_private_key_file: ctx.buildKey!.privateKeyFile,
+    build_key_pub: ctx.buildKey!.publicKeyFile,
+    accelerator: ctx.accelerator,
+  };
+}
+
+async function runUnit(ctx: Context, unit: string, parentImage: string | undefined, signal: AbortSignal, onLine: (line: string) => void): Promise<{ image: string; durationS: number }> {
+  const vars = packerVars(ctx, unit, parentImage);
+  await mkdir(vars.report_dir!, { recursive: true });
+  await rm(vars.output_directory!, { recursive: true, force: true });
+  if (signal.aborted) throw new BuildInterruptedError('interrupted');
+  const { durationS } = await runPackerBuild({
+    templateDir: join(ctx.buildDir, 'rendered', unit),
+    templateFile: `${unit}.pkr.hcl`,
+    vars,
+    logFile: join(ctx.buildDir, 'logs', `${unit}.log`),
+    env: { PATH: `${ctx.shimDir}:${process.env.PATH ?? ''}` },
+    signal,
+    onLine,
+  });
+  const image = join(vars.output_directory!, `${unit}.qcow2`);
+  if (!existsSync(image)) throw new ImagebuildError('PACKER_NO_ARTIFACT', `packer build ${unit} succeeded but produced no ${image}; log: ${join(ctx.buildDir, 'logs', `${unit}.log`)}`);
+  return { image, durationS };
+}
+
+async function readJsonReport(path: string): Promise<unknown> {
+  return JSON.parse(await readTextFile(path, 'gate report'));
+}
+
+async function buildLayer(ctx: Context, layerPlan: LayerPlan, signal: AbortSignal, stamp: string, onLine: (line: string) => void): Promise<LayerOutcome> {
+  const layer = layerPlan.layer;
+  const reportsDir = join(ctx.buildDir, 'reports', layer);
+  const workDir = join(ctx.buildDir, 'work', `${layer}-out`);
+  const logFile = join(ctx.buildDir, 'logs', `${layer}.log`);
+  const parent = layer === 'base' ? (ctx.spec.os.source.kind === 'bootstrap' ? join(bootstrapDir(ctx), 'base.qcow2') : undefined) : ctx.parentImage;
+  let built: { image: string; durationS: number };
+  try {
+    built = await runUnit(ctx, layer, parent, signal, onLine);
+  } catch (error) {
+    if (!signal.aborted) {
+      await keepFailedLayer(ctx.cacheDir, { layer, key: layerPlan.key, stamp, workDir, reportsDir, logFile, reason: error instanceof Error ? error.message : String(error) });
+    } else {
+      await rm(workDir, { recursive: true, force: true });
+    }
+    throw error;
+  }
+
+  const source = (name: string) => join(reportsDir, name);
+  const report = parseGuestGateReport(await readJsonReport(source('gate.json')), source('gate.json'));
+  const facts = parseGuestFacts(await readJsonReport(source('facts.json')), source('facts.json'));
+  const run = existsSync(source('ansible-run.json')) ? parseAnsibleRunReport(await readJsonReport(source('ansible-run.json')), source('ansible-run.json')) : undefined;
+  const idempotence = existsSync(source('ansible-idempotence.json'))
+    ? parseAnsibleRunReport(await readJsonReport(source('ansible-idempotence.json')), source('ansible-idempotence.json'))
+    : undefined;
+  const gate = evaluateGate({ layer, spec: ctx.spec, report, ansible: { run, idempotence } });
+  await writeFile(join(reportsDir, 'verdict.json'), `${JSON.stringify(gate, null, 2)}\n`);
+
+  if (gate.status === 'failed') {
+    const failedDir = await keepFailedLayer(ctx.cacheDir, { layer, key: layerPlan.key, stamp, workDir, reportsDir, logFile, reason: describeGateFailure(gate) });
+    throw new GateFailedError(layer, `${describeGateFailure(gate)}; the layer is kept for debugging in ${failedDir} and was not cached; layers below it stay cached`, failedDir);
+  }
+
+  await registerLayer(
+    ctx.cacheDir,
+    {
+      format: 1,
+      key: layerPlan.key,
+      layer,
+      specName: ctx.spec.name,
+      createdAt: new Date().toISOString(),
+      inputs: layerPlan.inputs,
+      image: 'layer.qcow2',
+      bootstrapKey: layer === 'base' && ctx.spec.os.source.kind === 'bootstrap' ? bootstrapKey(ctx) : null,
+      durationS: built.durationS,
+      gate,
+      facts,
+    },
+    { image: built.image, reportsDir },
+  );
+  await rm(workDir, { recursive: true, force: true });
+  ctx.parentImage = layerImagePath(ctx.cacheDir, layerPlan.key);
+  ctx.lastFacts = facts;
+  const outcome: LayerOutcome = { layer, key: layerPlan.key, action: 'built', durationS: built.durationS, gate };
+  ctx.outcomes.push(outcome);
+  if (!gate.gpuValidated) ctx.notices.push(`${layer}: GPU checks skipped (${gate.skipped.join(', ')}) — this image is not GPU-validated`);
+  return outcome;
+}
+
+async function sealAndFlatten(ctx: Context, signal: AbortSignal, artifactName: string, stamp: string, onLine: (line: string) => void): Promise<void> {
+  if (!ctx.parentImage) throw new ImagebuildError('NO_LAYERS', 'no layer was built or reused; nothing to seal');
+  const { image } = await runUnit(ctx, 'seal', ctx.parentImage, signal, onLine).catch(async (error: unknown) => {
+    if (!signal.aborted) await keepFailedLayer(ctx.cacheDir, { layer: 'seal', key: '0'.repeat(12), stamp, workDir: join(ctx.buildDir, 'work', 'seal-out'), logFile: join(ctx.buildDir, 'logs', 'seal.log'), reason: String(error) });
+    throw error;
+  });
+  const staging = stagingVersionDir(ctx);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  ctx.artifactPath = join(staging, artifactName);
+  const flat = await flattenImage(image, ctx.artifactPath, { compress: ctx.spec.output.compress, onProgress: (p) => onLine(`flatten ${p.toFixed(0)}%`) });
+  const { stat } = await import('node:fs/promises');
+  ctx.sizeBytes = (await stat(flat.path)).size;
+  await rm(join(ctx.buildDir, 'work', 'seal-out'), { recursive: true, force: true });
+}
+
+function stagingVersionDir(ctx: Context): string {
+  return `${ctx.versionDir}.partial-${process.pid}`;
+}
+
+async function gitCommit(dir: string): Promise<string | null> {
+  const result = await execa('git', ['rev-parse', 'HEAD'], { cwd: dir, reject: false, stdin: 'ignore' });
+  return result.exitCode === 0 ? result.stdout.trim() : null;
+}
+
+async function writeRelease(ctx: Context, artifactName: string, specHash: string, started: number): Promise<void> {
+  if (!ctx.lastFacts) throw new ImagebuildError('NO_FACTS', 'no facts were read from the image; cannot write a manifest');
+  const staging = stagingVersionDir(ctx);
+  const now = new Date();
+  const manifest = assembleManifest({
+    spec: ctx.spec,
+    version: ctx.plan.version,
+    buildDate: now,
+    facts: ctx.lastFacts,
+    tools: ctx.tools,
+    artifact: { fileName: artifactName, sha256: ctx.sha256!, sizeBytes: ctx.sizeBytes! },
+    layers: ctx.outcomes.flatMap((o) =>
+      o.gate ? [{ layer: o.layer, key: o.key, parentKey: ctx.plan.layers.find((l) => l.layer === o.layer)?.parentKey ?? null, reused: o.action === 'reused', durationS: o.durationS, verdict: o.gate }] : [],
+    ),
+    specHash,
+    gitCommit: await gitCommit(ctx.projectDir),
+    host: { hostname: hostname(), accelerator: ctx.accelerator },
+    durations: { totalS: (Date.now() - started) / 1000, finalizeS: (Date.now() - (ctx.finalizeStarted ?? Date.now())) / 1000 },
+  });
+  ctx.gpuValidated = manifest.gpu_validated;
+  await writeFile(join(staging, MANIFEST), serializeManifest(manifest));
+  await writeFile(join(staging, 'SHA256SUMS'), `${ctx.sha256}  ${artifactName}\n`);
+  await cp(join(ctx.buildDir, 'logs'), join(staging, 'logs'), { recursive: true });
+  await mkdir(join(ctx.versionDir, '..'), { recursive: true });
+  await rename(staging, ctx.versionDir);
+  await rm(join(ctx.buildDir, 'work'), { recursive: true, force: true });
+}
+
+async function readExistingManifest(path: string): Promise<ImageManifest | undefined> {
+  if (!existsSync(path)) return undefined;
+  const parsed = ImageManifest.safeParse(JSON.parse(await readFile(path, 'utf8')));
+  if (!parsed.success) throw new ImagebuildError('MANIFEST_INVALID', `${path}: not a valid image manifest (${parsed.error.issues[0]?.message}); move it away or restore it`);
+  return parsed.data;
+}
+
+function withoutPassthrough(spec: ImageSpec): ImageSpec {
+  return { ...spec, hardware: { ...spec.hardware, gpu: { ...spec.hardware.gpu, passthrough: [] } } };
+}

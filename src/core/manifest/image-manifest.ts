@@ -1,0 +1,204 @@
+import semver from 'semver';
+import { z } from 'zod';
+import { GateCheckResult, type GateVerdict } from '../gate/evaluate-gate.js';
+import type { GuestFacts } from '../gate/gate-report.js';
+import type { ToolVersions } from '../plan/plan-build.js';
+import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
+import type { ImageSpec } from '../spec/schema.js';
+import { ManifestInvalidError } from './errors.js';
+
+// image-manifest.json: the reference's shape (epic-1a-architecture.md, "Metadata File") first and in
+// its order, then imagebuild's additive fields. Every value describing the image is read from the
+// built image (facts.py) or the tools; the spec says what was asked for, the manifest what was built.
+
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: 'not a SHA-256 digest; expected 64 lower-case hex digits' });
+
+const ReleaseVersion = z
+  .string()
+  .refine((v) => /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v) && semver.valid(v) === v, {
+    error: 'not a release version; use MAJOR.MINOR.PATCH without a leading v, e.g. 1.0.0',
+  });
+
+// Whole seconds and Z, as the reference writes it: 2025-11-15T10:30:00Z.
+const BuildDate = z.iso.datetime({ precision: 0, error: 'not an ISO 8601 UTC time to the second; e.g. 2025-11-15T10:30:00Z' });
+
+const ImageFact = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((text) => ![...text].some((ch) => ch < ' ' || ch === '\u007f'), { error: 'not a single line of printable text' });
+
+const ToolVersion = z.string().regex(/^\d+(\.\d+){1,3}([-+~][0-9A-Za-z.+~-]+)?$/, { error: 'not a tool version; e.g. 1.11.2' });
+
+const Seconds = z.number().nonnegative();
+
+export const ManifestLayer = z.strictObject({
+  layer: z.enum(LAYER_NAMES),
+  key: Sha256,
+  parent_key: Sha256.nullable(),
+  /** Taken from the layer cache rather than built in this run; its gate is the one recorded when it was cached. */
+  reused: z.boolean(),
+  duration_s: Seconds,
+  gate: z.strictObject({
+    status: z.enum(['passed', 'failed']),
+    gpu_validated: z.boolean(),
+    checks: z.array(GateCheckResult),
+  }),
+});
+export type ManifestLayer = z.infer<typeof ManifestLayer>;
+
+export const ImageManifest = z
+  .strictObject({
+    // --- the reference's fields, in its order ---
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { error: 'not an image name' }),
+    version: ReleaseVersion,
+    build_date: BuildDate,
+    os: ImageFact,
+    kernel: ImageFact,
+    // null: not installed in this image (e.g. a GPU-less build), never a value copied from the spec.
+    nvidia_driver: ImageFact.nullable(),
+    cuda_version: ImageFact.nullable(),
+    frameworks: z.strictObject({
+      pytorch: ImageFact.nullable(),
+      tensorflow: ImageFact.nullable(),
+      vllm: ImageFact.nullable(),
+    }),
+    checksum_sha256: Sha256,
+    size_bytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    packer_version: ToolVersion,
+    ansible_version: ToolVersion,
+    // --- additive ---
+    artifact: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, { error: 'not a plain file name' }),
+    qemu_img_version: ToolVersion,
+    spec_name: z.string().min(1),
+    spec_hash: Sha256,
+    git_commit: z
+      .string()
+      .regex(/^[0-9a-f]{7,64}(-dirty)?$/, { error: 'not a git commit id; hex, optionally with -dirty' })
+      .nullable(),
+    host: z.strictObject({
+      hostname: z.string().min(1),
+      accelerator: z.enum(['kvm', 'tcg']),
+    }),
+    layers: z.array(ManifestLayer).min(1).max(LAYER_NAMES.length),
+    /** True only when GPU checks ran and passed in this image's chain and none was skipped. */
+    gpu_validated: z.boolean(),
+    durations: z.strictObject({ total_s: Seconds, finalize_s: Seconds }),
+    facts_source: z.string().min(1),
+    /** Why this version breaks the semver bump rule, when an operator overrode it. */
+    version_override: z.string().min(1).optional(),
+  })
+  .superRefine((manifest, ctx) => {
+    manifest.layers.forEach((entry, index) => {
+      const expected = LAYER_NAMES[index];
+      if (entry.layer !== expected) {
+        ctx.addIssue({ code: 'custom', path: ['layers', index, 'layer'], message: `expected ${expected}: layers run base upwards, each once` });
+      }
+      const parent = index === 0 ? null : (manifest.layers[index - 1]?.key ?? null);
+      if (entry.parent_key !== parent) {
+        ctx.addIssue({ code: 'custom', path: ['layers', index, 'parent_key'], message: `expected ${parent ?? 'null'}: the key of the layer below` });
+      }
+      // A layer is only cached, and an image only assembled, after its gate passed.
+      if (entry.gate.status !== 'passed') {
+        ctx.addIssue({ code: 'custom', path: ['layers', index, 'gate', 'status'], message: 'gate failed; a manifest describes only an image whose gates passed' });
+      }
+    });
+    if (manifest.gpu_validated !== gpuValidatedLayers(manifest.layers)) {
+      ctx.addIssue({ code: 'custom', path: ['gpu_validated'], message: 'disagrees with the layers: true only when a GPU check passed and none was skipped' });
+    }
+  });
+export type ImageManifest = z.infer<typeof ImageManifest>;
+
+export type ManifestLayerInput = {
+  readonly layer: LayerName;
+  readonly key: string;
+  readonly parentKey: string | null;
+  readonly reused: boolean;
+  readonly durationS: number;
+  readonly verdict: GateVerdict;
+};
+
+export type ManifestInput = {
+  readonly spec: ImageSpec;
+  /** Canonical release version without the leading v, e.g. 1.1.0. */
+  readonly version: string;
+  readonly buildDate: Date;
+  /** facts.py's output from the top layer built (or the seal step); the only source of installed versions. */
+  readonly facts: GuestFacts;
+  readonly tools: ToolVersions;
+  readonly artifact: { readonly fileName: string; readonly sha256: string; readonly sizeBytes: number };
+  readonly layers: readonly ManifestLayerInput[];
+  readonly specHash: string;
+  readonly gitCommit: string | null;
+  readonly host: { readonly hostname: string; readonly accelerator: 'kvm' | 'tcg' };
+  readonly durations: { readonly totalS: number; readonly finalizeS: number };
+  /** Where the facts were read; defaults to facts.py in the top layer's build VM. */
+  readonly factsSource?: string;
+  readonly versionOverride?: string;
+};
+
+/** Assembles and validates image-manifest.json from the image's facts and the tools; nothing version-like comes from the spec. */
+export function assembleManifest(input: ManifestInput): ImageManifest {
+  const { facts, tools, artifact } = input;
+  const layers: ManifestLayer[] = input.layers.map((l) => ({
+    layer: l.layer,
+    key: l.key,
+    parent_key: l.parentKey,
+    reused: l.reused,
+    duration_s: l.durationS,
+    gate: { status: l.verdict.status, gpu_validated: l.verdict.gpuValidated, checks: l.verdict.checks },
+  }));
+  const top = input.layers.at(-1)?.layer;
+  const manifest = {
+    name: input.spec.name,
+    version: input.version,
+    build_date: formatBuildDate(input.buildDate),
+    os: facts.os,
+    kernel: facts.kernel,
+    nvidia_driver: facts.nvidia_driver,
+    cuda_version: facts.cuda_version,
+    frameworks: { pytorch: facts.frameworks.pytorch, tensorflow: facts.frameworks.tensorflow, vllm: facts.frameworks.vllm },
+    checksum_sha256: artifact.sha256,
+    size_bytes: artifact.sizeBytes,
+    packer_version: tools.packer,
+    ansible_version: tools.ansible,
+    artifact: artifact.fileName,
+    qemu_img_version: tools.qemuImg,
+    spec_name: input.spec.name,
+    spec_hash: input.specHash,
+    git_commit: input.gitCommit,
+    host: { hostname: input.host.hostname, accelerator: input.host.accelerator },
+    layers,
+    gpu_validated: gpuValidatedLayers(layers),
+    durations: { total_s: input.durations.totalS, finalize_s: input.durations.finalizeS },
+    facts_source: input.factsSource ?? `packer/guest/facts.py in the ${top ?? 'top'} layer's build VM`,
+    ...(input.versionOverride === undefined ? {} : { version_override: input.versionOverride }),
+  };
+  return validateManifest(manifest, `${input.spec.name} v${input.version}`);
+}
+
+/** Serializes a manifest as stable JSON: validated, reference fields first in the reference's order, 2-space indent, trailing newline. */
+export function serializeManifest(manifest: ImageManifest): string {
+  // Parsing rebuilds every object in schema order, whatever order the caller's object has.
+  return `${JSON.stringify(validateManifest(manifest, `${manifest.name} v${manifest.version}`), null, 2)}\n`;
+}
+
+/** Whether an image's layer chain proved its GPUs: some GPU check passed and no layer skipped one. */
+export function gpuValidatedLayers(layers: readonly ManifestLayer[]): boolean {
+  const checks = layers.flatMap((l) => l.gate.checks);
+  // Vacuous truth would let a base-only or GPU-less image claim validated GPUs.
+  return layers.every((l) => l.gate.gpu_validated) && checks.some((c) => c.gpu && c.status === 'pass') && !checks.some((c) => c.gpu && c.status === 'skipped');
+}
+
+function validateManifest(manifest: unknown, what: string): ImageManifest {
+  const result = ImageManifest.safeParse(manifest);
+  if (result.success) return result.data;
+  const [issue] = result.error.issues;
+  const where = issue === undefined || issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');
+  throw new ManifestInvalidError(`${what}: ${where}: ${issue?.message ?? 'does not validate'}`, { cause: result.error });
+}
+
+function formatBuildDate(date: Date): string {
+  if (Number.isNaN(date.getTime())) return 'invalid date';
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

@@ -1,0 +1,220 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildImage, type BuildOptions } from '../src/app/build-image.js';
+import { ImageManifest } from '../src/core/manifest/image-manifest.js';
+import { GateFailedError, VersionExistsError } from '../src/errors.js';
+import { DEMO_SPEC_PATH, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
+
+// The whole engine with real qemu-img chains, real hashing and the fake packer of test/fixtures/bin,
+// which creates each overlay on the given backing file and replays recorded guest outputs.
+const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
+const hasQemu = (() => {
+  try {
+    execFileSync('sh', ['-c', 'command -v qemu-img && command -v qemu-system-x86_64 && command -v ansible-playbook'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!hasQemu && process.env.CI) throw new Error('qemu-img, qemu-system-x86_64 and ansible-playbook must be installed in CI');
+
+/** The demo box, installed from an ISO (no bootstrap), built under TCG; small disk so chains stay small. */
+function testSpec(changes: [readonly (string | number)[], unknown][] = []): string {
+  return mutateManifest(DEMO_SPEC_PATH, [
+    [['os', 'disk_size_gib'], 4],
+    [['hardware', 'build_vm', 'accelerator'], 'tcg'],
+    [['layers', 'base', 'gate', 'min_root_fs_gib'], 1],
+    ...changes,
+  ]);
+}
+
+describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
+  let work: { dir: string; cleanup: () => Promise<void> };
+  let record: string;
+  const savedPath = process.env.PATH;
+
+  beforeAll(async () => {
+    work = await makeTempDir('imagebuild-engine-');
+    record = join(work.dir, 'packer-runs.txt');
+    process.env.PATH = `${FAKE_BIN}:${savedPath}`;
+    process.env.FAKE_PACKER_RECORD = record;
+    await writeFile(join(work.dir, 'box.yaml'), testSpec());
+  });
+  afterAll(async () => {
+    process.env.PATH = savedPath;
+    delete process.env.FAKE_PACKER_RECORD;
+    await work.cleanup();
+  });
+  beforeEach(async () => {
+    await rm(record, { force: true });
+    delete process.env.FAKE_PACKER_FAIL;
+    delete process.env.FAKE_PACKER_GATE_OVERRIDE;
+  });
+
+  const options = (version: string, extra: Partial<BuildOptions> = {}): BuildOptions => ({
+    specArg: 'box.yaml',
+    version,
+    cwd: work.dir,
+    hostProfile: 'cpu',
+    renderer: 'silent',
+    signal: new AbortController().signal,
+    ...extra,
+  });
+  const packerRuns = () => (existsSync(record) ? readFileSync(record, 'utf8').trim().split('\n').filter(Boolean) : []);
+  const cacheKeys = async () => (await readdir(join(work.dir, '.imagebuild/cache/layers'))).filter((n) => !n.startsWith('.')).sort();
+
+  it('builds every layer cold, gates each, and writes a flattened artifact with a valid manifest', async () => {
+    const report = await buildImage(options('1.0.0'));
+
+    const manifest = ImageManifest.parse(JSON.parse(readFileSync(report.manifestPath, 'utf8')));
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', report.artifact], { encoding: 'utf8' }));
+    const sha = execFileSync('sha256sum', [report.artifact], { encoding: 'utf8' }).split(' ')[0];
+    expect(report.status).toBe('built');
+    expect(packerRuns()).toEqual(['build base', 'build driver', 'build runtime', 'build frameworks', 'build validation', 'build seal']);
+    expect(report.layers.map((l) => l.action)).toEqual(['built', 'built', 'built', 'built', 'built']);
+    expect(info['backing-filename']).toBeUndefined();
+    expect(manifest.checksum_sha256).toBe(sha);
+    expect(manifest.name).toBe('vault-cube-demo-box');
+    expect(manifest.version).toBe('1.0.0');
+    expect(manifest.gpu_validated).toBe(false);
+    expect(report.gpuValidated).toBe(false);
+    expect(await cacheKeys()).toEqual(report.layers.map((l) => l.key).sort());
+  });
+
+  it('re-running the same version from identical inputs is a no-op with zero Packer runs', async () => {
+    const report = await buildImage(options('1.0.0'));
+
+    expect(report.status).toBe('unchanged');
+    expect(packerRuns()).toEqual([]);
+    expect(report.notices[0]).toContain('already built from identical inputs');
+  });
+
+  it('refuses the same version from different inputs', async () => {
+    await writeFile(join(work.dir, 'changed.yaml'), testSpec([[['layers', 'validation', 'gate', 'soak_duration'], '1h']]));
+
+    const build = buildImage(options('1.0.0', { specArg: 'changed.yaml' }));
+
+    await expect(build).rejects.toBeInstanceOf(VersionExistsError);
+    await expect(buildImage(options('1.0.0', { specArg: 'changed.yaml' }))).rejects.toThrow('versions are immutable');
+    expect(packerRuns()).toEqual([]);
+  });
+
+  it('reuses every layer for a new version with unchanged layers', async () => {
+    const report = await buildImage(options('1.0.1'));
+
+    expect(report.layers.map((l) => l.action)).toEqual(['reused', 'reused', 'reused', 'reused', 'reused']);
+    expect(packerRuns()).toEqual(['build seal']);
+  });
+
+  it('rebuilds only frameworks and validation after a frameworks change', async () => {
+    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'frameworks', 'gate', 'matmul_size'], 2048]]));
+
+    const report = await buildImage(options('1.1.0'));
+
+    expect(report.layers.map((l) => l.action)).toEqual(['reused', 'reused', 'reused', 'built', 'built']);
+    expect(packerRuns()).toEqual(['build frameworks', 'build validation', 'build seal']);
+  });
+
+  it('stops at a failed gate, keeps the layer under failed/, caches nothing for it, and resumes from it', async () => {
+    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'driver', 'cudnn'], '9.10.1']]));
+    await writeFile(
+      join(work.dir, 'bad-driver-gate.json'),
+      readFileSync(join(PROJECT_ROOT, 'test/fixtures/packer-replay/gpu/driver.gate.json'), 'utf8').replace('"value": 4,', '"value": 3,'),
+    );
+    process.env.FAKE_PACKER_GATE_OVERRIDE = `driver:${join(work.dir, 'bad-driver-gate.json')}`;
+    const before = await cacheKeys();
+
+    const failed = buildImage(options('1.2.0'));
+
+    await expect(failed).rejects.toBeInstanceOf(GateFailedError);
+    await expect(buildImage(options('1.2.0'))).rejects.toThrow(/driver gate failed: gpu_count measured 3, expected == 4/);
+    expect(await cacheKeys()).toEqual(before);
+    expect((await readdir(join(work.dir, '.imagebuild/cache/failed'))).some((d) => d.includes('-driver-'))).toBe(true);
+    expect(existsSync(join(work.dir, 'output/vault-cube-demo-box/v1.2.0'))).toBe(false);
+
+    delete process.env.FAKE_PACKER_GATE_OVERRIDE;
+    await rm(record, { force: true });
+    const resumed = await buildImage(options('1.2.0'));
+
+    expect(resumed.layers.map((l) => l.action)).toEqual(['reused', 'built', 'built', 'built', 'built']);
+    expect(packerRuns()).toEqual(['build driver', 'build runtime', 'build frameworks', 'build validation', 'build seal']);
+  });
+
+  it('keeps a Packer failure under failed/ with its log and says where', async () => {
+    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
+    process.env.FAKE_PACKER_FAIL = 'runtime';
+
+    const failed = buildImage(options('1.3.0'));
+
+    await expect(failed).rejects.toThrow(/packer build runtime\.pkr\.hcl failed: exited with 1; log: .*runtime\.log/);
+    const failedDirs = await readdir(join(work.dir, '.imagebuild/cache/failed'));
+    const runtimeFailure = failedDirs.find((d) => d.includes('-runtime-'))!;
+    expect(readFileSync(join(work.dir, '.imagebuild/cache/failed', runtimeFailure, 'runtime.log'), 'utf8')).toContain('recorded failure');
+  });
+
+  it('refuses a second build while the cache is locked, naming the holder', async () => {
+    const lockPath = join(work.dir, '.imagebuild/cache/lock');
+    await writeFile(lockPath, JSON.stringify({ pid: process.pid, hostname: (await import('node:os')).hostname(), command: 'imagebuild build v9.9.9', startedAt: 'now' }));
+
+    const locked = buildImage(options('1.4.0'));
+
+    await expect(locked).rejects.toThrow(`held by pid ${process.pid}`);
+    await rm(lockPath);
+  });
+
+  it('refuses in preflight when a tool is missing, before any Packer run', async () => {
+    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'runtime', 'docker_default_shm_size'], '32G']]));
+    const path = process.env.PATH;
+    process.env.PATH = `${FAKE_BIN}:/usr/bin:/bin`.split(':').filter((d) => !existsSync(join(d, 'qemu-system-x86_64')) || d === FAKE_BIN).join(':');
+
+    try {
+      await expect(buildImage(options('1.5.0'))).rejects.toThrow('preflight: tool: qemu-system-x86_64 not found on PATH');
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(packerRuns()).toEqual([]);
+  });
+});
+
+describe.skipIf(!hasQemu)('interrupting a build', () => {
+  it('SIGINT mid-layer stops Packer and its VM, registers nothing half-done, releases the lock, and says how to resume', async () => {
+    const work = await makeTempDir('imagebuild-sigint-');
+    try {
+      await writeFile(join(work.dir, 'box.yaml'), testSpec());
+      const child = execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), 'build', 'v1.0.0', '--spec', 'box.yaml', '--host-profile', 'cpu'], {
+        cwd: work.dir,
+        env: { PATH: `${FAKE_BIN}:${process.env.PATH}`, FAKE_PACKER_HANG: 'runtime' },
+        reject: false,
+        all: true,
+      });
+      let seen = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no hang seen: ${seen}`)), 60_000);
+        child.all?.on('data', (chunk: Buffer) => {
+          seen += chunk.toString();
+          if (seen.includes('Waiting for SSH')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+
+      child.kill('SIGINT');
+      const result = await child;
+
+      const orphans = await execa('pgrep', ['-f', 'sleep 300'], { reject: false });
+      const layers = (await readdir(join(work.dir, '.imagebuild/cache/layers'))).filter((n) => !n.startsWith('.'));
+      expect(result.exitCode).toBe(130);
+      expect(result.all).toContain('re-run the same command to resume from runtime');
+      expect(orphans.stdout.trim()).toBe('');
+      expect(layers).toHaveLength(2);
+      expect(existsSync(join(work.dir, '.imagebuild/cache/lock'))).toBe(false);
+    } finally {
+      await work.cleanup();
+    }
+  });
+});
