@@ -13,6 +13,10 @@ declare -A PACKAGES=(
   [yamllint]=yamllint
   [shellcheck]=shellcheck
   [qemu-img]=qemu-utils
+  [qemu-system-x86_64]=qemu-system-x86
+  [mmdebstrap]=mmdebstrap
+  [mke2fs]=e2fsprogs
+  [sfdisk]=fdisk
   [ssh-keygen]=openssh-client
   [python3]=python3
 )

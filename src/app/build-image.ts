@@ -249,8 +249,9 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
     {
       renderer: options.renderer,
       fallbackRenderer: options.renderer === 'silent' ? 'silent' : 'simple',
-      rendererOptions: { collapseSubtasks: false, showErrorMessage: false } as never,
-      fallbackRendererOptions: options.renderer === 'silent' ? undefined : ({ timestamp: PRESET_TIMESTAMP } as never),
+      // A terminal gets the live task list; a pipe or file gets plain timestamped lines.
+      rendererOptions: options.renderer === 'simple' ? { timestamp: PRESET_TIMESTAMP } : { collapseSubtasks: false, showErrorMessage: false },
+      fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP },
       exitOnError: true,
       registerSignalListeners: false,
       ctx,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { FileAccessError } from '../../errors.js';
+import { FileAccessError, ImagebuildError } from '../../errors.js';
 import { createQcow2FromRaw } from '../qemu-img/qemu-img.js';
 import { openBuildLog, runLogged, type BuildLog } from './build-log.js';
 import { customizeHookEnv, renderCustomizeHook } from './customize-hook.js';
@@ -112,6 +112,14 @@ async function removeRootfs(rootfs: string): Promise<void> {
     throw new FileAccessError(`${rootfs}: not removing it, still mounted: ${mounts.join(', ')} (umount them, then retry)`);
   }
   await rm(rootfs, { recursive: true, force: true });
+}
+
+/** Node fs errors (ENOSPC while copying the kernel, EACCES on workDir) become FileAccessError; the rest pass through. */
+function asFileAccessError(error: unknown): unknown {
+  if (error instanceof ImagebuildError || !(error instanceof Error)) return error;
+  const { code, path, syscall } = error as NodeJS.ErrnoException;
+  if (typeof code !== 'string') return error;
+  return new FileAccessError(`${path ?? 'bootstrap'}: ${syscall ?? 'file operation'} failed (${code})`, { cause: error });
 }
 
 /** The single `prefix*` file in `dir`, or a FileAccessError naming what was found. */
@@ -248,7 +256,7 @@ export async function bootstrapBaseImage(input: BootstrapInput): Promise<Bootstr
     // The original failure is what the user needs; a cleanup problem only goes to the log.
     await removeLeftovers(true).catch((cleanupError: unknown) => log.line(`cleanup after failure: ${(cleanupError as Error).message}`));
     await log.close();
-    throw error;
+    throw asFileAccessError(error);
   }
   const durationS = (performance.now() - started) / 1000;
   log.line(`bootstrap done in ${durationS.toFixed(1)} s: ${paths.image} (kernel ${kernelVersion}, root UUID ${rootUuid})`);

@@ -1,4 +1,4 @@
-import { open, readdir } from 'node:fs/promises';
+import { open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -195,6 +195,22 @@ describe('qemuImgShimDir', () => {
     const info = await readImageInfo(join(dir, 'packer.qcow2'));
     expect(info).toMatchObject({ backingFile: base, backingFormat: 'qcow2' });
     await expect(execa('qemu-img', ['compare', base, join(dir, 'packer.qcow2')])).resolves.toMatchObject({ exitCode: 0 });
+  });
+
+  it('never resolves the real qemu-img to the shim itself, even with the shim dir first on PATH', async () => {
+    const shimDir = await qemuImgShimDir(join(dir, 'shim'));
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${shimDir}:${savedPath ?? ''}`;
+    try {
+      await qemuImgShimDir(shimDir);
+    } finally {
+      process.env.PATH = savedPath;
+    }
+
+    const real = /^real='(.+)'$/m.exec(await readFile(join(shimDir, 'qemu-img'), 'utf8'))?.[1];
+
+    expect(real).toMatch(/\/qemu-img$/);
+    expect(real).not.toBe(join(shimDir, 'qemu-img'));
   });
 
   it('passes other commands through unchanged, including an explicit -F', async () => {

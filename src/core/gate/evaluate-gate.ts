@@ -7,9 +7,11 @@ import type { AnsibleRunReport, GuestGateReport } from './gate-report.js';
 // The guest measures, the host judges: every threshold comes from the spec here, so changing one
 // never needs a rebuilt image, and a verdict can be recomputed from a kept gate report.
 
+/** A judged check: pass or fail against the spec, skipped by the guest, or error (not measured or not judgeable). */
 export const GateCheckStatus = z.enum(['pass', 'fail', 'skipped', 'error']);
 export type GateCheckStatus = z.infer<typeof GateCheckStatus>;
 
+/** One check of a verdict, with what was measured and what the spec expected. */
 export const GateCheckResult = z.strictObject({
   check: z.string().min(1),
   status: GateCheckStatus,
@@ -23,6 +25,7 @@ export const GateCheckResult = z.strictObject({
 });
 export type GateCheckResult = z.infer<typeof GateCheckResult>;
 
+/** A layer's gate verdict; failed when any check failed or errored. */
 export const GateVerdict = z.strictObject({
   layer: z.enum(LAYER_NAMES),
   status: z.enum(['passed', 'failed']),
@@ -35,6 +38,7 @@ export const GateVerdict = z.strictObject({
 });
 export type GateVerdict = z.infer<typeof GateVerdict>;
 
+/** What evaluateGate judges: one layer's guest report, its Ansible reports, and the spec's thresholds. */
 export type GateInput = {
   readonly layer: LayerName;
   readonly spec: ImageSpec;

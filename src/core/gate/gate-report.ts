@@ -19,6 +19,7 @@ const FactText = z
   .max(200)
   .refine((text) => ![...text].some((ch) => ch < ' ' || ch === '\u007f'), { error: 'not a single line of printable text' });
 
+/** One check's outcome as the guest reports it: measured (with its value), skipped or error (with a reason). */
 export const GuestCheck = z.discriminatedUnion(
   'status',
   [
@@ -46,6 +47,7 @@ export const GuestCheck = z.discriminatedUnion(
 );
 export type GuestCheck = z.infer<typeof GuestCheck>;
 
+/** A layer's gate file from run_checks.py: what was measured, never whether it passed. */
 export const GuestGateReport = z.looseObject({
   format: z.literal(1, { error: 'unsupported gate report format; this imagebuild reads format 1' }),
   layer: z.enum(LAYER_NAMES, { error: `unknown layer; valid: ${LAYER_NAMES.join(', ')}` }),
@@ -76,6 +78,7 @@ const AnsibleHostStats = z.looseObject({
   ignored: Count,
 });
 
+/** One playbook run as the imagebuild_report callback records it. */
 export const AnsibleRunReport = z.looseObject({
   format: z.literal(1, { error: 'unsupported Ansible report format; this imagebuild reads format 1' }),
   // Null when the run ended before a playbook started.
@@ -87,6 +90,7 @@ export const AnsibleRunReport = z.looseObject({
 });
 export type AnsibleRunReport = z.infer<typeof AnsibleRunReport>;
 
+/** What facts.py read from the image; null where nothing is installed. */
 export const GuestFacts = z.looseObject({
   format: z.literal(1, { error: 'unsupported facts format; this imagebuild reads format 1' }),
   os: FactText.nullable(),

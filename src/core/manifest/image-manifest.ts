@@ -32,6 +32,7 @@ const ToolVersion = z.string().regex(/^\d+(\.\d+){1,3}([-+~][0-9A-Za-z.+~-]+)?$/
 
 const Seconds = z.number().nonnegative();
 
+/** One layer of the image's chain, with its gate as it passed. */
 export const ManifestLayer = z.strictObject({
   layer: z.enum(LAYER_NAMES),
   key: Sha256,
@@ -47,6 +48,7 @@ export const ManifestLayer = z.strictObject({
 });
 export type ManifestLayer = z.infer<typeof ManifestLayer>;
 
+/** image-manifest.json: the reference's fields in its order, then imagebuild's additive ones. */
 export const ImageManifest = z
   .strictObject({
     // --- the reference's fields, in its order ---
@@ -109,6 +111,7 @@ export const ImageManifest = z
   });
 export type ImageManifest = z.infer<typeof ImageManifest>;
 
+/** A layer of the build as assembleManifest takes it. */
 export type ManifestLayerInput = {
   readonly layer: LayerName;
   readonly key: string;
@@ -118,6 +121,7 @@ export type ManifestLayerInput = {
   readonly verdict: GateVerdict;
 };
 
+/** Everything assembleManifest reads; installed versions only through `facts` and `tools`. */
 export type ManifestInput = {
   readonly spec: ImageSpec;
   /** Canonical release version without the leading v, e.g. 1.1.0. */

@@ -130,6 +130,8 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
     memoryMiB: spec.hardware.build_vm.memory_mib,
     accelerator,
     sshTimeout: fromInstaller ? '90m' : '30m',
+    // The seal playbook revokes the build account's sudo and schedules its own poweroff.
+    shutdownCommand: unit === 'seal' ? 'true' : 'sudo -n systemctl poweroff',
     qemuArgs: qemuArgs(spec, unit),
     gate: unit !== 'seal',
     idempotence: unit === 'base' && spec.layers.base.gate.idempotence,

@@ -110,9 +110,14 @@ build {
 
   # The gate: check programs measure inside the VM and write JSON; imagebuild judges it against the
   # spec's thresholds after Packer has downloaded it.
+  # The file provisioner copies a directory's contents only into a directory that already exists.
+  provisioner "shell" {
+    inline = ["rm -rf /tmp/imagebuild-guest", "mkdir -p /tmp/imagebuild-guest"]
+  }
+
   provisioner "file" {
     source      = "${var.project_dir}/packer/guest/"
-    destination = "/tmp/imagebuild-guest"
+    destination = "/tmp/imagebuild-guest/"
   }
 
   provisioner "file" {

@@ -101,7 +101,7 @@ source "qemu" "seal" {
   ssh_username         = "imagebuild"
   ssh_private_key_file = var.ssh_private_key_file
   ssh_timeout          = "30m"
-  shutdown_command     = "sudo -n systemctl poweroff"
+  shutdown_command     = "true"
   shutdown_timeout     = "10m"
 }
 
