@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildImage, type BuildOptions } from '../src/app/build-image.js';
+import { listCache, pruneCache, rollbackLayer } from '../src/app/cache-admin.js';
 import { ImageManifest } from '../src/core/manifest/image-manifest.js';
 import { GateFailedError, VersionExistsError } from '../src/errors.js';
 import { DEMO_SPEC_PATH, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
@@ -154,6 +155,32 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
     const failedDirs = await readdir(join(work.dir, '.imagebuild/cache/failed'));
     const runtimeFailure = failedDirs.find((d) => d.includes('-runtime-'))!;
     expect(readFileSync(join(work.dir, '.imagebuild/cache/failed', runtimeFailure, 'runtime.log'), 'utf8')).toContain('recorded failure');
+  });
+
+  it('lists the cache with the current plan marked, then rolls back a layer so the next build rebuilds from it', async () => {
+    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'driver', 'cudnn'], '9.10.1']]));
+    const listing = await listCache({ specArg: 'box.yaml', cwd: work.dir, hostProfile: 'cpu' });
+
+    const rollback = await rollbackLayer({ specArg: 'box.yaml', cwd: work.dir, layer: 'runtime', keepFailed: false, hostProfile: 'cpu' });
+    const after = await buildImage(options('1.2.1'));
+
+    expect(listing.layers.filter((l) => l.inCurrentPlan).map((l) => l.layer)).toEqual(['base', 'driver', 'runtime', 'frameworks', 'validation']);
+    expect(rollback.removedLayers.map((l) => l.layer)).toEqual(['runtime', 'frameworks', 'validation']);
+    expect(rollback.removedFailed.some((f) => f.includes('-runtime-'))).toBe(true);
+    expect(after.layers.map((l) => l.action)).toEqual(['reused', 'reused', 'built', 'built', 'built']);
+  });
+
+  it('prunes only what no release and no current plan uses, and only when asked', async () => {
+    const before = await cacheKeys();
+
+    const dryRun = await pruneCache({ specArg: 'box.yaml', cwd: work.dir, apply: false, keepFailed: false, hostProfile: 'cpu' });
+    const applied = await pruneCache({ specArg: 'box.yaml', cwd: work.dir, apply: true, keepFailed: false, hostProfile: 'cpu' });
+
+    expect(await cacheKeys()).toEqual(before.filter((k) => !applied.removed.some((r) => r.path.endsWith(k))));
+    expect(dryRun.removed.map((r) => r.path)).toEqual(applied.removed.map((r) => r.path));
+    expect(applied.removed.some((r) => r.path.includes('/failed/'))).toBe(true);
+    expect(applied.removed.some((r) => r.path.includes('/layers/'))).toBe(false);
+    expect(existsSync(join(work.dir, '.imagebuild/cache/failed')) ? await readdir(join(work.dir, '.imagebuild/cache/failed')) : []).toEqual([]);
   });
 
   it('refuses a second build while the cache is locked, naming the holder', async () => {

@@ -27,6 +27,7 @@ import { planBuild, type BuildPlan, type LayerPlan, type ToolVersions } from '..
 import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../core/preflight/check-preflight.js';
 import { encodeCanonicalJson } from '../core/render/encode.js';
 import { renderImage } from '../core/render/render-image.js';
+import { applyHostProfile, type HostProfile } from '../core/spec/host-profile.js';
 import type { LayerName } from '../core/spec/layers.js';
 import type { ImageSpec } from '../core/spec/schema.js';
 import { BuildInterruptedError, GateFailedError, ImagebuildError, PreflightError, VersionExistsError } from '../errors.js';
@@ -42,7 +43,7 @@ export type BuildOptions = {
   /** Overrides the spec's build_vm.accelerator. */
   readonly accel?: 'kvm' | 'tcg';
   /** `cpu` builds without the spec's GPU passthrough (GPU gates are then skipped); `gpu` (default) follows the spec. */
-  readonly hostProfile?: 'gpu' | 'cpu';
+  readonly hostProfile?: HostProfile;
   readonly renderer: 'default' | 'simple' | 'silent';
   readonly signal: AbortSignal;
   /** Where ansible/ and packer/guest/ are taken from; defaults to the installed package. */
@@ -103,7 +104,7 @@ type TaskHandle = { title: string; output: string; skip(message: string): void }
 export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   const started = Date.now();
   const loaded = await loadSpec(options.specArg, options.cwd);
-  const spec = options.hostProfile === 'cpu' ? withoutPassthrough(loaded.spec) : loaded.spec;
+  const spec = applyHostProfile(loaded.spec, options.hostProfile);
   const projectDir = options.projectDir ?? findPackageRoot();
   const cacheDir = resolve(options.cwd, spec.cache.dir);
   const outputRoot = resolve(options.cwd, spec.output.dir, spec.name);
@@ -392,7 +393,8 @@ async function runUnit(ctx: Context, unit: string, parentImage: string | undefin
     logFile: join(ctx.buildDir, 'logs', `${unit}.log`),
     env: { PATH: `${ctx.shimDir}:${process.env.PATH ?? ''}` },
     signal,
-    onLine,
+    // The log keeps Packer's own timestamps; the progress display has its own.
+    onLine: (line) => onLine(line.replace(/^\d{4}-\d\d-\d\dT[\d:]+Z: /, '')),
   });
   const image = join(vars.output_directory!, `${unit}.qcow2`);
   if (!existsSync(image)) throw new ImagebuildError('PACKER_NO_ARTIFACT', `packer build ${unit} succeeded but produced no ${image}; log: ${join(ctx.buildDir, 'logs', `${unit}.log`)}`);
@@ -520,8 +522,4 @@ async function readExistingManifest(path: string): Promise<ImageManifest | undef
   const parsed = ImageManifest.safeParse(JSON.parse(await readFile(path, 'utf8')));
   if (!parsed.success) throw new ImagebuildError('MANIFEST_INVALID', `${path}: not a valid image manifest (${parsed.error.issues[0]?.message}); move it away or restore it`);
   return parsed.data;
-}
-
-function withoutPassthrough(spec: ImageSpec): ImageSpec {
-  return { ...spec, hardware: { ...spec.hardware, gpu: { ...spec.hardware.gpu, passthrough: [] } } };
 }

@@ -3,6 +3,7 @@ import { readCacheEntries } from '../adapters/cache/read-cache.js';
 import { findPackageRoot } from '../adapters/fs/project-root.js';
 import { readToolVersions, type ToolVersion } from '../adapters/tools/tool-versions.js';
 import { planBuild, type BuildPlan, type PlanOptions, type ToolVersions } from '../core/plan/plan-build.js';
+import { applyHostProfile, type HostProfile } from '../core/spec/host-profile.js';
 import { collectProjectFiles } from './project-files.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
 
@@ -16,8 +17,9 @@ export type PlanResult = {
 };
 
 /** Loads the spec, the project's files, the tool versions and the cache index, and plans the build. */
-export async function planImage(options: { specArg?: string; version: string; cwd: string } & PlanOptions): Promise<PlanResult> {
-  const spec = await loadSpec(options.specArg, options.cwd);
+export async function planImage(options: { specArg?: string; version: string; cwd: string; hostProfile?: HostProfile } & PlanOptions): Promise<PlanResult> {
+  const loaded = await loadSpec(options.specArg, options.cwd);
+  const spec = { ...loaded, spec: applyHostProfile(loaded.spec, options.hostProfile) };
   const cacheDir = resolve(options.cwd, spec.spec.cache.dir);
   const [project, tools, cache] = await Promise.all([
     collectProjectFiles(findPackageRoot()),

@@ -32,6 +32,7 @@ const SPEC_FLAG: FlagSpec = {
   help: 'image spec (YAML); default: $IMAGEBUILD_SPEC, else the shipped manifests/vault-cube-demo-box.yaml',
 };
 const JSON_FLAG: FlagSpec = { type: 'boolean', help: 'print the result as JSON on stdout' };
+const HOST_PROFILE_FLAG: FlagSpec = { type: 'string', value: 'gpu|cpu', help: 'cpu: without GPU passthrough (GPU gates skipped; other layer keys); default gpu follows the spec' };
 
 const validate: Command = {
   name: 'validate',
@@ -131,6 +132,7 @@ const plan: Command = {
     spec: SPEC_FLAG,
     'from-layer': { type: 'string', value: 'LAYER', help: 'rebuild from this layer up even if cached' },
     'until-layer': { type: 'string', value: 'LAYER', help: 'stop after this layer (e.g. base on a machine without a GPU)' },
+    'host-profile': HOST_PROFILE_FLAG,
     json: JSON_FLAG,
   },
   positionals: { min: 1, max: 1 },
@@ -143,7 +145,7 @@ const plan: Command = {
     }
     const { planImage } = await import('../app/plan-image.js');
     const { displayPathOf } = await import('../app/load-spec.js');
-    const result = await planImage({ specArg: stringFlag(flags.spec), version, cwd, fromLayer, untilLayer });
+    const result = await planImage({ specArg: stringFlag(flags.spec), version, cwd, fromLayer, untilLayer, hostProfile: oneOf(flags['host-profile'], '--host-profile', ['gpu', 'cpu'] as const) });
     const { plan: buildPlan } = result;
     if (flags.json === true) {
       output.json({
@@ -208,7 +210,7 @@ const build: Command = {
     'from-layer': { type: 'string', value: 'LAYER', help: 'rebuild from this layer up even if cached' },
     'until-layer': { type: 'string', value: 'LAYER', help: 'stop after this layer (e.g. base on a machine without NVIDIA repositories)' },
     accel: { type: 'string', value: 'kvm|tcg', help: "override the spec's accelerator (default: the spec's; auto runs a KVM boot probe)" },
-    'host-profile': { type: 'string', value: 'gpu|cpu', help: 'cpu: build without GPU passthrough (GPU gates skipped); default gpu follows the spec' },
+    'host-profile': HOST_PROFILE_FLAG,
     json: { type: 'boolean', help: 'no live progress; print the build report as JSON at the end' },
   },
   positionals: { min: 1, max: 1 },
@@ -265,7 +267,107 @@ const build: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [validate, render, plan, build, schema];
+const cache: Command = {
+  name: 'cache',
+  usage: 'imagebuild cache <ls|prune> [--spec FILE] [--yes] [--keep-failed] [--json]',
+  summary: 'list the layer cache, or prune what no build will use again',
+  description:
+    "`cache ls` lists registered layers (key, spec, age, size, gate, and whether the current spec's plan uses them),\n" +
+    'bootstrap images, failed layers kept for debugging and build directories.\n' +
+    '`cache prune` removes layers used neither by the current plan nor by a release in the output directory, bootstraps\n' +
+    'no kept base layer uses, failed layers (unless --keep-failed) and finished build directories. It only lists what it\n' +
+    'would remove unless --yes is given, and takes the cache lock while it deletes.',
+  flags: {
+    spec: SPEC_FLAG,
+    yes: { type: 'boolean', help: 'prune: really delete (default: dry run)' },
+    'keep-failed': { type: 'boolean', help: 'prune: keep failed layers' },
+    'host-profile': HOST_PROFILE_FLAG,
+    json: JSON_FLAG,
+  },
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, flags, cwd, output }) {
+    const action = positionals[0];
+    const { listCache, pruneCache } = await import('../app/cache-admin.js');
+    const { displayPathOf } = await import('../app/load-spec.js');
+    if (action === 'ls') {
+      const listing = await listCache({ specArg: stringFlag(flags.spec), cwd, hostProfile: oneOf(flags['host-profile'], '--host-profile', ['gpu', 'cpu'] as const) });
+      if (flags.json === true) {
+        output.json(listing);
+        return 0;
+      }
+      output.out(`cache ${displayPathOf(listing.cacheDir, cwd)}: ${formatBytes(listing.totalBytes)}`);
+      if (listing.layers.length === 0) output.out('  no registered layers');
+      for (const l of listing.layers) {
+        output.out(`  ${l.layer.padEnd(10)} ${l.key.slice(0, 12)}  ${l.specName}  ${l.createdAt}  ${formatBytes(l.bytes).padStart(9)}  gate ${l.gate}${l.inCurrentPlan ? output.paint('green', '  (current plan)') : ''}`);
+      }
+      for (const b of listing.bootstraps) output.out(`  bootstrap  ${b.key.slice(0, 12)}  ${formatBytes(b.bytes)}`);
+      for (const f of listing.failed) output.out(`  failed     ${f.name}  ${formatBytes(f.bytes)}`);
+      if (listing.builds.length > 0) output.out(`  builds     ${listing.builds.length} director${listing.builds.length === 1 ? 'y' : 'ies'}, ${formatBytes(listing.builds.reduce((s, b) => s + b.bytes, 0))}`);
+      for (const problem of listing.problems) output.err(`${output.paint('yellow', 'notice:')} ${problem}`);
+      return 0;
+    }
+    if (action === 'prune') {
+      const result = await pruneCache({ specArg: stringFlag(flags.spec), cwd, apply: flags.yes === true, keepFailed: flags['keep-failed'] === true, hostProfile: oneOf(flags['host-profile'], '--host-profile', ['gpu', 'cpu'] as const) });
+      if (flags.json === true) {
+        output.json(result);
+        return 0;
+      }
+      const verb = result.dryRun ? 'would remove' : 'removed';
+      for (const item of result.removed) output.out(`  ${verb} ${displayPathOf(item.path, cwd)} (${formatBytes(item.bytes)}): ${item.why}`);
+      output.out(`${result.removed.length === 0 ? 'nothing to prune' : `${verb} ${result.removed.length} item(s), ${formatBytes(result.freedBytes)}`}${result.dryRun && result.removed.length > 0 ? ' — run with --yes to delete' : ''}`);
+      return 0;
+    }
+    throw new UsageError(`cache: unknown action "${action}"; valid: ls, prune`);
+  },
+};
+
+const rollback: Command = {
+  name: 'rollback',
+  usage: 'imagebuild rollback --layer LAYER [--spec FILE] [--keep-failed] [--json]',
+  summary: "drop a layer and every layer above it from the cache, so the next build rebuilds from the layer below",
+  description:
+    "Layer-level rollback for on-call: removes the current spec's cached entries of LAYER and the layers above it (and the\n" +
+    'failed attempts of those layers, unless --keep-failed), leaving the layers below intact and reusable. Refused while a\n' +
+    'build holds the cache lock. Lists what it removed.',
+  flags: {
+    spec: SPEC_FLAG,
+    layer: { type: 'string', value: 'LAYER', help: `the lowest layer to drop: ${LAYER_NAMES.join(', ')}` },
+    'keep-failed': { type: 'boolean', help: 'keep the failed attempts of those layers for debugging' },
+    'host-profile': HOST_PROFILE_FLAG,
+    json: JSON_FLAG,
+  },
+  positionals: { min: 0, max: 0 },
+  async run({ flags, cwd, output }) {
+    const layer = layerFlag(flags.layer, '--layer');
+    if (!layer) throw new UsageError('rollback: --layer is required; e.g. imagebuild rollback --layer driver');
+    const { rollbackLayer } = await import('../app/cache-admin.js');
+    const result = await rollbackLayer({ specArg: stringFlag(flags.spec), cwd, layer, keepFailed: flags['keep-failed'] === true, hostProfile: oneOf(flags['host-profile'], '--host-profile', ['gpu', 'cpu'] as const) });
+    if (flags.json === true) {
+      output.json(result);
+      return 0;
+    }
+    for (const removed of result.removedLayers) output.out(`  removed ${removed.layer} ${removed.key.slice(0, 12)}`);
+    for (const failed of result.removedFailed) output.out(`  removed failed attempt ${failed}`);
+    const below = LAYER_NAMES[LAYER_NAMES.indexOf(layer) - 1];
+    output.out(
+      `${output.paint('green', '✔')} rolled back to ${below ?? 'nothing (base dropped)'}: ${result.removedLayers.length} cached layer(s) removed; the next build rebuilds from ${layer}`,
+    );
+    return 0;
+  },
+};
+
+export const COMMANDS: readonly Command[] = [validate, render, plan, build, rollback, cache, schema];
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
 
 function oneOf<T extends string>(value: string | boolean | undefined, flag: string, valid: readonly T[]): T | undefined {
   const text = stringFlag(value);

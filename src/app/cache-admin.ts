@@ -1,0 +1,155 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { dropLayers, layerImagePath } from '../adapters/cache/layer-cache.js';
+import { readCacheEntries } from '../adapters/cache/read-cache.js';
+import { acquireLock } from '../adapters/fs/lock.js';
+import { ImageManifest } from '../core/manifest/image-manifest.js';
+import type { HostProfile } from '../core/spec/host-profile.js';
+import { LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
+import { planImage } from './plan-image.js';
+
+export type CacheListing = {
+  readonly cacheDir: string;
+  readonly layers: readonly {
+    key: string;
+    layer: LayerName;
+    specName: string;
+    createdAt: string;
+    bytes: number;
+    gate: string;
+    inCurrentPlan: boolean;
+  }[];
+  readonly bootstraps: readonly { key: string; bytes: number }[];
+  readonly failed: readonly { name: string; bytes: number }[];
+  readonly builds: readonly { name: string; bytes: number }[];
+  readonly problems: readonly string[];
+  readonly totalBytes: number;
+};
+
+async function diskBytes(path: string): Promise<number> {
+  try {
+    const info = await stat(path);
+    if (!info.isDirectory()) return info.blocks * 512;
+    let total = 0;
+    for (const name of await readdir(path)) total += await diskBytes(join(path, name));
+    return total;
+  } catch {
+    return 0;
+  }
+}
+
+async function listDir(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path)).filter((n) => !n.startsWith('.')).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Lists what the cache holds: registered layers (and whether the current spec's plan uses them), bootstraps, failed layers, build logs. */
+export async function listCache(options: { specArg?: string; cwd: string; hostProfile?: HostProfile }): Promise<CacheListing> {
+  const planned = await planImage({ specArg: options.specArg, version: '0.0.0', cwd: options.cwd, hostProfile: options.hostProfile });
+  const cacheDir = planned.cacheDir;
+  const keys = new Set(planned.plan.layers.map((l) => l.key));
+  const scan = await readCacheEntries(cacheDir);
+  const layers = await Promise.all(
+    scan.entries.map(async (e) => ({
+      key: e.key,
+      layer: e.layer,
+      specName: e.specName,
+      createdAt: e.createdAt,
+      bytes: await diskBytes(layerImagePath(cacheDir, e.key)),
+      gate: gateStatus(e.gate),
+      inCurrentPlan: keys.has(e.key),
+    })),
+  );
+  layers.sort((a, b) => LAYER_NAMES.indexOf(a.layer) - LAYER_NAMES.indexOf(b.layer) || (a.createdAt < b.createdAt ? -1 : 1));
+  const sized = async (dir: string) => Promise.all((await listDir(join(cacheDir, dir))).map(async (name) => ({ name, bytes: await diskBytes(join(cacheDir, dir, name)) })));
+  const bootstraps = (await sized('bootstrap')).map((b) => ({ key: b.name, bytes: b.bytes }));
+  const failed = await sized('failed');
+  const builds = await sized('builds');
+  const totalBytes = [...layers, ...bootstraps, ...failed, ...builds].reduce((sum, x) => sum + x.bytes, 0);
+  return { cacheDir, layers, bootstraps, failed, builds, problems: scan.problems, totalBytes };
+}
+
+function gateStatus(gate: unknown): string {
+  if (gate && typeof gate === 'object' && 'status' in gate && typeof gate.status === 'string') {
+    const validated = 'gpuValidated' in gate && gate.gpuValidated === false ? ', GPU checks skipped' : '';
+    return `${gate.status}${validated}`;
+  }
+  return 'unknown';
+}
+
+export type PruneResult = { readonly dryRun: boolean; readonly removed: readonly { path: string; bytes: number; why: string }[]; readonly freedBytes: number };
+
+/**
+ * Removes what no build will use again: layers neither in the current spec's plan nor in a release
+ * under the output directory, bootstraps no kept base layer sits on, failed layers (unless kept), and
+ * finished builds' work directories. Dry run unless `apply`; holds the cache lock while it deletes.
+ */
+export async function pruneCache(options: { specArg?: string; cwd: string; apply: boolean; keepFailed: boolean; hostProfile?: HostProfile }): Promise<PruneResult> {
+  const planned = await planImage({ specArg: options.specArg, version: '0.0.0', cwd: options.cwd, hostProfile: options.hostProfile });
+  const { cacheDir } = planned;
+  const keep = new Set(planned.plan.layers.map((l) => l.key));
+  const outputDir = resolve(options.cwd, planned.spec.spec.output.dir, planned.spec.spec.name);
+  for (const version of await listDir(outputDir)) {
+    const manifestPath = join(outputDir, version, 'image-manifest.json');
+    if (!existsSync(manifestPath)) continue;
+    const parsed = ImageManifest.safeParse(JSON.parse(await readFile(manifestPath, 'utf8')));
+    if (parsed.success) for (const layer of parsed.data.layers) keep.add(layer.key);
+  }
+
+  const lock = options.apply ? await acquireLock(join(cacheDir, 'lock'), 'imagebuild cache prune') : undefined;
+  try {
+    const scan = await readCacheEntries(cacheDir);
+    const removed: { path: string; bytes: number; why: string }[] = [];
+    const doomed = scan.entries.filter((e) => !keep.has(e.key));
+    for (const entry of doomed) removed.push({ path: join(cacheDir, 'layers', entry.key), bytes: await diskBytes(join(cacheDir, 'layers', entry.key)), why: `${entry.layer} layer of ${entry.specName}, used by no release and not in the current plan` });
+    const keptBootstraps = new Set(scan.entries.filter((e) => keep.has(e.key)).map((e) => e.bootstrapKey).filter((k): k is string => k !== null));
+    for (const key of await listDir(join(cacheDir, 'bootstrap'))) {
+      if (!keptBootstraps.has(key) && !key.includes('.staging-')) removed.push({ path: join(cacheDir, 'bootstrap', key), bytes: await diskBytes(join(cacheDir, 'bootstrap', key)), why: 'bootstrap image no kept base layer uses' });
+    }
+    if (!options.keepFailed) {
+      for (const name of await listDir(join(cacheDir, 'failed'))) removed.push({ path: join(cacheDir, 'failed', name), bytes: await diskBytes(join(cacheDir, 'failed', name)), why: 'failed layer kept for debugging' });
+    }
+    for (const name of await listDir(join(cacheDir, 'builds'))) {
+      removed.push({ path: join(cacheDir, 'builds', name), bytes: await diskBytes(join(cacheDir, 'builds', name)), why: 'finished build directory (its logs are also in the release)' });
+    }
+    if (options.apply) {
+      await dropLayers(cacheDir, doomed.map((e) => e.key));
+      for (const item of removed) if (!item.path.startsWith(join(cacheDir, 'layers'))) await rm(item.path, { recursive: true, force: true });
+    }
+    return { dryRun: !options.apply, removed, freedBytes: removed.reduce((sum, r) => sum + r.bytes, 0) };
+  } finally {
+    await lock?.release();
+  }
+}
+
+export type LayerRollback = { readonly layer: LayerName; readonly removedLayers: readonly { layer: LayerName; key: string }[]; readonly removedFailed: readonly string[] };
+
+/** Drops the current spec's cached entries of `layer` and every layer above it, so the next build rebuilds from the layer below. */
+export async function rollbackLayer(options: { specArg?: string; cwd: string; layer: LayerName; keepFailed: boolean; hostProfile?: HostProfile }): Promise<LayerRollback> {
+  const planned = await planImage({ specArg: options.specArg, version: '0.0.0', cwd: options.cwd, hostProfile: options.hostProfile });
+  const { cacheDir } = planned;
+  const from = LAYER_NAMES.indexOf(options.layer);
+  const targets = planned.plan.layers.filter((l) => LAYER_NAMES.indexOf(l.layer) >= from);
+  const lock = await acquireLock(join(cacheDir, 'lock'), `imagebuild rollback --layer ${options.layer}`);
+  try {
+    const dropped = new Set(await dropLayers(cacheDir, targets.map((t) => t.key)));
+    const removedFailed: string[] = [];
+    if (!options.keepFailed) {
+      const doomedLayers = new Set<string>(targets.map((t) => t.layer));
+      for (const name of await listDir(join(cacheDir, 'failed'))) {
+        const layer = /^\d{8}T\d{6}-([a-z]+)-/.exec(name)?.[1];
+        if (layer && doomedLayers.has(layer)) {
+          await rm(join(cacheDir, 'failed', name), { recursive: true, force: true });
+          removedFailed.push(name);
+        }
+      }
+    }
+    return { layer: options.layer, removedLayers: targets.filter((t) => dropped.has(t.key)).map((t) => ({ layer: t.layer, key: t.key })), removedFailed };
+  } finally {
+    await lock.release();
+  }
+}
