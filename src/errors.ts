@@ -82,3 +82,10 @@ export class BuildInterruptedError extends ImagebuildError {
     super('INTERRUPTED', message, 130);
   }
 }
+
+/** The finished artifact failed its verification boot; it is not published. */
+export class VerifyFailedError extends ImagebuildError {
+  constructor(message: string) {
+    super('VERIFY_FAILED', message, 1);
+  }
+}

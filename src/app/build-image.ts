@@ -21,7 +21,7 @@ import { ensureBuildKey, type BuildKey } from '../adapters/ssh/build-key.js';
 import { readToolVersions } from '../adapters/tools/tool-versions.js';
 import { describeGateFailure, evaluateGate, GateVerdict } from '../core/gate/evaluate-gate.js';
 import { parseAnsibleRunReport, parseGuestFacts, parseGuestGateReport, type GuestFacts } from '../core/gate/gate-report.js';
-import { assembleManifest, ImageManifest, serializeManifest } from '../core/manifest/image-manifest.js';
+import { assembleManifest, ImageManifest, serializeManifest, type ArtifactVerification } from '../core/manifest/image-manifest.js';
 import type { CacheEntry } from '../core/plan/cache-entry.js';
 import { planBuild, type BuildPlan, type LayerPlan, type ToolVersions } from '../core/plan/plan-build.js';
 import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../core/preflight/check-preflight.js';
@@ -30,9 +30,10 @@ import { renderImage } from '../core/render/render-image.js';
 import { applyHostProfile, type HostProfile } from '../core/spec/host-profile.js';
 import type { LayerName } from '../core/spec/layers.js';
 import type { ImageSpec } from '../core/spec/schema.js';
-import { BuildInterruptedError, GateFailedError, ImagebuildError, PreflightError, VersionExistsError } from '../errors.js';
+import { BuildInterruptedError, GateFailedError, ImagebuildError, PreflightError, VerifyFailedError, VersionExistsError } from '../errors.js';
 import { collectProjectFiles } from './project-files.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
+import { verifyArtifact } from './verify-image.js';
 
 export type BuildOptions = {
   readonly specArg?: string;
@@ -48,6 +49,10 @@ export type BuildOptions = {
   readonly signal: AbortSignal;
   /** Where ansible/ and packer/guest/ are taken from; defaults to the installed package. */
   readonly projectDir?: string;
+  /** A spec user and private key for the verification boot's in-guest checks. */
+  readonly verifyLogin?: { readonly user: string; readonly privateKey: string };
+  /** Skip the verification boot of the finished artifact (recorded: the manifest then has no verify field). */
+  readonly skipVerify?: boolean;
 };
 
 export type LayerOutcome = {
@@ -93,6 +98,7 @@ type Context = {
   sizeBytes?: number;
   finalizeStarted?: number;
   gpuValidated?: boolean;
+  verification?: ArtifactVerification;
 };
 
 const MANIFEST = 'image-manifest.json';
@@ -240,6 +246,28 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
         task: async (_, task) => {
           ctx.sha256 = await sha256File(ctx.artifactPath!);
           task.title = `SHA-256 ${ctx.sha256}`;
+        },
+      },
+      {
+        title: 'Verify: boot the artifact, check it over SSH, re-check its SHA-256',
+        enabled: () => options.skipVerify !== true,
+        task: async (_, task) => {
+          ctx.verification = await verifyArtifact({
+            artifact: ctx.artifactPath!,
+            spec: ctx.spec,
+            accelerator: ctx.accelerator,
+            workDir: join(ctx.buildDir, 'work', 'verify'),
+            projectDir: ctx.projectDir,
+            expectedSha256: ctx.sha256,
+            buildKey: ctx.buildKey!.privateKeyFile,
+            login: options.verifyLogin,
+            onLine: (line) => (task.output = line),
+          });
+          if (ctx.verification.status === 'failed') {
+            throw new VerifyFailedError(`the artifact failed verification: ${ctx.verification.problems.join('; ')}; it stays unpublished in ${stagingVersionDir(ctx)}`);
+          }
+          task.title = `Verified in ${ctx.verification.duration_s.toFixed(0)} s: boots, SSH ${ctx.verification.ssh_host_key_sha256}, build account refused, in-guest gate ${ctx.verification.gate.status}`;
+          if (ctx.verification.gate.status === 'skipped') ctx.notices.push(`verify: ${ctx.verification.gate.summary}`);
         },
       },
       {
@@ -507,6 +535,7 @@ async function writeRelease(ctx: Context, artifactName: string, specHash: string
     gitCommit: await gitCommit(ctx.projectDir),
     host: { hostname: hostname(), accelerator: ctx.accelerator },
     durations: { totalS: (Date.now() - started) / 1000, finalizeS: (Date.now() - (ctx.finalizeStarted ?? Date.now())) / 1000 },
+    verify: ctx.verification,
   });
   ctx.gpuValidated = manifest.gpu_validated;
   await writeFile(join(staging, MANIFEST), serializeManifest(manifest));

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { describeGpu, minimumsFor } from '../core/compat/check-gpu-stack.js';
 import { describeMinimums, gpuStackOf } from '../core/spec/parse-spec.js';
 import { imageSpecJsonSchema } from '../core/spec/json-schema.js';
@@ -211,6 +212,9 @@ const build: Command = {
     'until-layer': { type: 'string', value: 'LAYER', help: 'stop after this layer (e.g. base on a machine without NVIDIA repositories)' },
     accel: { type: 'string', value: 'kvm|tcg', help: "override the spec's accelerator (default: the spec's; auto runs a KVM boot probe)" },
     'host-profile': HOST_PROFILE_FLAG,
+    'verify-user': { type: 'string', value: 'USER', help: 'a spec user to log in as in the verification boot (with --verify-key)' },
+    'verify-key': { type: 'string', value: 'FILE', help: "that user's private SSH key; without it the in-guest checks of the verification boot are skipped" },
+    'no-verify': { type: 'boolean', help: 'skip the verification boot of the finished artifact (the manifest then records none)' },
     json: { type: 'boolean', help: 'no live progress; print the build report as JSON at the end' },
   },
   positionals: { min: 1, max: 1 },
@@ -223,6 +227,7 @@ const build: Command = {
     }
     const accel = oneOf(flags.accel, '--accel', ['kvm', 'tcg'] as const);
     const hostProfile = oneOf(flags['host-profile'], '--host-profile', ['gpu', 'cpu'] as const);
+    const verifyLogin = verifyLoginFlags(flags, cwd);
     const { buildImage } = await import('../app/build-image.js');
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
@@ -242,6 +247,8 @@ const build: Command = {
         hostProfile,
         renderer: flags.json === true ? 'silent' : output.interactive ? 'default' : 'simple',
         signal: controller.signal,
+        verifyLogin,
+        skipVerify: flags['no-verify'] === true,
       });
       if (flags.json === true) {
         output.json(report);
@@ -356,7 +363,52 @@ const rollback: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [validate, render, plan, build, rollback, cache, schema];
+const verify: Command = {
+  name: 'verify',
+  usage: 'imagebuild verify <image.qcow2> [--spec FILE] [--verify-user USER --verify-key FILE] [--accel kvm|tcg] [--json]',
+  summary: 'boot a finished image through a throwaway overlay and check it over SSH',
+  description:
+    'The same step `build` runs on every artifact: boots the image by its own bootloader through a throwaway overlay (the\n' +
+    "image itself is never written), waits for SSH, checks that the build account is refused (with the cache's build key),\n" +
+    "and — with a spec user's key — runs the base and validation gate checks inside it. Then re-checks the image's SHA-256\n" +
+    'against the image-manifest.json beside it. Exit 0 passed, 1 failed.',
+  flags: {
+    spec: SPEC_FLAG,
+    'verify-user': { type: 'string', value: 'USER', help: 'a spec user to log in as (with --verify-key)' },
+    'verify-key': { type: 'string', value: 'FILE', help: "that user's private SSH key; without it only boot, SSH and the build account are checked" },
+    accel: { type: 'string', value: 'kvm|tcg', help: 'accelerator for the verification VM (default: tcg unless the spec says kvm)' },
+    json: JSON_FLAG,
+  },
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, flags, cwd, output }) {
+    const login = verifyLoginFlags(flags, cwd);
+    const accel = oneOf(flags.accel, '--accel', ['kvm', 'tcg'] as const);
+    const { verifyImageFile } = await import('../app/verify-image.js');
+    const result = await verifyImageFile({ image: resolve(cwd, positionals[0]!), specArg: stringFlag(flags.spec), cwd, login, accelerator: accel });
+    if (flags.json === true) {
+      output.json(result);
+      return result.status === 'passed' ? 0 : 1;
+    }
+    const mark = result.status === 'passed' ? output.paint('green', '✔ verified') : output.paint('red', '✖ verification failed');
+    output.out(`${mark} ${positionals[0]} in ${result.duration_s.toFixed(0)} s`);
+    output.out(`  boots and answers SSH: ${result.booted ? `yes (host key ${result.ssh_host_key_sha256})` : 'no'}`);
+    output.out(`  build account refused: ${result.build_account_refused ? 'yes' : 'NO'}`);
+    output.out(`  in-guest gate: ${result.gate.status} — ${result.gate.summary}`);
+    output.out(`  SHA-256 unchanged: ${result.sha256_unchanged ? 'yes' : 'NO'}`);
+    for (const problem of result.problems) output.err(`${output.paint('red', 'error:')} ${problem}`);
+    return result.status === 'passed' ? 0 : 1;
+  },
+};
+
+export const COMMANDS: readonly Command[] = [validate, render, plan, build, verify, rollback, cache, schema];
+
+function verifyLoginFlags(flags: Invocation['flags'], cwd: string): { user: string; privateKey: string } | undefined {
+  const user = stringFlag(flags['verify-user']);
+  const key = stringFlag(flags['verify-key']);
+  if ((user === undefined) !== (key === undefined)) throw new UsageError('--verify-user and --verify-key go together: a spec user and their private key');
+  if (user === undefined || key === undefined) return undefined;
+  return { user, privateKey: resolve(cwd, key) };
+}
 
 function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

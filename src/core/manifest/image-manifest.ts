@@ -48,6 +48,20 @@ export const ManifestLayer = z.strictObject({
 });
 export type ManifestLayer = z.infer<typeof ManifestLayer>;
 
+/** The result of booting the finished artifact and checking it over SSH (`imagebuild verify`). */
+export const ArtifactVerification = z.strictObject({
+  status: z.enum(['passed', 'failed']),
+  booted: z.boolean(),
+  ssh_host_key_sha256: z.string().nullable(),
+  build_account_refused: z.boolean(),
+  checked_as: z.string().nullable(),
+  gate: z.strictObject({ status: z.enum(['passed', 'failed', 'skipped']), summary: z.string(), checks: z.array(z.unknown()) }),
+  sha256_unchanged: z.boolean(),
+  duration_s: z.number().nonnegative(),
+  problems: z.array(z.string()),
+});
+export type ArtifactVerification = z.infer<typeof ArtifactVerification>;
+
 /** image-manifest.json: the reference's fields in its order, then imagebuild's additive ones. */
 export const ImageManifest = z
   .strictObject({
@@ -89,6 +103,8 @@ export const ImageManifest = z
     facts_source: z.string().min(1),
     /** Why this version breaks the semver bump rule, when an operator overrode it. */
     version_override: z.string().min(1).optional(),
+    /** The shipped artifact booted through a throwaway overlay and checked over SSH. */
+    verify: ArtifactVerification.optional(),
   })
   .superRefine((manifest, ctx) => {
     manifest.layers.forEach((entry, index) => {
@@ -139,6 +155,7 @@ export type ManifestInput = {
   /** Where the facts were read; defaults to facts.py in the top layer's build VM. */
   readonly factsSource?: string;
   readonly versionOverride?: string;
+  readonly verify?: ArtifactVerification;
 };
 
 /** Assembles and validates image-manifest.json from the image's facts and the tools; nothing version-like comes from the spec. */
@@ -177,6 +194,7 @@ export function assembleManifest(input: ManifestInput): ImageManifest {
     durations: { total_s: input.durations.totalS, finalize_s: input.durations.finalizeS },
     facts_source: input.factsSource ?? `packer/guest/facts.py in the ${top ?? 'top'} layer's build VM`,
     ...(input.versionOverride === undefined ? {} : { version_override: input.versionOverride }),
+    ...(input.verify === undefined ? {} : { verify: input.verify }),
   };
   return validateManifest(manifest, `${input.spec.name} v${input.version}`);
 }

@@ -185,7 +185,7 @@ function qemuArgs(spec: ImageSpec, unit: RenderUnit): (string | HclExpression)[]
 }
 
 /** What the guest check programs need to run a layer's gate (not the thresholds: those are judged on the host). */
-function checkParams(spec: ImageSpec, layer: LayerName): Record<string, unknown> {
+export function checkParams(spec: ImageSpec, layer: LayerName): Record<string, unknown> {
   const { layers, hardware } = spec;
   const common = { layer, gpu_count: hardware.gpu.count, gpu_passthrough: hardware.gpu.passthrough.length > 0 };
   switch (layer) {
