@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { Listr, PRESET_TIMESTAMP } from 'listr2';
 import { bootstrapBaseImage } from '../adapters/bootstrap/bootstrap-image.js';
@@ -165,6 +165,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   };
 
   try {
+    // The key first: the bootstrap image's cache key includes it, and preflight probes KVM with that image's kernel.
+    ctx.buildKey = await ensureBuildKey(cacheDir);
     await runTasks(ctx, options, artifactName, specHash, started, stamp);
   } catch (error) {
     if (options.signal.aborted && !(error instanceof BuildInterruptedError)) {
@@ -328,11 +330,10 @@ async function probeKernel(ctx: Context): Promise<string | undefined> {
 
 async function prepare(ctx: Context): Promise<void> {
   for (const dir of ['logs', 'reports', 'work']) await mkdir(join(ctx.buildDir, dir), { recursive: true });
-  ctx.buildKey = await ensureBuildKey(ctx.cacheDir);
   ctx.shimDir = await qemuImgShimDir(join(ctx.cacheDir, 'shim'));
   const files = renderImage(ctx.spec, await loadTemplateSources(findPackageRoot()), { packerVersion: ctx.tools.packer === 'missing' ? undefined : ctx.tools.packer });
   await replaceDirectory(join(ctx.buildDir, 'rendered'), files);
-  if (ctx.spec.os.source.kind === 'iso') await cp(ctx.buildKey.publicKeyFile, join(ctx.buildDir, 'rendered', 'base', 'http', 'build-key.pub'));
+  if (ctx.spec.os.source.kind === 'iso') await cp(ctx.buildKey!.publicKeyFile, join(ctx.buildDir, 'rendered', 'base', 'http', 'build-key.pub'));
 }
 
 function bootstrapKey(ctx: Context): string {
@@ -499,7 +500,12 @@ async function sealAndFlatten(ctx: Context, signal: AbortSignal, artifactName: s
     throw error;
   });
   const staging = stagingVersionDir(ctx);
-  await rm(staging, { recursive: true, force: true });
+  // Leftovers of interrupted or failed finalisations of this version (we hold the cache lock).
+  const parent = dirname(ctx.versionDir);
+  const prefix = `${basename(ctx.versionDir)}.partial-`;
+  for (const name of existsSync(parent) ? await readdir(parent) : []) {
+    if (name.startsWith(prefix)) await rm(join(parent, name), { recursive: true, force: true });
+  }
   await mkdir(staging, { recursive: true });
   ctx.artifactPath = join(staging, artifactName);
   const flat = await flattenImage(image, ctx.artifactPath, { compress: ctx.spec.output.compress, onProgress: (p) => onLine(`flatten ${p.toFixed(0)}%`) });

@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImageManifest } from '../src/core/manifest/image-manifest.js';
+import { LOCAL_DEV_SPEC_PATH, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
+
+// A real build: mmdebstrap, the real Packer (Debian's 1.6.6 in CI) driving real QEMU under TCG, the
+// Ansible provisioner, the guest gate programs, seal, flatten, and the verification boot of the
+// artifact logged in as a spec user over SSH. Two layers (base, driver) are built: the driver layer's
+// playbook does not install NVIDIA's packages yet, and its GPU checks report skipped (no GPU here).
+const TOOLS = ['packer', 'qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ansible-playbook', 'sfdisk', 'mke2fs'];
+const missing = TOOLS.filter((tool) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return true;
+  }
+});
+const isRoot = process.getuid?.() === 0;
+if ((missing.length > 0 || !isRoot) && process.env.CI) throw new Error(`the real build test needs root and ${missing.join(', ')} in CI`);
+
+describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Packer and QEMU (TCG)${missing.length > 0 ? ` — skipped: ${missing.join(', ')} missing` : ''}`, () => {
+  let work: { dir: string; cleanup: () => Promise<void> };
+  let key: string;
+  const command = () => ['build', 'v0.1.0', '--spec', 'box.yaml', '--until-layer', 'driver', '--accel', 'tcg', '--verify-user', 'dev', '--verify-key', key];
+
+  beforeAll(async () => {
+    work = await makeTempDir('imagebuild-real-');
+    key = join(work.dir, 'dev_ed25519');
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const publicKey = readFileSync(`${key}.pub`, 'utf8').trim();
+    await writeFile(join(work.dir, 'box.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, [[['users', 0, 'ssh_authorized_keys'], [publicKey]]]));
+  });
+  afterAll(() => work.cleanup());
+
+  it('builds base and driver, seals, flattens, and verifies the artifact by booting it', async () => {
+    const result = await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), ...command()], { cwd: work.dir, reject: false, all: true });
+
+    const versionDir = join(work.dir, 'output/local-dev/v0.1.0');
+    expect(result.exitCode, result.all?.slice(-4000)).toBe(0);
+    const manifest = ImageManifest.parse(JSON.parse(readFileSync(join(versionDir, 'image-manifest.json'), 'utf8')));
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', join(versionDir, 'local-dev-v0.1.0.qcow2')], { encoding: 'utf8' }));
+    expect(manifest.layers.map((l) => [l.layer, l.reused, l.gate.status])).toEqual([
+      ['base', false, 'passed'],
+      ['driver', false, 'passed'],
+    ]);
+    expect(manifest.os).toMatch(/^Debian GNU\/Linux 12/);
+    expect(manifest.kernel).toMatch(/amd64$/);
+    expect(manifest.nvidia_driver).toBeNull();
+    expect(manifest.gpu_validated).toBe(false);
+    expect(manifest.packer_version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(manifest.verify).toMatchObject({ status: 'passed', booted: true, build_account_refused: true, checked_as: 'dev', sha256_unchanged: true });
+    expect(manifest.verify?.gate.status).toBe('passed');
+    expect(info['backing-filename']).toBeUndefined();
+    expect(readFileSync(join(versionDir, 'SHA256SUMS'), 'utf8')).toBe(`${manifest.checksum_sha256}  local-dev-v0.1.0.qcow2\n`);
+    expect(result.all).toContain('not GPU-validated');
+  }, 1_200_000);
+
+  it('runs the same command again as a no-op in seconds, with no Packer run', async () => {
+    const buildsBefore = await readdir(join(work.dir, '.imagebuild/cache/builds'));
+
+    const result = await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), ...command()], { cwd: work.dir, reject: false, all: true });
+
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.all).toContain('already built from identical inputs');
+    expect(await readdir(join(work.dir, '.imagebuild/cache/builds'))).toEqual(buildsBefore);
+    expect(existsSync(join(work.dir, '.imagebuild/cache/lock'))).toBe(false);
+  }, 120_000);
+});
