@@ -209,6 +209,52 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
   });
 });
 
+describe.skipIf(!hasQemu)('build engine: host problems and a moved cache', () => {
+  it('refuses --accel kvm in preflight when KVM cannot boot a kernel here', async () => {
+    const work = await makeTempDir('imagebuild-kvm-');
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${FAKE_BIN}:${savedPath}`;
+    try {
+      await writeFile(join(work.dir, 'box.yaml'), testSpec());
+      const kvmWorks = existsSync('/dev/kvm') && (await import('../src/adapters/host/probe-host.js').then((m) => m.hostKernel())) !== undefined;
+
+      const build = buildImage({ specArg: 'box.yaml', version: '1.0.0', cwd: work.dir, accel: 'kvm', hostProfile: 'cpu', renderer: 'silent', signal: new AbortController().signal, skipVerify: true });
+
+      if (kvmWorks) await build.catch(() => undefined);
+      else await expect(build).rejects.toThrow(/^preflight: kvm: .*use --accel tcg/m);
+    } finally {
+      process.env.PATH = savedPath;
+      await work.cleanup();
+    }
+  });
+
+  it('re-points overlays at their parents when the whole project (cache included) has moved', async () => {
+    const first = await makeTempDir('imagebuild-move-a-');
+    const second = await makeTempDir('imagebuild-move-b-');
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${FAKE_BIN}:${savedPath}`;
+    try {
+      await writeFile(join(first.dir, 'box.yaml'), testSpec());
+      const base = { specArg: 'box.yaml', hostProfile: 'cpu' as const, renderer: 'silent' as const, signal: new AbortController().signal, skipVerify: true };
+      await buildImage({ ...base, version: '1.0.0', cwd: first.dir });
+      await execa('cp', ['-a', `${first.dir}/.`, second.dir]);
+      await rm(join(first.dir, '.imagebuild'), { recursive: true });
+
+      const moved = await buildImage({ ...base, version: '1.0.1', cwd: second.dir });
+
+      const driverKey = moved.layers[1]!.key;
+      const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', join(second.dir, '.imagebuild/cache/layers', driverKey, 'layer.qcow2')], { encoding: 'utf8' }));
+      expect(moved.layers.map((l) => l.action)).toEqual(['reused', 'reused', 'reused', 'reused', 'reused']);
+      expect(info['backing-filename']).toBe(join(second.dir, '.imagebuild/cache/layers', moved.layers[0]!.key, 'layer.qcow2'));
+      expect(moved.notices.filter((n) => n.includes('cache moved'))).toHaveLength(4);
+    } finally {
+      process.env.PATH = savedPath;
+      await first.cleanup();
+      await second.cleanup();
+    }
+  });
+});
+
 describe.skipIf(!hasQemu)('interrupting a build', () => {
   it('SIGINT mid-layer stops Packer and its VM, registers nothing half-done, releases the lock, and says how to resume', async () => {
     const work = await makeTempDir('imagebuild-sigint-');

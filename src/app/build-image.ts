@@ -13,9 +13,9 @@ import { findPackageRoot } from '../adapters/fs/project-root.js';
 import { loadTemplateSources, readTextFile } from '../adapters/fs/read-files.js';
 import { sha256File } from '../adapters/fs/sha256.js';
 import { replaceDirectory } from '../adapters/fs/write-files.js';
-import { commandExists, freeBytes, hostKernel, pciDriverOf, probeKvm } from '../adapters/host/probe-host.js';
+import { commandExists, freeBytes, hostKernel, pciDriverOf, probeKvmOncePerBoot } from '../adapters/host/probe-host.js';
 import { runPackerBuild } from '../adapters/packer/run-packer.js';
-import { flattenImage } from '../adapters/qemu-img/qemu-img.js';
+import { flattenImage, readImageInfo, rebaseUnsafe } from '../adapters/qemu-img/qemu-img.js';
 import { qemuImgShimDir } from '../adapters/qemu-img/qemu-img-shim.js';
 import { ensureBuildKey, type BuildKey } from '../adapters/ssh/build-key.js';
 import { readToolVersions } from '../adapters/tools/tool-versions.js';
@@ -315,7 +315,7 @@ async function preflight(ctx: Context, options: BuildOptions): Promise<void> {
   };
   const commands = Object.fromEntries(await Promise.all(tools.map(async (t) => [t.command, await commandExists(t.command)] as const)));
   const freeBytesByPath = Object.fromEntries(await Promise.all(needs.disk.map(async (d) => [d.path, await freeBytes(d.path)] as const)));
-  const kvm = accelerator === 'tcg' ? undefined : await probeKvm(await probeKernel(ctx), ctx.cacheDir);
+  const kvm = accelerator === 'tcg' ? undefined : await probeKvmOncePerBoot(await probeKernel(ctx), ctx.cacheDir);
   const pciDrivers = Object.fromEntries(await Promise.all(needs.passthrough.map(async (a) => [a, await pciDriverOf(a)] as const)));
   const result = checkPreflight(needs, { freeBytes: freeBytesByPath, commands, kvm, pciDrivers });
   ctx.notices.push(...result.notices);
@@ -383,7 +383,20 @@ async function ensureBootstrap(ctx: Context, onLine: (line: string) => void): Pr
 
 async function reuseLayer(ctx: Context, layerPlan: LayerPlan): Promise<void> {
   const entry = await readEntry(ctx.cacheDir, layerPlan.key);
-  ctx.parentImage = layerImagePath(ctx.cacheDir, layerPlan.key);
+  const image = layerImagePath(ctx.cacheDir, layerPlan.key);
+  // Overlays record their parent's absolute path; after the cache directory moved, point them at the parent's new place.
+  const expectedParent = layerPlan.layer === 'base' ? (entry.bootstrapKey ? join(ctx.cacheDir, 'bootstrap', entry.bootstrapKey, 'base.qcow2') : undefined) : ctx.parentImage;
+  if (expectedParent) {
+    const info = await readImageInfo(image, { chain: false });
+    if (info.backingFile !== expectedParent) {
+      if (!existsSync(expectedParent)) {
+        throw new ImagebuildError('CACHE_BROKEN', `${image}: its parent ${expectedParent} is missing; run \`imagebuild rollback --layer ${layerPlan.layer}\` and build again`);
+      }
+      await rebaseUnsafe(image, expectedParent);
+      ctx.notices.push(`${layerPlan.layer}: cache moved; re-pointed its overlay from ${info.backingFile} to ${expectedParent}`);
+    }
+  }
+  ctx.parentImage = image;
   if (entry.facts !== undefined) ctx.lastFacts = parseGuestFacts(entry.facts, `${layerPlan.layer} cache entry`);
   const gate = GateVerdict.safeParse(entry.gate);
   if (!gate.success) {

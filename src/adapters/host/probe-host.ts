@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, readlink, rm, statfs } from 'node:fs/promises';
+import { readdir, readFile, readlink, rm, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 
@@ -58,4 +58,27 @@ export async function hostKernel(): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The KVM probe, remembered for the host's current boot (keyed by /proc/sys/kernel/random/boot_id and
+ * the kernel probed): on a host where KVM hangs, every build would otherwise wait out the probe again.
+ */
+export async function probeKvmOncePerBoot(kernel: string | undefined, cacheDir: string): Promise<{ usable: boolean; reason: string }> {
+  const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
+  const memo = join(cacheDir, 'kvm-probe.json');
+  const key = JSON.stringify({ bootId, kernel: kernel ?? null, kvm: existsSync('/dev/kvm') });
+  if (bootId) {
+    try {
+      const saved: unknown = JSON.parse(await readFile(memo, 'utf8'));
+      if (saved && typeof saved === 'object' && 'key' in saved && saved.key === key && 'usable' in saved && typeof saved.usable === 'boolean' && 'reason' in saved && typeof saved.reason === 'string') {
+        return { usable: saved.usable, reason: `${saved.reason}; probed earlier this boot` };
+      }
+    } catch {
+      // No memo yet, or unreadable: probe.
+    }
+  }
+  const result = await probeKvm(kernel, cacheDir);
+  if (bootId) await writeFile(memo, `${JSON.stringify({ key, ...result })}\n`).catch(() => undefined);
+  return result;
 }

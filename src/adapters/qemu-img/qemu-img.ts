@@ -111,9 +111,10 @@ function parseToolJson<T>(schema: z.ZodType<T>, stdout: string, what: string): T
 }
 
 /** Reads an image and its backing chain with `qemu-img info --output=json --backing-chain`. */
-export async function readImageInfo(path: string): Promise<ImageInfo> {
+export async function readImageInfo(path: string, options: { chain?: boolean } = {}): Promise<ImageInfo> {
   // -U (force-share) so reading info never fails because a running QEMU holds the image lock.
-  const { stdout } = await runQemuImg(['info', '--output=json', '--backing-chain', '-U', path]);
+  // Without the chain, the backing file is not opened: that reads an overlay whose parent has moved.
+  const { stdout } = await runQemuImg(['info', '--output=json', ...(options.chain === false ? [] : ['--backing-chain']), '-U', path]);
   const json = parseToolJson(z.union([z.array(QemuImgInfoJson).min(1), QemuImgInfoJson]), stdout, 'info');
   const chain = (Array.isArray(json) ? json : [json]).map(toLayerInfo);
   const [top] = chain;
