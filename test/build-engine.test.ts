@@ -106,11 +106,17 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
     expect(packerRuns()).toEqual([]);
   });
 
-  it('reuses every layer for a new version with unchanged layers', async () => {
+  it('reuses every layer and the identical image for a new version with unchanged layers: no Packer run, no re-hash', async () => {
     const report = await buildImage(options('1.0.1'));
 
+    const manifest = ImageManifest.parse(JSON.parse(readFileSync(report.manifestPath, 'utf8')));
+    const previous = ImageManifest.parse(JSON.parse(readFileSync(join(work.dir, 'output/vault-cube-demo-box/v1.0.0/image-manifest.json'), 'utf8')));
     expect(report.layers.map((l) => l.action)).toEqual(['reused', 'reused', 'reused', 'reused', 'reused']);
-    expect(packerRuns()).toEqual(['build seal']);
+    expect(packerRuns()).toEqual([]);
+    expect(manifest.artifact_reused_from).toBe('1.0.0');
+    expect(manifest.checksum_sha256).toBe(previous.checksum_sha256);
+    expect(manifest.seal_key).toBe(previous.seal_key);
+    expect(execFileSync('sha256sum', [report.artifact], { encoding: 'utf8' }).split(' ')[0]).toBe(manifest.checksum_sha256);
   });
 
   it('rebuilds only frameworks and validation after a frameworks change', async () => {

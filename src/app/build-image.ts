@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -23,7 +23,7 @@ import { describeGateFailure, evaluateGate, GateVerdict } from '../core/gate/eva
 import { parseAnsibleRunReport, parseGuestFacts, parseGuestGateReport, type GuestFacts } from '../core/gate/gate-report.js';
 import { assembleManifest, ImageManifest, serializeManifest, type ArtifactVerification } from '../core/manifest/image-manifest.js';
 import type { CacheEntry } from '../core/plan/cache-entry.js';
-import { planBuild, type BuildPlan, type LayerPlan, type ToolVersions } from '../core/plan/plan-build.js';
+import { computeSealKey, planBuild, type BuildPlan, type LayerPlan, type ToolVersions } from '../core/plan/plan-build.js';
 import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../core/preflight/check-preflight.js';
 import { encodeCanonicalJson } from '../core/render/encode.js';
 import { renderImage } from '../core/render/render-image.js';
@@ -99,6 +99,9 @@ type Context = {
   finalizeStarted?: number;
   gpuValidated?: boolean;
   verification?: ArtifactVerification;
+  sealKey: string;
+  /** An earlier release holding the byte-identical sealed image (same seal key): linked, not rebuilt or re-hashed. */
+  reuse?: { version: string; artifact: string; manifest: ImageManifest };
 };
 
 const MANIFEST = 'image-manifest.json';
@@ -125,6 +128,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   };
   const plan = planBuild(spec, options.version, project, tools, cache.entries, { fromLayer: options.fromLayer, untilLayer: options.untilLayer });
   const specHash = createHash('sha256').update(encodeCanonicalJson(spec)).digest('hex');
+  const active = plan.layers.filter((l) => l.action !== 'skip');
+  const sealKey = computeSealKey(active.at(-1)!.key, project, tools, spec.output.compress);
 
   const existing = await readExistingManifest(join(versionDir, MANIFEST));
   if (existing) {
@@ -160,6 +165,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     plan,
     tools,
     accelerator: 'tcg',
+    sealKey,
+    reuse: active.every((l) => l.action === 'reuse') ? await findRelease(outputRoot, sealKey) : undefined,
     outcomes: [],
     notices: [...cache.problems, ...(lock.tookOverFrom ? [`took over a stale lock of pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command})`] : [])],
   };
@@ -236,7 +243,17 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
       },
       ...layerTasks,
       {
+        title: 'Reuse the identical image of an earlier release',
+        enabled: () => ctx.reuse !== undefined,
+        task: async (_, task) => {
+          ctx.finalizeStarted = Date.now();
+          await reuseRelease(ctx, artifactName);
+          task.title = `Reused the identical image of v${ctx.reuse!.version} (same layers and seal): no Packer run, no re-hash`;
+        },
+      },
+      {
         title: 'Seal and flatten',
+        enabled: () => ctx.reuse === undefined,
         task: async (_, task) => {
           ctx.finalizeStarted = Date.now();
           await sealAndFlatten(ctx, options.signal, artifactName, stamp, (line) => (task.output = line));
@@ -245,6 +262,7 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
       },
       {
         title: 'Checksum',
+        enabled: () => ctx.reuse === undefined,
         task: async (_, task) => {
           ctx.sha256 = await sha256File(ctx.artifactPath!);
           task.title = `SHA-256 ${ctx.sha256}`;
@@ -252,7 +270,7 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
       },
       {
         title: 'Verify: boot the artifact, check it over SSH, re-check its SHA-256',
-        enabled: () => options.skipVerify !== true,
+        enabled: () => options.skipVerify !== true && ctx.reuse === undefined,
         task: async (_, task) => {
           ctx.verification = await verifyArtifact({
             artifact: ctx.artifactPath!,
@@ -527,6 +545,33 @@ async function sealAndFlatten(ctx: Context, signal: AbortSignal, artifactName: s
   await rm(join(ctx.buildDir, 'work', 'seal-out'), { recursive: true, force: true });
 }
 
+/** A release of this image (any version) whose sealed image has this seal key and whose artifact is still there. */
+async function findRelease(outputRoot: string, sealKey: string): Promise<Context['reuse']> {
+  const versions = existsSync(outputRoot) ? (await readdir(outputRoot)).filter((v) => /^v\d+\.\d+\.\d+/.test(v) && !v.includes('.partial-')) : [];
+  for (const version of versions.sort().reverse()) {
+    const manifestPath = join(outputRoot, version, MANIFEST);
+    if (!existsSync(manifestPath)) continue;
+    const parsed = ImageManifest.safeParse(JSON.parse(await readFile(manifestPath, 'utf8')));
+    if (!parsed.success || parsed.data.seal_key !== sealKey) continue;
+    const artifact = join(outputRoot, version, parsed.data.artifact);
+    if (existsSync(artifact) && parsed.data.verify?.status !== 'failed') return { version: parsed.data.version, artifact, manifest: parsed.data };
+  }
+  return undefined;
+}
+
+async function reuseRelease(ctx: Context, artifactName: string): Promise<void> {
+  const reuse = ctx.reuse!;
+  const staging = stagingVersionDir(ctx);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  ctx.artifactPath = join(staging, artifactName);
+  // A hard link: releases are immutable, so sharing the bytes is safe and costs nothing; copy across filesystems.
+  await link(reuse.artifact, ctx.artifactPath).catch(() => copyFile(reuse.artifact, ctx.artifactPath!));
+  ctx.sha256 = reuse.manifest.checksum_sha256;
+  ctx.sizeBytes = reuse.manifest.size_bytes;
+  ctx.verification = reuse.manifest.verify;
+}
+
 function stagingVersionDir(ctx: Context): string {
   return `${ctx.versionDir}.partial-${process.pid}`;
 }
@@ -555,6 +600,8 @@ async function writeRelease(ctx: Context, artifactName: string, specHash: string
     host: { hostname: hostname(), accelerator: ctx.accelerator },
     durations: { totalS: (Date.now() - started) / 1000, finalizeS: (Date.now() - (ctx.finalizeStarted ?? Date.now())) / 1000 },
     verify: ctx.verification,
+    sealKey: ctx.sealKey,
+    artifactReusedFrom: ctx.reuse?.version,
   });
   ctx.gpuValidated = manifest.gpu_validated;
   await writeFile(join(staging, MANIFEST), serializeManifest(manifest));

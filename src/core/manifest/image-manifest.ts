@@ -105,6 +105,10 @@ export const ImageManifest = z
     version_override: z.string().min(1).optional(),
     /** The shipped artifact booted through a throwaway overlay and checked over SSH. */
     verify: ArtifactVerification.optional(),
+    /** Key of the sealed image: equal keys mean byte-identical images (see computeSealKey). */
+    seal_key: Sha256.optional(),
+    /** The earlier release whose identical image this one reuses (no Packer run, no re-hash). */
+    artifact_reused_from: ReleaseVersion.optional(),
   })
   .superRefine((manifest, ctx) => {
     manifest.layers.forEach((entry, index) => {
@@ -156,6 +160,8 @@ export type ManifestInput = {
   readonly factsSource?: string;
   readonly versionOverride?: string;
   readonly verify?: ArtifactVerification;
+  readonly sealKey?: string;
+  readonly artifactReusedFrom?: string;
 };
 
 /** Assembles and validates image-manifest.json from the image's facts and the tools; nothing version-like comes from the spec. */
@@ -195,6 +201,8 @@ export function assembleManifest(input: ManifestInput): ImageManifest {
     facts_source: input.factsSource ?? `packer/guest/facts.py in the ${top ?? 'top'} layer's build VM`,
     ...(input.versionOverride === undefined ? {} : { version_override: input.versionOverride }),
     ...(input.verify === undefined ? {} : { verify: input.verify }),
+    ...(input.sealKey === undefined ? {} : { seal_key: input.sealKey }),
+    ...(input.artifactReusedFrom === undefined ? {} : { artifact_reused_from: input.artifactReusedFrom }),
   };
   return validateManifest(manifest, `${input.spec.name} v${input.version}`);
 }

@@ -229,3 +229,19 @@ function diffValues(before: unknown, after: unknown, path: string): ValueChange[
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
+
+/** Files the seal step depends on: its playbook and role, its vars template and the Packer templates. */
+const SEAL_FILES = ['ansible/playbooks/seal.yml', 'ansible/roles/seal/', 'templates/ansible/seal.vars.yml.hbs', 'templates/packer/', 'ansible/ansible.cfg'];
+
+/**
+ * The key of a sealed, flattened image: the top layer's key, the seal step's files, the tools and the
+ * compression setting. Two releases with the same seal key hold byte-identical images.
+ */
+export function computeSealKey(topLayerKey: string, project: ProjectFiles, tools: ToolVersions, compress: boolean): string {
+  const files = Object.fromEntries(
+    Object.entries(project.digests)
+      .filter(([path]) => SEAL_FILES.some((p) => (p.endsWith('/') ? path.startsWith(p) : path === p)))
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+  return createHash('sha256').update(encodeCanonicalJson({ topLayerKey, files, tools, compress })).digest('hex');
+}
