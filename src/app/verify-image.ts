@@ -87,7 +87,7 @@ export async function verifyArtifact(input: VerifyInput): Promise<ArtifactVerifi
               `sudo -n python3 /tmp/imagebuild-verify/run_checks.py --params /tmp/imagebuild-verify/${layer}.json --out /tmp/imagebuild-verify/${layer}-gate.json && cat /tmp/imagebuild-verify/${layer}-gate.json`,
             );
             if (run.code !== 0) throw new Error(`run_checks.py for ${layer} exited ${run.code}: ${run.stderr.split('\n')[0]}`);
-            verdicts.push(evaluateGate({ layer, spec: input.spec, report: parseGuestGateReport(JSON.parse(run.stdout), `${layer} gate of the verify boot`) }));
+            verdicts.push(evaluateGate({ layer, spec: input.spec, report: parseGuestGateReport(JSON.parse(run.stdout), `${layer} gate of the verify boot`), imageChecksOnly: true }));
           }
           await attempt.session.exec('rm -rf /tmp/imagebuild-verify');
           const failed = verdicts.filter((v) => v.status === 'failed');
