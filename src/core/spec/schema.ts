@@ -157,7 +157,8 @@ const BaseLayer = specObject({
   packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { error: 'not a Debian package name' })).default([]),
   docker: specObject({
     source: z.enum(['docker-ce', 'distro']).default('docker-ce'),
-    version: z.string().regex(/^[A-Za-z0-9.:~+-]+$/, { error: 'not an apt version string; e.g. "5:28.3.3-1~ubuntu.24.04~noble"' }),
+    // A trailing * pins the upstream version and accepts Debian's binary rebuilds (+b1, +b6, …).
+    version: z.string().regex(/^[A-Za-z0-9.:~+-]+\*?$/, { error: 'not an apt version string; e.g. "5:28.3.3-1~ubuntu.24.04~noble" or "20.10.24+dfsg1-1+deb12u1*"' }),
   }),
   ssh: specObject({
     port: port.default(22),
