@@ -5,6 +5,7 @@ import { imageSpecJsonSchema } from '../core/spec/json-schema.js';
 import { isLayerName, LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
 import { parseVersionArg } from '../core/version/parse-version.js';
 import { SpecInvalidError, UsageError } from '../errors.js';
+import { createProgressRenderer, RELEASE_COMMANDS, runVersionRollback, VERSION_ROLLBACK_FLAGS, VERSION_ROLLBACK_HELP } from './release-commands.js';
 import type { Output } from './output.js';
 
 /** A parsed command line handed to a command. */
@@ -215,6 +216,8 @@ const build: Command = {
     'verify-user': { type: 'string', value: 'USER', help: 'a spec user to log in as in the verification boot (with --verify-key)' },
     'verify-key': { type: 'string', value: 'FILE', help: "that user's private SSH key; without it the in-guest checks of the verification boot are skipped" },
     'no-verify': { type: 'boolean', help: 'skip the verification boot of the finished artifact (the manifest then records none)' },
+    publish: { type: 'boolean', help: "publish the release to the spec's store after a successful build (checked before the build starts)" },
+    'allow-bump-mismatch': { type: 'string', value: 'REASON', help: 'with --publish: publish although the semver bump does not match the changes; recorded' },
     json: { type: 'boolean', help: 'no live progress; print the build report as JSON at the end' },
   },
   positionals: { min: 1, max: 1 },
@@ -228,6 +231,11 @@ const build: Command = {
     const accel = oneOf(flags.accel, '--accel', ['kvm', 'tcg'] as const);
     const hostProfile = oneOf(flags['host-profile'], '--host-profile', ['gpu', 'cpu'] as const);
     const verifyLogin = verifyLoginFlags(flags, cwd);
+    const allowBumpMismatch = stringFlag(flags['allow-bump-mismatch']);
+    if (allowBumpMismatch !== undefined && flags.publish !== true) throw new UsageError('--allow-bump-mismatch goes with --publish');
+    const publishing = flags.publish === true ? await import('../app/release-publish.js') : undefined;
+    // Refuse an existing version or a wrong bump before hours of building, not after.
+    await publishing?.checkPublishable({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch });
     const { buildImage } = await import('../app/build-image.js');
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
@@ -250,10 +258,14 @@ const build: Command = {
         verifyLogin,
         skipVerify: flags['no-verify'] === true,
       });
+      const published = publishing
+        ? await publishing.publishRelease({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch, onProgress: createProgressRenderer(output), signal: controller.signal })
+        : undefined;
       if (flags.json === true) {
-        output.json(report);
+        output.json(published ? { ...report, published } : report);
         return 0;
       }
+      if (published) output.out(`${output.paint('green', '✔')} published v${published.version} to ${published.store}`);
       const reused = report.layers.filter((l) => l.action === 'reused').length;
       const built = report.layers.filter((l) => l.action === 'built').length;
       output.out('');
@@ -330,23 +342,28 @@ const cache: Command = {
 
 const rollback: Command = {
   name: 'rollback',
-  usage: 'imagebuild rollback --layer LAYER [--spec FILE] [--keep-failed] [--json]',
-  summary: "drop a layer and every layer above it from the cache, so the next build rebuilds from the layer below",
+  usage: 'imagebuild rollback (--layer LAYER [--keep-failed] | --to VERSION [--reason TEXT]) [--spec FILE] [--json]',
+  summary: 'layer level: drop a cached layer and those above it; version level: point `current` back to a release',
   description:
-    "Layer-level rollback for on-call: removes the current spec's cached entries of LAYER and the layers above it (and the\n" +
-    'failed attempts of those layers, unless --keep-failed), leaving the layers below intact and reusable. Refused while a\n' +
-    'build holds the cache lock. Lists what it removed.',
+    "With --layer (layer level, for on-call): removes the current spec's cached entries of LAYER and the layers above it\n" +
+    '(and the failed attempts of those layers, unless --keep-failed), leaving the layers below intact and reusable. Refused\n' +
+    'while a build holds the cache lock. Lists what it removed.\n' +
+    VERSION_ROLLBACK_HELP,
   flags: {
     spec: SPEC_FLAG,
     layer: { type: 'string', value: 'LAYER', help: `the lowest layer to drop: ${LAYER_NAMES.join(', ')}` },
     'keep-failed': { type: 'boolean', help: 'keep the failed attempts of those layers for debugging' },
     'host-profile': HOST_PROFILE_FLAG,
+    ...VERSION_ROLLBACK_FLAGS,
     json: JSON_FLAG,
   },
   positionals: { min: 0, max: 0 },
-  async run({ flags, cwd, output }) {
+  async run(invocation) {
+    const { flags, cwd, output } = invocation;
+    if (flags.to !== undefined && flags.layer !== undefined) throw new UsageError('rollback: give --layer (a cached layer) or --to (a release), not both');
+    if (flags.to !== undefined) return runVersionRollback(invocation);
     const layer = layerFlag(flags.layer, '--layer');
-    if (!layer) throw new UsageError('rollback: --layer is required; e.g. imagebuild rollback --layer driver');
+    if (!layer) throw new UsageError('rollback: give --layer LAYER (e.g. driver) or --to VERSION (e.g. v1.0.1)');
     const { rollbackLayer } = await import('../app/cache-admin.js');
     const result = await rollbackLayer({ specArg: stringFlag(flags.spec), cwd, layer, keepFailed: flags['keep-failed'] === true, hostProfile: oneOf(flags['host-profile'], '--host-profile', ['gpu', 'cpu'] as const) });
     if (flags.json === true) {
@@ -400,7 +417,7 @@ const verify: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [validate, render, plan, build, verify, rollback, cache, schema];
+export const COMMANDS: readonly Command[] = [validate, render, plan, build, verify, ...RELEASE_COMMANDS, rollback, cache, schema];
 
 function verifyLoginFlags(flags: Invocation['flags'], cwd: string): { user: string; privateKey: string } | undefined {
   const user = stringFlag(flags['verify-user']);

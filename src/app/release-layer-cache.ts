@@ -1,0 +1,188 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import { StoreConflictError } from '../adapters/store/errors.js';
+import type { ArtifactStore } from '../adapters/store/types.js';
+import { CacheEntry } from '../core/plan/cache-entry.js';
+import { ChecksumMismatchError } from '../core/release/errors.js';
+import { ImagebuildError } from '../errors.js';
+import { createProgressReporter, currentActor, timestampOf, type TransferProgress } from './release-store.js';
+
+// The shared layer cache: `<cache>/layers/<key>/` (and, for a bootstrapped base layer, the
+// `<cache>/bootstrap/<key>/` image it is an overlay of) mirrored under `layer-cache/<key>/` in a
+// store. The entry's metadata.json — every file's size and SHA-256 — is written after all its files
+// and is what makes an entry exist for readers, so a half-uploaded entry is never seen. A pull lands
+// in a dot-named staging directory, is verified file by file, and is renamed into place.
+
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** metadata.json of a shared layer-cache entry. */
+export const SharedLayerEntry = z.strictObject({
+  format: z.literal(1),
+  key: Sha256,
+  layer: z.string(),
+  bootstrap_key: Sha256.nullable(),
+  /** The push whose files this entry is: each push uploads under its own id, so two runners never mix files. */
+  push_id: z.string().regex(/^[0-9A-Za-z-]+$/),
+  pushed_at: z.string(),
+  pushed_by: z.string(),
+  files: z.array(
+    z.strictObject({
+      root: z.enum(['layer', 'bootstrap']),
+      // Relative, inside the entry: no empty, `.` or `..` segments.
+      path: z
+        .string()
+        .regex(/^[A-Za-z0-9._+=@/-]+$/)
+        .refine((p) => p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), { error: 'not a relative path inside the entry' }),
+      size: z.number().int().nonnegative(),
+      sha256: Sha256,
+    }),
+  ),
+});
+export type SharedLayerEntry = z.infer<typeof SharedLayerEntry>;
+
+export type LayerTransferOptions = {
+  readonly store: ArtifactStore;
+  /** The local cache directory (the spec's cache.dir, absolute). */
+  readonly cacheDir: string;
+  /** The layer's key (its directory name under `<cache>/layers/`). */
+  readonly key: string;
+  readonly onProgress?: (progress: TransferProgress) => void;
+  readonly env?: NodeJS.ProcessEnv;
+};
+
+export type LayerTransferReport = { readonly key: string; readonly status: 'pushed' | 'pulled' | 'present' | 'absent'; readonly bytes: number; readonly files: number };
+
+/** Where a layer's shared entry lives in a store; its metadata.json is `<prefix>metadata.json`. */
+export function sharedLayerPrefix(key: string): string {
+  return `layer-cache/${key}/`;
+}
+
+/** The store key of one file of one push of a shared entry. */
+export function sharedFileKey(key: string, pushId: string, root: 'layer' | 'bootstrap', path: string): string {
+  return `${sharedLayerPrefix(key)}${pushId}/${root}/${path}`;
+}
+
+/** Pushes a registered layer to the store (data first, metadata.json last); `present` when the store already has it. */
+export async function pushLayer(options: LayerTransferOptions): Promise<LayerTransferReport> {
+  const { store, cacheDir, key } = options;
+  const prefix = sharedLayerPrefix(key);
+  if (await store.head(`${prefix}metadata.json`)) return { key, status: 'present', bytes: 0, files: 0 };
+  const layerDir = join(cacheDir, 'layers', key);
+  const entry = CacheEntry.parse(JSON.parse(await readFile(join(layerDir, 'entry.json'), 'utf8').catch(() => {
+    throw new ImagebuildError('CACHE_ENTRY_MISSING', `${layerDir}: no registered layer with this key to push`, 1);
+  })));
+  const roots: { root: 'layer' | 'bootstrap'; dir: string }[] = [{ root: 'layer', dir: layerDir }];
+  if (entry.bootstrapKey) roots.push({ root: 'bootstrap', dir: join(cacheDir, 'bootstrap', entry.bootstrapKey) });
+
+  const now = new Date();
+  const pushId = `${timestampOf(now).replace(/[-:]/g, '')}-${randomBytes(4).toString('hex')}`;
+  const files: SharedLayerEntry['files'] = [];
+  for (const { root, dir } of roots) {
+    for (const path of await filesUnder(dir)) {
+      const local = join(dir, ...path.split('/'));
+      const size = (await stat(local)).size;
+      const progress = createProgressReporter('upload', `${key.slice(0, 12)} ${root}/${path}`, size, options.onProgress);
+      // Hashed while it streams: each file is read once.
+      const put = await store.putFile(sharedFileKey(key, pushId, root, path), local, { sha256: true, onProgress: (bytes) => progress.update(bytes) });
+      progress.finish(put.size);
+      files.push({ root, path, size: put.size, sha256: put.sha256! });
+    }
+  }
+  const metadata: SharedLayerEntry = { format: 1, key, layer: entry.layer, bootstrap_key: entry.bootstrapKey, push_id: pushId, pushed_at: timestampOf(now), pushed_by: currentActor(options.env), files };
+  try {
+    await store.putJson(`${prefix}metadata.json`, metadata, { ifAbsent: true });
+  } catch (error) {
+    // Another runner pushed the same key (same inputs) first: its entry is as good as ours; ours goes.
+    if (!(error instanceof StoreConflictError)) throw error;
+    await store.delete(files.map((f) => sharedFileKey(key, pushId, f.root, f.path)));
+    return { key, status: 'present', bytes: 0, files: 0 };
+  }
+  return { key, status: 'pushed', bytes: files.reduce((s, f) => s + f.size, 0), files: files.length };
+}
+
+/**
+ * Pulls a layer from the store into the local cache: every file verified against the SHA-256 in the
+ * entry's metadata before the entry is renamed into place. `absent` when the store has no complete
+ * entry, `present` when the local cache already has the layer. Pull a chain bottom-up: an overlay
+ * needs its parent.
+ */
+export async function pullLayer(options: LayerTransferOptions): Promise<LayerTransferReport> {
+  const { store, cacheDir, key } = options;
+  const layerDir = join(cacheDir, 'layers', key);
+  if (existsSync(join(layerDir, 'entry.json'))) return { key, status: 'present', bytes: 0, files: 0 };
+  const prefix = sharedLayerPrefix(key);
+  const stored = await store.getJson(`${prefix}metadata.json`);
+  if (!stored) return { key, status: 'absent', bytes: 0, files: 0 };
+  const parsed = SharedLayerEntry.safeParse(stored.value);
+  if (!parsed.success || parsed.data.key !== key) {
+    throw new ImagebuildError('SHARED_CACHE_INVALID', `${store.describe(`${prefix}metadata.json`)}: not a valid shared layer entry for ${key.slice(0, 12)}; delete it from the store`, 1);
+  }
+  const metadata = parsed.data;
+  const staging = (root: 'layer' | 'bootstrap') =>
+    root === 'layer' ? join(cacheDir, 'layers', `.pull-${key.slice(0, 16)}-${process.pid}`) : join(cacheDir, 'bootstrap', `.pull-${metadata.bootstrap_key!.slice(0, 16)}-${process.pid}`);
+  const finalDir = (root: 'layer' | 'bootstrap') => (root === 'layer' ? layerDir : join(cacheDir, 'bootstrap', metadata.bootstrap_key!));
+  const roots = [...new Set(metadata.files.map((f) => f.root))];
+  // The bootstrap image first: a layer must never appear without what it is an overlay of.
+  roots.sort((a, b) => (a === 'bootstrap' ? -1 : b === 'bootstrap' ? 1 : 0));
+  let bytes = 0;
+  try {
+    for (const root of roots) {
+      if (root === 'bootstrap' && existsSync(finalDir(root))) continue;
+      await rm(staging(root), { recursive: true, force: true });
+      for (const file of metadata.files.filter((f) => f.root === root)) {
+        const target = join(staging(root), ...file.path.split('/'));
+        await mkdir(dirname(target), { recursive: true });
+        const hash = createHash('sha256');
+        let size = 0;
+        const progress = createProgressReporter('download', `${key.slice(0, 12)} ${root}/${file.path}`, file.size, options.onProgress);
+        const remote = sharedFileKey(key, metadata.push_id, root, file.path);
+        const body = await store.getStream(remote);
+        await pipeline(
+          body,
+          new Transform({
+            transform(chunk: Buffer, _encoding, callback) {
+              hash.update(chunk);
+              size += chunk.length;
+              progress.update(size);
+              callback(null, chunk);
+            },
+          }),
+          createWriteStream(target),
+        );
+        progress.finish(size);
+        const digest = hash.digest('hex');
+        if (size !== file.size || digest !== file.sha256) {
+          throw new ChecksumMismatchError(
+            `${store.describe(remote)}: ${size !== file.size ? `${size} bytes, expected ${file.size}` : `SHA-256 ${digest}, expected ${file.sha256}`}; the shared layer ${key.slice(0, 12)} was not used`,
+          );
+        }
+        bytes += size;
+      }
+      if (root === 'layer') {
+        const entry = CacheEntry.safeParse(JSON.parse(await readFile(join(staging(root), 'entry.json'), 'utf8')));
+        if (!entry.success || entry.data.key !== key) throw new ImagebuildError('SHARED_CACHE_INVALID', `${store.describe(`${prefix}metadata.json`)}: its entry.json is not a cache entry for ${key.slice(0, 12)}; not used`, 1);
+      }
+      await mkdir(dirname(finalDir(root)), { recursive: true });
+      if (existsSync(finalDir(root))) await rm(staging(root), { recursive: true, force: true });
+      else await rename(staging(root), finalDir(root));
+    }
+  } catch (error) {
+    for (const root of roots) await rm(staging(root), { recursive: true, force: true });
+    throw error;
+  }
+  return { key, status: 'pulled', bytes, files: metadata.files.length };
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const names = await readdir(dir, { recursive: true });
+  const files: string[] = [];
+  for (const name of names.map(String).sort()) {
+    if ((await stat(join(dir, name))).isFile()) files.push(relative(dir, join(dir, name)).split(sep).join('/'));
+  }
+  return files;
+}

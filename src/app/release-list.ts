@@ -1,0 +1,106 @@
+import { join } from 'node:path';
+import { diffReleases, type ReleaseDiff } from '../core/release/diff-releases.js';
+import { ReleaseNotFoundError } from '../core/release/errors.js';
+import { resolveRelease, type CurrentChange, type CurrentPointer } from '../core/release/release-index.js';
+import { listLocalReleases, loadReleaseSpec, MANIFEST_FILE, openSpecStore, readLocalCurrent, readLocalManifest, readReleaseIndex, readStoredManifest } from './release-store.js';
+
+/** One release as `imagebuild list` shows it. */
+export type ListedRelease = {
+  readonly version: string;
+  readonly current: boolean;
+  readonly published_at: string;
+  readonly published_by: string;
+  readonly build_date: string | null;
+  readonly size_bytes: number;
+  readonly sha256: string;
+  readonly gate_status: 'passed' | 'failed';
+  readonly gpu_validated: boolean;
+  readonly os: string | null;
+  readonly kernel: string | null;
+  readonly nvidia_driver: string | null;
+  readonly cuda_version: string | null;
+  readonly frameworks: { readonly pytorch: string | null; readonly tensorflow: string | null; readonly vllm: string | null } | null;
+  readonly version_override: string | null;
+  /** Why the manifest could not be shown (missing or invalid in the store). */
+  readonly problem: string | null;
+};
+
+export type ReleaseListing = {
+  readonly name: string;
+  readonly store: string;
+  readonly current: CurrentPointer | null;
+  /** Newest first. */
+  readonly releases: readonly ListedRelease[];
+  readonly history: readonly CurrentChange[];
+};
+
+/** `imagebuild list`: the store's releases, newest first, each with its manifest's facts (validated on read). */
+export async function listReleases(options: { specArg?: string; cwd: string; env?: NodeJS.ProcessEnv }): Promise<ReleaseListing> {
+  const context = await loadReleaseSpec(options.specArg, options.cwd);
+  const store = await openSpecStore(context, options.cwd, options.env);
+  try {
+    const { index } = await readReleaseIndex(store, context.spec.name);
+    const manifests = await Promise.all(
+      index.releases.map((r) =>
+        readStoredManifest(store, r.manifest_key).then(
+          (m) => ({ manifest: m, problem: null }),
+          (error: unknown) => ({ manifest: undefined, problem: error instanceof Error ? error.message : String(error) }),
+        ),
+      ),
+    );
+    const releases = index.releases
+      .map((r, i): ListedRelease => {
+        const { manifest: m, problem } = manifests[i]!;
+        return {
+          version: r.version,
+          current: index.current?.version === r.version,
+          published_at: r.published_at,
+          published_by: r.published_by,
+          build_date: m?.build_date ?? null,
+          size_bytes: r.size_bytes,
+          sha256: r.sha256,
+          gate_status: r.gate_status,
+          gpu_validated: r.gpu_validated,
+          os: m?.os ?? null,
+          kernel: m?.kernel ?? null,
+          nvidia_driver: m?.nvidia_driver ?? null,
+          cuda_version: m?.cuda_version ?? null,
+          frameworks: m ? { ...m.frameworks } : null,
+          version_override: m?.version_override ?? r.bump.override,
+          problem,
+        };
+      })
+      .reverse();
+    return { name: context.spec.name, store: store.location, current: index.current, releases, history: index.history };
+  } finally {
+    store.close();
+  }
+}
+
+/** `imagebuild diff A B`: compares two releases' manifests, from the store when the spec names one, else from the output directory. */
+export async function diffStoredReleases(options: { specArg?: string; cwd: string; from: string; to: string; env?: NodeJS.ProcessEnv }): Promise<ReleaseDiff> {
+  const context = await loadReleaseSpec(options.specArg, options.cwd);
+  if (context.spec.artifacts.store === undefined) {
+    const read = async (ref: string) => {
+      const version = ref === 'current' ? await readLocalCurrent(context.outputRoot) : ref;
+      if (version === undefined) throw new ReleaseNotFoundError(`${join(context.outputRoot, 'current')}: no current release here; name versions instead`);
+      const manifest = await readLocalManifest(join(context.outputRoot, `v${version}`, MANIFEST_FILE));
+      if (!manifest) {
+        const local = (await listLocalReleases(context.outputRoot)).map((r) => `v${r.version}`);
+        throw new ReleaseNotFoundError(`${context.outputRoot}: no release v${version}; built: ${local.length > 0 ? local.join(', ') : 'none'} (the spec names no store)`);
+      }
+      return manifest;
+    };
+    return diffReleases(await read(options.from), await read(options.to));
+  }
+  const store = await openSpecStore(context, options.cwd, options.env);
+  try {
+    const { index } = await readReleaseIndex(store, context.spec.name);
+    const read = (ref: string) => readStoredManifest(store, resolveRelease(index, ref, store.location).manifest_key);
+    const [a, b] = await Promise.all([read(options.from), read(options.to)]);
+    return diffReleases(a, b);
+  } finally {
+    store.close();
+  }
+}
+

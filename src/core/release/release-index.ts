@@ -1,0 +1,170 @@
+import semver from 'semver';
+import { z } from 'zod';
+import { VersionExistsError } from '../../errors.js';
+import { ReleaseIndexInvalidError, ReleaseNotFoundError, ReleaseRefusedError } from './errors.js';
+
+// releases.json: the one object a reader trusts. Publishing writes it last (after the image and the
+// manifest it points at), so a version listed here is always complete in the store.
+
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: 'not a SHA-256 digest; expected 64 lower-case hex digits' });
+
+/** A release version without the leading v, as image-manifest.json writes it. */
+export const ReleaseVersion = z
+  .string()
+  .refine((v) => /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v) && semver.valid(v) === v, {
+    error: 'not a release version; use MAJOR.MINOR.PATCH without a leading v, e.g. 1.0.0',
+  });
+
+const Timestamp = z.iso.datetime({ error: 'not an ISO 8601 UTC time; e.g. 2026-01-15T10:30:00Z' });
+const StoreKey = z.string().min(1).regex(/^[A-Za-z0-9._+/-]+$/, { error: 'not a store key' });
+
+/** `$USER@hostname` of whoever published or moved `current`. */
+const Actor = z.string().min(1).max(200);
+
+/** One published release: where its objects are, and what a reader needs without fetching the manifest. */
+export const ReleaseRecord = z.strictObject({
+  version: ReleaseVersion,
+  published_at: Timestamp,
+  published_by: Actor,
+  manifest_key: StoreKey,
+  artifact_key: StoreKey,
+  sums_key: StoreKey,
+  /** The canonical spec the image was built from, when publish could prove it (its hash equals the manifest's spec_hash). */
+  spec_key: StoreKey.nullable(),
+  size_bytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  sha256: Sha256,
+  /** failed: a gate or the verification boot failed; such a release is never made current. */
+  gate_status: z.enum(['passed', 'failed']),
+  gpu_validated: z.boolean(),
+  bump: z.strictObject({
+    from: ReleaseVersion.nullable(),
+    actual: z.enum(['initial', 'major', 'minor', 'patch']),
+    required: z.enum(['major', 'minor', 'patch']).nullable(),
+    /** The operator's reason for publishing despite a bump mismatch (also in the manifest's version_override). */
+    override: z.string().min(1).nullable(),
+  }),
+});
+export type ReleaseRecord = z.infer<typeof ReleaseRecord>;
+
+/** Which release `current` points at, and who pointed it there. */
+export const CurrentPointer = z.strictObject({
+  version: ReleaseVersion,
+  set_at: Timestamp,
+  set_by: Actor,
+  reason: z.string().min(1).max(500),
+});
+export type CurrentPointer = z.infer<typeof CurrentPointer>;
+
+/** One move of `current`, newest last. */
+export const CurrentChange = CurrentPointer.extend({ previous: ReleaseVersion.nullable() });
+export type CurrentChange = z.infer<typeof CurrentChange>;
+
+/** How many moves of `current` the index remembers. */
+export const HISTORY_LIMIT = 200;
+
+/** releases.json: every published release of one image, oldest first, the `current` pointer and its history. */
+export const ReleaseIndex = z
+  .strictObject({
+    format: z.literal(1, { error: 'unsupported release index format; this imagebuild reads format 1' }),
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { error: 'not an image name' }),
+    releases: z.array(ReleaseRecord),
+    current: CurrentPointer.nullable(),
+    history: z.array(CurrentChange).max(HISTORY_LIMIT),
+  })
+  .superRefine((index, ctx) => {
+    const seen = new Set<string>();
+    index.releases.forEach((r, i) => {
+      if (seen.has(r.version)) ctx.addIssue({ code: 'custom', path: ['releases', i, 'version'], message: `v${r.version} is listed twice` });
+      seen.add(r.version);
+    });
+    if (index.current && !seen.has(index.current.version)) {
+      ctx.addIssue({ code: 'custom', path: ['current', 'version'], message: `current points at v${index.current.version}, which is not a listed release` });
+    }
+  });
+export type ReleaseIndex = z.infer<typeof ReleaseIndex>;
+
+/** Who did something and when: the clock and the user come in as arguments. */
+export type Stamp = { readonly at: string; readonly by: string };
+
+/** Store keys of one release, relative to the store's prefix: `<name>/v<version>/…`. */
+export type ReleaseKeys = { readonly dir: string; readonly artifact: string; readonly manifest: string; readonly sums: string; readonly spec: string };
+
+/** The key of an image's release index: `<name>/releases.json`. */
+export function releaseIndexKey(name: string): string {
+  return `${name}/releases.json`;
+}
+
+/** Where a release's objects live in the store, mirroring output/<name>/v<version>/. */
+export function releaseKeys(name: string, version: string, artifact: string): ReleaseKeys {
+  const dir = `${name}/v${version}`;
+  return { dir, artifact: `${dir}/${artifact}`, manifest: `${dir}/image-manifest.json`, sums: `${dir}/SHA256SUMS`, spec: `${dir}/spec.json` };
+}
+
+/** An index with no releases yet. */
+export function emptyReleaseIndex(name: string): ReleaseIndex {
+  return { format: 1, name, releases: [], current: null, history: [] };
+}
+
+/** Validates a release index read from `where`; throws ReleaseIndexInvalidError naming the first problem. */
+export function parseReleaseIndex(json: unknown, where: string): ReleaseIndex {
+  const result = ReleaseIndex.safeParse(json);
+  if (result.success) return result.data;
+  const [issue] = result.error.issues;
+  const path = issue === undefined || issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');
+  throw new ReleaseIndexInvalidError(`${where}: ${path}: ${issue?.message ?? 'does not validate'}; restore it from the store's versioning or a backup`, { cause: result.error });
+}
+
+/** The release with this version, if listed. */
+export function findRelease(index: ReleaseIndex, version: string): ReleaseRecord | undefined {
+  return index.releases.find((r) => r.version === version);
+}
+
+/** The highest version listed, if any. */
+export function latestRelease(index: ReleaseIndex): ReleaseRecord | undefined {
+  return [...index.releases].sort((a, b) => semver.rcompare(a.version, b.version))[0];
+}
+
+/** The highest listed version below `version`: the release a new one is compared with. */
+export function previousRelease(index: ReleaseIndex, version: string): ReleaseRecord | undefined {
+  return [...index.releases].filter((r) => semver.lt(r.version, version)).sort((a, b) => semver.rcompare(a.version, b.version))[0];
+}
+
+/** Resolves `current` or a version to its release; throws ReleaseNotFoundError listing what exists. */
+export function resolveRelease(index: ReleaseIndex, ref: 'current' | string, where: string): ReleaseRecord {
+  if (ref === 'current') {
+    if (!index.current) throw new ReleaseNotFoundError(`${where}: no release is current yet; publish one first (imagebuild publish vX.Y.Z)`);
+    ref = index.current.version;
+  }
+  const found = findRelease(index, ref);
+  if (!found) {
+    const listed = index.releases.map((r) => `v${r.version}`);
+    throw new ReleaseNotFoundError(`${where}: no release v${ref}; published: ${listed.length > 0 ? listed.join(', ') : 'none'}`);
+  }
+  return found;
+}
+
+/** Adds a release (kept in semver order); a version already listed is an error, since versions are immutable. */
+export function addRelease(index: ReleaseIndex, record: ReleaseRecord): ReleaseIndex {
+  if (findRelease(index, record.version)) throw new VersionExistsError(`v${record.version} is already in the release index; versions are immutable: publish a new version`);
+  const releases = [...index.releases, record].sort((a, b) => semver.compare(a.version, b.version));
+  return { ...index, releases };
+}
+
+/** Points `current` at a listed release and records the move in the history. */
+export function setCurrent(index: ReleaseIndex, version: string, stamp: Stamp, reason: string): ReleaseIndex {
+  if (!findRelease(index, version)) throw new ReleaseNotFoundError(`cannot make v${version} current: it is not in the release index`);
+  const change: CurrentChange = { version, set_at: stamp.at, set_by: stamp.by, reason, previous: index.current?.version ?? null };
+  return {
+    ...index,
+    current: { version, set_at: stamp.at, set_by: stamp.by, reason },
+    history: [...index.history, change].slice(-HISTORY_LIMIT),
+  };
+}
+
+/** Removes releases from the index; refuses the current one. */
+export function removeReleases(index: ReleaseIndex, versions: readonly string[]): ReleaseIndex {
+  if (index.current && versions.includes(index.current.version)) {
+    throw new ReleaseRefusedError(`refusing to remove v${index.current.version}: it is the current release`);
+  }
+  return { ...index, releases: index.releases.filter((r) => !versions.includes(r.version)) };
+}

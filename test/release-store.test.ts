@@ -1,0 +1,130 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreAccessError, StoreConflictError, StoreNotConfiguredError } from '../src/adapters/store/errors.js';
+import { openStore } from '../src/adapters/store/open-store.js';
+import { resolveS3Settings } from '../src/adapters/store/s3/config.js';
+import type { ArtifactStore } from '../src/adapters/store/types.js';
+import { startS3Server, type TestS3Server } from './fixtures/release/s3-server.js';
+import { makeTempDir } from './support.js';
+
+// One contract, two back-ends: every store operation against a real s3rver on loopback and against a directory.
+
+let s3: TestS3Server;
+let work: { dir: string; cleanup: () => Promise<void> };
+
+const savedEnv = { ...process.env };
+beforeAll(async () => {
+  [s3, work] = await Promise.all([startS3Server(), makeTempDir('imagebuild-store-')]);
+  // The SDK's default credential chain reads the process environment, as it does for the CLI.
+  Object.assign(process.env, s3.env);
+});
+afterAll(async () => {
+  process.env = savedEnv;
+  await Promise.all([s3.close(), work.cleanup()]);
+});
+
+const backends = [
+  { kind: 's3', open: () => openStore({ kind: 's3', bucket: s3.bucket, prefix: 'team/images', region: 'us-east-1', force_path_style: false }, { cwd: work.dir, env: s3.env }) },
+  { kind: 'filesystem', open: () => openStore({ kind: 'filesystem', dir: 'store' }, { cwd: work.dir }) },
+] as const;
+
+describe.each(backends)('$kind store', ({ kind, open }) => {
+  let store: ArtifactStore;
+  beforeAll(async () => {
+    store = await open();
+  });
+  afterAll(() => store.close());
+
+  it('streams a file up and reads it back whole and from an offset, hashing on the way when asked', async () => {
+    const source = join(work.dir, `${kind}-source.bin`);
+    const bytes = randomBytes(3 * 1024 * 1024 + 17);
+    await writeFile(source, bytes);
+    const seen: number[] = [];
+
+    const put = await store.putFile('box/v1.0.0/box.qcow2', source, { sha256: true, onProgress: (b) => seen.push(b) });
+    const whole = await buffer(await store.getStream('box/v1.0.0/box.qcow2'));
+    const tail = await buffer(await store.getStream('box/v1.0.0/box.qcow2', { start: bytes.length - 17 }));
+
+    expect(put.size).toBe(bytes.length);
+    expect(put.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(seen.at(-1)).toBe(bytes.length);
+    expect(whole.equals(bytes)).toBe(true);
+    expect(tail.equals(bytes.subarray(bytes.length - 17))).toBe(true);
+    expect(await store.head('box/v1.0.0/box.qcow2')).toEqual({ key: 'box/v1.0.0/box.qcow2', size: bytes.length });
+  });
+
+  it('refuses to overwrite with ifAbsent, and an ifMatch write whose etag is stale', async () => {
+    await store.putJson('box/releases.json', { n: 1 }, { ifAbsent: true });
+    const first = await store.getJson('box/releases.json');
+
+    await store.putJson('box/releases.json', { n: 2 }, { ifMatch: first!.etag });
+    const second = await store.getJson('box/releases.json');
+
+    await expect(store.putJson('box/releases.json', { n: 3 }, { ifAbsent: true })).rejects.toBeInstanceOf(StoreConflictError);
+    await expect(store.putJson('box/releases.json', { n: 3 }, { ifMatch: first!.etag })).rejects.toBeInstanceOf(StoreConflictError);
+    await expect(store.putFile('box/v1.0.0/box.qcow2', join(work.dir, `${kind}-source.bin`), { ifAbsent: true })).rejects.toThrow('already exists');
+    expect(second?.value).toEqual({ n: 2 });
+    expect((await store.getJson('box/releases.json'))?.value).toEqual({ n: 2 });
+  });
+
+  it('lists by prefix, says absent for missing keys, and deletes', async () => {
+    await store.putJson('box/v1.0.1/image-manifest.json', { v: '1.0.1' });
+
+    const listed = await store.list('box/v');
+    await store.delete(['box/v1.0.1/image-manifest.json', 'box/v9.9.9/nothing']);
+
+    expect(listed.map((o) => o.key)).toEqual(['box/v1.0.0/box.qcow2', 'box/v1.0.1/image-manifest.json']);
+    expect(await store.getJson('box/v1.0.1/image-manifest.json')).toBeUndefined();
+    expect(await store.head('box/v1.0.1/image-manifest.json')).toBeUndefined();
+    expect(store.describe('box/releases.json')).toBe(kind === 's3' ? `s3://${s3.bucket}/team/images/box/releases.json` : join(work.dir, 'store/box/releases.json'));
+  });
+
+  it('rejects keys that could escape the store', async () => {
+    await expect(store.putJson('../escape.json', {})).rejects.toBeInstanceOf(StoreAccessError);
+    await expect(store.head('box//x')).rejects.toBeInstanceOf(StoreAccessError);
+  });
+});
+
+describe('store settings', () => {
+  it('takes region and endpoint from the environment over the spec, and goes path-style with an endpoint', () => {
+    const spec = { bucket: 'b', prefix: '/images/demo/', region: 'eu-west-1', force_path_style: false };
+
+    const plain = resolveS3Settings(spec, {});
+    const overridden = resolveS3Settings(spec, { AWS_REGION: 'us-west-2', AWS_ENDPOINT_URL: 'http://127.0.0.1:9000' });
+    const s3Only = resolveS3Settings({ ...spec, endpoint: 'https://minio.example' }, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9001', AWS_ENDPOINT_URL: 'http://127.0.0.1:9000' });
+
+    expect(plain).toEqual({ bucket: 'b', prefix: 'images/demo/', region: 'eu-west-1', endpoint: undefined, forcePathStyle: false });
+    expect(overridden).toMatchObject({ region: 'us-west-2', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
+    expect(s3Only.endpoint).toBe('http://127.0.0.1:9001');
+  });
+
+  it('says how to configure a store when the spec names none', async () => {
+    await expect(openStore(undefined, { cwd: '/' })).rejects.toBeInstanceOf(StoreNotConfiguredError);
+  });
+
+  it('names the missing bucket and never echoes credentials', async () => {
+    const store = await openStore({ kind: 's3', bucket: 'no-such-bucket', prefix: '', region: 'us-east-1', force_path_style: true }, { cwd: work.dir, env: s3.env });
+
+    const failure = await store.putJson('x.json', {}).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    store.close();
+
+    expect(failure).toBeInstanceOf(StoreAccessError);
+    expect(failure?.message).toMatch(/^s3:\/\/no-such-bucket\/x\.json: PUT failed: NoSuchBucket \(HTTP 404\): .*create the bucket/);
+    expect(`${failure?.message} ${String((failure?.cause as Error | undefined)?.stack)}`).not.toContain(s3.secretAccessKey);
+    expect(`${failure?.message}`).not.toContain(s3.accessKeyId);
+  });
+});
+
+it('keeps no temporary files in a filesystem store after writes', async () => {
+  const names = (await readdir(join(work.dir, 'store'), { recursive: true })).map(String);
+
+  expect(names.filter((n) => n.includes('.tmp-') || n.endsWith('.lock'))).toEqual([]);
+  expect(readFileSync(join(work.dir, 'store/box/releases.json'), 'utf8')).toContain('"n": 2');
+});
