@@ -79,7 +79,7 @@ const BAD_SPECS: readonly BadSpec[] = [
     expectedFragment: 'needs PyTorch >= 2.7 with cu128 wheels',
   },
   { name: 'proprietary modules on blackwell', mutate: (d) => d.setIn(['layers', 'driver', 'kernel_module'], 'proprietary'), expectedPath: 'layers.driver.kernel_module', expectedFragment: 'does not support Blackwell; use open' },
-  { name: 'vllm pins another torch', mutate: (d) => d.setIn(['layers', 'frameworks', 'pytorch', 'version'], '2.8.0'), expectedPath: 'layers.frameworks.vllm.version', expectedFragment: 'vLLM 0.10.1 pins torch 2.7.1, spec has 2.8.0' },
+  { name: 'vllm pins another torch', mutate: (d) => d.setIn(['layers', 'frameworks', 'pytorch', 'version'], '2.8.0'), expectedPath: 'layers.frameworks.vllm.version', expectedFragment: 'vLLM 0.10.0 pins torch 2.7.1, spec has 2.8.0' },
   { name: 'no venv on ubuntu 24.04', mutate: (d) => d.deleteIn(['layers', 'frameworks', 'python', 'venv']), expectedPath: 'layers.frameworks.python.venv', expectedFragment: 'refuses pip install into the system Python (PEP 668)' },
   // Injection attempts
   { name: 'name with shell quote', mutate: (d) => d.setIn(['name'], 'demo"; rm -rf /'), expectedPath: 'name', expectedFragment: 'not a valid image name' },
