@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, cp, link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -22,7 +22,7 @@ import { readToolVersions } from '../adapters/tools/tool-versions.js';
 import { describeGateFailure, evaluateGate, GateVerdict } from '../core/gate/evaluate-gate.js';
 import { parseAnsibleRunReport, parseGuestFacts, parseGuestGateReport, type GuestFacts } from '../core/gate/gate-report.js';
 import { assembleManifest, ImageManifest, serializeManifest, type ArtifactVerification } from '../core/manifest/image-manifest.js';
-import type { CacheEntry } from '../core/plan/cache-entry.js';
+import { CacheEntry } from '../core/plan/cache-entry.js';
 import { computeSealKey, planBuild, type BuildPlan, type LayerPlan, type ToolVersions } from '../core/plan/plan-build.js';
 import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../core/preflight/check-preflight.js';
 import { encodeCanonicalJson } from '../core/render/encode.js';
@@ -424,7 +424,6 @@ async function reuseLayer(ctx: Context, layerPlan: LayerPlan): Promise<void> {
 }
 
 async function readEntry(cacheDir: string, key: string): Promise<CacheEntry> {
-  const { CacheEntry } = await import('../core/plan/cache-entry.js');
   return CacheEntry.parse(JSON.parse(await readFile(join(cacheDir, 'layers', key, 'entry.json'), 'utf8')));
 }
 
@@ -540,7 +539,6 @@ async function sealAndFlatten(ctx: Context, signal: AbortSignal, artifactName: s
   await mkdir(staging, { recursive: true });
   ctx.artifactPath = join(staging, artifactName);
   const flat = await flattenImage(image, ctx.artifactPath, { compress: ctx.spec.output.compress, onProgress: (p) => onLine(`flatten ${p.toFixed(0)}%`) });
-  const { stat } = await import('node:fs/promises');
   ctx.sizeBytes = (await stat(flat.path)).size;
   await rm(join(ctx.buildDir, 'work', 'seal-out'), { recursive: true, force: true });
 }
