@@ -198,7 +198,7 @@ const schema: Command = {
 
 const build: Command = {
   name: 'build',
-  usage: 'imagebuild build <version> [--spec FILE] [--from-layer L] [--until-layer L] [--accel kvm|tcg] [--host-profile gpu|cpu] [--json]',
+  usage: 'imagebuild build <version> [--spec FILE] [--from-layer L] [--until-layer L] [--accel kvm|tcg] [--host-profile gpu|cpu] [--verify-user U --verify-key K | --no-verify] [--publish [--allow-bump-mismatch REASON]] [--json]',
   summary: 'build a versioned image: layers (cached or built with Packer and gated), seal, flatten, manifest',
   description:
     'Runs preflight (disk, tools, KVM boot probe, VFIO binding, lock), then each layer: reused from the cache when its key\n' +
