@@ -17,14 +17,17 @@ import { commandExists, freeBytes, hostKernel, pciDriverOf, probeKvmOncePerBoot 
 import { runPackerBuild } from '../adapters/packer/run-packer.js';
 import { flattenImage, readImageInfo, rebaseUnsafe } from '../adapters/qemu-img/qemu-img.js';
 import { qemuImgShimDir } from '../adapters/qemu-img/qemu-img-shim.js';
-import { ensureBuildKey, type BuildKey } from '../adapters/ssh/build-key.js';
+import { ensureBuildKey, readBuildKeyFingerprint, type BuildKey } from '../adapters/ssh/build-key.js';
+import type { ArtifactStore } from '../adapters/store/types.js';
+import { openStore } from '../adapters/store/open-store.js';
 import { readToolVersions } from '../adapters/tools/tool-versions.js';
 import { describeGateFailure, evaluateGate, GateVerdict } from '../core/gate/evaluate-gate.js';
 import { parseAnsibleRunReport, parseGuestFacts, parseGuestGateReport, type GuestFacts } from '../core/gate/gate-report.js';
 import { assembleManifest, ImageManifest, serializeManifest, type ArtifactVerification } from '../core/manifest/image-manifest.js';
 import { CacheEntry } from '../core/plan/cache-entry.js';
-import { computeSealKey, planBuild, type BuildPlan, type LayerPlan, type ToolVersions } from '../core/plan/plan-build.js';
+import { computeSealKey, planBuild, type BuildPlan, type LayerPlan, type ProjectFiles, type ToolVersions } from '../core/plan/plan-build.js';
 import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../core/preflight/check-preflight.js';
+import { formatBytes, formatTransfer } from '../core/release/transfer-rate.js';
 import { encodeCanonicalJson } from '../core/render/encode.js';
 import { renderImage } from '../core/render/render-image.js';
 import { applyHostProfile, type HostProfile } from '../core/spec/host-profile.js';
@@ -33,6 +36,7 @@ import type { ImageSpec } from '../core/spec/schema.js';
 import { BuildInterruptedError, GateFailedError, ImagebuildError, PreflightError, VerifyFailedError, VersionExistsError } from '../errors.js';
 import { collectProjectFiles } from './project-files.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
+import { pullLayerChain, pushLayer } from './release-layer-cache.js';
 import { verifyArtifact } from './verify-image.js';
 
 export type BuildOptions = {
@@ -102,6 +106,13 @@ type Context = {
   sealKey: string;
   /** An earlier release holding the byte-identical sealed image (same seal key): linked, not rebuilt or re-hashed. */
   reuse?: { version: string; artifact: string; manifest: ImageManifest };
+  /** Plans again from the cache as it is now (after the key was made or layers were pulled). */
+  replan: (entries: readonly CacheEntry[], buildKey: string) => BuildPlan;
+  outputRoot: string;
+  /** The shared layer cache (spec cache.store), opened on first use. */
+  sharedStore?: ArtifactStore;
+  /** Pushes of built layers to the shared cache, running while the next layer builds. */
+  pushes: Promise<void>[];
 };
 
 const MANIFEST = 'image-manifest.json';
@@ -126,10 +137,11 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     ansible: toolVersions.ansible.version ?? 'missing',
     qemuImg: toolVersions.qemuImg.version ?? 'missing',
   };
-  const plan = planBuild(spec, options.version, project, tools, cache.entries, { fromLayer: options.fromLayer, untilLayer: options.untilLayer });
+  const replan = (entries: readonly CacheEntry[], buildKey: string | undefined) =>
+    planBuild(spec, options.version, project, tools, entries, { fromLayer: options.fromLayer, untilLayer: options.untilLayer, buildKey });
+  // The key's fingerprint is read, not made, here: an identical rebuild must stay a no-op that writes nothing.
+  const plan = replan(cache.entries, await readBuildKeyFingerprint(cacheDir));
   const specHash = createHash('sha256').update(encodeCanonicalJson(spec)).digest('hex');
-  const active = plan.layers.filter((l) => l.action !== 'skip');
-  const sealKey = computeSealKey(active.at(-1)!.key, project, tools, spec.output.compress);
 
   const existing = await readExistingManifest(join(versionDir, MANIFEST));
   if (existing) {
@@ -165,8 +177,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     plan,
     tools,
     accelerator: 'tcg',
-    sealKey,
-    reuse: active.every((l) => l.action === 'reuse') ? await findRelease(outputRoot, sealKey) : undefined,
+    sealKey: '',
+    replan,
+    outputRoot,
+    pushes: [],
     outcomes: [],
     notices: [...cache.problems, ...(lock.tookOverFrom ? [`took over a stale lock of pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command})`] : [])],
   };
@@ -174,7 +188,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   try {
     // The key first: the bootstrap image's cache key includes it, and preflight probes KVM with that image's kernel.
     ctx.buildKey = await ensureBuildKey(cacheDir);
-    await runTasks(ctx, options, artifactName, specHash, started, stamp);
+    if (ctx.buildKey.fingerprint !== plan.layers[0]!.inputs.buildKey) ctx.plan = replan((await readCacheEntries(cacheDir)).entries, ctx.buildKey.fingerprint);
+    await settlePlan(ctx, project);
+    await runTasks(ctx, options, artifactName, specHash, started, stamp, project);
   } catch (error) {
     if (options.signal.aborted && !(error instanceof BuildInterruptedError)) {
       const next = ctx.plan.layers.find((l) => l.action === 'build' && !ctx.outcomes.some((o) => o.layer === l.layer));
@@ -184,6 +200,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     }
     throw error;
   } finally {
+    // Layers that passed their gate finish uploading even when a later layer failed (not after Ctrl-C).
+    if (!options.signal.aborted) await Promise.all(ctx.pushes);
     await lock.release();
   }
 
@@ -200,10 +218,19 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   };
 }
 
-async function runTasks(ctx: Context, options: BuildOptions, artifactName: string, specHash: string, started: number, stamp: string): Promise<void> {
-  const layerTasks = ctx.plan.layers.map((layerPlan) => ({
-    title: `${layerPlan.layer}`,
+/** The seal key and the identical earlier release of the plan as it now stands. */
+async function settlePlan(ctx: Context, project: ProjectFiles): Promise<void> {
+  const active = ctx.plan.layers.filter((l) => l.action !== 'skip');
+  ctx.sealKey = computeSealKey(active.at(-1)!.key, project, ctx.tools, ctx.spec.output.compress);
+  ctx.reuse = active.every((l) => l.action === 'reuse') ? await findRelease(ctx.outputRoot, ctx.sealKey) : undefined;
+}
+
+async function runTasks(ctx: Context, options: BuildOptions, artifactName: string, specHash: string, started: number, stamp: string, project: ProjectFiles): Promise<void> {
+  // Each task reads its layer's plan when it runs: pulling from the shared cache may have changed it.
+  const layerTasks = ctx.plan.layers.map((initial, index) => ({
+    title: `${initial.layer}`,
     task: async (_: Context, task: TaskHandle) => {
+      const layerPlan = ctx.plan.layers[index]!;
       if (layerPlan.action === 'skip') {
         ctx.outcomes.push({ layer: layerPlan.layer, key: layerPlan.key, action: 'skipped', durationS: 0 });
         task.skip(`${layerPlan.layer}: skipped (${layerPlan.reasons.join('; ')})`);
@@ -222,6 +249,13 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
 
   const list = new Listr<Context, 'default' | 'simple' | 'silent', 'simple' | 'silent'>(
     [
+      {
+        title: 'Pull layers from the shared cache',
+        enabled: () => ctx.spec.cache.store !== undefined && ctx.plan.layers.some((l) => l.action === 'build'),
+        task: async (_, task) => {
+          task.title = await pullShared(ctx, options, project, (line) => (task.output = line));
+        },
+      },
       {
         title: 'Preflight',
         task: async (_, task) => {
@@ -519,8 +553,47 @@ async function buildLayer(ctx: Context, layerPlan: LayerPlan, signal: AbortSigna
   ctx.lastFacts = facts;
   const outcome: LayerOutcome = { layer, key: layerPlan.key, action: 'built', durationS: built.durationS, gate };
   ctx.outcomes.push(outcome);
+  if (ctx.spec.cache.store && ctx.spec.cache.push) ctx.pushes.push(pushShared(ctx, layerPlan));
   if (!gate.gpuValidated) ctx.notices.push(`${layer}: GPU checks skipped (${gate.skipped.join(', ')}) — this image is not GPU-validated`);
   return outcome;
+}
+
+async function sharedStore(ctx: Context): Promise<ArtifactStore> {
+  ctx.sharedStore ??= await openStore(ctx.spec.cache.store, { cwd: dirname(ctx.loaded.path) });
+  return ctx.sharedStore;
+}
+
+/**
+ * Pulls, bottom-up, the layers the plan would build from the shared cache (each verified before it is
+ * renamed into the local cache), then plans again. A layer the store lacks, or one that fails its
+ * check, ends the chain: it and those above it are built here. Never fails the build.
+ */
+async function pullShared(ctx: Context, options: BuildOptions, project: ProjectFiles, onLine: (line: string) => void): Promise<string> {
+  const fromIndex = options.fromLayer ? ctx.plan.layers.findIndex((l) => l.layer === options.fromLayer) : ctx.plan.layers.length;
+  const wanted = ctx.plan.layers.filter((l, i) => l.action !== 'skip' && i < fromIndex);
+  let result: Awaited<ReturnType<typeof pullLayerChain>>;
+  try {
+    result = await pullLayerChain({ store: await sharedStore(ctx), cacheDir: ctx.cacheDir, keys: wanted.map((l) => l.key), onProgress: (p) => onLine(formatTransfer(p.label, p)) });
+  } catch (error) {
+    ctx.notices.push(`shared cache: ${(error as Error).message.split('\n')[0]}; building locally`);
+    return 'Shared cache unavailable; building locally';
+  }
+  if (result.problem) ctx.notices.push(`shared cache: ${result.problem}; building it locally`);
+  if (result.pulled.length === 0) return `Shared cache: nothing to pull (${wanted.filter((l) => l.action === 'build').length} layer(s) not there)`;
+  ctx.plan = ctx.replan((await readCacheEntries(ctx.cacheDir)).entries, ctx.buildKey!.fingerprint);
+  await settlePlan(ctx, project);
+  const names = result.pulled.map((key) => ctx.plan.layers.find((l) => l.key === key)?.layer ?? key.slice(0, 12));
+  return `Pulled ${names.join(', ')} from the shared cache (${formatBytes(result.bytes)}, every file's SHA-256 checked)`;
+}
+
+/** Pushes a layer that passed its gate to the shared cache; a failure is a notice, never a failed build. */
+async function pushShared(ctx: Context, layerPlan: LayerPlan): Promise<void> {
+  try {
+    const report = await pushLayer({ store: await sharedStore(ctx), cacheDir: ctx.cacheDir, key: layerPlan.key });
+    ctx.notices.push(`shared cache: ${layerPlan.layer} ${layerPlan.key.slice(0, 12)} ${report.status === 'pushed' ? `pushed (${report.files} files)` : 'already there'}`);
+  } catch (error) {
+    ctx.notices.push(`shared cache: pushing ${layerPlan.layer} ${layerPlan.key.slice(0, 12)} failed: ${(error as Error).message.split('\n')[0]}; it stays in the local cache`);
+  }
 }
 
 async function sealAndFlatten(ctx: Context, signal: AbortSignal, artifactName: string, stamp: string, onLine: (line: string) => void): Promise<void> {

@@ -20,12 +20,23 @@ export function resolveSpecPath(specArg: string | undefined, cwd: string, env: N
   return join(findPackageRoot(), DEFAULT_SPEC);
 }
 
-/** Reads and validates a spec file. */
-export async function loadSpec(specArg: string | undefined, cwd: string): Promise<LoadedSpec> {
-  const path = resolveSpecPath(specArg, cwd);
+/**
+ * Reads and validates a spec file. $IMAGEBUILD_CACHE_DIR and $IMAGEBUILD_OUTPUT_DIR override the spec's
+ * cache.dir and output.dir (e.g. on a CI runner, to keep them outside a workspace that checkout wipes).
+ */
+export async function loadSpec(specArg: string | undefined, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedSpec> {
+  const path = resolveSpecPath(specArg, cwd, env);
   const displayPath = displayPathOf(path, cwd);
   const text = await readTextFile(path, 'spec file');
-  return { ...parseSpec(text, displayPath), path, displayPath };
+  const parsed = parseSpec(text, displayPath);
+  const cacheDir = env.IMAGEBUILD_CACHE_DIR;
+  const outputDir = env.IMAGEBUILD_OUTPUT_DIR;
+  const spec = {
+    ...parsed.spec,
+    cache: cacheDir ? { ...parsed.spec.cache, dir: resolve(cwd, cacheDir) } : parsed.spec.cache,
+    output: outputDir ? { ...parsed.spec.output, dir: resolve(cwd, outputDir) } : parsed.spec.output,
+  };
+  return { ...parsed, spec, path, displayPath };
 }
 
 /** Shows a path relative to `cwd` when it lies inside it, absolute otherwise. */

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { readCacheEntries } from '../adapters/cache/read-cache.js';
 import { findPackageRoot } from '../adapters/fs/project-root.js';
+import { readBuildKeyFingerprint } from '../adapters/ssh/build-key.js';
 import { readToolVersions, type ToolVersion } from '../adapters/tools/tool-versions.js';
 import { planBuild, type BuildPlan, type PlanOptions, type ToolVersions } from '../core/plan/plan-build.js';
 import { applyHostProfile, type HostProfile } from '../core/spec/host-profile.js';
@@ -21,10 +22,11 @@ export async function planImage(options: { specArg?: string; version: string; cw
   const loaded = await loadSpec(options.specArg, options.cwd);
   const spec = { ...loaded, spec: applyHostProfile(loaded.spec, options.hostProfile) };
   const cacheDir = resolve(options.cwd, spec.spec.cache.dir);
-  const [project, tools, cache] = await Promise.all([
+  const [project, tools, cache, buildKey] = await Promise.all([
     collectProjectFiles(findPackageRoot()),
     readToolVersions(),
     readCacheEntries(cacheDir),
+    readBuildKeyFingerprint(cacheDir),
   ]);
   const versions: ToolVersions = {
     packer: tools.packer.version ?? 'missing',
@@ -36,7 +38,8 @@ export async function planImage(options: { specArg?: string; version: string; cw
       .filter((t) => t.version === null)
       .map((t) => `${t.tool}: ${t.error}; layer keys use "missing" for its version`),
     ...cache.problems,
+    ...(buildKey === undefined ? [`${cacheDir} has no build key yet (the first build makes one); every layer is planned as a build`] : []),
   ];
-  const plan = planBuild(spec.spec, options.version, project, versions, cache.entries, options);
+  const plan = planBuild(spec.spec, options.version, project, versions, cache.entries, { ...options, buildKey });
   return { spec, plan, cacheDir, tools, notices };
 }

@@ -178,6 +178,30 @@ export async function pullLayer(options: LayerTransferOptions): Promise<LayerTra
   return { key, status: 'pulled', bytes, files: metadata.files.length };
 }
 
+/**
+ * Pulls a chain of layers, bottom-up, until the first the store lacks or that fails its check: an
+ * overlay is useless without its parent. Layers already in the local cache are skipped over.
+ */
+export async function pullLayerChain(options: Omit<LayerTransferOptions, 'key'> & { readonly keys: readonly string[] }): Promise<{ pulled: string[]; bytes: number; problem?: string }> {
+  const pulled: string[] = [];
+  let bytes = 0;
+  for (const key of options.keys) {
+    let report: LayerTransferReport;
+    try {
+      report = await pullLayer({ ...options, key });
+    } catch (error) {
+      if (!(error instanceof ImagebuildError)) throw error;
+      return { pulled, bytes, problem: error.message };
+    }
+    if (report.status === 'absent') break;
+    if (report.status === 'pulled') {
+      pulled.push(key);
+      bytes += report.bytes;
+    }
+  }
+  return { pulled, bytes };
+}
+
 async function filesUnder(dir: string): Promise<string[]> {
   const names = await readdir(dir, { recursive: true });
   const files: string[] = [];

@@ -26,7 +26,14 @@ function mainHelp(): string {
     '  -V, --version  print the imagebuild version',
     '  --debug        on failure, also print the cause chain and stack',
     '',
-    'Environment: IMAGEBUILD_SPEC (default spec file), NO_COLOR (plain output).',
+    'Environment:',
+    '  IMAGEBUILD_SPEC            default spec file',
+    '  IMAGEBUILD_CACHE_DIR       overrides the spec\'s cache.dir (e.g. outside a CI workspace)',
+    '  IMAGEBUILD_OUTPUT_DIR      overrides the spec\'s output.dir',
+    '  IMAGEBUILD_BUILD_KEY_FILE  private SSH key every runner of a shared layer cache uses as its build key',
+    '  AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, …  S3 stores (artifacts.store, cache.store)',
+    '  GITHUB_ACTIONS=true        groups, annotations and a step summary in GitHub Actions',
+    '  NO_COLOR                   plain output',
     'Exit codes: 0 ok, 1 failure, 2 bad input or usage, 70 internal error.',
   ].join('\n');
 }

@@ -1,30 +1,111 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ToolFailedError } from '../../errors.js';
+import { ImagebuildError, ToolFailedError } from '../../errors.js';
 
-export type BuildKey = { readonly privateKeyFile: string; readonly publicKeyFile: string; readonly publicKey: string };
+export type BuildKey = {
+  readonly privateKeyFile: string;
+  readonly publicKeyFile: string;
+  readonly publicKey: string;
+  /** `SHA256:…` of the public key, as `ssh-keygen -l` prints it; recorded in cache entries (never the key itself). */
+  readonly fingerprint: string;
+};
+
+/** The environment variable naming a private key every runner of a shared layer cache uses as its build key. */
+export const SHARED_BUILD_KEY_ENV = 'IMAGEBUILD_BUILD_KEY_FILE';
 
 /**
  * The per-cache SSH key Packer and Ansible use to reach build VMs. Cached layers carry its public half
  * (the seal step removes it from the shipped image), so it lives with the cache, never in git or logs.
+ * With $IMAGEBUILD_BUILD_KEY_FILE set (a runner secret), that key becomes the cache's key, so layers
+ * pulled from a shared cache can be built upon by every runner holding it.
  */
-export async function ensureBuildKey(cacheDir: string): Promise<BuildKey> {
+export async function ensureBuildKey(cacheDir: string, env: NodeJS.ProcessEnv = process.env): Promise<BuildKey> {
   const dir = join(cacheDir, 'keys');
   const privateKeyFile = join(dir, 'build_ed25519');
   const publicKeyFile = `${privateKeyFile}.pub`;
-  if (!existsSync(privateKeyFile) || !existsSync(publicKeyFile)) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const temp = join(dir, `.build_ed25519.${process.pid}`);
-    await rm(temp, { force: true });
-    await rm(`${temp}.pub`, { force: true });
-    const result = await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'imagebuild-build-key', '-f', temp], { reject: false, stdin: 'ignore' });
+  const shared = env[SHARED_BUILD_KEY_ENV];
+  if (shared) {
+    await adoptSharedKey(shared, dir, privateKeyFile, publicKeyFile);
+  } else if (!existsSync(privateKeyFile) || !existsSync(publicKeyFile)) {
+    // Made in a private directory and renamed into place as a pair: two builds starting at once on a
+    // fresh cache (before either holds the lock) end up with the same key, the one renamed first.
+    await mkdir(cacheDir, { recursive: true });
+    const temp = join(cacheDir, `.keys-${process.pid}`);
+    await rm(temp, { recursive: true, force: true });
+    await mkdir(temp, { mode: 0o700 });
+    const result = await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'imagebuild-build-key', '-f', join(temp, 'build_ed25519')], { reject: false, stdin: 'ignore' });
     if (result.exitCode !== 0) {
+      await rm(temp, { recursive: true, force: true });
       throw new ToolFailedError('ssh-keygen', `ssh-keygen could not create the build key: ${result.stderr.split('\n')[0] ?? result.exitCode}`, result.exitCode);
     }
-    await rename(`${temp}.pub`, publicKeyFile);
-    await rename(temp, privateKeyFile);
+    try {
+      await rename(temp, dir);
+    } catch (error) {
+      await rm(temp, { recursive: true, force: true });
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+      if (!existsSync(publicKeyFile)) throw new ImagebuildError('BUILD_KEY_MISSING', `${dir}: holds no build key (build_ed25519.pub); remove the directory to have a new key made`, 1);
+    }
   }
-  return { privateKeyFile, publicKeyFile, publicKey: (await readFile(publicKeyFile, 'utf8')).trim() };
+  const publicKey = (await readFile(publicKeyFile, 'utf8')).trim();
+  return { privateKeyFile, publicKeyFile, publicKey, fingerprint: publicKeyFingerprint(publicKey) };
+}
+
+/** `SHA256:<base64 without padding>` of an OpenSSH public key line (`type base64 [comment]`). */
+/**
+ * The fingerprint of the build key a build on this cache would use, without creating one: the shared
+ * key's when $IMAGEBUILD_BUILD_KEY_FILE is set, else the cache's; undefined when the cache has none yet.
+ */
+export async function readBuildKeyFingerprint(cacheDir: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const shared = env[SHARED_BUILD_KEY_ENV];
+  if (shared) return publicKeyFingerprint(await derivePublicKey(shared));
+  try {
+    return publicKeyFingerprint(await readFile(join(cacheDir, 'keys', 'build_ed25519.pub'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+export function publicKeyFingerprint(publicKeyLine: string): string {
+  const blob = publicKeyLine.trim().split(/\s+/)[1] ?? '';
+  return `SHA256:${createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** Installs the key at `source` as the cache's build key (unchanged when it already is), atomically. */
+async function adoptSharedKey(source: string, dir: string, privateKeyFile: string, publicKeyFile: string): Promise<void> {
+  const publicKey = await derivePublicKey(source);
+  if (existsSync(publicKeyFile) && existsSync(privateKeyFile) && publicKeyFingerprint(await readFile(publicKeyFile, 'utf8')) === publicKeyFingerprint(publicKey)) return;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = join(dir, `.shared_ed25519.${process.pid}`);
+  await copyFile(source, temp);
+  await chmod(temp, 0o600);
+  await writeFile(`${temp}.pub`, `${publicKey}\n`, { mode: 0o644 });
+  // The public half last: it is what says which key the cache holds, so a crash in between is redone next time.
+  await rename(temp, privateKeyFile);
+  await rename(`${temp}.pub`, publicKeyFile);
+}
+
+/** The public key line of the private key at `source` (ssh-keygen -y, which refuses anything unusable or passphrase-protected). */
+async function derivePublicKey(source: string): Promise<string> {
+  if (!existsSync(source)) {
+    throw new ImagebuildError('BUILD_KEY_MISSING', `${SHARED_BUILD_KEY_ENV}=${source}: no such file; point it at an unencrypted ed25519 private key (e.g. a runner secret written to a file)`, 2);
+  }
+  // Through a private 0600 copy: a secret written to a file is often mode 0644, which ssh-keygen refuses.
+  const temp = await mkdtemp(join(tmpdir(), 'imagebuild-key-'));
+  let derived;
+  try {
+    await copyFile(source, join(temp, 'key'));
+    await chmod(join(temp, 'key'), 0o600);
+    derived = await execa('ssh-keygen', ['-y', '-P', '', '-f', join(temp, 'key')], { reject: false, stdin: 'ignore' });
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+  if (derived.exitCode !== 0) {
+    throw new ImagebuildError('BUILD_KEY_INVALID', `${SHARED_BUILD_KEY_ENV}=${source}: not an unencrypted OpenSSH private key (ssh-keygen -y failed); give an ed25519 key without a passphrase`, 2);
+  }
+  return `${derived.stdout.trim().split(/\s+/).slice(0, 2).join(' ')} imagebuild-build-key`;
 }

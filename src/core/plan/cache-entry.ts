@@ -16,6 +16,7 @@ export const CacheEntry = z.object({
     files: z.record(z.string(), Sha256Hex),
     tools: z.object({ packer: z.string(), ansible: z.string(), qemuImg: z.string() }),
     parentKey: Sha256Hex.nullable(),
+    buildKey: z.string().optional(),
   }),
   /** The layer's qcow2 inside the entry directory; an overlay on the parent's (or the bootstrap's) image. */
   image: z.string().default('layer.qcow2'),

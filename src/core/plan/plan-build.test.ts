@@ -160,3 +160,25 @@ describe('rolesOfPlaybook', () => {
     expect(roles).toEqual(['apt_proxy', 'common', 'docker', 'extra', 'nvidia']);
   });
 });
+
+describe('planBuild and the build key', () => {
+  const KEY_A = 'SHA256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+  const KEY_B = 'SHA256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
+
+  it('makes the build key an input of the base layer, so every key changes with it and the reason names it', () => {
+    const before = planBuild(spec(), '1.0.0', PROJECT, TOOLS, [], { buildKey: KEY_A });
+
+    const after = planBuild(spec(), '1.1.0', PROJECT, TOOLS, cacheFrom(before), { buildKey: KEY_B });
+
+    expect(after.layers.map((l) => l.action)).toEqual(['build', 'build', 'build', 'build', 'build']);
+    expect(after.layers[0]!.reasons).toEqual([`build key ${KEY_A} → ${KEY_B}`]);
+    expect(after.layers.every((l, i) => l.key !== before.layers[i]!.key)).toBe(true);
+    expect(after.layers[1]!.inputs.buildKey).toBeUndefined();
+  });
+
+  it('reuses every layer for the same build key', () => {
+    const cached = cacheFrom(planBuild(spec(), '1.0.0', PROJECT, TOOLS, [], { buildKey: KEY_A }));
+
+    expect(planBuild(spec(), '1.1.0', PROJECT, TOOLS, cached, { buildKey: KEY_A }).layers.map((l) => l.action)).toEqual(['reuse', 'reuse', 'reuse', 'reuse', 'reuse']);
+  });
+});

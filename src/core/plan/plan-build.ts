@@ -16,6 +16,8 @@ export type LayerInputs = {
   readonly files: Readonly<Record<string, string>>;
   readonly tools: ToolVersions;
   readonly parentKey: string | null;
+  /** Base layer only: fingerprint of the build key whose public half the image authorises. */
+  readonly buildKey?: string;
 };
 
 /** What the plan needs to know of a layer already in the cache. */
@@ -52,6 +54,11 @@ export type BuildPlan = {
 export type PlanOptions = {
   readonly fromLayer?: LayerName;
   readonly untilLayer?: LayerName;
+  /**
+   * Fingerprint (`SHA256:…`) of the cache's build key. The base layer authorises it, so it is one of the
+   * base layer's inputs: a layer built for another key cannot be built upon (Packer could not log in).
+   */
+  readonly buildKey?: string;
 };
 
 const SHARED_FILES = ['ansible/ansible.cfg', 'ansible/callback_plugins/', 'packer/guest/', 'packer/plugins.pkr.hcl', 'templates/packer/'];
@@ -163,7 +170,14 @@ export function planBuild(
   const untilIndex = options.untilLayer ? LAYER_NAMES.indexOf(options.untilLayer) : LAYER_NAMES.length - 1;
 
   LAYER_NAMES.forEach((layer, index) => {
-    const inputs: LayerInputs = { layer, spec: specSlice(spec, layer), files: layerFiles(spec, layer, project), tools, parentKey };
+    const inputs: LayerInputs = {
+      layer,
+      spec: specSlice(spec, layer),
+      files: layerFiles(spec, layer, project),
+      tools,
+      parentKey,
+      ...(layer === 'base' && options.buildKey !== undefined ? { buildKey: options.buildKey } : {}),
+    };
     const key = computeLayerKey(inputs);
     const hit = byKey.get(key);
     let action: LayerPlan['action'];
@@ -210,6 +224,7 @@ export function explainMiss(inputs: LayerInputs, previous: CachedLayer | undefin
   for (const tool of ['packer', 'ansible', 'qemuImg'] as const) {
     if (previous.inputs.tools[tool] !== inputs.tools[tool]) reasons.push(`${tool} ${previous.inputs.tools[tool]} → ${inputs.tools[tool]}`);
   }
+  if (previous.inputs.buildKey !== inputs.buildKey) reasons.push(`build key ${previous.inputs.buildKey ?? 'unrecorded'} → ${inputs.buildKey ?? 'unknown'}`);
   if (reasons.length === 0 && previous.inputs.parentKey !== inputs.parentKey) reasons.push('parent layer differs from the cached build');
   return reasons.length > 0 ? reasons : ['not in the cache'];
 }

@@ -304,7 +304,11 @@ export const ImageSpec = specObject({
   cache: specObject({
     dir: hostPath.default('.imagebuild/cache'),
     apt_proxy: url.optional(),
-  }).default({ dir: '.imagebuild/cache' }),
+    /** A shared layer cache: layers are pulled from it before building and pushed to it after their gate passed. */
+    store: StoreSpec.optional(),
+    /** Push newly built layers to cache.store (false: pull only, e.g. on a laptop). */
+    push: z.boolean().default(true),
+  }).default({ dir: '.imagebuild/cache', push: true }),
   output: specObject({
     dir: hostPath.default('output'),
     compress: z.boolean().default(false),
