@@ -57,7 +57,20 @@ export type BuildOptions = {
   readonly verifyLogin?: { readonly user: string; readonly privateKey: string };
   /** Skip the verification boot of the finished artifact (recorded: the manifest then has no verify field). */
   readonly skipVerify?: boolean;
+  /** Told as each step starts, ends or fails (CI-native output, build reports). */
+  readonly onEvent?: (event: BuildEvent) => void;
 };
+
+/** A step of the build: one of the five layers, or the work around them. */
+export type BuildStep = LayerName | 'shared-cache' | 'preflight' | 'prepare' | 'bootstrap' | 'reuse-release' | 'seal' | 'checksum' | 'verify' | 'release';
+
+/** What a build tells its observer while it runs. */
+export type BuildEvent =
+  | { readonly type: 'start'; readonly image: string; readonly version: string }
+  | { readonly type: 'warning'; readonly message: string; readonly file?: string }
+  | { readonly type: 'step-start'; readonly step: BuildStep; readonly title: string }
+  | { readonly type: 'step-end'; readonly step: BuildStep; readonly title: string; readonly outcome?: LayerOutcome; readonly durationS: number }
+  | { readonly type: 'step-failed'; readonly step: BuildStep; readonly title: string; readonly message: string; readonly durationS: number };
 
 export type LayerOutcome = {
   readonly layer: LayerName;
@@ -124,6 +137,8 @@ type TaskHandle = { title: string; output: string; skip(message: string): void }
 export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   const started = Date.now();
   const loaded = await loadSpec(options.specArg, options.cwd);
+  options.onEvent?.({ type: 'start', image: loaded.spec.name, version: options.version });
+  for (const warning of loaded.warnings) options.onEvent?.({ type: 'warning', message: warning, file: loaded.displayPath });
   const spec = applyHostProfile(loaded.spec, options.hostProfile);
   const projectDir = options.projectDir ?? findPackageRoot();
   const cacheDir = resolve(options.cwd, spec.cache.dir);
@@ -218,6 +233,30 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   };
 }
 
+/** A build step as listr2 runs it, named for observers. */
+type StepTask = { step: BuildStep; title: string; startTitle?: () => string; enabled?: () => boolean; task: (ctx: Context, task: TaskHandle) => Promise<void> };
+
+/** The listr2 task of a step, telling `onEvent` when it starts, ends (with the layer's outcome) or fails. */
+function observed(ctx: Context, step: StepTask, onEvent: BuildOptions['onEvent']) {
+  return {
+    title: step.title,
+    enabled: step.enabled,
+    task: async (_: Context, task: TaskHandle) => {
+      const started = Date.now();
+      const seconds = () => (Date.now() - started) / 1000;
+      onEvent?.({ type: 'step-start', step: step.step, title: step.startTitle?.() ?? task.title });
+      try {
+        await step.task(ctx, task);
+      } catch (error) {
+        onEvent?.({ type: 'step-failed', step: step.step, title: task.title, message: error instanceof Error ? error.message : String(error), durationS: seconds() });
+        throw error;
+      }
+      const outcome = ctx.outcomes.find((o) => o.layer === step.step);
+      onEvent?.({ type: 'step-end', step: step.step, title: task.title, durationS: seconds(), ...(outcome ? { outcome } : {}) });
+    },
+  };
+}
+
 /** The seal key and the identical earlier release of the plan as it now stands. */
 async function settlePlan(ctx: Context, project: ProjectFiles): Promise<void> {
   const active = ctx.plan.layers.filter((l) => l.action !== 'skip');
@@ -227,8 +266,13 @@ async function settlePlan(ctx: Context, project: ProjectFiles): Promise<void> {
 
 async function runTasks(ctx: Context, options: BuildOptions, artifactName: string, specHash: string, started: number, stamp: string, project: ProjectFiles): Promise<void> {
   // Each task reads its layer's plan when it runs: pulling from the shared cache may have changed it.
-  const layerTasks = ctx.plan.layers.map((initial, index) => ({
+  const layerTasks = ctx.plan.layers.map((initial, index): StepTask => ({
+    step: initial.layer,
     title: `${initial.layer}`,
+    startTitle: () => {
+      const l = ctx.plan.layers[index]!;
+      return `${l.layer}: ${l.action} ${l.key.slice(0, 12)} (${l.reasons.join('; ')})`;
+    },
     task: async (_: Context, task: TaskHandle) => {
       const layerPlan = ctx.plan.layers[index]!;
       if (layerPlan.action === 'skip') {
@@ -247,9 +291,9 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
     },
   }));
 
-  const list = new Listr<Context, 'default' | 'simple' | 'silent', 'simple' | 'silent'>(
-    [
+  const steps: StepTask[] = [
       {
+        step: 'shared-cache',
         title: 'Pull layers from the shared cache',
         enabled: () => ctx.spec.cache.store !== undefined && ctx.plan.layers.some((l) => l.action === 'build'),
         task: async (_, task) => {
@@ -257,6 +301,7 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
         },
       },
       {
+        step: 'preflight',
         title: 'Preflight',
         task: async (_, task) => {
           await preflight(ctx, options);
@@ -264,10 +309,12 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
         },
       },
       {
+        step: 'prepare',
         title: 'Prepare build directory, key and rendered files',
         task: async () => prepare(ctx),
       },
       {
+        step: 'bootstrap',
         title: 'Bootstrap base image',
         enabled: () => ctx.spec.os.source.kind === 'bootstrap',
         task: async (_, task) => {
@@ -277,6 +324,7 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
       },
       ...layerTasks,
       {
+        step: 'reuse-release',
         title: 'Reuse the identical image of an earlier release',
         enabled: () => ctx.reuse !== undefined,
         task: async (_, task) => {
@@ -286,6 +334,7 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
         },
       },
       {
+        step: 'seal',
         title: 'Seal and flatten',
         enabled: () => ctx.reuse === undefined,
         task: async (_, task) => {
@@ -295,6 +344,7 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
         },
       },
       {
+        step: 'checksum',
         title: 'Checksum',
         enabled: () => ctx.reuse === undefined,
         task: async (_, task) => {
@@ -303,6 +353,7 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
         },
       },
       {
+        step: 'verify',
         title: 'Verify: boot the artifact, check it over SSH, re-check its SHA-256',
         enabled: () => options.skipVerify !== true && ctx.reuse === undefined,
         task: async (_, task) => {
@@ -325,10 +376,14 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
         },
       },
       {
+        step: 'release',
         title: 'Write image-manifest.json and publish the version directory',
         task: async () => writeRelease(ctx, artifactName, specHash, started),
       },
-    ],
+  ];
+
+  const list = new Listr<Context, 'default' | 'simple' | 'silent', 'simple' | 'silent'>(
+    steps.map((step) => observed(ctx, step, options.onEvent)),
     {
       renderer: options.renderer,
       fallbackRenderer: options.renderer === 'silent' ? 'silent' : 'simple',

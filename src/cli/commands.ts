@@ -5,6 +5,7 @@ import { imageSpecJsonSchema } from '../core/spec/json-schema.js';
 import { isLayerName, LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
 import { parseVersionArg } from '../core/version/parse-version.js';
 import { SpecInvalidError, UsageError } from '../errors.js';
+import { createGithubObserver, inGithubActions } from './ci-output.js';
 import { createProgressRenderer, RELEASE_COMMANDS, runVersionRollback, VERSION_ROLLBACK_FLAGS, VERSION_ROLLBACK_HELP } from './release-commands.js';
 import type { Output } from './output.js';
 
@@ -237,6 +238,7 @@ const build: Command = {
     // Refuse an existing version or a wrong bump before hours of building, not after.
     await publishing?.checkPublishable({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch });
     const { buildImage } = await import('../app/build-image.js');
+    const github = inGithubActions() ? createGithubObserver(output, { version }) : undefined;
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       output.err(`${signal}: stopping Packer and its VMs; nothing half-done will be registered`);
@@ -253,14 +255,17 @@ const build: Command = {
         untilLayer,
         accel,
         hostProfile,
-        renderer: flags.json === true ? 'silent' : output.interactive ? 'default' : 'simple',
+        // GitHub Actions has no terminal: plain timestamped lines inside its groups.
+        renderer: flags.json === true ? 'silent' : output.interactive && !github ? 'default' : 'simple',
         signal: controller.signal,
         verifyLogin,
         skipVerify: flags['no-verify'] === true,
+        onEvent: github?.onEvent,
       });
       const published = publishing
         ? await publishing.publishRelease({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch, onProgress: createProgressRenderer(output), signal: controller.signal })
         : undefined;
+      github?.succeeded(report, published ? `v${published.version} to ${published.store}` : undefined);
       if (flags.json === true) {
         output.json(published ? { ...report, published } : report);
         return 0;
@@ -279,6 +284,9 @@ const build: Command = {
       if (!report.gpuValidated) output.out(`  ${output.paint('yellow', 'not GPU-validated:')} GPU checks were skipped (no GPU passed through); see the manifest's gates`);
       for (const notice of report.notices) output.err(`${output.paint('yellow', 'notice:')} ${notice}`);
       return 0;
+    } catch (error) {
+      github?.failed(error);
+      throw error;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
