@@ -11,9 +11,11 @@ import {
   LAYERS,
   NAME,
   packerRuns,
+  processesMentioning,
   readManifestFile,
   registeredLayers,
   runCli,
+  sleep,
   startCli,
   survivorsAfter,
   waitForFile,
@@ -146,6 +148,31 @@ describe.skipIf(!hasQemu)('SIGKILL of the imagebuild process alone (as the OOM k
       const survivors = await survivorsAfter(work.dir, 10_000);
       expect(killed.signal).toBe('SIGKILL');
       expect(packerPid).toBeGreaterThan(0);
+      expect(survivors).toEqual([]);
+    } finally {
+      killSurvivors(work.dir);
+      await work.cleanup();
+    }
+  });
+
+  it('leaves no verification VM behind either (a real QEMU booting the finished artifact)', async () => {
+    const work = await makeTempDir('imagebuild-fault-oom-verify-');
+    try {
+      await writeFile(join(work.dir, 'box.yaml'), faultSpec([[['hardware', 'build_vm', 'memory_mib'], 2048]]));
+      // Without --no-verify: after the flatten, QEMU boots the artifact (the fake one holds no OS, so it
+      // never answers SSH) and imagebuild waits for it.
+      const child = startCli(BUILD.filter((a) => a !== '--no-verify'), work.dir);
+      const deadline = Date.now() + 30_000;
+      while (!processesMentioning(work.dir).some((p) => p.cmdline.startsWith('qemu-system-x86_64 '))) {
+        if (Date.now() > deadline) throw new Error('the verification VM did not start within 30 s');
+        await sleep(50);
+      }
+
+      process.kill(child.pid!, 'SIGKILL');
+      const killed = await child;
+
+      const survivors = await survivorsAfter(work.dir, 10_000);
+      expect(killed.signal).toBe('SIGKILL');
       expect(survivors).toEqual([]);
     } finally {
       killSurvivors(work.dir);

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { ToolFailedError } from '../../errors.js';
+import { startOrphanWatchdog } from '../process/orphan-watchdog.js';
 
 export type PackerBuildInput = {
   /** Directory of the rendered unit (holds `<unit>.pkr.hcl`, vars.yml, checks.json). */
@@ -45,7 +45,7 @@ export async function runPackerBuild(input: PackerBuildInput): Promise<PackerBui
     stdin: 'ignore',
   });
 
-  const watchdog = child.pid === undefined ? undefined : startGroupWatchdog(child.pid, input.killGraceMs ?? 30_000);
+  const watchdog = child.pid === undefined ? undefined : startOrphanWatchdog({ group: child.pid }, input.killGraceMs ?? 30_000);
 
   let pending = '';
   child.all?.on('data', (chunk: Buffer) => {
@@ -80,7 +80,7 @@ export async function runPackerBuild(input: PackerBuildInput): Promise<PackerBui
     if (killTimer) clearTimeout(killTimer);
     // Packer may leave QEMU behind when it is killed hard; make sure the whole group is gone.
     killGroup('SIGKILL');
-    watchdog?.kill('SIGKILL');
+    watchdog?.cancel();
     if (pending) input.onLine?.(pending);
     await new Promise<void>((resolve) => log.end(resolve));
   }
@@ -94,29 +94,6 @@ export async function runPackerBuild(input: PackerBuildInput): Promise<PackerBui
     throw new ToolFailedError('packer', `packer build ${input.templateFile} failed: ${reason}; log: ${input.logFile}`, result.exitCode, tail, input.logFile);
   }
   return { durationS: (Date.now() - started) / 1000 };
-}
-
-// Waits for EOF on stdin, then stops process group $1: SIGTERM, and SIGKILL if it is still there after
-// $2 tenths of a second. (dash's kill takes no `--`; a negative number after the signal is a group.)
-const WATCHDOG_SCRIPT =
-  'read -r _; kill -TERM "-$1" 2>/dev/null || exit 0; i=0; ' +
-  'while kill -0 "-$1" 2>/dev/null; do [ "$i" -ge "$2" ] && exec kill -KILL "-$1"; i=$((i + 1)); sleep 0.1; done';
-
-/**
- * Starts a watchdog for process group `pgid` that holds the read end of a pipe from this process. No
- * handler runs on SIGKILL (nor on the OOM killer), and the group is detached from ours so that a
- * terminal's Ctrl-C reaches imagebuild alone; but the kernel closes our end of the pipe whenever this
- * process dies, and the watchdog, in a session of its own, then stops the group. Killed on a normal finish.
- */
-function startGroupWatchdog(pgid: number, graceMs: number): ChildProcess {
-  const watchdog = spawn('sh', ['-c', WATCHDOG_SCRIPT, 'imagebuild-packer-watchdog', String(pgid), String(Math.ceil(graceMs / 100))], {
-    detached: true,
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
-  watchdog.on('error', () => undefined);
-  watchdog.stdin?.on('error', () => undefined);
-  watchdog.unref();
-  return watchdog;
 }
 
 /** The last `count` lines of a text file (empty if unreadable). */

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { ToolFailedError } from '../../errors.js';
+import { startOrphanWatchdog } from '../process/orphan-watchdog.js';
 
 export type BootedVm = {
   /** Host port forwarded to the guest's SSH port, bound to 127.0.0.1 only. */
@@ -55,8 +56,13 @@ export async function bootVm(input: { image: string; workDir: string; accelerato
     ],
     { stdin: 'ignore', reject: false, detached: false, cleanup: true },
   );
+  // `cleanup` stops QEMU when imagebuild exits or is signalled, but not when it is SIGKILLed.
+  const watchdog = child.pid === undefined ? undefined : startOrphanWatchdog({ pid: child.pid }, 5000);
   let stopped = false;
-  const exited = child.then((result) => result);
+  const exited = child.then((result) => {
+    watchdog?.cancel();
+    return result;
+  });
   // Fail fast when QEMU refuses to start (bad image, missing accelerator).
   const early = await Promise.race([exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1500))]);
   if (early) {
