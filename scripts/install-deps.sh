@@ -18,6 +18,7 @@ declare -A PACKAGES=(
   [mke2fs]=e2fsprogs
   [sfdisk]=fdisk
   [ssh-keygen]=openssh-client
+  [/usr/sbin/sshd]=openssh-server # the remote-build tests start their own sshd on 127.0.0.1
   [python3]=python3
 )
 

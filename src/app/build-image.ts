@@ -12,7 +12,9 @@ import { acquireLock } from '../adapters/fs/lock.js';
 import { findPackageRoot } from '../adapters/fs/project-root.js';
 import { loadTemplateSources, readTextFile } from '../adapters/fs/read-files.js';
 import { sha256File } from '../adapters/fs/sha256.js';
-import { replaceDirectory } from '../adapters/fs/write-files.js';
+import { readTree } from '../adapters/fs/read-files.js';
+import { RENDER_MARKER, replaceDirectory } from '../adapters/fs/write-files.js';
+import { compareRendered } from '../core/render/compare-rendered.js';
 import { commandExists, freeBytes, hostKernel, pciDriverOf, probeKvmOncePerBoot } from '../adapters/host/probe-host.js';
 import { runPackerBuild } from '../adapters/packer/run-packer.js';
 import { flattenImage, readImageInfo, rebaseUnsafe } from '../adapters/qemu-img/qemu-img.js';
@@ -57,6 +59,11 @@ export type BuildOptions = {
   readonly verifyLogin?: { readonly user: string; readonly privateKey: string };
   /** Skip the verification boot of the finished artifact (recorded: the manifest then has no verify field). */
   readonly skipVerify?: boolean;
+  /**
+   * Files rendered elsewhere (a remote build uploads the laptop's): the build renders as usual and
+   * refuses to run unless they are the same files, so what was reviewed is what is built.
+   */
+  readonly renderedDir?: string;
   /** Told as each step starts, ends or fails (CI-native output, build reports). */
   readonly onEvent?: (event: BuildEvent) => void;
 };
@@ -311,7 +318,7 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
       {
         step: 'prepare',
         title: 'Prepare build directory, key and rendered files',
-        task: async () => prepare(ctx),
+        task: async () => prepare(ctx, options.renderedDir),
       },
       {
         step: 'bootstrap',
@@ -435,10 +442,20 @@ async function probeKernel(ctx: Context): Promise<string | undefined> {
   return existsSync(bootstrapKernel) ? bootstrapKernel : hostKernel();
 }
 
-async function prepare(ctx: Context): Promise<void> {
+async function prepare(ctx: Context, renderedDir: string | undefined): Promise<void> {
   for (const dir of ['logs', 'reports', 'work']) await mkdir(join(ctx.buildDir, dir), { recursive: true });
   ctx.shimDir = await qemuImgShimDir(join(ctx.cacheDir, 'shim'));
   const files = renderImage(ctx.spec, await loadTemplateSources(findPackageRoot()), { packerVersion: ctx.tools.packer === 'missing' ? undefined : ctx.tools.packer });
+  if (renderedDir !== undefined) {
+    const differences = compareRendered(files, await readTree(renderedDir, [RENDER_MARKER]));
+    if (differences.length > 0) {
+      throw new ImagebuildError(
+        'RENDERED_MISMATCH',
+        `${renderedDir}: not what this imagebuild renders for the spec (${differences.slice(0, 3).join(', ')}${differences.length > 3 ? `, +${differences.length - 3} more` : ''}); render with the same imagebuild version and Packer version`,
+        2,
+      );
+    }
+  }
   await replaceDirectory(join(ctx.buildDir, 'rendered'), files);
   if (ctx.spec.os.source.kind === 'iso') await cp(ctx.buildKey!.publicKeyFile, join(ctx.buildDir, 'rendered', 'base', 'http', 'build-key.pub'));
 }
@@ -733,6 +750,8 @@ async function writeRelease(ctx: Context, artifactName: string, specHash: string
   await writeFile(join(staging, MANIFEST), serializeManifest(manifest));
   await writeFile(join(staging, 'SHA256SUMS'), `${ctx.sha256}  ${artifactName}\n`);
   await cp(join(ctx.buildDir, 'logs'), join(staging, 'logs'), { recursive: true });
+  // The gate reports of the layers built in this run (reused layers keep theirs in their cache entry).
+  if (existsSync(join(ctx.buildDir, 'reports'))) await cp(join(ctx.buildDir, 'reports'), join(staging, 'reports'), { recursive: true });
   await mkdir(join(ctx.versionDir, '..'), { recursive: true });
   await rename(staging, ctx.versionDir);
   await rm(join(ctx.buildDir, 'work'), { recursive: true, force: true });

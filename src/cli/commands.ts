@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { describeGpu, minimumsFor } from '../core/compat/check-gpu-stack.js';
 import { describeMinimums, gpuStackOf } from '../core/spec/parse-spec.js';
@@ -5,9 +6,11 @@ import { imageSpecJsonSchema } from '../core/spec/json-schema.js';
 import { isLayerName, LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
 import { parseVersionArg } from '../core/version/parse-version.js';
 import { SpecInvalidError, UsageError } from '../errors.js';
+import { parseHostArg } from '../core/remote/remote-command.js';
 import { createGithubObserver, inGithubActions } from './ci-output.js';
 import { createProgressRenderer, RELEASE_COMMANDS, runVersionRollback, VERSION_ROLLBACK_FLAGS, VERSION_ROLLBACK_HELP } from './release-commands.js';
 import type { Output } from './output.js';
+import { packageVersion } from './package-version.js';
 
 /** A parsed command line handed to a command. */
 export type Invocation = {
@@ -199,7 +202,9 @@ const schema: Command = {
 
 const build: Command = {
   name: 'build',
-  usage: 'imagebuild build <version> [--spec FILE] [--from-layer L] [--until-layer L] [--accel kvm|tcg] [--host-profile gpu|cpu] [--verify-user U --verify-key K | --no-verify] [--publish [--allow-bump-mismatch REASON]] [--json]',
+  usage:
+    'imagebuild build <version> [--spec FILE] [--from-layer L] [--until-layer L] [--accel kvm|tcg] [--host-profile gpu|cpu] [--verify-user U --verify-key K | --no-verify] [--publish [--allow-bump-mismatch REASON]] [--json]\n' +
+    '       imagebuild build <version> --host [USER@]HOST[:PORT] [--identity FILE] [--known-hosts FILE] [--remote-dir DIR] [--remote-command CMD] [build options]',
   summary: 'build a versioned image: layers (cached or built with Packer and gated), seal, flatten, manifest',
   description:
     'Runs preflight (disk, tools, KVM boot probe, VFIO binding, lock), then each layer: reused from the cache when its key\n' +
@@ -220,10 +225,17 @@ const build: Command = {
     publish: { type: 'boolean', help: "publish the release to the spec's store after a successful build (checked before the build starts)" },
     'allow-bump-mismatch': { type: 'string', value: 'REASON', help: 'with --publish: publish although the semver bump does not match the changes; recorded' },
     json: { type: 'boolean', help: 'no live progress; print the build report as JSON at the end' },
+    host: { type: 'string', value: '[USER@]HOST[:PORT]', help: 'build on this GPU host over SSH: upload the spec and rendered files, stream the build, bring the manifest, logs and gate reports home' },
+    identity: { type: 'string', value: 'FILE', help: 'with --host: private key to log in with (default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)' },
+    'known-hosts': { type: 'string', value: 'FILE', help: "with --host: known_hosts file the host's key must be in (default ~/.ssh/known_hosts); unknown or changed keys are refused" },
+    'remote-dir': { type: 'string', value: 'DIR', help: 'with --host: where builds live on the host (default imagebuild-remote, under the login directory); its cache persists between builds' },
+    'remote-command': { type: 'string', value: 'CMD', help: 'with --host: how to run imagebuild on the host (default imagebuild; e.g. "npx imagebuild")' },
+    rendered: { type: 'string', value: 'DIR', help: 'build only if DIR holds exactly the files this imagebuild renders for the spec (used by --host)' },
   },
   positionals: { min: 1, max: 1 },
   async run({ positionals, flags, cwd, output }) {
     const version = parseVersionArg(positionals[0]!);
+    if (stringFlag(flags.host) !== undefined) return runRemoteBuild(version, flags, cwd, output);
     const fromLayer = layerFlag(flags['from-layer'], '--from-layer');
     const untilLayer = layerFlag(flags['until-layer'], '--until-layer');
     if (fromLayer && untilLayer && LAYER_NAMES.indexOf(fromLayer) > LAYER_NAMES.indexOf(untilLayer)) {
@@ -261,6 +273,7 @@ const build: Command = {
         verifyLogin,
         skipVerify: flags['no-verify'] === true,
         onEvent: github?.onEvent,
+        renderedDir: stringFlag(flags.rendered) === undefined ? undefined : resolve(cwd, stringFlag(flags.rendered)!),
       });
       const published = publishing
         ? await publishing.publishRelease({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch, onProgress: createProgressRenderer(output), signal: controller.signal })
@@ -293,6 +306,69 @@ const build: Command = {
     }
   },
 };
+
+type Flags = Parameters<Command['run']>[0]['flags'];
+
+/** `build --host`: the same build on a GPU host over SSH, its output streamed here. */
+async function runRemoteBuild(version: string, flags: Flags, cwd: string, output: Output): Promise<number> {
+  for (const local of ['verify-key', 'rendered'] as const) {
+    if (flags[local] !== undefined) throw new UsageError(`--${local} cannot be used with --host (it names a file on this machine); run the build on the host for it`);
+  }
+  const target = parseHostArg(stringFlag(flags.host)!, userInfo().username);
+  if ('error' in target) throw new UsageError(target.error);
+  const fromLayer = layerFlag(flags['from-layer'], '--from-layer');
+  const untilLayer = layerFlag(flags['until-layer'], '--until-layer');
+  const accel = oneOf(flags.accel, '--accel', ['kvm', 'tcg'] as const);
+  const hostProfile = oneOf(flags['host-profile'], '--host-profile', ['gpu', 'cpu'] as const);
+  const allowBumpMismatch = stringFlag(flags['allow-bump-mismatch']);
+  const buildArgs = [
+    ...(fromLayer ? ['--from-layer', fromLayer] : []),
+    ...(untilLayer ? ['--until-layer', untilLayer] : []),
+    ...(accel ? ['--accel', accel] : []),
+    ...(flags['no-verify'] === true ? ['--no-verify'] : []),
+    ...(stringFlag(flags['verify-user']) ? ['--verify-user', stringFlag(flags['verify-user'])!] : []),
+    ...(flags.publish === true ? ['--publish'] : []),
+    ...(allowBumpMismatch ? ['--allow-bump-mismatch', allowBumpMismatch] : []),
+  ];
+  const { remoteBuild } = await import('../app/remote-build.js');
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    output.err(`${signal}: interrupting the remote build (it stops Packer and its VMs there)`);
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const report = await remoteBuild({
+      specArg: stringFlag(flags.spec),
+      cwd,
+      version,
+      target,
+      auth: {
+        identity: stringFlag(flags.identity) === undefined ? undefined : resolve(cwd, stringFlag(flags.identity)!),
+        knownHosts: stringFlag(flags['known-hosts']) === undefined ? undefined : resolve(cwd, stringFlag(flags['known-hosts'])!),
+      },
+      remoteDir: stringFlag(flags['remote-dir']) ?? 'imagebuild-remote',
+      imagebuild: stringFlag(flags['remote-command']) ?? 'imagebuild',
+      localVersion: packageVersion(),
+      hostProfile,
+      buildArgs,
+      signal: controller.signal,
+      onLine: (line, from) => (flags.json === true ? undefined : from === 'stdout' ? output.out(line) : output.err(line)),
+      onStep: (message) => (flags.json === true ? undefined : output.err(`${output.paint('cyan', '»')} ${message}`)),
+    });
+    if (flags.json === true) {
+      output.json(report);
+      return 0;
+    }
+    output.out(`${output.paint('green', '✔')} built v${report.manifest.version} on ${report.host} in ${report.durationS.toFixed(0)} s: ${report.remoteVersionDir}/${report.manifest.artifact}`);
+    output.out(`  brought home ${report.filesFetched} file(s) (manifest, SHA256SUMS, logs, gate reports) to ${report.localDir}`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
 
 const cache: Command = {
   name: 'cache',

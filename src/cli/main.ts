@@ -1,15 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ImagebuildError, SpecInvalidError, UsageError } from '../errors.js';
 import { COMMANDS, type Command } from './commands.js';
 import { createOutput, type Output } from './output.js';
+import { packageVersion } from './package-version.js';
 
 const EXIT_UNEXPECTED = 70;
-
-function packageVersion(): string {
-  const manifest: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-  return manifest && typeof manifest === 'object' && 'version' in manifest && typeof manifest.version === 'string' ? manifest.version : 'unknown';
-}
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

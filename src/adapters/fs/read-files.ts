@@ -46,3 +46,17 @@ export async function digestFiles(root: string, dirs: readonly string[]): Promis
   }
   return digests;
 }
+
+/** Every file under `dir` as text, keyed by its POSIX path relative to `dir`, leaving out the names in `skip`. */
+export async function readTree(dir: string, skip: readonly string[] = []): Promise<Record<string, string>> {
+  let paths: string[];
+  try {
+    paths = await listFiles(dir, '.');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new FileAccessError(`${dir}: directory not found; check the path`, { cause: error });
+    throw error;
+  }
+  const tree: Record<string, string> = {};
+  for (const path of paths) if (!skip.includes(path)) tree[path] = await readFile(join(dir, path), 'utf8');
+  return tree;
+}

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { keyFingerprint } from '../../core/remote/known-hosts.js';
 import { ImagebuildError, ToolFailedError } from '../../errors.js';
 
 export type BuildKey = {
@@ -70,9 +70,9 @@ export async function readBuildKeyFingerprint(cacheDir: string, env: NodeJS.Proc
   }
 }
 
+/** `SHA256:…` of an OpenSSH public key line (`type base64 [comment]`). */
 export function publicKeyFingerprint(publicKeyLine: string): string {
-  const blob = publicKeyLine.trim().split(/\s+/)[1] ?? '';
-  return `SHA256:${createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, '')}`;
+  return keyFingerprint(publicKeyLine.trim().split(/\s+/)[1] ?? '');
 }
 
 /** Installs the key at `source` as the cache's build key (unchanged when it already is), atomically. */

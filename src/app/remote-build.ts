@@ -1,0 +1,142 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { join, posix, resolve } from 'node:path';
+import { findPackageRoot } from '../adapters/fs/project-root.js';
+import { loadTemplateSources } from '../adapters/fs/read-files.js';
+import { replaceDirectory } from '../adapters/fs/write-files.js';
+import { connectRemoteHost, type RemoteAuth, type RemoteHost } from '../adapters/ssh/remote-host.js';
+import { ImageManifest } from '../core/manifest/image-manifest.js';
+import { REMOTE_PID_MARKER, remoteBuildCommand, shellQuote, type RemoteHostSpec } from '../core/remote/remote-command.js';
+import { renderImage } from '../core/render/render-image.js';
+import { applyHostProfile, type HostProfile } from '../core/spec/host-profile.js';
+import { BuildInterruptedError, ImagebuildError } from '../errors.js';
+import { loadSpec } from './load-spec.js';
+
+export type RemoteBuildOptions = {
+  readonly specArg?: string;
+  readonly cwd: string;
+  readonly version: string;
+  readonly target: RemoteHostSpec;
+  readonly auth: RemoteAuth;
+  /** The build directory's parent on the host (relative paths are from the login directory). */
+  readonly remoteDir: string;
+  /** How imagebuild is run on the host: `imagebuild`, `npx imagebuild`, a path… */
+  readonly imagebuild: string;
+  /** The imagebuild version here; the host must run the same one. */
+  readonly localVersion: string;
+  readonly hostProfile?: HostProfile;
+  /** `build` flags handed on as they are (--from-layer, --accel, --no-verify, --publish…). */
+  readonly buildArgs: readonly string[];
+  readonly signal: AbortSignal;
+  readonly onLine: (line: string, from: 'stdout' | 'stderr') => void;
+  /** Progress of the steps around the remote build (connect, upload, fetch). */
+  readonly onStep: (message: string) => void;
+};
+
+export type RemoteBuildReport = {
+  readonly host: string;
+  readonly remoteBuildDir: string;
+  readonly remoteVersionDir: string;
+  /** Where the manifest, SHA256SUMS, logs and gate reports were brought home (the qcow2 stays on the host). */
+  readonly localDir: string;
+  readonly filesFetched: number;
+  readonly manifest: ImageManifest;
+  readonly durationS: number;
+};
+
+/**
+ * Drives a build on a GPU host over SSH: checks the host runs the same imagebuild, renders the spec
+ * here for the host's Packer, uploads the spec and the rendered directory, runs `imagebuild build
+ * --rendered` there (which refuses files that differ from what it renders), streams its output
+ * back, and brings the manifest, logs and gate reports home. An abort interrupts the remote build,
+ * which stops Packer and its VMs and keeps what it cached.
+ */
+export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBuildReport> {
+  const started = Date.now();
+  const loaded = await loadSpec(options.specArg, options.cwd);
+  const spec = applyHostProfile(loaded.spec, options.hostProfile);
+  options.onStep(`connecting to ${options.target.username}@${options.target.host}:${options.target.port}`);
+  const host = await connectRemoteHost(options.target, options.auth);
+  try {
+    const versions = await host.run(`${options.imagebuild} --version && (packer version 2>/dev/null | sed -n 1p || true)`);
+    if (versions.code !== 0) {
+      throw new ImagebuildError('REMOTE_NO_IMAGEBUILD', `${host.name}: \`${options.imagebuild} --version\` failed (${versions.stderr.trim().split('\n')[0] ?? `exit ${versions.code}`}); install imagebuild on the host or pass --remote-command`, 1);
+    }
+    const [remoteVersion, packerLine = ''] = versions.stdout.trim().split('\n');
+    if (remoteVersion?.trim() !== options.localVersion) {
+      throw new ImagebuildError('REMOTE_VERSION_MISMATCH', `${host.name} runs imagebuild ${remoteVersion?.trim()}, this is ${options.localVersion}; install the same version on both so the host builds what was rendered here`, 1);
+    }
+    const packerVersion = /v?(\d+\.\d+\.\d+)/.exec(packerLine)?.[1];
+
+    const buildDir = posix.join(options.remoteDir, spec.name);
+    const stage = resolve(options.cwd, '.imagebuild', 'remote', `${options.target.host}-${options.target.port}`, spec.name);
+    await replaceDirectory(join(stage, 'rendered'), renderImage(spec, await loadTemplateSources(findPackageRoot()), packerVersion ? { packerVersion } : {}));
+    options.onStep(`uploading the spec and the rendered files (for Packer ${packerVersion ?? 'unknown'}) to ${host.name}:${buildDir}`);
+    const cleared = await host.run(`mkdir -p ${shellQuote(buildDir)} && rm -rf ${shellQuote(posix.join(buildDir, 'rendered'))}`);
+    if (cleared.code !== 0) throw new ImagebuildError('REMOTE_FAILED', `${host.name}: cannot prepare ${buildDir}: ${cleared.stderr.trim().split('\n')[0] ?? cleared.code}`, 1);
+    await host.uploadFile(loaded.path, posix.join(buildDir, 'spec.yaml'));
+    await host.uploadTree(join(stage, 'rendered'), posix.join(buildDir, 'rendered'));
+
+    const command = remoteBuildCommand({
+      dir: buildDir,
+      imagebuild: options.imagebuild,
+      args: [options.version, '--spec', 'spec.yaml', '--rendered', 'rendered', ...(options.hostProfile ? ['--host-profile', options.hostProfile] : []), ...options.buildArgs],
+    });
+    options.onStep(`building v${options.version} on ${host.name}`);
+    const exit = await runInterruptible(host, command, options);
+
+    if (exit.interrupted) {
+      throw new BuildInterruptedError(`remote build on ${host.name} interrupted; it stopped Packer and kept what it cached — re-run the same command to resume`);
+    }
+    if (exit.code !== 0) {
+      throw new ImagebuildError('REMOTE_BUILD_FAILED', `remote build on ${host.name} failed (exit ${exit.code ?? exit.signal ?? 'unknown'}); its output is above, its logs are on the host under ${buildDir}`, exit.code === 2 ? 2 : 1);
+    }
+
+    const remoteVersionDir = posix.join(buildDir, 'output', spec.name, `v${options.version}`);
+    const localDir = join(stage, `v${options.version}`);
+    options.onStep(`bringing the manifest, logs and gate reports home to ${localDir}`);
+    const temp = `${localDir}.part-${process.pid}`;
+    await rm(temp, { recursive: true, force: true });
+    let files: number;
+    try {
+      files = await host.downloadTree(remoteVersionDir, temp, (path) => !path.endsWith('.qcow2'));
+      await rm(localDir, { recursive: true, force: true });
+      await mkdir(stage, { recursive: true });
+      await rename(temp, localDir);
+    } catch (error) {
+      await rm(temp, { recursive: true, force: true });
+      throw error;
+    }
+    const manifestPath = join(localDir, 'image-manifest.json');
+    if (!existsSync(manifestPath)) throw new ImagebuildError('REMOTE_NO_MANIFEST', `${host.name}:${remoteVersionDir} has no image-manifest.json after a successful build`, 1);
+    const manifest = ImageManifest.parse(JSON.parse(await readFile(manifestPath, 'utf8')));
+    return { host: host.name, remoteBuildDir: buildDir, remoteVersionDir, localDir, filesFetched: files, manifest, durationS: (Date.now() - started) / 1000 };
+  } finally {
+    host.close();
+  }
+}
+
+/** Runs the remote build; on abort, sends SIGINT to its PID (read from the marker line) and waits for it to stop. */
+async function runInterruptible(host: RemoteHost, command: string, options: RemoteBuildOptions): Promise<{ code: number | null; signal?: string; interrupted: boolean }> {
+  let pid: string | undefined;
+  let interrupted = false;
+  const interrupt = () => {
+    interrupted = true;
+    if (pid) void host.run(`kill -INT ${pid}`).catch(() => undefined);
+  };
+  options.signal.addEventListener('abort', interrupt, { once: true });
+  try {
+    const exit = await host.stream(command, (line, from) => {
+      const marker = new RegExp(`^${REMOTE_PID_MARKER} (\\d+)$`).exec(line);
+      if (marker && pid === undefined) {
+        pid = marker[1];
+        if (interrupted) interrupt();
+        return;
+      }
+      options.onLine(line, from);
+    });
+    return { ...exit, interrupted };
+  } finally {
+    options.signal.removeEventListener('abort', interrupt);
+  }
+}
