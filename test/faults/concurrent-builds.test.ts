@@ -1,0 +1,102 @@
+import { hostname } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { faultSpec, hasQemu, killSurvivors, NAME, runCli, startCli, waitForFile, type CliResult } from '../fixtures/faults/harness.js';
+import { listTree, makeTempDir } from '../support.js';
+
+// Two builds started at the same instant against one cache: exactly one gets the lock and builds; the
+// other is refused at once with one line naming the holder (pid, host, command), having written nothing.
+// The winner is held in its base layer's Packer run (the wrapper packer waits for a go file) so the
+// loser meets a live lock, not a finished build.
+
+const build = (version: string, spec = 'box.yaml') => ['build', version, '--spec', spec, '--host-profile', 'cpu', '--no-verify'];
+
+/** Runs `run` while a paused build waits, then lets that build go on, whatever `run` did. */
+async function thenRelease<T>(marks: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } finally {
+    await writeFile(join(marks, 'go'), '');
+  }
+}
+
+describe.skipIf(!hasQemu)('two builds started at once against one cache', () => {
+  let work: { dir: string; cleanup: () => Promise<void> };
+  const cacheLock = () => join(work.dir, '.imagebuild/cache/lock');
+
+  beforeAll(async () => {
+    work = await makeTempDir('imagebuild-fault-race-');
+    await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+  });
+  afterAll(async () => {
+    killSurvivors(work.dir);
+    await work.cleanup();
+  });
+
+  it.each([
+    { round: 1, versions: ['1.0.0', '1.0.0'], spec: 'box.yaml', layer: 'base', what: 'the same version, on a fresh cache' },
+    { round: 2, versions: ['1.1.0', '1.2.0'], spec: 'soak.yaml', layer: 'validation', what: 'two versions, on a warm cache' },
+  ])('$what: one builds, the other is refused naming who holds the lock, and writes nothing', async ({ round, versions, spec, layer }) => {
+    await writeFile(join(work.dir, 'soak.yaml'), faultSpec([[['layers', 'validation', 'gate', 'soak_duration'], '1h']]));
+    const marks = [join(work.dir, `marks-${round}-a`), join(work.dir, `marks-${round}-b`)];
+    for (const dir of marks) await mkdir(dir);
+    const before = await listTree(work.dir);
+
+    const children = versions.map((v, i) => startCli(build(v, spec), work.dir, { FAULT_DIR: marks[i]!, FAULT_PAUSE_UNIT: layer }));
+    // The loser ends on its own; the winner waits in its first layer to build until released.
+    const first = await Promise.race(children.map((child, i) => child.then((result) => ({ result, i }))));
+    const loser = first.i;
+    const winner = 1 - loser;
+    try {
+      await waitForFile(join(marks[winner]!, `paused-${layer}`), 30_000);
+      const holder = JSON.parse(await readFile(cacheLock(), 'utf8')) as { pid: number; hostname: string; command: string; startedAt: string };
+      const whileHeld = await listTree(work.dir);
+      // A third build meets the same live lock; that nothing at all changes proves a refused build writes nothing.
+      const third = await runCli(build('9.9.9', spec), work.dir);
+      const afterThird = await listTree(work.dir);
+
+      const refused: CliResult = { exitCode: first.result.exitCode, stdout: String(first.result.stdout), stderr: String(first.result.stderr) };
+      const refusal = (version: string) => [
+        `error: ${cacheLock()}: held by pid ${holder.pid} on ${hostname()} (imagebuild build v${version} (${NAME})) since ${holder.startedAt}; wait for it to finish, or remove the file if that process is gone`,
+      ];
+      expect(holder.pid).toBe(children[winner]!.pid);
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr.split('\n').filter(Boolean)).toEqual(refusal(versions[winner]!));
+      expect(refused.stdout).toBe('');
+      expect(whileHeld.filter((p) => p.includes(String(children[loser]!.pid)) || (p.startsWith('output') && !before.includes(p)))).toEqual([]);
+      expect(third.exitCode).toBe(1);
+      expect(third.stderr.split('\n').filter(Boolean)).toEqual(refusal(versions[winner]!));
+      expect(afterThird).toEqual(whileHeld);
+    } finally {
+      await writeFile(join(marks[winner]!, 'go'), '');
+    }
+    const finished = await children[winner]!;
+    const again = await runCli(build(versions[loser]!, spec), work.dir);
+
+    expect(finished.exitCode, String(finished.stderr)).toBe(0);
+    expect(again.exitCode, again.stderr).toBe(0);
+  });
+
+  it('refuses rollback --layer and cache prune --yes while a build holds the lock, naming it', async () => {
+    const marks = join(work.dir, 'marks-admin');
+    await mkdir(marks);
+    await writeFile(join(work.dir, 'changed.yaml'), faultSpec([[['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
+    const holder = startCli(['build', 'v2.0.0', '--spec', 'changed.yaml', '--host-profile', 'cpu', '--no-verify'], work.dir, { FAULT_DIR: marks, FAULT_PAUSE_UNIT: 'runtime' });
+    await waitForFile(join(marks, 'paused-runtime'), 30_000);
+    const { rollback, prune, before, after } = await thenRelease(marks, async () => {
+      const before = await listTree(work.dir);
+      const rollback = await runCli(['rollback', '--layer', 'driver', '--spec', 'box.yaml', '--host-profile', 'cpu'], work.dir);
+      const prune = await runCli(['cache', 'prune', '--yes', '--spec', 'box.yaml', '--host-profile', 'cpu'], work.dir);
+      return { rollback, prune, before, after: await listTree(work.dir) };
+    });
+
+    const built = await holder;
+    for (const refused of [rollback, prune]) {
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr.split('\n').filter(Boolean)).toEqual([expect.stringContaining(`held by pid ${holder.pid} on ${hostname()} (imagebuild build v2.0.0 (${NAME}))`)]);
+    }
+    expect(after).toEqual(before);
+    expect(built.exitCode, String(built.stderr)).toBe(0);
+  });
+});
