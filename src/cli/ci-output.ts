@@ -5,11 +5,6 @@ import { annotation, formatStepSummary, GROUP_END, groupStart, type BuildSummary
 import { LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
 import type { Output } from './output.js';
 
-/** Whether the CLI runs as a GitHub Actions step. */
-export function inGithubActions(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.GITHUB_ACTIONS === 'true';
-}
-
 export type BuildObserver = {
   readonly onEvent: (event: BuildEvent) => void;
   /** After the build (and publish) succeeded: annotations for the notices, and the step summary. */

@@ -7,7 +7,6 @@ import { isLayerName, LAYER_NAMES, type LayerName } from '../core/spec/layers.js
 import { parseVersionArg } from '../core/version/parse-version.js';
 import { SpecInvalidError, UsageError } from '../errors.js';
 import { parseHostArg } from '../core/remote/remote-command.js';
-import { createGithubObserver, inGithubActions } from './ci-output.js';
 import { createProgressRenderer, RELEASE_COMMANDS, runVersionRollback, VERSION_ROLLBACK_FLAGS, VERSION_ROLLBACK_HELP } from './release-commands.js';
 import type { Output } from './output.js';
 import { packageVersion } from './package-version.js';
@@ -246,11 +245,15 @@ const build: Command = {
     const verifyLogin = verifyLoginFlags(flags, cwd);
     const allowBumpMismatch = stringFlag(flags['allow-bump-mismatch']);
     if (allowBumpMismatch !== undefined && flags.publish !== true) throw new UsageError('--allow-bump-mismatch goes with --publish');
+    // Loaded only under GitHub Actions, like the other heavy modules only in the commands using them.
+    const github = process.env.GITHUB_ACTIONS === 'true' ? (await import('./ci-output.js')).createGithubObserver(output, { version }) : undefined;
     const publishing = flags.publish === true ? await import('../app/release-publish.js') : undefined;
     // Refuse an existing version or a wrong bump before hours of building, not after.
-    await publishing?.checkPublishable({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch });
+    await publishing?.checkPublishable({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch }).catch((error: unknown) => {
+      github?.failed(error);
+      throw error;
+    });
     const { buildImage } = await import('../app/build-image.js');
-    const github = inGithubActions() ? createGithubObserver(output, { version }) : undefined;
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       output.err(`${signal}: stopping Packer and its VMs; nothing half-done will be registered`);
