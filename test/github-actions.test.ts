@@ -1,36 +1,21 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_SPEC_PATH, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
+import { hasCommands, makeTempDir, PROJECT_ROOT, smallDemoSpec } from './support.js';
 
 // `imagebuild build` as a GitHub Actions step: the built CLI in a child process with
 // GITHUB_ACTIONS=true and a temporary $GITHUB_STEP_SUMMARY, over the fake packer of test/fixtures/bin.
 const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
-const hasQemu = (() => {
-  try {
-    execFileSync('sh', ['-c', 'command -v qemu-img'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasQemu = hasCommands('qemu-img');
 
 describe.skipIf(!hasQemu)('build under GitHub Actions', () => {
   let work: { dir: string; cleanup: () => Promise<void> };
 
   beforeAll(async () => {
     work = await makeTempDir('imagebuild-gha-');
-    await writeFile(
-      join(work.dir, 'box.yaml'),
-      mutateManifest(DEMO_SPEC_PATH, [
-        [['os', 'disk_size_gib'], 4],
-        [['hardware', 'build_vm', 'accelerator'], 'tcg'],
-        [['layers', 'base', 'gate', 'min_root_fs_gib'], 1],
-      ]),
-    );
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
     // The guest measures, the host judges: a root filesystem below the spec's 1 GiB fails the base gate.
     const gate = JSON.parse(readFileSync(join(PROJECT_ROOT, 'test/fixtures/packer-replay/no-gpu/base.gate.json'), 'utf8')) as { checks: { check: string; value?: unknown }[] };
     gate.checks = gate.checks.map((c) => (c.check === 'root_fs_gib' ? { ...c, value: 0.5 } : c));

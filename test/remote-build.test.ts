@@ -5,21 +5,14 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSHD, startSshd, type TestSshd } from './fixtures/remote/sshd.js';
-import { DEMO_SPEC_PATH, listTree, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
+import { hasCommands, listTree, makeTempDir, PROJECT_ROOT, smallDemoSpec } from './support.js';
 
 // `imagebuild build --host`: the built CLI here drives the built CLI "there" through a real OpenSSH
 // server on 127.0.0.1 (throwaway host and user keys). The remote side runs the fake packer of
 // test/fixtures/bin, put on its PATH by sshd's SetEnv, as a GPU host's PATH would hold the real one.
 const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
 const CLI = join(PROJECT_ROOT, 'bin/imagebuild.js');
-const canRun = (() => {
-  try {
-    execFileSync('sh', ['-c', `test -x ${SSHD} && command -v qemu-img && command -v ssh-keygen`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const canRun = hasCommands(SSHD, 'qemu-img', 'ssh-keygen');
 if (!canRun && process.env.CI) throw new Error('openssh-server, qemu-utils and ssh-keygen must be installed in CI');
 
 describe.skipIf(!canRun)('remote build over SSH', () => {
@@ -31,14 +24,7 @@ describe.skipIf(!canRun)('remote build over SSH', () => {
 
   beforeAll(async () => {
     work = await makeTempDir('imagebuild-remote-');
-    await writeFile(
-      join(work.dir, 'box.yaml'),
-      mutateManifest(DEMO_SPEC_PATH, [
-        [['os', 'disk_size_gib'], 4],
-        [['hardware', 'build_vm', 'accelerator'], 'tcg'],
-        [['layers', 'base', 'gate', 'min_root_fs_gib'], 1],
-      ]),
-    );
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
     sshd = await startSshd(join(work.dir, 'sshd'), { PATH: remotePath });
     // A second host whose driver layer hangs in "packer" (a sleeping child stands for QEMU).
     hanging = await startSshd(join(work.dir, 'sshd-hang'), { PATH: remotePath, FAKE_PACKER_HANG: 'driver' });

@@ -8,19 +8,12 @@ import { sharedFileKey, sharedLayerPrefix } from '../src/app/release-layer-cache
 import { openStore } from '../src/adapters/store/open-store.js';
 import type { StoreSpec } from '../src/core/spec/schema.js';
 import { startS3Server, type TestS3Server } from './fixtures/release/s3-server.js';
-import { DEMO_SPEC_PATH, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
+import { hasCommands, makeTempDir, PROJECT_ROOT, smallDemoSpec } from './support.js';
 
 // The shared layer cache end to end: the build engine (fake packer, real qemu-img) of several
 // "runners" — each its own cache and output directory — against one real S3-protocol server.
 const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
-const hasQemu = (() => {
-  try {
-    execFileSync('sh', ['-c', 'command -v qemu-img && command -v ssh-keygen'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasQemu = hasCommands('qemu-img', 'ssh-keygen');
 
 describe.skipIf(!hasQemu)('shared layer cache across runners', () => {
   let work: { dir: string; cleanup: () => Promise<void> };
@@ -37,13 +30,7 @@ describe.skipIf(!hasQemu)('shared layer cache across runners', () => {
     sharedKey = join(work.dir, 'runner-secret-key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', sharedKey]);
     execFileSync('chmod', ['0644', sharedKey]); // as a secret written by a CI step often is
-    const spec = mutateManifest(DEMO_SPEC_PATH, [
-      [['os', 'disk_size_gib'], 4],
-      [['hardware', 'build_vm', 'accelerator'], 'tcg'],
-      [['layers', 'base', 'gate', 'min_root_fs_gib'], 1],
-      [['cache', 'store'], storeSpec()],
-    ]);
-    await writeFile(join(work.dir, 'box.yaml'), spec);
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['cache', 'store'], storeSpec()]]));
     Object.assign(process.env, { PATH: `${FAKE_BIN}:${savedEnv.PATH}`, FAKE_PACKER_RECORD: record, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
   });
   afterAll(async () => {

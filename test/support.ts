@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -44,4 +45,22 @@ export async function listTree(dir: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** Whether every command is installed (on PATH, or an absolute path that is executable). */
+export function hasCommands(...commands: string[]): boolean {
+  return commands.every((c) => spawnSync('sh', ['-c', `command -v "$1"`, 'sh', c], { stdio: 'ignore' }).status === 0);
+}
+
+/**
+ * The demo box made small for engine tests with the fake packer: a 4 GiB disk, TCG, and a base gate
+ * that accepts a 1 GiB root filesystem; more changes may follow.
+ */
+export function smallDemoSpec(changes: readonly [readonly (string | number)[], unknown][] = []): string {
+  return mutateManifest(DEMO_SPEC_PATH, [
+    [['os', 'disk_size_gib'], 4],
+    [['hardware', 'build_vm', 'accelerator'], 'tcg'],
+    [['layers', 'base', 'gate', 'min_root_fs_gib'], 1],
+    ...changes,
+  ]);
 }
