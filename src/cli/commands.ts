@@ -3,12 +3,14 @@ import { resolve } from 'node:path';
 import { describeGpu, minimumsFor } from '../core/compat/check-gpu-stack.js';
 import { describeMinimums, gpuStackOf } from '../core/spec/parse-spec.js';
 import { imageSpecJsonSchema } from '../core/spec/json-schema.js';
-import { isLayerName, LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
+import { LAYER_NAMES } from '../core/spec/layers.js';
+import { formatBytes } from '../core/release/transfer-rate.js';
 import { parseVersionArg } from '../core/version/parse-version.js';
 import { SpecInvalidError, UsageError } from '../errors.js';
 import { parseHostArg } from '../core/remote/remote-command.js';
 import { createProgressRenderer, RELEASE_COMMANDS, runVersionRollback, VERSION_ROLLBACK_FLAGS, VERSION_ROLLBACK_HELP } from './release-commands.js';
 import type { Output } from './output.js';
+import { layerFlag, oneOf, stringFlag } from './flags.js';
 import { packageVersion } from './package-version.js';
 
 /** A parsed command line handed to a command. */
@@ -514,31 +516,6 @@ function verifyLoginFlags(flags: Invocation['flags'], cwd: string): { user: stri
   return { user, privateKey: resolve(cwd, key) };
 }
 
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
 
-function oneOf<T extends string>(value: string | boolean | undefined, flag: string, valid: readonly T[]): T | undefined {
-  const text = stringFlag(value);
-  if (text === undefined) return undefined;
-  if (!(valid as readonly string[]).includes(text)) throw new UsageError(`${flag} "${text}" is not valid; valid: ${valid.join(', ')}`);
-  return valid.find((v) => v === text);
-}
 
-function stringFlag(value: string | boolean | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
 
-function layerFlag(value: string | boolean | undefined, flag: string): LayerName | undefined {
-  const text = stringFlag(value);
-  if (text === undefined) return undefined;
-  if (!isLayerName(text)) throw new UsageError(`${flag} "${text}" is not a layer; valid: ${LAYER_NAMES.join(', ')}`);
-  return text;
-}

@@ -1,5 +1,6 @@
 import { parseVersionArg } from '../core/version/parse-version.js';
 import { formatBytes, formatDuration, formatTransfer } from '../core/release/transfer-rate.js';
+import { stringFlag } from './flags.js';
 import { UsageError } from '../errors.js';
 import type { TransferProgress } from '../app/release-store.js';
 import type { Command, FlagSpec, Invocation } from './commands.js';
@@ -309,6 +310,3 @@ export function parseRate(text: string | undefined): number | undefined {
   return Math.floor(value);
 }
 
-function stringFlag(value: string | boolean | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
