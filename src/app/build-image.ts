@@ -35,6 +35,7 @@ import { renderImage } from '../core/render/render-image.js';
 import { applyHostProfile, type HostProfile } from '../core/spec/host-profile.js';
 import type { LayerName } from '../core/spec/layers.js';
 import type { ImageSpec } from '../core/spec/schema.js';
+import { specHashOf } from '../core/spec/spec-hash.js';
 import { BuildInterruptedError, GateFailedError, ImagebuildError, PreflightError, VerifyFailedError, VersionExistsError } from '../errors.js';
 import { collectProjectFiles } from './project-files.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
@@ -163,7 +164,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     planBuild(spec, options.version, project, tools, entries, { fromLayer: options.fromLayer, untilLayer: options.untilLayer, buildKey });
   // The key's fingerprint is read, not made, here: an identical rebuild must stay a no-op that writes nothing.
   const plan = replan(cache.entries, await readBuildKeyFingerprint(cacheDir));
-  const specHash = createHash('sha256').update(encodeCanonicalJson(spec)).digest('hex');
+  const specHash = specHashOf(spec);
 
   const existing = await readExistingManifest(join(versionDir, MANIFEST));
   if (existing) {

@@ -8,7 +8,7 @@ import { serializeManifest, type ImageManifest } from '../core/manifest/image-ma
 import { checkVersionBump, classifyManifestChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
 import { ReleaseNotFoundError, ReleaseRefusedError } from '../core/release/errors.js';
 import { addRelease, findRelease, previousRelease, releaseKeys, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
-import { encodeCanonicalJson } from '../core/render/encode.js';
+import { specIdentity, specIdentityText } from '../core/spec/spec-hash.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
 import type { ImageSpec } from '../core/spec/schema.js';
 import { FileAccessError, VersionExistsError } from '../errors.js';
@@ -187,7 +187,7 @@ export async function checkPublishable(options: { specArg?: string; cwd: string;
       notices.push(`v${previous.version} was published without its spec; the bump is checked after the build, against its manifest`);
       return { store: store.location, previous: previous.version, changes: [], notices };
     }
-    const changes = classifySpecChanges(previousSpec, JSON.parse(encodeCanonicalJson(context.spec)));
+    const changes = classifySpecChanges(previousSpec, specIdentity(context.spec));
     checkVersionBump({ from: previous.version, to: options.version, changes, override: options.allowBumpMismatch });
     return { store: store.location, previous: previous.version, changes, notices };
   } finally {
@@ -218,7 +218,7 @@ async function checkBump(store: ArtifactStore, index: ReleaseIndex, manifest: Im
 /** The spec as it was hashed for the manifest (under either host profile), when its hash proves it is the one the image was built from. */
 function canonicalSpecOf(spec: ImageSpec, specHash: string): unknown {
   for (const profile of ['gpu', 'cpu'] as const) {
-    const text = encodeCanonicalJson(applyHostProfile(spec, profile));
+    const text = specIdentityText(applyHostProfile(spec, profile));
     if (createHash('sha256').update(text).digest('hex') === specHash) return JSON.parse(text) as unknown;
   }
   return undefined;
