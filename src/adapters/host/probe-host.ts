@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, readlink, rm, statfs, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 
@@ -9,6 +9,13 @@ export async function freeBytes(path: string): Promise<number> {
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
   const stats = await statfs(dir);
   return stats.bavail * stats.bsize;
+}
+
+/** The device id of the filesystem `path` is (or would be created) on. */
+export async function filesystemOf(path: string): Promise<string> {
+  let dir = path;
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  return String((await stat(dir)).dev);
 }
 
 /** Whether a command is on PATH. */

@@ -38,6 +38,12 @@ describe('checkPreflight', () => {
     expect(result.problems).toEqual(['disk: /same has 12.0 GiB free; the build needs about 15.0 GiB for cache (2 layer(s) to build) and output (flattened image)']);
   });
 
+  it('adds up needs in different directories of one filesystem', () => {
+    const result = checkPreflight(NEEDS, { ...HOST, freeBytes: { '/cache': 12 * GIB, '/out': 12 * GIB }, filesystems: { '/cache': '2049', '/out': '2049' } });
+
+    expect(result.problems).toEqual(['disk: /cache has 12.0 GiB free; the build needs about 15.0 GiB for cache (2 layer(s) to build) and output (flattened image)']);
+  });
+
   it('names a missing tool and why it is needed', () => {
     const result = checkPreflight(NEEDS, { ...HOST, commands: { packer: false } });
 

@@ -19,6 +19,8 @@ export type PreflightNeeds = {
 /** What the host showed when probed. */
 export type HostFacts = {
   readonly freeBytes: Readonly<Record<string, number>>;
+  /** The filesystem (device id) each path lies on: needs on one filesystem add up. Without it, paths are compared as strings. */
+  readonly filesystems?: Readonly<Record<string, string>>;
   readonly commands: Readonly<Record<string, boolean>>;
   /** Result of the KVM boot probe; undefined when it was not run (accelerator fixed to tcg). */
   readonly kvm?: { readonly usable: boolean; readonly reason: string };
@@ -60,14 +62,16 @@ export function checkPreflight(needs: PreflightNeeds, host: HostFacts): Prefligh
   const problems: string[] = [];
   const notices: string[] = [];
 
-  const perPath = new Map<string, { bytes: number; what: string[] }>();
+  // Cache and output on one filesystem (the usual layout) need the sum of both there.
+  const perFilesystem = new Map<string, { path: string; bytes: number; what: string[] }>();
   for (const need of needs.disk) {
-    const entry = perPath.get(need.path) ?? { bytes: 0, what: [] };
+    const fs = host.filesystems?.[need.path] ?? need.path;
+    const entry = perFilesystem.get(fs) ?? { path: need.path, bytes: 0, what: [] };
     entry.bytes += need.bytes;
     entry.what.push(need.what);
-    perPath.set(need.path, entry);
+    perFilesystem.set(fs, entry);
   }
-  for (const [path, need] of perPath) {
+  for (const { path, ...need } of perFilesystem.values()) {
     const free = host.freeBytes[path];
     if (free !== undefined && free < need.bytes) {
       problems.push(`disk: ${path} has ${formatGiB(free)} free; the build needs about ${formatGiB(need.bytes)} for ${need.what.join(' and ')}`);
