@@ -158,10 +158,13 @@ export async function downloadRelease(options: DownloadOptions): Promise<Downloa
         `${finalPath}: verification failed: ${offset !== manifest.size_bytes ? `${offset} bytes, expected ${manifest.size_bytes}` : `SHA-256 ${actual}, expected ${manifest.checksum_sha256}`}; the partial download was removed and nothing was written under ${basename(finalPath)} — run the command again, and if it fails the same way the stored image is damaged`,
       );
     }
-    await rename(partPath, finalPath);
-    await rm(recordPath, { force: true });
+    // The manifest and SHA256SUMS first, the image's final name last: were they written after it, a
+    // failure in between (a full disk, a kill) would leave a verified image that the next run cannot
+    // prove is verified, and refuses. The .part stays resumable until the rename.
     await writeFileAtomically(manifestPath, serializeManifest(manifest));
     await writeFileAtomically(join(dest, SUMS_FILE), `${manifest.checksum_sha256}  ${manifest.artifact}\n`);
+    await rename(partPath, finalPath);
+    await rm(recordPath, { force: true });
     if (fetchStart > 0) notices.push(`resumed an interrupted download at ${formatBytes(fetchStart)} (${fetchStart} bytes)`);
     return report('downloaded', offset - fetchStart, fetchStart, notices);
   } finally {

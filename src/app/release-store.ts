@@ -4,6 +4,7 @@ import { hostname, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import semver from 'semver';
+import { describeFsError } from '../adapters/fs/describe-fs-error.js';
 import { openStore } from '../adapters/store/open-store.js';
 import { StoreConflictError } from '../adapters/store/errors.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
@@ -12,6 +13,7 @@ import { ManifestInvalidError } from '../core/manifest/errors.js';
 import { emptyReleaseIndex, parseReleaseIndex, releaseIndexKey, type ReleaseIndex } from '../core/release/release-index.js';
 import { createTransferMeter, sampleTransfer, type TransferMeter } from '../core/release/transfer-rate.js';
 import type { ImageSpec } from '../core/spec/schema.js';
+import { FileAccessError } from '../errors.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
 
 // What every release command shares: the spec, its store, the release index and the local
@@ -149,15 +151,15 @@ export async function setLocalCurrent(outputRoot: string, version: string): Prom
   return link;
 }
 
-/** Writes a file atomically: a temporary file beside it, then one rename. */
+/** Writes a file atomically: a temporary file beside it, then one rename; on failure (a full disk) the temporary file goes too. */
 export async function writeFileAtomically(path: string, content: string): Promise<void> {
   const temp = join(dirname(path), `.${randomBytes(4).toString('hex')}.tmp-${process.pid}`);
-  await writeFile(temp, content);
   try {
+    await writeFile(temp, content);
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
-    throw error;
+    throw new FileAccessError(`${path}: cannot write it: ${describeFsError(error)}`, { cause: error });
   }
 }
 

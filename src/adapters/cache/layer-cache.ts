@@ -41,18 +41,31 @@ export async function registerLayer(cacheDir: string, entry: CacheEntry, files: 
   }
 }
 
-/** Keeps a failed layer (overlay, reports, log) under `<cache>/failed/` for debugging; it is never used as a parent. */
+/**
+ * Keeps a failed layer (overlay, reports, log) under `<cache>/failed/` for debugging; it is never used as
+ * a parent. Best effort: it runs while a build is already failing — often for want of disk space — so a
+ * part it cannot keep is left out (and removed, not left half-copied), never thrown over the failure it records.
+ */
 export async function keepFailedLayer(
   cacheDir: string,
   failure: { layer: string; key: string; stamp: string; workDir?: string; reportsDir?: string; logFile?: string; reason: string },
 ): Promise<string> {
-  await mkdir(join(cacheDir, 'failed'), { recursive: true });
-  // mkdtemp: two failures in the same second (a quick retry) must not collide.
-  const dir = await mkdtemp(join(cacheDir, 'failed', `${failure.stamp}-${failure.layer}-${failure.key.slice(0, 12)}-`));
-  if (failure.workDir && existsSync(failure.workDir)) await rename(failure.workDir, join(dir, 'output'));
-  if (failure.reportsDir && existsSync(failure.reportsDir)) await cp(failure.reportsDir, join(dir, 'reports'), { recursive: true });
-  if (failure.logFile && existsSync(failure.logFile)) await cp(failure.logFile, join(dir, `${failure.layer}.log`));
-  await writeFile(join(dir, 'FAILED.txt'), `${failure.reason}\n`);
+  let dir = join(cacheDir, 'failed');
+  try {
+    await mkdir(dir, { recursive: true });
+    // mkdtemp: two failures in the same second (a quick retry) must not collide.
+    dir = await mkdtemp(join(dir, `${failure.stamp}-${failure.layer}-${failure.key.slice(0, 12)}-`));
+  } catch {
+    return dir;
+  }
+  const keep = async (target: string, copy: (target: string) => Promise<void>) => {
+    await copy(target).catch(() => rm(target, { recursive: true, force: true }).catch(() => undefined));
+  };
+  const { workDir, reportsDir, logFile } = failure;
+  if (workDir && existsSync(workDir)) await keep(join(dir, 'output'), (target) => rename(workDir, target));
+  if (reportsDir && existsSync(reportsDir)) await keep(join(dir, 'reports'), (target) => cp(reportsDir, target, { recursive: true }));
+  if (logFile && existsSync(logFile)) await keep(join(dir, `${failure.layer}.log`), (target) => cp(logFile, target));
+  await keep(join(dir, 'FAILED.txt'), (target) => writeFile(target, `${failure.reason}\n`));
   return dir;
 }
 

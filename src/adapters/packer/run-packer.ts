@@ -1,7 +1,9 @@
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 import { execa } from 'execa';
-import { ToolFailedError } from '../../errors.js';
+import { FileAccessError, ToolFailedError } from '../../errors.js';
+import { describeFsError } from '../fs/describe-fs-error.js';
 import { startOrphanWatchdog } from '../process/orphan-watchdog.js';
 
 export type PackerBuildInput = {
@@ -34,6 +36,12 @@ const TAIL_LINES = 25;
 export async function runPackerBuild(input: PackerBuildInput): Promise<PackerBuildResult> {
   const started = Date.now();
   const log = createWriteStream(input.logFile, { flags: 'a' });
+  // A log that cannot be written (a full disk) fails this build with a message; unhandled, the
+  // stream's 'error' event would crash imagebuild with a stack trace and leave its lock behind.
+  let logError: NodeJS.ErrnoException | undefined;
+  log.on('error', (error: NodeJS.ErrnoException) => {
+    logError ??= error;
+  });
   const args = ['build', '-color=false', '-timestamp-ui', ...Object.entries(input.vars).flatMap(([k, v]) => ['-var', `${k}=${v}`]), input.templateFile];
   const child = execa('packer', args, {
     cwd: input.templateDir,
@@ -49,7 +57,7 @@ export async function runPackerBuild(input: PackerBuildInput): Promise<PackerBui
 
   let pending = '';
   child.all?.on('data', (chunk: Buffer) => {
-    log.write(chunk);
+    if (logError === undefined) log.write(chunk);
     pending += chunk.toString('utf8');
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
@@ -82,7 +90,8 @@ export async function runPackerBuild(input: PackerBuildInput): Promise<PackerBui
     killGroup('SIGKILL');
     watchdog?.cancel();
     if (pending) input.onLine?.(pending);
-    await new Promise<void>((resolve) => log.end(resolve));
+    log.end();
+    await finished(log).catch(() => undefined);
   }
 
   if (result.failed || result.exitCode !== 0) {
@@ -90,10 +99,16 @@ export async function runPackerBuild(input: PackerBuildInput): Promise<PackerBui
     if (input.signal?.aborted) {
       throw new ToolFailedError('packer', `packer build ${input.templateFile} was interrupted; log: ${input.logFile}`, result.exitCode, tail, input.logFile);
     }
+    if (logError) throw logWriteError(input, logError, `; packer exited with ${result.exitCode ?? result.signal}`);
     const reason = result.code === 'ENOENT' ? 'packer is not installed (not on PATH)' : `exited with ${result.exitCode ?? result.signal}`;
     throw new ToolFailedError('packer', `packer build ${input.templateFile} failed: ${reason}; log: ${input.logFile}`, result.exitCode, tail, input.logFile);
   }
+  if (logError) throw logWriteError(input, logError, '');
   return { durationS: (Date.now() - started) / 1000 };
+}
+
+function logWriteError(input: PackerBuildInput, error: NodeJS.ErrnoException, outcome: string): FileAccessError {
+  return new FileAccessError(`packer build ${input.templateFile}: cannot write its log ${input.logFile}: ${describeFsError(error)}${outcome}`, { cause: error });
 }
 
 /** The last `count` lines of a text file (empty if unreadable). */

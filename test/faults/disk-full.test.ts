@@ -1,0 +1,165 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  faultSpec,
+  freeTmpfs,
+  hasQemu,
+  killSurvivors,
+  makePublishedRelease,
+  mountTmpfs,
+  NAME,
+  packerRuns,
+  registeredLayers,
+  runCli,
+  survivorsAfter,
+  tmpfsUnavailable,
+} from '../fixtures/faults/harness.js';
+import { sha256Of } from '../fixtures/release/project.js';
+import { listTree, makeTempDir } from '../support.js';
+
+// A disk that fills up: real size-limited filesystems (tmpfs) mounted over the cache, the output or a
+// download's destination. Preflight wants gigabytes free in the cache, so a build's tmpfs starts big
+// and the wrapper packer shrinks it to what it holds (mount -o remount,size=…) at the chosen moment —
+// a full disk without filling gigabytes of memory. Every case wants: one clear line (exit 1, no stack
+// trace), nothing registered half-way, no temporary files left, and the same command completing once
+// space is free again.
+
+const BUILD = ['build', 'v1.0.0', '--spec', 'box.yaml', '--host-profile', 'cpu', '--no-verify', '--json'];
+
+/** The lines of stderr, and whether any is a stack frame. */
+function errorLines(stderr: string): { lines: string[]; stack: boolean } {
+  const lines = stderr.split('\n').filter(Boolean);
+  return { lines, stack: lines.some((l) => l.startsWith('    at ')) };
+}
+
+/** Paths under `dir` that look like temporary or staging files a failed write left behind. */
+async function leftovers(dir: string): Promise<string[]> {
+  return (await listTree(dir)).filter((p) => /(^|\/)\.[^/]*\.tmp-|\.tmp$|(^|\/)\.staging-|\.partial-|(^|\/)\.keys-/.test(p));
+}
+
+let work: { dir: string; cleanup: () => Promise<void> };
+const unmounts: (() => void)[] = [];
+beforeEach(async () => {
+  work = await makeTempDir('imagebuild-fault-disk-');
+});
+afterEach(async () => {
+  killSurvivors(work.dir);
+  for (const unmount of unmounts.splice(0).reverse()) unmount();
+  await work.cleanup();
+});
+
+describe.skipIf(tmpfsUnavailable !== undefined || !hasQemu)(`disk full during a build (${tmpfsUnavailable ?? 'size-limited tmpfs mounts'})`, () => {
+  it('while a layer builds: one line naming the full disk, layers below intact, nothing of the layer registered, no temp files; resumes once space is free', async () => {
+    const cache = join(work.dir, '.imagebuild/cache');
+    unmounts.push(await mountTmpfs(cache, '6g'));
+    await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+    const record = join(work.dir, 'packer-runs.txt');
+
+    const full = await runCli(BUILD, work.dir, { FAULT_FULL_MOUNT: cache, FAULT_FULL_UNIT: 'runtime', FAKE_PACKER_RECORD: record });
+
+    const { lines, stack } = errorLines(full.stderr);
+    const cached = await registeredLayers(cache);
+    const builds = await readdir(join(cache, 'builds'));
+    expect(full.exitCode).toBe(1);
+    expect(stack).toBe(false);
+    expect(lines).toEqual([expect.stringMatching(/^error: packer build runtime\.pkr\.hcl: cannot write its log .*runtime\.log: no space left on device \(ENOSPC\); packer exited with 1$/)]);
+    expect(cached.layers.map((l) => [l.layer, l.gate])).toEqual(expect.arrayContaining([['base', 'passed'], ['driver', 'passed']]));
+    expect(cached.layers).toHaveLength(2);
+    expect(cached.hidden).toEqual([]);
+    // The layer's output directory went to failed/ (what fitted of it), not left in the build's work/.
+    expect(await readdir(join(cache, 'builds', builds[0]!, 'work'))).toEqual([]);
+    expect(await leftovers(cache)).toEqual([]);
+    expect(existsSync(join(cache, 'lock'))).toBe(false);
+    expect(existsSync(join(work.dir, 'output'))).toBe(false);
+    expect(await survivorsAfter(work.dir, 5_000)).toEqual([]);
+
+    await freeTmpfs(cache, '6g');
+    await rm(record, { force: true });
+    const resumed = await runCli(BUILD, work.dir, { FAKE_PACKER_RECORD: record });
+
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(packerRuns(record)).toEqual(['build runtime', 'build frameworks', 'build validation', 'build seal']);
+  });
+
+  it('is refused by preflight, in one line, when the cache filesystem is too small to start', async () => {
+    const cache = join(work.dir, '.imagebuild/cache');
+    unmounts.push(await mountTmpfs(cache, '512m'));
+    await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+    const record = join(work.dir, 'packer-runs.txt');
+
+    const refused = await runCli(BUILD, work.dir, { FAKE_PACKER_RECORD: record });
+
+    const { lines, stack } = errorLines(refused.stderr);
+    expect(refused.exitCode).toBe(1);
+    expect(stack).toBe(false);
+    expect(lines).toEqual([`error: preflight: disk: ${cache} has 0.5 GiB free; the build needs about 5.0 GiB for cache (5 layer(s) to build)`]);
+    expect(packerRuns(record)).toEqual([]);
+    expect((await registeredLayers(cache)).layers).toEqual([]);
+  });
+});
+
+describe.skipIf(tmpfsUnavailable !== undefined)(`disk full during a download (${tmpfsUnavailable ?? 'size-limited tmpfs mounts'})`, () => {
+  const MIB = 1024 * 1024;
+  const PAGE = 4096;
+  const DOWNLOAD = ['download', 'v1.0.0', '--spec', 'box.yaml', '--dest', 'dl'];
+
+  async function published(bytes: number) {
+    const manifest = await makePublishedRelease(work.dir, bytes);
+    const publish = await runCli(['publish', 'v1.0.0', '--spec', 'box.yaml'], work.dir);
+    expect(publish.exitCode, publish.stderr).toBe(0);
+    return manifest;
+  }
+
+  it('while the image streams in: one line, nothing under the final name, the .part kept as an exact prefix; resumes once space is free', async () => {
+    const manifest = await published(4 * MIB);
+    const dest = join(work.dir, 'dl');
+    unmounts.push(await mountTmpfs(dest, MIB));
+
+    const full = await runCli(DOWNLOAD, work.dir);
+
+    const { lines, stack } = errorLines(full.stderr);
+    const errors = lines.filter((l) => !/^(download|hash) /.test(l));
+    const part = await readFile(join(dest, `${manifest.artifact}.part`));
+    const image = await readFile(join(work.dir, 'output', NAME, 'v1.0.0', manifest.artifact));
+    expect(full.exitCode).toBe(1);
+    expect(stack).toBe(false);
+    expect(errors).toEqual([expect.stringMatching(/^error: download of v1\.0\.0 stopped at \d+ of 4194304 bytes \(ENOSPC: no space left on device, write\); run the same command again to resume/)]);
+    expect((await readdir(dest)).sort()).toEqual([`${manifest.artifact}.part`, `${manifest.artifact}.part.json`]);
+    expect(part.length).toBeGreaterThan(0);
+    expect(part.equals(image.subarray(0, part.length))).toBe(true);
+
+    await freeTmpfs(dest, 8 * MIB);
+    const resumed = await runCli(DOWNLOAD, work.dir);
+
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/resumed at /);
+    expect(await sha256Of(join(dest, manifest.artifact))).toBe(manifest.checksum_sha256);
+    expect((await readdir(dest)).sort()).toEqual(['SHA256SUMS', manifest.artifact, 'image-manifest.json'].sort());
+  });
+
+  it('when the image fits but its manifest does not: one line, no temp file, nothing under the final name; the next run completes with manifest and SHA256SUMS', async () => {
+    const manifest = await published(MIB);
+    const dest = join(work.dir, 'dl');
+    // Room for the image and the .part record beside it, not a page more.
+    unmounts.push(await mountTmpfs(dest, MIB + PAGE));
+
+    const full = await runCli(DOWNLOAD, work.dir);
+
+    const { lines, stack } = errorLines(full.stderr);
+    const errors = lines.filter((l) => !/^(download|hash) /.test(l));
+    expect(full.exitCode).toBe(1);
+    expect(stack).toBe(false);
+    expect(errors).toEqual([`error: ${join(dest, 'image-manifest.json')}: cannot write it: no space left on device (ENOSPC)`]);
+    expect((await readdir(dest)).sort()).toEqual([`${manifest.artifact}.part`, `${manifest.artifact}.part.json`]);
+
+    await freeTmpfs(dest, 8 * MIB);
+    const again = await runCli(DOWNLOAD, work.dir);
+
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(await sha256Of(join(dest, manifest.artifact))).toBe(manifest.checksum_sha256);
+    expect((await readdir(dest)).sort()).toEqual(['SHA256SUMS', manifest.artifact, 'image-manifest.json'].sort());
+    expect(await readFile(join(dest, 'SHA256SUMS'), 'utf8')).toBe(`${manifest.checksum_sha256}  ${manifest.artifact}\n`);
+  });
+});
