@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheEntry } from '../../core/plan/cache-entry.js';
+import { readCacheEntries } from './read-cache.js';
 
 /** Directory of a registered layer: `<cache>/layers/<key>/` holding entry.json and the qcow2. */
 export function layerEntryDir(cacheDir: string, key: string): string {
@@ -17,6 +18,11 @@ export function layerImagePath(cacheDir: string, key: string): string {
  * Registers a layer whose gate passed: the image and reports are moved into a staging directory next
  * to the final one, entry.json is written last, and one rename publishes the entry. A crash at any
  * point leaves either no entry or a complete one; a staging leftover is ignored by readers (dot name).
+ *
+ * The layer's bytes are new, so every cached layer built on top of this key (in any spec's chain) is
+ * dropped first, deepest first: those overlays were made on the previous bytes and would silently
+ * corrupt on the new ones. An entry already under this key (a rebuild by --from-layer, or one whose
+ * entry.json is broken) is replaced, not kept in place of the layer just built.
  */
 export async function registerLayer(cacheDir: string, entry: CacheEntry, files: { image: string; reportsDir?: string }): Promise<string> {
   const checked = CacheEntry.parse(entry);
@@ -28,17 +34,25 @@ export async function registerLayer(cacheDir: string, entry: CacheEntry, files: 
     await rename(files.image, join(staging, 'layer.qcow2'));
     if (files.reportsDir && existsSync(files.reportsDir)) await cp(files.reportsDir, join(staging, 'reports'), { recursive: true });
     await writeFile(join(staging, 'entry.json'), `${JSON.stringify(checked, null, 2)}\n`);
-    if (existsSync(finalDir)) {
-      // Same key, same inputs: an equivalent entry is already there (another build won the race).
-      await rm(staging, { recursive: true, force: true });
-      return finalDir;
-    }
+    await dropLayers(cacheDir, await descendantsOf(cacheDir, checked.key));
+    await dropLayers(cacheDir, [checked.key]);
     await rename(staging, finalDir);
     return finalDir;
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** Keys of the registered layers built on top of `key`, directly or not, deepest first. */
+async function descendantsOf(cacheDir: string, key: string): Promise<string[]> {
+  const { entries } = await readCacheEntries(cacheDir);
+  const found: string[] = [];
+  for (let frontier = [key]; frontier.length > 0; ) {
+    frontier = entries.filter((e) => e.inputs.parentKey !== null && frontier.includes(e.inputs.parentKey) && !found.includes(e.key)).map((e) => e.key);
+    found.push(...frontier);
+  }
+  return found.reverse();
 }
 
 /**

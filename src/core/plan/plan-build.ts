@@ -188,7 +188,9 @@ export function planBuild(
     } else if (fromIndex >= 0 && index >= fromIndex) {
       action = 'build';
       reasons = [index === fromIndex ? `forced by --from-layer ${options.fromLayer}` : `parent ${LAYER_NAMES[index - 1]} is rebuilt`];
-    } else if (hit) {
+    } else if (hit && parentAction !== 'build') {
+      // A cached overlay is only valid on the parent bytes it was built on: once the parent is
+      // rebuilt (its entry was missing or broken), the child is rebuilt too, whatever its key.
       action = 'reuse';
       reasons = [`cached ${hit.createdAt}`];
     } else {
