@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { dropLayers, layerImagePath } from '../adapters/cache/layer-cache.js';
 import { readCacheEntries } from '../adapters/cache/read-cache.js';
 import { acquireLock } from '../adapters/fs/lock.js';
+import { ManifestInvalidError } from '../core/manifest/errors.js';
 import { ImageManifest } from '../core/manifest/image-manifest.js';
 import type { HostProfile } from '../core/spec/host-profile.js';
 import { LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
@@ -36,6 +37,14 @@ async function diskBytes(path: string): Promise<number> {
     return total;
   } catch {
     return 0;
+  }
+}
+
+function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 
@@ -96,8 +105,10 @@ export async function pruneCache(options: { specArg?: string; cwd: string; apply
   for (const version of await listDir(outputDir)) {
     const manifestPath = join(outputDir, version, 'image-manifest.json');
     if (!existsSync(manifestPath)) continue;
-    const parsed = ImageManifest.safeParse(JSON.parse(await readFile(manifestPath, 'utf8')));
-    if (parsed.success) for (const layer of parsed.data.layers) keep.add(layer.key);
+    // A release whose manifest cannot be read may use any layer: refuse rather than prune what it needs.
+    const parsed = ImageManifest.safeParse(await readFile(manifestPath, 'utf8').then(parseJsonOrUndefined, () => undefined));
+    if (!parsed.success) throw new ManifestInvalidError(`${manifestPath}: unreadable or not a valid manifest, so it is unknown which cached layers ${version} uses; restore it or move the release away, then prune`);
+    for (const layer of parsed.data.layers) keep.add(layer.key);
   }
 
   const lock = options.apply ? await acquireLock(join(cacheDir, 'lock'), 'imagebuild cache prune') : undefined;

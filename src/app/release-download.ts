@@ -6,7 +6,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { serializeManifest } from '../core/manifest/image-manifest.js';
-import { ChecksumMismatchError, ReleaseRefusedError } from '../core/release/errors.js';
+import { ChecksumMismatchError, ReleaseInconsistentError, ReleaseRefusedError } from '../core/release/errors.js';
 import { resolveRelease } from '../core/release/release-index.js';
 import { formatBytes } from '../core/release/transfer-rate.js';
 import { FileAccessError, ImagebuildError } from '../errors.js';
@@ -74,7 +74,7 @@ export async function downloadRelease(options: DownloadOptions): Promise<Downloa
     const record = resolveRelease(index, options.ref, store.location);
     const manifest = await readStoredManifest(store, record.manifest_key);
     if (manifest.version !== record.version || manifest.checksum_sha256 !== record.sha256 || manifest.size_bytes !== record.size_bytes) {
-      throw new ReleaseRefusedError(`${store.describe(record.manifest_key)} disagrees with the release index about v${record.version} (version, SHA-256 or size); refusing to download`);
+      throw new ReleaseInconsistentError(`${store.describe(record.manifest_key)} disagrees with the release index about v${record.version} (version, SHA-256 or size); refusing to download`);
     }
     const dest = resolve(options.cwd, options.dest ?? `${spec.name}-v${record.version}`);
     await mkdir(dest, { recursive: true }).catch((error: unknown) => {

@@ -11,7 +11,7 @@ export async function readTextFile(path: string, what: string): Promise<string> 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new FileAccessError(`${path}: ${what} not found; check the path`, { cause: error });
-    if (code === 'EISDIR') throw new FileAccessError(`${path}: is a directory; give the ${what} file`, { cause: error });
+    if (code === 'EISDIR') throw new FileAccessError(`${path}: is a directory, not a ${what}`, { cause: error });
     if (code === 'EACCES') throw new FileAccessError(`${path}: permission denied reading the ${what}`, { cause: error });
     throw error;
   }

@@ -28,6 +28,13 @@ export class ReleaseIndexInvalidError extends ImagebuildError {
   }
 }
 
+/** The store contradicts itself (a manifest that disagrees with the release index): corrupted state, not bad input. */
+export class ReleaseInconsistentError extends ImagebuildError {
+  constructor(message: string) {
+    super('RELEASE_INCONSISTENT', message, 1);
+  }
+}
+
 /** A downloaded (or pulled) file whose SHA-256 is not the one its manifest records. */
 export class ChecksumMismatchError extends ImagebuildError {
   constructor(message: string) {

@@ -6,7 +6,8 @@ export function parseVersionArg(raw: string): string {
   const trimmed = raw.startsWith('v') ? raw.slice(1) : raw;
   const parsed = semver.valid(trimmed);
   if (!parsed || parsed !== trimmed || !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(trimmed)) {
-    throw new UsageError(`version "${raw}" is not semver; give vMAJOR.MINOR.PATCH, e.g. v1.1.0`);
+    // JSON quoting: a newline in the argument must not become a second line of the error.
+    throw new UsageError(`version ${JSON.stringify(raw)} is not semver; give vMAJOR.MINOR.PATCH, e.g. v1.1.0`);
   }
   return parsed;
 }
