@@ -2,7 +2,7 @@ import { cp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveRelease } from '../fixtures/release/project.js';
-import { faultSpec, hasQemu, NAME, runCli, type CliResult } from '../fixtures/faults/harness.js';
+import { faultSpec, hasQemu, makeReleasedProject, NAME, runCli } from '../fixtures/faults/harness.js';
 import { listTree, makeTempDir } from '../support.js';
 
 // A corpus of bad inputs beyond the bad specs of test/spec-errors.test.ts (validate/render): versions,
@@ -137,15 +137,7 @@ describe.skipIf(!hasQemu)('bad inputs through the CLI: one line, the right exit 
   beforeAll(async () => {
     template = await makeTempDir('imagebuild-fault-inputs-template-');
     root = await makeTempDir('imagebuild-fault-inputs-');
-    const dir = template.dir;
-    await writeFile(join(dir, 'box.yaml'), faultSpec([[['artifacts'], { store: { kind: 'filesystem', dir: 'store' }, retention: 3 }]]));
-    await writeFile(join(dir, 'nostore.yaml'), faultSpec([[['artifacts', 'store'], undefined]]));
-    const steps: CliResult[] = [];
-    steps.push(await runCli(['build', 'v1.0.0', ...SPEC, '--host-profile', 'cpu', '--no-verify', '--json'], dir));
-    steps.push(await runCli(['publish', 'v1.0.0', ...SPEC], dir));
-    await deriveRelease(join(dir, 'output', NAME), '1.0.0', '1.0.1', () => ({ kernel: '6.8.0-60-generic' }));
-    steps.push(await runCli(['publish', 'v1.0.1', ...SPEC], dir));
-    for (const step of steps) expect(step.exitCode, step.stderr).toBe(0);
+    await makeReleasedProject(template.dir);
   });
   afterAll(async () => {
     await template?.cleanup();
