@@ -27,6 +27,14 @@ export type PackerBuildResult = { readonly durationS: number };
 /** Lines of the log shown when Packer fails. */
 const TAIL_LINES = 25;
 
+// imagebuild's own secrets (store credentials, the shared build key's path): a build needs none of
+// them, and Packer would hand them on to Ansible and every provisioner it starts.
+const WITHHELD_FROM_PACKER = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'IMAGEBUILD_BUILD_KEY_FILE']);
+
+function withoutSecrets(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && !WITHHELD_FROM_PACKER.has(entry[0])));
+}
+
 /**
  * Runs `packer build` on one rendered unit in its own process group, streaming its output to the log
  * and to `onLine`. Aborting sends SIGTERM to the whole group (Packer stops QEMU and removes its output
@@ -45,7 +53,8 @@ export async function runPackerBuild(input: PackerBuildInput): Promise<PackerBui
   const args = ['build', '-color=false', '-timestamp-ui', ...Object.entries(input.vars).flatMap(([k, v]) => ['-var', `${k}=${v}`]), input.templateFile];
   const child = execa('packer', args, {
     cwd: input.templateDir,
-    env: { CHECKPOINT_DISABLE: '1', PACKER_NO_COLOR: '1', ...input.env },
+    env: { ...withoutSecrets(process.env), CHECKPOINT_DISABLE: '1', PACKER_NO_COLOR: '1', ...input.env },
+    extendEnv: false,
     detached: true,
     all: true,
     buffer: false,
