@@ -590,38 +590,47 @@ async function buildLayer(ctx: Context, layerPlan: LayerPlan, signal: AbortSigna
     throw error;
   }
 
-  const source = (name: string) => join(reportsDir, name);
-  const report = parseGuestGateReport(await readJsonReport(source('gate.json')), source('gate.json'));
-  const facts = parseGuestFacts(await readJsonReport(source('facts.json')), source('facts.json'));
-  const run = existsSync(source('ansible-run.json')) ? parseAnsibleRunReport(await readJsonReport(source('ansible-run.json')), source('ansible-run.json')) : undefined;
-  const idempotence = existsSync(source('ansible-idempotence.json'))
-    ? parseAnsibleRunReport(await readJsonReport(source('ansible-idempotence.json')), source('ansible-idempotence.json'))
-    : undefined;
-  const gate = evaluateGate({ layer, spec: ctx.spec, report, ansible: { run, idempotence } });
-  await writeFile(join(reportsDir, 'verdict.json'), `${JSON.stringify(gate, null, 2)}\n`);
+  // Judge and register; whatever fails here (a bad report, a full disk) leaves no work directory behind.
+  let judged: { gate: GateVerdict; facts: GuestFacts };
+  try {
+    const source = (name: string) => join(reportsDir, name);
+    const report = parseGuestGateReport(await readJsonReport(source('gate.json')), source('gate.json'));
+    const facts = parseGuestFacts(await readJsonReport(source('facts.json')), source('facts.json'));
+    const run = existsSync(source('ansible-run.json')) ? parseAnsibleRunReport(await readJsonReport(source('ansible-run.json')), source('ansible-run.json')) : undefined;
+    const idempotence = existsSync(source('ansible-idempotence.json'))
+      ? parseAnsibleRunReport(await readJsonReport(source('ansible-idempotence.json')), source('ansible-idempotence.json'))
+      : undefined;
+    const gate = evaluateGate({ layer, spec: ctx.spec, report, ansible: { run, idempotence } });
+    await writeFile(join(reportsDir, 'verdict.json'), `${JSON.stringify(gate, null, 2)}\n`);
 
-  if (gate.status === 'failed') {
-    const failedDir = await keepFailedLayer(ctx.cacheDir, { layer, key: layerPlan.key, stamp, workDir, reportsDir, logFile, reason: describeGateFailure(gate) });
-    throw new GateFailedError(layer, `${describeGateFailure(gate)}; the layer is kept for debugging in ${failedDir} and was not cached; layers below it stay cached`, failedDir);
+    if (gate.status === 'failed') {
+      const failedDir = await keepFailedLayer(ctx.cacheDir, { layer, key: layerPlan.key, stamp, workDir, reportsDir, logFile, reason: describeGateFailure(gate) });
+      throw new GateFailedError(layer, `${describeGateFailure(gate)}; the layer is kept for debugging in ${failedDir} and was not cached; layers below it stay cached`, failedDir);
+    }
+
+    await registerLayer(
+      ctx.cacheDir,
+      {
+        format: 1,
+        key: layerPlan.key,
+        layer,
+        specName: ctx.spec.name,
+        createdAt: new Date().toISOString(),
+        inputs: layerPlan.inputs,
+        image: 'layer.qcow2',
+        bootstrapKey: layer === 'base' && ctx.spec.os.source.kind === 'bootstrap' ? bootstrapKey(ctx) : null,
+        durationS: built.durationS,
+        gate,
+        facts,
+      },
+      { image: built.image, reportsDir },
+    );
+    judged = { gate, facts };
+  } catch (error) {
+    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
   }
-
-  await registerLayer(
-    ctx.cacheDir,
-    {
-      format: 1,
-      key: layerPlan.key,
-      layer,
-      specName: ctx.spec.name,
-      createdAt: new Date().toISOString(),
-      inputs: layerPlan.inputs,
-      image: 'layer.qcow2',
-      bootstrapKey: layer === 'base' && ctx.spec.os.source.kind === 'bootstrap' ? bootstrapKey(ctx) : null,
-      durationS: built.durationS,
-      gate,
-      facts,
-    },
-    { image: built.image, reportsDir },
-  );
+  const { gate, facts } = judged;
   await rm(workDir, { recursive: true, force: true });
   ctx.parentImage = layerImagePath(ctx.cacheDir, layerPlan.key);
   ctx.lastFacts = facts;
@@ -683,11 +692,18 @@ async function sealAndFlatten(ctx: Context, signal: AbortSignal, artifactName: s
   for (const name of existsSync(parent) ? await readdir(parent) : []) {
     if (name.startsWith(prefix)) await rm(join(parent, name), { recursive: true, force: true });
   }
-  await mkdir(staging, { recursive: true });
   ctx.artifactPath = join(staging, artifactName);
-  const flat = await flattenImage(image, ctx.artifactPath, { compress: ctx.spec.output.compress, onProgress: (p) => onLine(`flatten ${p.toFixed(0)}%`) });
-  ctx.sizeBytes = (await stat(flat.path)).size;
-  await rm(join(ctx.buildDir, 'work', 'seal-out'), { recursive: true, force: true });
+  try {
+    await mkdir(staging, { recursive: true });
+    const flat = await flattenImage(image, ctx.artifactPath, { compress: ctx.spec.output.compress, onProgress: (p) => onLine(`flatten ${p.toFixed(0)}%`) });
+    ctx.sizeBytes = (await stat(flat.path)).size;
+  } catch (error) {
+    // A half-written artifact is worth nothing (a full disk, say): the re-run seals and flattens again.
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  } finally {
+    await rm(join(ctx.buildDir, 'work', 'seal-out'), { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 /** A release of this image (any version) whose sealed image has this seal key and whose artifact is still there. */
@@ -696,7 +712,8 @@ async function findRelease(outputRoot: string, sealKey: string): Promise<Context
   for (const version of versions.sort().reverse()) {
     const manifestPath = join(outputRoot, version, MANIFEST);
     if (!existsSync(manifestPath)) continue;
-    const parsed = ImageManifest.safeParse(JSON.parse(await readFile(manifestPath, 'utf8')));
+    // An unreadable manifest (truncated, say) disqualifies its release from reuse, nothing more.
+    const parsed = ImageManifest.safeParse(parseJsonOrUndefined(await readFile(manifestPath, 'utf8')));
     if (!parsed.success || parsed.data.seal_key !== sealKey) continue;
     const artifact = join(outputRoot, version, parsed.data.artifact);
     if (existsSync(artifact) && parsed.data.verify?.status !== 'failed') return { version: parsed.data.version, artifact, manifest: parsed.data };
@@ -761,7 +778,18 @@ async function writeRelease(ctx: Context, artifactName: string, specHash: string
 
 async function readExistingManifest(path: string): Promise<ImageManifest | undefined> {
   if (!existsSync(path)) return undefined;
-  const parsed = ImageManifest.safeParse(JSON.parse(await readFile(path, 'utf8')));
+  const text = await readFile(path, 'utf8');
+  const json = parseJsonOrUndefined(text);
+  if (json === undefined) throw new ImagebuildError('MANIFEST_INVALID', `${path}: not JSON (truncated or damaged, ${text.length} bytes); move it away or restore it`);
+  const parsed = ImageManifest.safeParse(json);
   if (!parsed.success) throw new ImagebuildError('MANIFEST_INVALID', `${path}: not a valid image manifest (${parsed.error.issues[0]?.message}); move it away or restore it`);
   return parsed.data;
+}
+
+function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }

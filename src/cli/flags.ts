@@ -3,6 +3,11 @@ import { UsageError } from '../errors.js';
 
 // Reading parsed command-line flags, with the one-line usage errors every command gives.
 
+/** A value the user typed, quoted for an error line: control characters escaped, so it stays one line. */
+export function quoteInput(value: string): string {
+  return JSON.stringify(value);
+}
+
 /** A string flag's value; undefined when absent (or given as a boolean). */
 export function stringFlag(value: string | boolean | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
@@ -12,7 +17,7 @@ export function stringFlag(value: string | boolean | undefined): string | undefi
 export function oneOf<T extends string>(value: string | boolean | undefined, flag: string, valid: readonly T[]): T | undefined {
   const text = stringFlag(value);
   if (text === undefined) return undefined;
-  if (!(valid as readonly string[]).includes(text)) throw new UsageError(`${flag} "${text}" is not valid; valid: ${valid.join(', ')}`);
+  if (!(valid as readonly string[]).includes(text)) throw new UsageError(`${flag} ${quoteInput(text)} is not valid; valid: ${valid.join(', ')}`);
   return valid.find((v) => v === text);
 }
 
@@ -20,6 +25,6 @@ export function oneOf<T extends string>(value: string | boolean | undefined, fla
 export function layerFlag(value: string | boolean | undefined, flag: string): LayerName | undefined {
   const text = stringFlag(value);
   if (text === undefined) return undefined;
-  if (!isLayerName(text)) throw new UsageError(`${flag} "${text}" is not a layer; valid: ${LAYER_NAMES.join(', ')}`);
+  if (!isLayerName(text)) throw new UsageError(`${flag} ${quoteInput(text)} is not a layer; valid: ${LAYER_NAMES.join(', ')}`);
   return text;
 }

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ImagebuildError, SpecInvalidError, UsageError } from '../errors.js';
 import { COMMANDS, type Command } from './commands.js';
 import { createOutput, type Output } from './output.js';
+import { quoteInput } from './flags.js';
 import { packageVersion } from './package-version.js';
 
 const EXIT_UNEXPECTED = 70;
@@ -73,7 +74,8 @@ export async function runCli(argv: readonly string[], output: Output = createOut
     const { values, positionals } = parseCommandArgs(command, rest);
     if (positionals.length < command.positionals.min || positionals.length > command.positionals.max) {
       const expected = command.positionals.min === command.positionals.max ? `${command.positionals.min}` : `${command.positionals.min}-${command.positionals.max}`;
-      throw new UsageError(`${command.name}: expected ${expected} argument(s), got ${positionals.length}; usage: ${command.usage}`);
+      // The first usage line only: an error is one line (see --help for the others).
+      throw new UsageError(`${command.name}: expected ${expected} argument(s), got ${positionals.length}; usage: ${command.usage.split('\n')[0]} (see imagebuild ${command.name} --help)`);
     }
     return await command.run({ positionals, flags: values, cwd, output });
   } catch (error) {
@@ -84,7 +86,7 @@ export async function runCli(argv: readonly string[], output: Output = createOut
 function findCommand(name: string): Command {
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    throw new UsageError(`unknown command "${name}"; valid commands: ${COMMANDS.map((c) => c.name).join(', ')} (see imagebuild --help)`);
+    throw new UsageError(`unknown command ${quoteInput(name)}; valid commands: ${COMMANDS.map((c) => c.name).join(', ')} (see imagebuild --help)`);
   }
   return command;
 }
@@ -111,7 +113,31 @@ function reportError(error: unknown, output: Output, debug: boolean): number {
     if (debug && error.cause) output.err(String(error.cause instanceof Error ? error.cause.stack : error.cause));
     return error.exitCode;
   }
+  const environmental = environmentalError(error);
+  if (environmental) {
+    output.err(`${output.paint('red', 'error:')} ${environmental}`);
+    if (debug && error instanceof Error) output.err(String(error.stack));
+    return 1;
+  }
   output.err(`${output.paint('red', 'internal error:')} ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   output.err('This is a bug in imagebuild; please report it with the command line and the spec.');
   return EXIT_UNEXPECTED;
+}
+
+/** What the machine did not allow (a full disk, a read-only or forbidden path): the user's to fix, not a bug. */
+const ENVIRONMENT_ERRORS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on device (ENOSPC); free some space and re-run the same command to resume',
+  EDQUOT: 'disk quota exceeded (EDQUOT); free some space and re-run the same command to resume',
+  EROFS: 'read-only file system (EROFS); point the cache or output at a writable directory',
+  EACCES: 'permission denied (EACCES); check the ownership and mode of the path',
+  EPERM: 'operation not permitted (EPERM); check the ownership and mode of the path',
+  EMFILE: 'too many open files (EMFILE); raise the limit (ulimit -n)',
+};
+
+function environmentalError(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { code, path, syscall } = error as NodeJS.ErrnoException;
+  const what = code === undefined ? undefined : ENVIRONMENT_ERRORS[code];
+  if (what === undefined) return undefined;
+  return `${path ? `${path}: ` : ''}${what}${syscall ? ` (during ${syscall})` : ''}`;
 }
