@@ -56,6 +56,8 @@ const CASES: readonly Case[] = [
   // --- versions ---
   { name: 'build 1.2', args: ['build', '1.2'], exit: 2, message: /version "1\.2" is not semver; give vMAJOR\.MINOR\.PATCH/ },
   { name: 'build v01.2.3 (leading zero)', args: ['build', 'v01.2.3'], exit: 2, message: /version "v01\.2\.3" is not semver/ },
+  { name: 'build with no version', args: ['build'], exit: 2, message: /build: expected 1 argument\(s\), got 0/ },
+  { name: 'build with two versions', args: ['build', 'v1.0.0', 'v1.0.1'], exit: 2, message: /build: expected 1 argument\(s\), got 2/ },
   { name: 'build 1.2.3.4', args: ['build', '1.2.3.4'], exit: 2, message: /version "1\.2\.3\.4" is not semver/ },
   { name: 'build with build metadata', args: ['build', 'v1.0.0+git.abc'], exit: 2, message: /version "v1\.0\.0\+git\.abc" is not semver/ },
   { name: 'build V1.0.0 (capital V)', args: ['build', 'V1.0.0'], exit: 2, message: /version "V1\.0\.0" is not semver/ },
@@ -67,6 +69,9 @@ const CASES: readonly Case[] = [
   { name: 'rollback --to 1', args: ['rollback', '--to', '1', ...SPEC], exit: 2, message: /version "1" is not semver/ },
   { name: 'a version with a newline stays one line', args: ['build', '1.0.0\nerror: forged second line'], exit: 2, message: /is not semver/ },
   // --- command-line arguments ---
+  { name: 'a newline in --accel stays one line', args: ['build', 'v1.0.0', '--accel', 'kvm\nerror: forged second line'], exit: 2, message: /--accel .* is not valid; valid: kvm, tcg/ },
+  { name: 'a newline in --until-layer stays one line', args: ['build', 'v1.0.0', '--until-layer', 'base\nerror: forged second line'], exit: 2, message: /--until-layer .* is not a layer/ },
+  { name: 'a newline in a command name stays one line', args: ['frob\nerror: forged second line'], exit: 2, message: /unknown command .*; valid commands: / },
   { name: 'build --accel foo', args: ['build', 'v1.0.0', '--accel', 'foo'], exit: 2, message: /--accel "foo" is not valid; valid: kvm, tcg/ },
   { name: 'build --until-layer nope', args: ['build', 'v1.0.0', '--until-layer', 'nope'], exit: 2, message: /--until-layer "nope" is not a layer; valid: base, driver, runtime, frameworks, validation/ },
   { name: 'build --host-profile gpus', args: ['build', 'v1.0.0', '--host-profile', 'gpus'], exit: 2, message: /--host-profile "gpus" is not valid; valid: gpu, cpu/ },
@@ -97,6 +102,7 @@ const CASES: readonly Case[] = [
   { name: 'list with a spec that names no store', args: ['list', '--spec', 'nostore.yaml'], exit: 2, message: /the spec names no artifacts\.store/ },
   { name: 'download with a spec that names no store', args: ['download', 'v1.0.0', '--spec', 'nostore.yaml'], exit: 2, message: /the spec names no artifacts\.store/ },
   // --- corrupted manifests in output/ ---
+  { name: 'build over a truncated manifest in output/', args: ['build', 'v1.0.0', ...SPEC, '--host-profile', 'cpu', '--no-verify', '--json'], exit: 1, setup: truncateHalf(OUT()), message: /v1\.0\.0\/image-manifest\.json: / },
   { name: 'build over a manifest with a wrong type in output/', args: ['build', 'v1.0.0', ...SPEC, '--host-profile', 'cpu', '--no-verify', '--json'], exit: 1, setup: editJson(OUT(), (m) => ({ ...m, size_bytes: 'big' })), message: /v1\.0\.0\/image-manifest\.json: not a valid image manifest .*; move it away or restore it/ },
   { name: 'publish a release whose manifest lacks its sha256', args: ['publish', 'v1.0.2', ...SPEC], exit: 1, setup: async (dir) => {
     await cp(join(dir, `output/${NAME}/v1.0.1`), join(dir, `output/${NAME}/v1.0.2`), { recursive: true });
@@ -167,5 +173,18 @@ describe.skipIf(!hasQemu)('bad inputs through the CLI: one line, the right exit 
     expect(result.stdout).toBe('');
     const after = await listTree(dir);
     expect(after.filter((p) => before.includes(p) || !(bad.startsBuild && p.startsWith('.imagebuild/cache/builds/')))).toEqual(before);
+  });
+
+  it('a truncated manifest of another release does not stop a build whose layers are all cached: it is not reused, and the build completes', async () => {
+    const dir = join(root.dir, 'other-release');
+    await mkdir(dir);
+    await cp(template.dir, dir, { recursive: true });
+    await truncateHalf(OUT('1.0.1'))(dir);
+
+    const result = await runCli(BUILD, dir);
+
+    expect(result.stderr).not.toContain('    at ');
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: 'built', layers: [{ action: 'reused' }, { action: 'reused' }, { action: 'reused' }, { action: 'reused' }, { action: 'reused' }] });
   });
 });

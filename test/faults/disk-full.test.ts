@@ -22,7 +22,9 @@ import { listTree, makeTempDir } from '../support.js';
 // A disk that fills up: real size-limited filesystems (tmpfs) mounted over the cache, the output or a
 // download's destination. Preflight wants gigabytes free in the cache, so a build's tmpfs starts big
 // and the wrapper packer shrinks it to what it holds (mount -o remount,size=…) at the chosen moment —
-// a full disk without filling gigabytes of memory. Every case wants: one clear line (exit 1, no stack
+// a full disk without filling gigabytes of memory: before the fake packer writes the layer (Packer's
+// writes and its log fail), or after it succeeded (imagebuild's own writes fail: the gate verdict, the
+// cache entry, the flatten into output/). Every case wants: one clear line (exit 1, no stack
 // trace), nothing registered half-way, no temporary files left, and the same command completing once
 // space is free again.
 
@@ -81,6 +83,58 @@ describe.skipIf(tmpfsUnavailable !== undefined || !hasQemu)(`disk full during a 
 
     expect(resumed.exitCode, resumed.stderr).toBe(0);
     expect(packerRuns(record)).toEqual(['build runtime', 'build frameworks', 'build validation', 'build seal']);
+  });
+
+  it('after a layer was built, while its gate verdict and cache entry are written: one line, exit 1, nothing registered, no work directory left; resumes', async () => {
+    const cache = join(work.dir, '.imagebuild/cache');
+    unmounts.push(await mountTmpfs(cache, '6g'));
+    await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+    const record = join(work.dir, 'packer-runs.txt');
+
+    const full = await runCli(BUILD, work.dir, { FAULT_FULL_MOUNT: cache, FAULT_FULL_UNIT: 'runtime', FAULT_FULL_WHEN: 'after' });
+
+    const lines = full.stderr.split('\n').filter(Boolean);
+    const cached = await registeredLayers(cache);
+    const [build] = await readdir(join(cache, 'builds'));
+    expect(lines.some((l) => l.startsWith('    at ') || l.startsWith('internal error'))).toBe(false);
+    expect(full.exitCode).toBe(1);
+    expect(lines).toEqual([expect.stringMatching(/^error: .*no space left on device \(ENOSPC\)/)]);
+    expect(cached.layers.map((l) => l.layer).sort()).toEqual(['base', 'driver']);
+    expect(cached.hidden).toEqual([]);
+    expect(await readdir(join(cache, 'builds', build!, 'work'))).toEqual([]);
+    expect(existsSync(join(cache, 'lock'))).toBe(false);
+
+    await freeTmpfs(cache, '6g');
+    const resumed = await runCli(BUILD, work.dir, { FAKE_PACKER_RECORD: record });
+
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(packerRuns(record)).toEqual(['build runtime', 'build frameworks', 'build validation', 'build seal']);
+  });
+
+  it('while the chain is flattened into a full output filesystem: one line, exit 1, no staging release directory nor sealed overlay left; resumes', async () => {
+    const output = join(work.dir, 'output');
+    unmounts.push(await mountTmpfs(output, '6g'));
+    await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+    const cache = join(work.dir, '.imagebuild/cache');
+    const record = join(work.dir, 'packer-runs.txt');
+
+    const full = await runCli(BUILD, work.dir, { FAULT_FULL_MOUNT: output, FAULT_FULL_UNIT: 'seal', FAULT_FULL_WHEN: 'after' });
+
+    const lines = full.stderr.split('\n').filter(Boolean);
+    const [build] = await readdir(join(cache, 'builds'));
+    expect(full.exitCode).toBe(1);
+    expect(lines).toEqual([expect.stringMatching(/^error: .*No space left on device/i)]);
+    expect((await registeredLayers(cache)).layers).toHaveLength(5);
+    // The staging directory of the release that could not be written, and the sealed overlay it came from.
+    expect((await listTree(output)).filter((p) => p.includes('.partial-'))).toEqual([]);
+    expect(await readdir(join(cache, 'builds', build!, 'work'))).toEqual([]);
+
+    await freeTmpfs(output, '6g');
+    const resumed = await runCli(BUILD, work.dir, { FAKE_PACKER_RECORD: record });
+
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(packerRuns(record)).toEqual(['build seal']);
+    expect(existsSync(join(output, NAME, 'v1.0.0', 'image-manifest.json'))).toBe(true);
   });
 
   it('is refused by preflight, in one line, when the cache filesystem is too small to start', async () => {
