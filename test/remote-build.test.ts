@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSHD, startSshd, type TestSshd } from './fixtures/remote/sshd.js';
-import { hasCommands, listTree, makeTempDir, PROJECT_ROOT, smallDemoSpec } from './support.js';
+import { hasCommands, listTree, makeTempDir, processesMentioning, PROJECT_ROOT, smallDemoSpec } from './support.js';
 
 // `imagebuild build --host`: the built CLI here drives the built CLI "there" through a real OpenSSH
 // server on 127.0.0.1 (throwaway host and user keys). The remote side runs the fake packer of
@@ -152,16 +152,6 @@ describe.skipIf(!canRun)('remote build over SSH', () => {
     expect(existsSync(join(cache, 'lock'))).toBe(false);
     // No process of that build survives on the "host": neither imagebuild, packer nor its sleeping "VM"
     // (all started in the remote build directory, so their command line or environment names it).
-    const survivors = readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
-      .flatMap((p) => {
-        try {
-          return [`${readFileSync(`/proc/${p}/cmdline`, 'utf8')}\0${readFileSync(`/proc/${p}/environ`, 'utf8')}`.replace(/\0/g, ' ')];
-        } catch {
-          return [];
-        }
-      })
-      .filter((text) => text.includes(dir));
-    expect(survivors).toEqual([]);
+    expect(processesMentioning(dir)).toEqual([]);
   }, 120_000);
 });

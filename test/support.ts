@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,4 +63,25 @@ export function smallDemoSpec(changes: readonly [readonly (string | number)[], u
     [['layers', 'base', 'gate', 'min_root_fs_gib'], 1],
     ...changes,
   ]);
+}
+
+/**
+ * Live processes (not this one, not zombies) whose command line or environment mentions `text` — a
+ * test's temporary directory names every process it started, however deep (Packer's PATH holds the
+ * cache's shim directory), so a leftover can be found without confusing it with another test's.
+ */
+export function processesMentioning(text: string): { pid: number; cmdline: string }[] {
+  const found: { pid: number; cmdline: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      const environ = readFileSync(`/proc/${name}/environ`, 'utf8');
+      const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1];
+      if ((cmdline.includes(text) || environ.includes(text)) && state !== 'Z') found.push({ pid: Number(name), cmdline });
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
 }
