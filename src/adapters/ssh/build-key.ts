@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { copyFile, chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { keyFingerprint } from '../../core/remote/known-hosts.js';
 import { ImagebuildError, ToolFailedError } from '../../errors.js';
 
@@ -37,6 +36,7 @@ export async function ensureBuildKey(cacheDir: string, env: NodeJS.ProcessEnv = 
     const temp = join(cacheDir, `.keys-${process.pid}`);
     await rm(temp, { recursive: true, force: true });
     await mkdir(temp, { mode: 0o700 });
+    const { execa } = await import('execa');
     const result = await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'imagebuild-build-key', '-f', join(temp, 'build_ed25519')], { reject: false, stdin: 'ignore' });
     if (result.exitCode !== 0) {
       await rm(temp, { recursive: true, force: true });
@@ -100,6 +100,7 @@ async function derivePublicKey(source: string): Promise<string> {
   try {
     await copyFile(source, join(temp, 'key'));
     await chmod(join(temp, 'key'), 0o600);
+    const { execa } = await import('execa');
     derived = await execa('ssh-keygen', ['-y', '-P', '', '-f', join(temp, 'key')], { reject: false, stdin: 'ignore' });
   } finally {
     await rm(temp, { recursive: true, force: true });

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseAnsibleVersion, parsePackerVersion, parseQemuImgVersion } from './tool-versions.js';
+import { makeTempDir } from '../../../test/support.js';
+import { parseAnsibleVersion, parsePackerVersion, parseQemuImgVersion, readToolVersions, toolVersionCacheFile } from './tool-versions.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '../../../test/fixtures/tool-output', name), 'utf8');
 
@@ -28,5 +30,33 @@ describe('tool version parsers on recorded output', () => {
     [parseQemuImgVersion, ''],
   ])('returns null for unrecognised output (%#)', (parse, output) => {
     expect(parse(output)).toBeNull();
+  });
+});
+
+describe('readToolVersions', () => {
+  it('remembers a version while the binary is the same file, and probes again when it is replaced', async () => {
+    const { dir, cleanup } = await makeTempDir('imagebuild-tools-');
+    try {
+      const bin = join(dir, 'bin');
+      const calls = join(dir, 'calls');
+      await mkdir(bin);
+      const fake = (version: string) => `#!/bin/sh\necho "$0" >> ${calls}\necho "Packer v${version}"\n`;
+      await writeFile(join(bin, 'packer'), fake('1.6.6'), { mode: 0o755 });
+      const env = { PATH: bin, HOME: dir };
+      const count = async () => (await readFile(calls, 'utf8')).trim().split('\n').length;
+
+      const first = await readToolVersions(env);
+      const second = await readToolVersions(env);
+      await writeFile(join(bin, 'packer.new'), fake('1.11.2'), { mode: 0o755 });
+      await rename(join(bin, 'packer.new'), join(bin, 'packer'));
+      const third = await readToolVersions(env);
+
+      expect([first.packer.version, second.packer.version, third.packer.version]).toEqual(['1.6.6', '1.6.6', '1.11.2']);
+      expect(await count()).toBe(2);
+      expect(first.ansible).toEqual({ tool: 'ansible', version: null, error: 'not installed (not on PATH)' });
+      expect(JSON.parse(await readFile(toolVersionCacheFile(env), 'utf8'))).toEqual({ [join(bin, 'packer')]: { stamp: expect.stringContaining(join(bin, 'packer')), version: '1.11.2' } });
+    } finally {
+      await cleanup();
+    }
   });
 });

@@ -1,4 +1,6 @@
-import { execa } from 'execa';
+import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
 
 /** A tool's version as read from its own `--version` output, or why it could not be read. */
 export type ToolVersion = { readonly tool: string; readonly version: string | null; readonly error?: string };
@@ -24,21 +26,73 @@ const PROBES = {
   'qemu-img': { args: ['--version'], parse: parseQemuImgVersion },
 } as const;
 
-/** Runs a tool's version command (with CHECKPOINT_DISABLE so Packer does not phone home) and parses it. */
-export async function readToolVersion(tool: keyof typeof PROBES): Promise<ToolVersion> {
-  const probe = PROBES[tool];
+/** Where a tool lives on PATH, and a stamp of that file (path, size, mtime, inode) that changes when it is replaced. */
+async function locate(tool: string, env: NodeJS.ProcessEnv): Promise<{ path: string; stamp: string } | undefined> {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    try {
+      const real = await realpath(join(dir, tool));
+      const info = await stat(real);
+      if (info.isFile() && (info.mode & 0o111) !== 0) return { path: join(dir, tool), stamp: `${real}:${info.size}:${info.mtimeMs}:${info.ino}` };
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/** The per-user file remembering each tool binary's version (tools are probed again when their file changes). */
+export function toolVersionCacheFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'imagebuild', 'tool-versions.json');
+}
+
+type VersionCache = Record<string, { stamp: string; version: string }>;
+
+async function readVersionCache(file: string): Promise<VersionCache> {
   try {
-    const { stdout } = await execa(tool, probe.args, { timeout: 20_000, env: { CHECKPOINT_DISABLE: '1', ANSIBLE_NOCOLOR: '1' } });
-    const version = probe.parse(stdout);
-    return version ? { tool, version } : { tool, version: null, error: `unrecognised \`${tool} ${probe.args.join(' ')}\` output` };
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    return { tool, version: null, error: code === 'ENOENT' ? 'not installed (not on PATH)' : (error as Error).message.split('\n')[0] };
+    const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as VersionCache) : {};
+  } catch {
+    return {};
   }
 }
 
-/** Reads the versions of packer, ansible and qemu-img in parallel. */
-export async function readToolVersions(): Promise<{ packer: ToolVersion; ansible: ToolVersion; qemuImg: ToolVersion }> {
-  const [packer, ansible, qemuImg] = await Promise.all([readToolVersion('packer'), readToolVersion('ansible'), readToolVersion('qemu-img')]);
+/**
+ * A tool's version: remembered from an earlier run while its binary is the same file, otherwise read
+ * from its version command (with CHECKPOINT_DISABLE so Packer does not phone home) and parsed.
+ * `ansible --version` alone starts Python for about 0.3 s, which every `plan` and `build` paid.
+ */
+export async function readToolVersion(tool: keyof typeof PROBES, options: { env?: NodeJS.ProcessEnv; cache?: VersionCache } = {}): Promise<ToolVersion> {
+  const env = options.env ?? process.env;
+  const probe = PROBES[tool];
+  const found = await locate(tool, env);
+  if (!found) return { tool, version: null, error: 'not installed (not on PATH)' };
+  const remembered = options.cache?.[found.path];
+  if (remembered && remembered.stamp === found.stamp && typeof remembered.version === 'string') return { tool, version: remembered.version };
+  try {
+    const { execa } = await import('execa');
+    const { stdout } = await execa(found.path, probe.args, { timeout: 20_000, env: { CHECKPOINT_DISABLE: '1', ANSIBLE_NOCOLOR: '1' } });
+    const version = probe.parse(stdout);
+    if (version && options.cache) options.cache[found.path] = { stamp: found.stamp, version };
+    return version ? { tool, version } : { tool, version: null, error: `unrecognised \`${tool} ${probe.args.join(' ')}\` output` };
+  } catch (error) {
+    return { tool, version: null, error: (error as Error).message.split('\n')[0] };
+  }
+}
+
+/** Reads the versions of packer, ansible and qemu-img in parallel, through the per-user version cache. */
+export async function readToolVersions(env: NodeJS.ProcessEnv = process.env): Promise<{ packer: ToolVersion; ansible: ToolVersion; qemuImg: ToolVersion }> {
+  const file = toolVersionCacheFile(env);
+  const cache = await readVersionCache(file);
+  const before = JSON.stringify(cache);
+  const [packer, ansible, qemuImg] = await Promise.all([readToolVersion('packer', { env, cache }), readToolVersion('ansible', { env, cache }), readToolVersion('qemu-img', { env, cache })]);
+  if (JSON.stringify(cache) !== before) {
+    // Best effort, atomically: a read-only home only means probing again next time.
+    const temp = `${file}.${process.pid}`;
+    await mkdir(dirname(file), { recursive: true })
+      .then(() => writeFile(temp, `${JSON.stringify(cache, null, 2)}\n`))
+      .then(() => rename(temp, file))
+      .catch(() => rm(temp, { force: true }).catch(() => undefined));
+  }
   return { packer, ansible, qemuImg };
 }
