@@ -9,11 +9,7 @@ const LAYER_SOURCE_DIRS = ['ansible', 'templates', 'packer'] as const;
 /** Digests every file that can shape a layer, plus the texts the planner parses (playbooks, role metadata). */
 export async function collectProjectFiles(packageRoot: string): Promise<ProjectFiles> {
   const digests = await digestFiles(packageRoot, LAYER_SOURCE_DIRS);
-  const texts: Record<string, string> = {};
-  for (const path of Object.keys(digests)) {
-    if (/^ansible\/playbooks\/[^/]+\.ya?ml$/.test(path) || /^ansible\/roles\/[^/]+\/meta\/main\.ya?ml$/.test(path)) {
-      texts[path] = await readFile(join(packageRoot, path), 'utf8');
-    }
-  }
+  const parsed = Object.keys(digests).filter((path) => /^ansible\/playbooks\/[^/]+\.ya?ml$/.test(path) || /^ansible\/roles\/[^/]+\/meta\/main\.ya?ml$/.test(path));
+  const texts = Object.fromEntries(await Promise.all(parsed.map(async (path) => [path, await readFile(join(packageRoot, path), 'utf8')] as const)));
   return { digests, texts };
 }
