@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, truncateSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
@@ -7,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreAccessError, StoreConflictError, StoreNotConfiguredError } from '../src/adapters/store/errors.js';
 import { openStore } from '../src/adapters/store/open-store.js';
 import { resolveS3Settings } from '../src/adapters/store/s3/config.js';
+import { uploadFile } from '../src/adapters/store/s3/multipart.js';
 import type { ArtifactStore } from '../src/adapters/store/types.js';
 import { startS3Server, type TestS3Server } from './fixtures/release/s3-server.js';
 import { makeTempDir } from './support.js';
@@ -127,4 +130,100 @@ it('keeps no temporary files in a filesystem store after writes', async () => {
 
   expect(names.filter((n) => n.includes('.tmp-') || n.endsWith('.lock'))).toEqual([]);
   expect(readFileSync(join(work.dir, 'store/box/releases.json'), 'utf8')).toContain('"n": 2');
+});
+
+describe('S3 multipart upload', () => {
+  const MIB = 1024 * 1024;
+  // S3's smallest part is 5 MiB; 12 MiB + 3 bytes makes two full parts and a short last one.
+  const partSize = 5 * MIB;
+  let client: S3Client;
+  let source: string;
+  let bytes: Buffer;
+  let sentChecksums: Map<number, string>;
+
+  beforeAll(async () => {
+    client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true });
+    // Record what leaves for each UploadPart: the per-part checksum header S3 verifies on arrival.
+    sentChecksums = new Map();
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        const input = args.input as { PartNumber?: number };
+        if (context.commandName === 'UploadPartCommand' && input.PartNumber !== undefined) sentChecksums.set(input.PartNumber, request.headers?.['x-amz-checksum-crc32'] ?? '');
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'recordPartChecksums' },
+    );
+    source = join(work.dir, 'multipart-source.bin');
+    bytes = randomBytes(12 * MIB + 3);
+    await writeFile(source, bytes);
+  });
+  afterAll(() => client.destroy());
+
+  const params = (key: string) => ({ client, bucket: s3.bucket, key, path: source, contentType: 'application/octet-stream', partSize, queueSize: 2, ifNoneMatch: false, sha256: true });
+  const stored = async (key: string) => {
+    try {
+      const out = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (error) {
+      if ((error as Error).name === 'NoSuchKey') return undefined;
+      throw error;
+    }
+  };
+  const crc = (data: Buffer) => {
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(crc32(data) >>> 0);
+    return out.toString('base64');
+  };
+
+  it('sends three parts, each with its own CRC32, and reassembles the file byte for byte', async () => {
+    const seen: number[] = [];
+    sentChecksums.clear();
+
+    const put = await uploadFile({ ...params('mp/whole.bin'), onProgress: (b) => seen.push(b) });
+
+    expect(put).toEqual({ size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    expect((await stored('mp/whole.bin'))?.equals(bytes)).toBe(true);
+    expect([...sentChecksums.entries()].sort((a, b) => a[0] - b[0])).toEqual([
+      [1, crc(bytes.subarray(0, partSize))],
+      [2, crc(bytes.subarray(partSize, 2 * partSize))],
+      [3, crc(bytes.subarray(2 * partSize))],
+    ]);
+    expect(seen.at(-1)).toBe(bytes.length);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+  });
+
+  it('fails, and leaves no object, when the file shrinks during the upload', async () => {
+    const shrinking = join(work.dir, 'multipart-shrinking.bin');
+    await writeFile(shrinking, bytes);
+    let truncated = false;
+
+    const failure = await uploadFile({
+      ...params('mp/shrunk.bin'),
+      path: shrinking,
+      queueSize: 1,
+      onProgress: () => {
+        if (!truncated) truncateSync(shrinking, partSize + 10);
+        truncated = true;
+      },
+    }).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+
+    expect(failure?.message).toMatch(/multipart-shrinking\.bin: changed while it was uploaded/);
+    expect(await stored('mp/shrunk.bin')).toBeUndefined();
+  });
+
+  it('stops when interrupted, and leaves no object', async () => {
+    const controller = new AbortController();
+
+    const failure = await uploadFile({ ...params('mp/aborted.bin'), queueSize: 1, signal: controller.signal, onProgress: () => controller.abort() }).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+
+    expect(failure?.name).toBe('AbortError');
+    expect(await stored('mp/aborted.bin')).toBeUndefined();
+  });
 });

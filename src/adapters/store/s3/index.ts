@@ -1,21 +1,19 @@
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { ImagebuildError } from '../../../errors.js';
 import { StoreAccessError, StoreConflictError } from '../errors.js';
-import { assertStoreKey, createMeteredStream } from '../keys.js';
+import { assertStoreKey } from '../keys.js';
 import type { ArtifactStore, PutFileOptions, PutJsonOptions, StoreObject, StoredJson } from '../types.js';
 import type { S3StoreSettings } from './config.js';
+import { uploadFile } from './multipart.js';
 
 const MIB = 1024 * 1024;
 // At least 8 MiB per part (the AWS CLI's default; S3's minimum is 5 MiB); larger files get larger parts so the count stays
-// well under S3's 10,000-part limit. Four parts in flight bound the upload's memory at ~4 part sizes.
+// well under S3's 10,000-part limit. Eight parts in flight bound the upload's memory at 8 part sizes (64 MiB).
 const MIN_PART_BYTES = 8 * MIB;
 const MAX_PARTS = 9000;
-const QUEUE_SIZE = 4;
-const READ_CHUNK = 4 * MIB;
+const QUEUE_SIZE = 8;
 const MAX_ATTEMPTS = 5;
 
 // What a store error says next, by S3 error name (or Node error code for network failures).
@@ -87,41 +85,25 @@ export function createS3Store(settings: S3StoreSettings, env: NodeJS.ProcessEnv 
         throw new StoreAccessError(`${path}: cannot read it to upload (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
       })).size;
       if (options.ifAbsent && (await headObject(key))) throw new StoreConflictError(key, `${describe(key)} already exists; it is not replaced`);
-      const source = createReadStream(path, { highWaterMark: READ_CHUNK });
-      const meter = createMeteredStream({ sha256: options.sha256 });
-      source.on('error', (error) => meter.destroy(error));
-      source.pipe(meter);
-      const upload = new Upload({
-        client,
-        params: {
-          Bucket: bucket,
-          Key: fullKey(key),
-          Body: meter,
-          ContentLength: total,
-          ContentType: 'application/octet-stream',
-          // A checksum per part, computed by the SDK and verified by S3 on arrival.
-          ChecksumAlgorithm: 'CRC32',
-          // Honoured by S3 on the single PUT or CompleteMultipartUpload; s3rver ignores it (hence the HEAD above).
-          ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}),
-        },
-        queueSize: QUEUE_SIZE,
-        partSize: Math.max(MIN_PART_BYTES, Math.ceil(total / MAX_PARTS / MIB) * MIB),
-        leavePartsOnError: false,
-      });
-      upload.on('httpUploadProgress', (progress) => options.onProgress?.(Math.min(progress.loaded ?? 0, total), total));
-      const onAbort = () => void upload.abort();
-      options.signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        await upload.done();
+        return await uploadFile({
+          client,
+          bucket,
+          key: fullKey(key),
+          path,
+          contentType: 'application/octet-stream',
+          partSize: Math.max(MIN_PART_BYTES, Math.ceil(total / MAX_PARTS / MIB) * MIB),
+          queueSize: QUEUE_SIZE,
+          // Honoured by S3 on the single PUT or CompleteMultipartUpload; s3rver ignores it (hence the HEAD above).
+          ifNoneMatch: options.ifAbsent === true,
+          sha256: options.sha256 === true,
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        });
       } catch (error) {
-        source.destroy();
+        if (options.signal?.aborted) throw new ImagebuildError('INTERRUPTED', `${describe(key)}: upload interrupted`, 130);
         translate(error, 'upload', key);
-      } finally {
-        options.signal?.removeEventListener('abort', onAbort);
       }
-      if (meter.bytes() !== total) throw new StoreAccessError(`${path}: changed while it was uploaded (${meter.bytes()} of ${total} bytes read)`);
-      options.onProgress?.(total, total);
-      return { size: total, ...(options.sha256 ? { sha256: meter.digest() } : {}) };
     },
 
     async putJson(key: string, value: unknown, options: PutJsonOptions = {}) {
@@ -170,6 +152,8 @@ export function createS3Store(settings: S3StoreSettings, env: NodeJS.ProcessEnv 
     },
 
     async getStream(key: string, options: { start?: number; signal?: AbortSignal } = {}): Promise<Readable> {
+      // One GET, streamed: parallel ranged GETs (as `aws s3 cp` does) were measured slower here — 8 ranges
+      // of 8 MiB held as the socket's 64 KiB chunks cost 3 s of GC per 2 GiB — and the caller hashes in order anyway.
       const start = options.start ?? 0;
       try {
         const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(key), ...(start > 0 ? { Range: `bytes=${start}-` } : {}) }), {
