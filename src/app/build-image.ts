@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { Listr, PRESET_TIMESTAMP } from 'listr2';
 import { bootstrapBaseImage } from '../adapters/bootstrap/bootstrap-image.js';
-import { keepFailedLayer, layerImagePath, registerLayer } from '../adapters/cache/layer-cache.js';
+import { keepFailedLayer, layerImagePath, registerLayer, removeLeftovers } from '../adapters/cache/layer-cache.js';
 import { readCacheEntries } from '../adapters/cache/read-cache.js';
 import { acquireLock } from '../adapters/fs/lock.js';
 import { findPackageRoot } from '../adapters/fs/project-root.js';
@@ -209,6 +209,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   };
 
   try {
+    // With the lock held no live run owns a staging directory: what is there was left by a killed one.
+    const leftovers = await removeLeftovers(cacheDir);
+    if (leftovers.length > 0) ctx.notices.push(`removed what an interrupted run left in the cache: ${leftovers.join(', ')}`);
     // The key first: the bootstrap image's cache key includes it, and preflight probes KVM with that image's kernel.
     ctx.buildKey = await ensureBuildKey(cacheDir);
     if (ctx.buildKey.fingerprint !== plan.layers[0]!.inputs.buildKey) ctx.plan = replan((await readCacheEntries(cacheDir)).entries, ctx.buildKey.fingerprint);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { dropLayers, layerImagePath } from '../adapters/cache/layer-cache.js';
+import { dropLayers, findLeftovers, layerImagePath } from '../adapters/cache/layer-cache.js';
 import { readCacheEntries } from '../adapters/cache/read-cache.js';
 import { acquireLock } from '../adapters/fs/lock.js';
 import { ManifestInvalidError } from '../core/manifest/errors.js';
@@ -95,7 +95,7 @@ export type PruneResult = { readonly dryRun: boolean; readonly removed: readonly
 /**
  * Removes what no build will use again: layers neither in the current spec's plan nor in a release
  * under the output directory, bootstraps no kept base layer sits on, failed layers (unless kept), and
- * finished builds' work directories. Dry run unless `apply`; holds the cache lock while it deletes.
+ * finished builds' work directories, and what interrupted runs left (staging directories). Dry run unless `apply`; holds the cache lock while it deletes.
  */
 export async function pruneCache(options: { specArg?: string; cwd: string; apply: boolean; keepFailed: boolean; hostProfile?: HostProfile }): Promise<PruneResult> {
   const planned = await planImage({ specArg: options.specArg, version: '0.0.0', cwd: options.cwd, hostProfile: options.hostProfile });
@@ -118,8 +118,10 @@ export async function pruneCache(options: { specArg?: string; cwd: string; apply
     const doomed = scan.entries.filter((e) => !keep.has(e.key));
     for (const entry of doomed) removed.push({ path: join(cacheDir, 'layers', entry.key), bytes: await diskBytes(join(cacheDir, 'layers', entry.key)), why: `${entry.layer} layer of ${entry.specName}, used by no release and not in the current plan` });
     const keptBootstraps = new Set(scan.entries.filter((e) => keep.has(e.key)).map((e) => e.bootstrapKey).filter((k): k is string => k !== null));
+    const leftovers = await findLeftovers(cacheDir);
+    for (const path of leftovers) removed.push({ path: join(cacheDir, path), bytes: await diskBytes(join(cacheDir, path)), why: 'left by an interrupted run' });
     for (const key of await listDir(join(cacheDir, 'bootstrap'))) {
-      if (!keptBootstraps.has(key) && !key.includes('.staging-')) removed.push({ path: join(cacheDir, 'bootstrap', key), bytes: await diskBytes(join(cacheDir, 'bootstrap', key)), why: 'bootstrap image no kept base layer uses' });
+      if (!keptBootstraps.has(key) && !leftovers.includes(join('bootstrap', key))) removed.push({ path: join(cacheDir, 'bootstrap', key), bytes: await diskBytes(join(cacheDir, 'bootstrap', key)), why: 'bootstrap image no kept base layer uses' });
     }
     if (!options.keepFailed) {
       for (const name of await listDir(join(cacheDir, 'failed'))) removed.push({ path: join(cacheDir, 'failed', name), bytes: await diskBytes(join(cacheDir, 'failed', name)), why: 'failed layer kept for debugging' });

@@ -383,8 +383,9 @@ const cache: Command = {
     "`cache ls` lists registered layers (key, spec, age, size, gate, and whether the current spec's plan uses them),\n" +
     'bootstrap images, failed layers kept for debugging and build directories.\n' +
     '`cache prune` removes layers used neither by the current plan nor by a release in the output directory, bootstraps\n' +
-    'no kept base layer uses, failed layers (unless --keep-failed) and finished build directories. It only lists what it\n' +
-    'would remove unless --yes is given, and takes the cache lock while it deletes.',
+    'no kept base layer uses, failed layers (unless --keep-failed), finished build directories and staging directories\n' +
+    'a killed run left (a build removes those itself when it starts). It only lists what it would remove unless --yes\n' +
+    'is given, and takes the cache lock while it deletes.',
   flags: {
     spec: SPEC_FLAG,
     yes: { type: 'boolean', help: 'prune: really delete (default: dry run)' },

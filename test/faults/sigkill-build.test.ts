@@ -110,6 +110,11 @@ describe.skipIf(!hasQemu)('SIGKILL at every layer and in the finalisation, then 
 
   it('the last run takes the lock over, builds only the seal, and writes the manifest an uninterrupted build writes', async () => {
     const record = join(work.dir, 'packer-runs-final.txt');
+    // A kill between a layer's staging and its rename (a window the pauses above do not reach) leaves
+    // a dot-named staging directory: planted here as such a kill leaves it.
+    const planted = join(cacheDir(), 'layers', `.staging-0123456789abcdef-${killedPids.at(-1)}`);
+    await mkdir(planted, { recursive: true });
+    await writeFile(join(planted, 'layer.qcow2'), 'half a layer');
 
     const result = await runCli([...BUILD, '--json'], project, { FAKE_PACKER_RECORD: record });
 
@@ -119,6 +124,8 @@ describe.skipIf(!hasQemu)('SIGKILL at every layer and in the finalisation, then 
     expect(result.exitCode, result.stderr).toBe(0);
     expect(report.status).toBe('built');
     expect(report.notices).toContain(`took over a stale lock of pid ${killedPids.at(-1)} (imagebuild build v1.0.0 (${NAME}))`);
+    expect(report.notices).toContain(`removed what an interrupted run left in the cache: layers/.staging-0123456789abcdef-${killedPids.at(-1)}`);
+    expect((await readdir(join(cacheDir(), 'layers'))).filter((n) => n.startsWith('.'))).toEqual([]);
     expect(packerRuns(record)).toEqual(['build seal']);
     expect(report.layers.map((l) => l.action)).toEqual(['reused', 'reused', 'reused', 'reused', 'reused']);
     expect(comparableManifest(resumed)).toEqual(comparableManifest(uninterrupted));

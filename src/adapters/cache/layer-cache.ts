@@ -98,6 +98,28 @@ export async function dropLayers(cacheDir: string, keys: readonly string[]): Pro
   return dropped;
 }
 
+/**
+ * What interrupted runs left in the cache: the dot-named staging, drop and pull directories of
+ * layers/ and bootstrap/ (readers skip them), bootstrap staging directories, and lock temp files —
+ * each named by the pid that made it. Paths relative to the cache. Only meaningful with the cache
+ * lock held: then no live run owns any of them.
+ */
+export async function findLeftovers(cacheDir: string): Promise<string[]> {
+  const names = async (dir: string) => readdir(join(cacheDir, dir)).catch(() => [] as string[]);
+  const found: string[] = [];
+  for (const name of await names('layers')) if (name.startsWith('.')) found.push(join('layers', name));
+  for (const name of await names('bootstrap')) if (name.startsWith('.') || name.includes('.staging-')) found.push(join('bootstrap', name));
+  for (const name of await names('.')) if (/^lock\.\d+\.tmp$/.test(name)) found.push(name);
+  return found.sort();
+}
+
+/** Removes what findLeftovers finds (hold the cache lock); returns the paths removed, relative to the cache. */
+export async function removeLeftovers(cacheDir: string): Promise<string[]> {
+  const found = await findLeftovers(cacheDir);
+  for (const path of found) await rm(join(cacheDir, path), { recursive: true, force: true });
+  return found;
+}
+
 /** Lists the failed-layer directories kept for debugging. */
 export async function listFailedLayers(cacheDir: string): Promise<string[]> {
   try {
