@@ -89,4 +89,19 @@ describe.skipIf(!hasQemu)('build under GitHub Actions', () => {
     expect(text).toMatch(/\n\| base \| ❌ failed \| \d+s \| ❌ base gate failed: root_fs_gib measured 0\.5/);
     expect(text).not.toContain('🔨 built');
   });
+
+  it('outside GitHub Actions, prints plain lines and the failure once: a pointer on the ✖ line, the error as the last line', async () => {
+    const result = await build('1.2.0', join(work.dir, 'unused-summary.md'), {
+      GITHUB_ACTIONS: 'false',
+      FAKE_PACKER_GATE_OVERRIDE: `base:${join(work.dir, 'small-root-gate.json')}`,
+      IMAGEBUILD_CACHE_DIR: join(work.dir, 'plain-cache'),
+    });
+
+    const everything = `${result.stdout}\n${result.stderr}`;
+    expect(result.exitCode).toBe(1);
+    expect(everything.match(/root_fs_gib measured 0\.5/g)).toHaveLength(1);
+    expect(everything).toMatch(/^✖ \[\d\d:\d\d:\d\d\] base: .*\[FAILED: see below\]$/m);
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toMatch(/^error: base gate failed: root_fs_gib measured 0\.5, expected >= 1/);
+    expect(everything).not.toContain('::group::');
+  });
 });

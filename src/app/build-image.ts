@@ -248,6 +248,17 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
 type StepTask = { step: BuildStep; title: string; startTitle?: () => string; enabled?: () => boolean; task: (ctx: Context, task: TaskHandle) => Promise<void> };
 
 /** The listr2 task of a step, telling `onEvent` when it starts, ends (with the layer's outcome) or fails. */
+/**
+ * What a failed step throws into listr: its plain renderer appends the message to the ✖ line, and the
+ * CLI prints the error once more as its last line; so listr gets a pointer and runTasks rethrows the
+ * real error after it.
+ */
+class StepFailure extends Error {
+  constructor(readonly original: unknown) {
+    super('see below');
+  }
+}
+
 function observed(ctx: Context, step: StepTask, onEvent: BuildOptions['onEvent']) {
   return {
     title: step.title,
@@ -260,7 +271,7 @@ function observed(ctx: Context, step: StepTask, onEvent: BuildOptions['onEvent']
         await step.task(ctx, task);
       } catch (error) {
         onEvent?.({ type: 'step-failed', step: step.step, title: task.title, message: error instanceof Error ? error.message : String(error), durationS: seconds() });
-        throw error;
+        throw new StepFailure(error);
       }
       const outcome = ctx.outcomes.find((o) => o.layer === step.step);
       onEvent?.({ type: 'step-end', step: step.step, title: task.title, durationS: seconds(), ...(outcome ? { outcome } : {}) });
@@ -406,7 +417,9 @@ async function runTasks(ctx: Context, options: BuildOptions, artifactName: strin
       ctx,
     },
   );
-  await list.run(ctx);
+  await list.run(ctx).catch((error: unknown) => {
+    throw error instanceof StepFailure ? error.original : error;
+  });
 }
 
 async function preflight(ctx: Context, options: BuildOptions): Promise<void> {
