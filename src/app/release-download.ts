@@ -9,6 +9,7 @@ import { serializeManifest } from '../core/manifest/image-manifest.js';
 import { ChecksumMismatchError, ReleaseInconsistentError, ReleaseRefusedError } from '../core/release/errors.js';
 import { resolveRelease } from '../core/release/release-index.js';
 import { formatBytes } from '../core/release/transfer-rate.js';
+import { freeBytes } from '../adapters/fs/free-bytes.js';
 import { FileAccessError, ImagebuildError } from '../errors.js';
 import {
   createProgressReporter,
@@ -109,6 +110,16 @@ export async function downloadRelease(options: DownloadOptions): Promise<Downloa
     const notices: string[] = [];
     const wanted = { name: spec.name, version: record.version, sha256: manifest.checksum_sha256, size_bytes: manifest.size_bytes };
     let offset = await usablePartSize(partPath, recordPath, wanted, notices);
+    // Refuse up front an image that cannot fit, rather than fill the disk and stop part-way.
+    const needed = manifest.size_bytes - offset;
+    const free = await freeBytes(dest);
+    if (free < needed) {
+      throw new ImagebuildError(
+        'NO_SPACE',
+        `${dest}: ${formatBytes(free)} free, but ${offset > 0 ? 'the rest of ' : ''}v${record.version} needs ${formatBytes(needed)}; free space there (or choose another --dest), then run the same command again`,
+        1,
+      );
+    }
     if (offset === 0) {
       await rm(partPath, { force: true });
       await writeFileAtomically(recordPath, `${JSON.stringify(wanted)}\n`);
@@ -139,9 +150,12 @@ export async function downloadRelease(options: DownloadOptions): Promise<Downloa
         const have = await stat(partPath).then((s) => s.size, () => 0);
         if (error instanceof ImagebuildError) throw error;
         const interrupted = options.signal?.aborted === true;
+        const full = (error as NodeJS.ErrnoException).code === 'ENOSPC';
+        const why = interrupted ? 'interrupted' : full ? `${dest} is full (ENOSPC)` : (error as Error).message.split('\n')[0];
+        const then = full ? `free at least ${formatBytes(manifest.size_bytes - have)} there, then run the same command again` : 'run the same command again';
         throw new ImagebuildError(
-          interrupted ? 'INTERRUPTED' : 'DOWNLOAD_INTERRUPTED',
-          `download of v${record.version} stopped at ${have} of ${manifest.size_bytes} bytes (${interrupted ? 'interrupted' : (error as Error).message.split('\n')[0]}); run the same command again to resume from ${basename(partPath)}`,
+          interrupted ? 'INTERRUPTED' : full ? 'NO_SPACE' : 'DOWNLOAD_INTERRUPTED',
+          `download of v${record.version} stopped at ${have} of ${manifest.size_bytes} bytes (${why}); ${then} to resume from ${basename(partPath)}`,
           interrupted ? 130 : 1,
           { cause: error },
         );
@@ -207,13 +221,24 @@ function hashing(hash: Hash, onBytes: (bytes: number) => void): Transform {
 function throttle(bytesPerSecond: number): Transform {
   const started = Date.now();
   let bytes = 0;
+  // Large chunks (a filesystem store reads 4 MiB at a time) go on in slices, each at its due time: a
+  // smooth rate and progress, rather than a burst after a long pause.
+  const slice = Math.max(4096, Math.min(64 * 1024, Math.floor(bytesPerSecond / 10)));
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      bytes += chunk.length;
-      const due = started + (bytes / bytesPerSecond) * 1000;
-      const wait = due - Date.now();
-      if (wait > 0) setTimeout(() => callback(null, chunk), wait);
-      else callback(null, chunk);
+      const next = (at: number) => {
+        if (at >= chunk.length) return callback();
+        const piece = chunk.subarray(at, at + slice);
+        bytes += piece.length;
+        const wait = started + (bytes / bytesPerSecond) * 1000 - Date.now();
+        const push = () => {
+          this.push(piece);
+          next(at + piece.length);
+        };
+        if (wait > 0) setTimeout(push, wait);
+        else push();
+      };
+      next(0);
     },
   });
 }

@@ -117,7 +117,9 @@ const download: Command = {
     'killed process) resumes from the .part file with a ranged request when the same command runs again. Only an\n' +
     'image whose SHA-256 matches the manifest gets its final name; a mismatch removes the partial file, leaves nothing\n' +
     'under the final name and says so (exit 1). Memory stays constant whatever the image size. Progress shows bytes,\n' +
-    'rate and ETA: a redrawn line on a terminal, a plain line every few seconds otherwise.\n' +
+    'rate and ETA: a redrawn line on a terminal, a plain line every few seconds otherwise. A destination without room\n' +
+    'for the (rest of the) image is refused before anything is written; a disk that fills meanwhile stops the download\n' +
+    'with what to free, and the same command resumes it.\n' +
     STORE_NOTE,
   flags: {
     spec: SPEC_FLAG,

@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, statfsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -13,6 +14,7 @@ import {
   packerRuns,
   registeredLayers,
   runCli,
+  startCli,
   survivorsAfter,
   tmpfsUnavailable,
 } from '../fixtures/faults/harness.js';
@@ -34,6 +36,27 @@ const BUILD = ['build', 'v1.0.0', '--spec', 'box.yaml', '--host-profile', 'cpu',
 function errorLines(stderr: string): { lines: string[]; stack: boolean } {
   const lines = stderr.split('\n').filter(Boolean);
   return { lines, stack: lines.some((l) => l.startsWith('    at ')) };
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !(await condition()); ) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Shrinks a tmpfs to what it holds now (plus a page): the next writes find it full. Retried while a writer grows it past the size asked for. */
+function shrinkTmpfsToUsage(dir: string): void {
+  for (let attempt = 0; ; attempt++) {
+    const fs = statfsSync(dir);
+    const used = (fs.blocks - fs.bfree) * fs.bsize;
+    try {
+      execFileSync('mount', ['-o', `remount,size=${used + 4096}`, dir], { stdio: 'pipe' });
+      return;
+    } catch (error) {
+      if (attempt > 50) throw error;
+    }
+  }
 }
 
 /** Paths under `dir` that look like temporary or staging files a failed write left behind. */
@@ -166,22 +189,44 @@ describe.skipIf(tmpfsUnavailable !== undefined)(`disk full during a download (${
     return manifest;
   }
 
-  it('while the image streams in: one line, nothing under the final name, the .part kept as an exact prefix; resumes once space is free', async () => {
-    const manifest = await published(4 * MIB);
+  it('is refused up front, in one line, when the destination cannot hold the image: nothing written', async () => {
+    await published(4 * MIB);
     const dest = join(work.dir, 'dl');
     unmounts.push(await mountTmpfs(dest, MIB));
 
-    const full = await runCli(DOWNLOAD, work.dir);
+    const refused = await runCli(DOWNLOAD, work.dir);
 
-    const { lines, stack } = errorLines(full.stderr);
+    const { lines, stack } = errorLines(refused.stderr);
+    expect(refused.exitCode).toBe(1);
+    expect(stack).toBe(false);
+    expect(lines).toEqual([`error: ${dest}: 1.0 MiB free, but v1.0.0 needs 4.0 MiB; free space there (or choose another --dest), then run the same command again`]);
+    expect(await readdir(dest)).toEqual([]);
+  });
+
+  it('while the image streams in (the disk fills meanwhile): one line, nothing under the final name, the .part kept as an exact prefix; resumes once space is free', async () => {
+    const manifest = await published(4 * MIB);
+    const dest = join(work.dir, 'dl');
+    unmounts.push(await mountTmpfs(dest, 8 * MIB));
+    const partPath = join(dest, `${manifest.artifact}.part`);
+
+    // Slowed down so the disk can fill under it: once bytes arrive, the filesystem is shrunk to what it holds.
+    const download = startCli([...DOWNLOAD, '--limit-rate', '512K'], work.dir);
+    await waitFor(async () => ((await stat(partPath).catch(() => undefined))?.size ?? 0) > 0, 20_000);
+    shrinkTmpfsToUsage(dest);
+    const full = await download;
+
+    const { lines, stack } = errorLines(String(full.stderr));
     const errors = lines.filter((l) => !/^(download|hash) /.test(l));
-    const part = await readFile(join(dest, `${manifest.artifact}.part`));
+    const part = await readFile(partPath);
     const image = await readFile(join(work.dir, 'output', NAME, 'v1.0.0', manifest.artifact));
     expect(full.exitCode).toBe(1);
     expect(stack).toBe(false);
-    expect(errors).toEqual([expect.stringMatching(/^error: download of v1\.0\.0 stopped at \d+ of 4194304 bytes \(ENOSPC: no space left on device, write\); run the same command again to resume/)]);
+    expect(errors).toEqual([
+      expect.stringMatching(new RegExp(`^error: download of v1\\.0\\.0 stopped at \\d+ of 4194304 bytes \\(${dest} is full \\(ENOSPC\\)\\); free at least [\\d.]+ [KM]iB there, then run the same command again to resume`)),
+    ]);
     expect((await readdir(dest)).sort()).toEqual([`${manifest.artifact}.part`, `${manifest.artifact}.part.json`]);
     expect(part.length).toBeGreaterThan(0);
+    expect(part.length).toBeLessThan(image.length);
     expect(part.equals(image.subarray(0, part.length))).toBe(true);
 
     await freeTmpfs(dest, 8 * MIB);

@@ -1,15 +1,9 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, readlink, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 
-/** Free bytes on the filesystem holding `path` (or its nearest existing ancestor). */
-export async function freeBytes(path: string): Promise<number> {
-  let dir = path;
-  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
-  const stats = await statfs(dir);
-  return stats.bavail * stats.bsize;
-}
+export { freeBytes } from '../fs/free-bytes.js';
 
 /** The device id of the filesystem `path` is (or would be created) on. */
 export async function filesystemOf(path: string): Promise<string> {
