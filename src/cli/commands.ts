@@ -1,8 +1,5 @@
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { describeGpu, minimumsFor } from '../core/compat/check-gpu-stack.js';
-import { describeMinimums, gpuStackOf } from '../core/spec/parse-spec.js';
-import { imageSpecJsonSchema } from '../core/spec/json-schema.js';
 import { LAYER_NAMES } from '../core/spec/layers.js';
 import { formatBytes } from '../core/release/transfer-rate.js';
 import { parseVersionArg } from '../core/version/parse-version.js';
@@ -53,7 +50,12 @@ const validate: Command = {
   flags: { spec: SPEC_FLAG, json: JSON_FLAG },
   positionals: { min: 0, max: 0 },
   async run({ flags, cwd, output }) {
-    const { loadSpec } = await import('../app/load-spec.js');
+    // The spec's modules (zod) load in the commands that read a spec, not for --help or --version.
+    const [{ loadSpec }, { describeGpu, minimumsFor }, { describeMinimums, gpuStackOf }] = await Promise.all([
+      import('../app/load-spec.js'),
+      import('../core/compat/check-gpu-stack.js'),
+      import('../core/spec/parse-spec.js'),
+    ]);
     const asJson = flags.json === true;
     try {
       const { spec, warnings, displayPath } = await loadSpec(stringFlag(flags.spec), cwd);
@@ -196,6 +198,7 @@ const schema: Command = {
   flags: {},
   positionals: { min: 0, max: 0 },
   async run({ output }) {
+    const { imageSpecJsonSchema } = await import('../core/spec/json-schema.js');
     output.json(imageSpecJsonSchema());
     return 0;
   },
