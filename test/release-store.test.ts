@@ -140,6 +140,7 @@ describe('S3 multipart upload', () => {
   let source: string;
   let bytes: Buffer;
   let sentChecksums: Map<number, string>;
+  let completedParts: unknown[] = [];
 
   beforeAll(async () => {
     client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true });
@@ -150,6 +151,7 @@ describe('S3 multipart upload', () => {
         const request = args.request as { headers?: Record<string, string> };
         const input = args.input as { PartNumber?: number };
         if (context.commandName === 'UploadPartCommand' && input.PartNumber !== undefined) sentChecksums.set(input.PartNumber, request.headers?.['x-amz-checksum-crc32'] ?? '');
+        if (context.commandName === 'CompleteMultipartUploadCommand') completedParts = (args.input as { MultipartUpload?: { Parts?: unknown[] } }).MultipartUpload?.Parts ?? [];
         return next(args);
       },
       { step: 'finalizeRequest', name: 'recordPartChecksums' },
@@ -176,7 +178,7 @@ describe('S3 multipart upload', () => {
     return out.toString('base64');
   };
 
-  it('sends three parts, each with its own CRC32, and reassembles the file byte for byte', async () => {
+  it('sends three parts, each with its own CRC32 (named again on completion), and reassembles the file byte for byte', async () => {
     const seen: number[] = [];
     sentChecksums.clear();
 
@@ -189,6 +191,8 @@ describe('S3 multipart upload', () => {
       [2, crc(bytes.subarray(partSize, 2 * partSize))],
       [3, crc(bytes.subarray(2 * partSize))],
     ]);
+    // S3 refuses to complete a CRC32 upload unless every part's checksum is named: ours, not the server's echo.
+    expect(completedParts).toEqual([1, 2, 3].map((n) => expect.objectContaining({ PartNumber: n, ChecksumCRC32: sentChecksums.get(n) })));
     expect(seen.at(-1)).toBe(bytes.length);
     expect(seen).toEqual([...seen].sort((a, b) => a - b));
   });

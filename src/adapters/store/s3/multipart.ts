@@ -103,13 +103,14 @@ async function putMultipart(params: MultipartUploadParams, file: FileHandle, siz
         const body = await readPart(params.path, file, buffer, offset, Math.min(partSize, size - offset));
         hash?.update(body);
         const partNumber = index + 1;
+        const checksum = crc32Base64(body);
         const task = client
-          .send(
-            new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ChecksumCRC32: crc32Base64(body) }),
-            { abortSignal: signal },
-          )
+          .send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ChecksumCRC32: checksum }), {
+            abortSignal: signal,
+          })
           .then((out) => {
-            parts[index] = { PartNumber: partNumber, ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32 };
+            // The checksum we sent, not an echo: S3 wants every part's checksum on completion, and not every S3-compatible server echoes it.
+            parts[index] = { PartNumber: partNumber, ETag: out.ETag, ChecksumCRC32: checksum };
             sent += body.length;
             params.onProgress?.(sent, size);
           })
