@@ -247,7 +247,6 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
 /** A build step as listr2 runs it, named for observers. */
 type StepTask = { step: BuildStep; title: string; startTitle?: () => string; enabled?: () => boolean; task: (ctx: Context, task: TaskHandle) => Promise<void> };
 
-/** The listr2 task of a step, telling `onEvent` when it starts, ends (with the layer's outcome) or fails. */
 /**
  * What a failed step throws into listr: its plain renderer appends the message to the ✖ line, and the
  * CLI prints the error once more as its last line; so listr gets a pointer and runTasks rethrows the
@@ -259,6 +258,7 @@ class StepFailure extends Error {
   }
 }
 
+/** The listr2 task of a step, telling `onEvent` when it starts, ends (with the layer's outcome) or fails. */
 function observed(ctx: Context, step: StepTask, onEvent: BuildOptions['onEvent']) {
   return {
     title: step.title,
