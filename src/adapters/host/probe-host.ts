@@ -3,8 +3,6 @@ import { readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promis
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 
-export { freeBytes } from '../fs/free-bytes.js';
-
 /** The device id of the filesystem `path` is (or would be created) on. */
 export async function filesystemOf(path: string): Promise<string> {
   let dir = path;
