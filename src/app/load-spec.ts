@@ -2,6 +2,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { readTextFile } from '../adapters/fs/read-files.js';
 import { findPackageRoot } from '../adapters/fs/project-root.js';
 import { parseSpec, type ParsedSpec } from '../core/spec/parse-spec.js';
+import { UsageError } from '../errors.js';
 
 /** The spec used when no --spec is given: the reference demo box shipped with imagebuild. */
 export const DEFAULT_SPEC = 'manifests/vault-cube-demo-box.yaml';
@@ -28,7 +29,7 @@ export async function loadSpec(specArg: string | undefined, cwd: string, env: No
   const path = resolveSpecPath(specArg, cwd, env);
   const displayPath = displayPathOf(path, cwd);
   const text = await readTextFile(path, 'spec file');
-  const parsed = parseSpec(text, displayPath);
+  const parsed = parseSpec(text, displayPath, { today: todayOf(env) });
   const cacheDir = env.IMAGEBUILD_CACHE_DIR;
   const outputDir = env.IMAGEBUILD_OUTPUT_DIR;
   const spec = {
@@ -37,6 +38,21 @@ export async function loadSpec(specArg: string | undefined, cwd: string, env: No
     output: outputDir ? { ...parsed.spec.output, dir: resolve(cwd, outputDir) } : parsed.spec.output,
   };
   return { ...parsed, spec, path, displayPath };
+}
+
+/**
+ * Today's date (UTC, YYYY-MM-DD) for the driver-lifecycle check; IMAGEBUILD_TODAY overrides it, so a CI job can
+ * ask "is this spec still supported on the release date?" and tests do not depend on the calendar.
+ */
+export function todayOf(env: NodeJS.ProcessEnv = process.env, now: Date = new Date()): string {
+  const given = env.IMAGEBUILD_TODAY;
+  if (given !== undefined && given !== '') {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(given) || Number.isNaN(Date.parse(`${given}T00:00:00Z`))) {
+      throw new UsageError(`IMAGEBUILD_TODAY=${JSON.stringify(given.slice(0, 40))} is not a date; use YYYY-MM-DD, e.g. 2026-12-05`);
+    }
+    return given;
+  }
+  return now.toISOString().slice(0, 10);
 }
 
 /** Shows a path relative to `cwd` when it lies inside it, absolute otherwise. */

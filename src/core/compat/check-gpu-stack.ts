@@ -1,9 +1,12 @@
+import { COMPAT_SOURCES, type CompatSourceId } from './sources.js';
 import { compareDottedVersions, majorMinor, majorOf, parseDottedVersion } from './dotted-version.js';
 import {
   COMPAT_TABLE,
   type CompatTable,
   type CudaFacts,
+  type DriverBranchFacts,
   type GpuFacts,
+  type NcclTopology,
   type KernelModuleFlavour,
   type OsFacts,
   type PyTorchFacts,
@@ -25,6 +28,16 @@ export type GpuStack = {
   pytorch?: { version: string; cudaVariant: string };
   tensorflow?: { version: string };
   vllm?: { version: string };
+  /** An NCCL wheel installed over the one torch pins. */
+  nccl?: { version: string };
+  /** NVIDIA Container Toolkit version. */
+  containerToolkit?: string;
+};
+
+/** What the checks need from outside the spec; the core reads no clock. */
+export type CompatOptions = {
+  /** YYYY-MM-DD the image is built or validated on: driver branches past end of life by then are warned about. */
+  today?: string;
 };
 
 export type CompatFinding = { severity: 'error' | 'warning'; path: string; message: string };
@@ -51,7 +64,9 @@ type CompatPath =
   | 'layers.frameworks.pytorch.version'
   | 'layers.frameworks.pytorch.cuda_variant'
   | 'layers.frameworks.tensorflow.version'
-  | 'layers.frameworks.vllm.version';
+  | 'layers.frameworks.vllm.version'
+  | 'layers.frameworks.nccl.version'
+  | 'layers.runtime.container_toolkit';
 
 type VersionLookup<T> =
   | { status: 'absent' }
@@ -62,6 +77,7 @@ type VersionLookup<T> =
 type StackContext = {
   stack: GpuStack;
   table: CompatTable;
+  today: string | undefined;
   os: OsFacts | undefined;
   gpu: GpuFacts | undefined;
   /** Undefined when the spec's driver version is malformed. */
@@ -83,6 +99,7 @@ const STACK_CHECKS: readonly StackCheck[] = [
   checkPeerToPeer,
   checkDriverVersion,
   checkDriverSupportsGpu,
+  checkDriverBranchLifecycle,
   checkKernelModule,
   checkCudaKnown,
   checkCudaSupportsGpu,
@@ -95,18 +112,21 @@ const STACK_CHECKS: readonly StackCheck[] = [
   checkPyTorchVariantAvailable,
   checkPyTorchSupportsGpu,
   checkPyTorchVariantDriver,
+  checkNcclOnTopology,
   checkTensorFlowKnown,
   checkTensorFlowPython,
   checkTensorFlowSupportsGpu,
   checkTensorFlowCuda,
   checkVllmKnown,
   checkVllmTorchPin,
+  checkVllmWheelCuda,
   checkVllmSupportsGpu,
+  checkContainerToolkit,
 ];
 
 /** Checks a GPU stack against the compatibility table; returns every finding, in a stable order. */
-export function checkGpuStack(stack: GpuStack, table: CompatTable = COMPAT_TABLE): CompatFinding[] {
-  const context = resolveStack(stack, table);
+export function checkGpuStack(stack: GpuStack, options: CompatOptions = {}, table: CompatTable = COMPAT_TABLE): CompatFinding[] {
+  const context = resolveStack(stack, table, options.today);
   return STACK_CHECKS.flatMap((check) => check(context));
 }
 
@@ -124,7 +144,7 @@ export function minimumsFor(model: string, table: CompatTable = COMPAT_TABLE): G
 }
 
 function minimumsForGpu(gpu: GpuFacts, table: CompatTable): GpuMinimums {
-  const cudaDriver = lookupKey(table.cuda, gpu.minCuda)?.minDriver;
+  const cudaDriver = cudaMinDriver(gpu.minCuda, table);
   const driver = cudaDriver !== undefined ? maxVersion(gpu.minDriver, cudaDriver) : gpu.minDriver;
   const pytorch = firstPyTorchFor(gpu, table);
   return {
@@ -154,7 +174,7 @@ function firstVllmFor(gpu: GpuFacts, pytorchMinor: string, table: CompatTable): 
   return forArchitecture === undefined ? release.from : maxVersion(release.from, forArchitecture);
 }
 
-function resolveStack(stack: GpuStack, table: CompatTable): StackContext {
+function resolveStack(stack: GpuStack, table: CompatTable, today: string | undefined): StackContext {
   const os = lookupKey(table.os, stack.os);
   const specPython = stack.python.version;
   let python: string | undefined;
@@ -163,6 +183,7 @@ function resolveStack(stack: GpuStack, table: CompatTable): StackContext {
   return {
     stack,
     table,
+    today,
     os,
     gpu: lookupKey(table.gpus, stack.gpu.model),
     driver: parseDottedVersion(stack.driver.version) === undefined ? undefined : stack.driver.version,
@@ -247,24 +268,63 @@ function checkCudaSupportsGpu({ gpu, cuda }: StackContext): CompatFinding[] {
   ];
 }
 
-function checkDriverSupportsCuda({ cuda, driver }: StackContext): CompatFinding[] {
-  if (cuda.status !== 'found' || driver === undefined || driverAtLeast(driver, cuda.facts.minDriver)) return [];
+function checkDriverSupportsCuda({ cuda, driver, table }: StackContext): CompatFinding[] {
+  if (cuda.status !== 'found' || driver === undefined) return [];
+  const needed = cudaMinDriver(cuda.key, table);
+  if (needed === undefined || driverAtLeast(driver, needed)) return [];
+  // Minor-version compatibility would run it with a limited feature set on an older driver of the same major;
+  // the GA minimum is over-strict but safe, and the image's toolkit gets every feature.
+  const basis = cuda.facts.minDriver === undefined ? `CUDA ${majorOf(cuda.key)}'s minor-version compatibility` : 'its GA release';
   return [
     error(
       'layers.driver.cuda',
-      `CUDA ${cuda.key} needs NVIDIA driver >= ${cuda.facts.minDriver}, spec has ${driver}; raise the driver or lower CUDA`,
+      `CUDA ${cuda.key} needs NVIDIA driver >= ${needed} (${basis}), spec has ${driver}; raise the driver or lower CUDA`,
     ),
   ];
 }
 
-function checkCudnn({ cuda, stack }: StackContext): CompatFinding[] {
+function checkDriverBranchLifecycle({ driver, today, table }: StackContext): CompatFinding[] {
+  if (driver === undefined || today === undefined) return [];
+  const branch = String(majorOf(driver));
+  const facts = lookupKey(table.driverBranches, branch);
+  const supported = supportedBranches(today, table)
+    .map(({ branch: b, facts: f }) => `R${b} (${describeBranchType(f.type)}, end of life ${formatMonth(f.endOfLife)})`)
+    .join(', ');
+  const path = 'layers.driver.nvidia_driver';
+  if (facts === undefined) {
+    return [warning(path, `driver branch R${branch} is not in the lifecycle table, so its support status is unknown; supported branches on ${today}: ${supported}`)];
+  }
+  const state = branchState(facts, today);
+  if (state.status === 'ended') {
+    return [warning(path, `driver branch R${branch} is past end of life (${state.when}) on ${today} and gets no security fixes; supported branches: ${supported}`)];
+  }
+  if (facts.type === 'new-feature') {
+    return [warning(path, `driver branch R${branch} is a New Feature Branch: short-lived, with no end-of-life commitment; for an image prefer a supported branch: ${supported}`)];
+  }
+  if (state.status === 'ending') {
+    return [warning(path, `driver branch R${branch} reaches end of life in ${formatMonth(facts.endOfLife)} (${state.days} days after ${today}); plan the move to one of: ${supported}`)];
+  }
+  return [];
+}
+
+function checkCudnn({ cuda, stack, table }: StackContext): CompatFinding[] {
   const cudnn = stack.cudnn;
   if (cudnn === undefined) return [];
   if (parseDottedVersion(cudnn) === undefined) {
     return [error('layers.driver.cudnn', `cuDNN version ${JSON.stringify(cudnn)} is not a dotted version; write it like 9.10.2`)];
   }
   const cudaVersion = validVersion(cuda);
-  if (cudaVersion === undefined || majorOf(cudnn) < 9 || majorOf(cudaVersion) >= 12) return [];
+  if (cudaVersion === undefined) return [];
+  const first = lookupKey(table.cudnn.firstForCuda, String(majorOf(cudaVersion)));
+  if (first !== undefined && compareDottedVersions(cudnn, first.version) < 0) {
+    return [
+      error(
+        'layers.driver.cudnn',
+        `cuDNN ${cudnn} has no build for CUDA ${majorOf(cudaVersion)} (spec has CUDA ${cudaVersion}); the first cuDNN with one is ${first.version} (newest known: ${table.cudnn.newest.version})`,
+      ),
+    ];
+  }
+  if (majorOf(cudnn) < 9 || majorOf(cudaVersion) >= 12) return [];
   // cuDNN 9 targets CUDA 12; its few CUDA 11 builds lag behind and frameworks built against 9 expect CUDA 12.
   return [
     warning(
@@ -352,12 +412,12 @@ function checkPyTorchVariantDriver({ pytorch, driver, gpu, stack, table }: Stack
   const variantName = stack.pytorch?.cudaVariant;
   if (pytorch.status !== 'found' || driver === undefined || variantName === undefined) return [];
   const variant = lookupKey(pytorch.facts.variants, variantName);
-  const needed = variant === undefined ? undefined : lookupKey(table.cuda, variant.cuda)?.minDriver;
+  const needed = variant === undefined ? undefined : cudaMinDriver(variant.cuda, table);
   if (variant === undefined || needed === undefined || driverAtLeast(driver, needed)) return [];
   // The wheels bundle their CUDA runtime, so the system toolkit does not matter here, but the driver does.
   const usable = Object.entries(pytorch.facts.variants)
     .filter(([, candidate]) => {
-      const candidateDriver = lookupKey(table.cuda, candidate.cuda)?.minDriver;
+      const candidateDriver = cudaMinDriver(candidate.cuda, table);
       const runsOnGpu = gpu === undefined || shipsKernelsFor(candidate.computeCapabilities, gpu.computeCapability);
       return runsOnGpu && candidateDriver !== undefined && driverAtLeast(driver, candidateDriver);
     })
@@ -390,11 +450,11 @@ function checkTensorFlowSupportsGpu({ tensorflow, gpu }: StackContext): CompatFi
   const shipped = tensorflow.facts.maxComputeCapability;
   if (compareDottedVersions(gpu.computeCapability, shipped) <= 0) return [];
   const sm = smName(gpu.computeCapability);
-  // A warning, not an error: the PTX TensorFlow ships may JIT on newer GPUs, and the frameworks gate measures it.
+  // A warning, not an error: a spec may carry TensorFlow for CPU work; the frameworks gate counts its GPUs and fails.
   return [
     warning(
       'layers.frameworks.tensorflow.version',
-      `TensorFlow ${tensorflow.key} ships kernels up to ${smName(shipped)} and has no official ${sm} support (${gpu.name}); it runs by PTX JIT of ${smName(shipped, 'compute')} at best, or on CPU, so the frameworks gate must prove it used the GPU`,
+      `TensorFlow ${tensorflow.key} wheels ship kernels up to ${smName(shipped, 'compute')} and none for ${sm} (${gpu.name}): the first GPU op fails at run time ("not built with CUDA kernel binaries compatible with compute capability ${gpu.computeCapability}", then CUDA_ERROR_INVALID_PTX), it does not fall back to an empty device list; the frameworks gate will fail on this GPU, so leave TensorFlow out or build it for ${sm} yourself`,
     ),
   ];
 }
@@ -442,6 +502,77 @@ function checkVllmTorchPin({ vllm, pytorch, table }: StackContext): CompatFindin
       ? `use PyTorch ${pin} (no vLLM in the compatibility table pins ${torch})`
       : `use PyTorch ${pin} or a vLLM built for ${torch} (${builtForSpec.join(', ')})`;
   return [error('layers.frameworks.vllm.version', `vLLM ${vllm.version} pins torch ${pin}, spec has ${torch}; ${fix}`)];
+}
+
+function checkVllmWheelCuda({ vllm, stack }: StackContext): CompatFinding[] {
+  const variant = stack.pytorch?.cudaVariant;
+  if (vllm.status !== 'found' || variant === undefined) return [];
+  const wheelCuda = vllm.facts.wheelCuda;
+  if (wheelCuda === undefined || wheelCuda === variant) return [];
+  // vLLM's compiled ops link against the CUDA libraries torch brings; a torch of another CUDA build breaks them.
+  return [
+    error(
+      'layers.frameworks.pytorch.cuda_variant',
+      `vLLM ${vllm.version}'s wheels are built for torch ${vllm.facts.torch}+${wheelCuda}, spec has ${variant}; use cuda_variant ${wheelCuda}`,
+    ),
+  ];
+}
+
+function checkNcclOnTopology({ pytorch, gpu, stack, table }: StackContext): CompatFinding[] {
+  if (gpu === undefined) return [];
+  const topology = table.nccl.topologies.find(
+    (candidate) => candidate.computeCapability === gpu.computeCapability && stack.gpu.count >= candidate.minGpus,
+  );
+  if (topology === undefined) return [];
+  const pinned = stack.nccl?.version;
+  const variantName = stack.pytorch?.cudaVariant;
+  const variant = pytorch.status === 'found' && variantName !== undefined ? lookupKey(pytorch.facts.variants, variantName) : undefined;
+  const effective = pinned ?? variant?.nccl;
+  const where = pinned !== undefined ? 'layers.frameworks.nccl.version' : 'layers.frameworks.pytorch.version';
+  const origin = pinned !== undefined ? `NCCL ${pinned} (pinned)` : `torch ${stack.pytorch?.version ?? ''}+${variantName ?? ''} bundles NCCL ${effective ?? ''}`;
+  const fix = `pin layers.frameworks.nccl.version to ${topology.firstGood.version} or later (the first version reported working there, ${sourceUrl(topology.firstGood)})`;
+  if (effective === undefined) {
+    if (stack.pytorch === undefined || pytorch.status !== 'found' || variant === undefined) return [];
+    return [
+      warning(
+        where,
+        `the NCCL that torch ${pytorch.key} ${variantName} bundles is not in the compatibility table, and ${topology.description} need a working one; ${fix}`,
+      ),
+    ];
+  }
+  if (parseDottedVersion(effective) === undefined) return [];
+  const broken = topology.broken.find((report) => compareDottedVersions(report.version, effective) === 0);
+  if (broken !== undefined) {
+    return [
+      error(
+        where,
+        `${origin}, which crashes all-reduces of 512 KiB and more on ${stack.gpu.count}x ${gpu.name} (${topology.description}, ${sourceUrl(broken)}), so DDP's gradient all-reduce fails; ${fix}`,
+      ),
+    ];
+  }
+  if (compareDottedVersions(effective, topology.firstGood.version) >= 0) return [];
+  return [
+    warning(
+      where,
+      `${origin}, which no source confirms on ${topology.description} (${topology.broken.map((report) => report.version).join(' and ')} crash there); ${fix}`,
+    ),
+  ];
+}
+
+function checkContainerToolkit({ stack, table }: StackContext): CompatFinding[] {
+  const version = stack.containerToolkit;
+  if (version === undefined) return [];
+  const path = 'layers.runtime.container_toolkit';
+  if (parseDottedVersion(version) === undefined) {
+    return [error(path, `NVIDIA Container Toolkit version ${JSON.stringify(version)} is not a dotted version; write it like ${table.containerToolkit.newest.version}`)];
+  }
+  const exposed = table.containerToolkit.advisories.filter((advisory) => compareDottedVersions(version, advisory.fixedIn) < 0);
+  const last = exposed.at(-1);
+  if (last === undefined) return [];
+  const advisories = exposed.map((advisory) => `${advisory.cves.join('/')} (${advisory.what}; fixed in ${advisory.fixedIn}, ${sourceUrl(advisory)})`);
+  return [
+    error(path, `NVIDIA Container Toolkit ${version} is exposed to ${advisories.join('; ')}; use >= ${last.fixedIn} (newest known: ${table.containerToolkit.newest.version})`),
+  ];
 }
 
 function checkVllmSupportsGpu({ vllm, gpu, table }: StackContext): CompatFinding[] {
@@ -601,6 +732,95 @@ function sortedVersionKeys(entries: Readonly<Record<string, unknown>>): string[]
 function lookupKey<T>(entries: Readonly<Record<string, T>>, key: string): T | undefined {
   // hasOwn keeps spec values like "constructor" from resolving to Object.prototype members.
   return Object.hasOwn(entries, key) ? entries[key] : undefined;
+}
+
+/** The minimum driver for a CUDA minor: its GA release's, else its major's minor-version-compatibility minimum. */
+function cudaMinDriver(minor: string, table: CompatTable): string | undefined {
+  const facts = lookupKey(table.cuda, minor);
+  if (facts?.minDriver !== undefined) return facts.minDriver;
+  if (parseDottedVersion(minor) === undefined) return undefined;
+  return lookupKey(table.cudaMajors, String(majorOf(minor)))?.minDriver;
+}
+
+type BranchState = { status: 'supported' } | { status: 'ending'; days: number } | { status: 'ended'; when: string };
+
+// A branch is ended from the first day of its end-of-life month, and "ending" in the 180 days before.
+const ENDING_WITHIN_DAYS = 180;
+
+function branchState(facts: DriverBranchFacts, today: string): BranchState {
+  if (facts.endedBy !== undefined) return { status: 'ended', when: `listed as ended by NVIDIA in ${formatMonth(facts.endedBy)}` };
+  if (facts.endOfLife === undefined) return { status: 'supported' };
+  const days = daysBetween(today, `${facts.endOfLife}-01`);
+  if (days <= 0) return { status: 'ended', when: `ended ${formatMonth(facts.endOfLife)}` };
+  return days <= ENDING_WITHIN_DAYS ? { status: 'ending', days } : { status: 'supported' };
+}
+
+export type SupportedBranch = { branch: string; facts: DriverBranchFacts };
+
+/** Long Term Support and Production branches not past end of life on `today` (YYYY-MM-DD), newest first. */
+export function supportedBranches(today: string, table: CompatTable = COMPAT_TABLE): SupportedBranch[] {
+  return Object.entries(table.driverBranches)
+    .filter(([, facts]) => facts.type !== undefined && facts.type !== 'new-feature' && branchState(facts, today).status !== 'ended')
+    .map(([branch, facts]) => ({ branch, facts }))
+    .sort((a, b) => compareDottedVersions(b.branch, a.branch));
+}
+
+/** Describes the lifecycle of a driver version's branch on `today`, e.g. `R580 Long Term Support, end of life June 2028`. */
+export function describeDriverBranch(driver: string, today: string, table: CompatTable = COMPAT_TABLE): string {
+  if (parseDottedVersion(driver) === undefined) return 'branch unknown';
+  const branch = String(majorOf(driver));
+  const facts = lookupKey(table.driverBranches, branch);
+  return facts === undefined ? `R${branch}, not in the lifecycle table` : `R${branch} ${describeBranchLifecycle(facts, today)}`;
+}
+
+/** Describes a branch's lifecycle on `today`, e.g. `Long Term Support, end of life June 2028`. */
+export function describeBranchLifecycle(facts: DriverBranchFacts, today: string): string {
+  const state = branchState(facts, today);
+  const type = facts.type === undefined ? 'branch' : describeBranchType(facts.type);
+  if (state.status === 'ended') return `${type}, past end of life: ${state.when}`;
+  if (facts.endOfLife === undefined) return `${type}, no end-of-life date`;
+  return `${type}, end of life ${formatMonth(facts.endOfLife)}${state.status === 'ending' ? `, in ${state.days} days` : ''}`;
+}
+
+function describeBranchType(type: DriverBranchFacts['type']): string {
+  switch (type) {
+    case 'long-term-support':
+      return 'Long Term Support';
+    case 'production':
+      return 'Production';
+    case 'new-feature':
+      return 'New Feature';
+    case undefined:
+      return 'branch';
+  }
+}
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+function formatMonth(yearMonth: string | undefined): string {
+  if (yearMonth === undefined) return 'none given';
+  const [year, month] = yearMonth.split('-');
+  return `${MONTHS[Number(month) - 1] ?? month} ${year}`;
+}
+
+function daysBetween(from: string, to: string): number {
+  return dayNumber(to) - dayNumber(from);
+}
+
+// Days since 1970-01-01 of a YYYY-MM-DD date (Howard Hinnant's days_from_civil); the core reads no Date.
+function dayNumber(isoDate: string): number {
+  const [y = 1970, m = 1, d = 1] = isoDate.split('-').map(Number);
+  const year = m <= 2 ? y - 1 : y;
+  const era = Math.floor(year / 400);
+  const yearOfEra = year - era * 400;
+  const dayOfYear = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146097 + dayOfEra - 719468;
+}
+
+function sourceUrl(row: { sources: readonly CompatSourceId[] }): string {
+  const [first] = row.sources;
+  return first === undefined ? 'no source' : COMPAT_SOURCES[first].url;
 }
 
 function error(path: CompatPath, message: string): CompatFinding {

@@ -24,17 +24,18 @@ layers:
     docker: { version: "5:28.3.3-1~ubuntu.24.04~noble" }
     gate: { idempotence: true, min_root_fs_gib: 180 }
   driver:
-    nvidia_driver: "570.172.08"
+    nvidia_driver: "580.173.02"
     kernel_module: open
-    cuda: "12.8.1"
-    cudnn: "9.10.2"
+    cuda: "13.0.2"
+    cudnn: "9.28.1"
     gate: { gpu_count: 4, gpu_name: NVIDIA GeForce RTX 5090, min_memory_mib: 32000, max_idle_temp_c: 60, min_pcie_gen: 5, min_pcie_width: 16 }
-  runtime: { container_toolkit: "1.17.8", gate: { cuda_image: "nvidia/cuda:12.8.1-base-ubuntu24.04", containers: 2 } }
+  runtime: { container_toolkit: "1.20.0", gate: { cuda_image: "nvidia/cuda:13.0.2-base-ubuntu24.04", containers: 2 } }
   frameworks:
     python: { venv: /opt/ai/venv }
-    pytorch: { version: "2.7.1", cuda_variant: cu128 }
+    pytorch: { version: "2.13.0", cuda_variant: cu130 }
+    nccl: { version: "2.31.2" }
     tensorflow: { version: "2.19.0" }
-    vllm: { version: "0.10.1" }
+    vllm: { version: "0.29.0" }
   validation: {}
 `;
 
@@ -63,16 +64,16 @@ const HEALTHY: Record<LayerName, Record<string, GuestValue>> = {
     pcie_link_gen_min: 5,
     pcie_link_width_min: 16,
     idle_temp_c_max: 34,
-    nvidia_driver: '570.172.08',
+    nvidia_driver: '580.173.02',
   },
   runtime: { docker_gpu: 4, docker_gpu_concurrent: 2 },
   frameworks: {
-    pytorch_import: '2.7.1+cu128',
+    pytorch_import: '2.13.0+cu130',
     pytorch_cuda_devices: 4,
     pytorch_matmul_gpus: 4,
     tensorflow_import: '2.19.0',
     tensorflow_gpus: 4,
-    vllm_import: '0.10.1',
+    vllm_import: '0.29.0',
   },
   validation: {
     ddp_scaling_efficiency: 0.87,
@@ -186,7 +187,7 @@ describe('evaluateGate: every rule', () => {
     { layer: 'driver', check: 'pcie_link_width_min', value: 8, status: 'fail', expected: '>= 16' },
     { layer: 'driver', check: 'idle_temp_c_max', value: 61, status: 'fail', expected: '<= 60' },
     { layer: 'driver', check: 'idle_temp_c_max', value: 60, status: 'pass', expected: '<= 60' },
-    { layer: 'driver', check: 'nvidia_driver', value: '570.169', status: 'fail', expected: '== 570.172.08', reason: 'driver 570.169 is loaded' },
+    { layer: 'driver', check: 'nvidia_driver', value: '570.169', status: 'fail', expected: '== 580.173.02', reason: 'driver 570.169 is loaded' },
     { layer: 'runtime', check: 'docker_gpu', value: 0, status: 'fail', expected: '== 4' },
     { layer: 'runtime', check: 'docker_gpu_concurrent', value: 1, status: 'fail', expected: '== 2' },
     { layer: 'frameworks', check: 'pytorch_import', value: '', status: 'fail', expected: 'importable', reason: 'no version' },

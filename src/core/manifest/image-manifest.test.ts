@@ -43,17 +43,18 @@ hardware:
   gpu: { model: rtx-5090, count: 4 }
 layers:
   base: { docker: { version: "5:28.3.3-1~ubuntu.24.04~noble" } }
-  driver: { nvidia_driver: "570.172.08", kernel_module: open, cuda: "12.8.1", cudnn: "9.10.2" }
-  runtime: { container_toolkit: "1.17.8", gate: { cuda_image: "nvidia/cuda:12.8.1-base-ubuntu24.04" } }
+  driver: { nvidia_driver: "580.173.02", kernel_module: open, cuda: "13.0.2", cudnn: "9.28.1" }
+  runtime: { container_toolkit: "1.20.0", gate: { cuda_image: "nvidia/cuda:13.0.2-base-ubuntu24.04" } }
   frameworks:
     python: { venv: /opt/ai/venv }
-    pytorch: { version: "2.7.1", cuda_variant: cu128 }
+    pytorch: { version: "2.13.0", cuda_variant: cu130 }
+    nccl: { version: "2.31.2" }
     tensorflow: { version: "2.19.0" }
-    vllm: { version: "0.10.1" }
+    vllm: { version: "0.29.0" }
   validation: {}
 `;
 const SPEC = parseSpec(SPEC_YAML, 'demo.yaml').spec;
-const SPEC_VERSIONS = ['570.172.08', '12.8.1', '9.10.2', '2.7.1', '2.19.0', '0.10.1'];
+const SPEC_VERSIONS = ['580.173.02', '13.0.2', '9.28.1', '2.13.0', '2.19.0', '0.29.0'];
 
 const GPU_FACTS: GuestFacts = {
   format: 1,
@@ -63,12 +64,12 @@ const GPU_FACTS: GuestFacts = {
   kernel: '6.8.0-45-generic',
   nvidia_driver: '570.195.03',
   cuda_version: '12.8.93',
-  cudnn_version: '9.10.2.21',
+  cudnn_version: '9.28.1.4',
   docker_version: '28.3.3',
-  container_toolkit_version: '1.17.8',
+  container_toolkit_version: '1.20.0',
   python_version: '3.12.3',
   venv: '/opt/ai/venv',
-  frameworks: { pytorch: '2.7.1+cu128', tensorflow: '2.19.1', vllm: '0.10.1.1' },
+  frameworks: { pytorch: '2.13.0+cu130', tensorflow: '2.19.1', vllm: '0.29.0.1' },
 };
 
 const GPU_LESS_FACTS: GuestFacts = {
@@ -166,7 +167,7 @@ describe('assembleManifest', () => {
       kernel: '6.8.0-45-generic',
       nvidia_driver: '570.195.03',
       cuda_version: '12.8.93',
-      frameworks: { pytorch: '2.7.1+cu128', tensorflow: '2.19.1', vllm: '0.10.1.1' },
+      frameworks: { pytorch: '2.13.0+cu130', tensorflow: '2.19.1', vllm: '0.29.0.1' },
       checksum_sha256: SHA,
       size_bytes: 53_687_091_200,
       packer_version: '1.11.2',
@@ -185,7 +186,7 @@ describe('assembleManifest', () => {
     expect(written.cuda_version).toBeNull();
     expect(written.frameworks).toEqual({ pytorch: null, tensorflow: null, vllm: null });
     expect(Object.keys(written)).toContain('nvidia_driver');
-    expect(SPEC.layers.driver.nvidia_driver).toBe('570.172.08');
+    expect(SPEC.layers.driver.nvidia_driver).toBe('580.173.02');
     for (const version of SPEC_VERSIONS) expect(text).not.toContain(version);
   });
 

@@ -22,9 +22,9 @@ hardware:
   build_vm: {}
 layers:
   base: { docker: { version: "5:28.3.3-1~ubuntu.24.04~noble" } }
-  driver: { nvidia_driver: "570.172.08", kernel_module: open, cuda: "12.8.1", cudnn: "9.10.2" }
-  runtime: { container_toolkit: "1.17.8", gate: { cuda_image: "nvidia/cuda:12.8.1-base-ubuntu24.04" } }
-  frameworks: { python: { venv: /opt/ai/venv }, pytorch: { version: "2.7.1", cuda_variant: cu128 } }
+  driver: { nvidia_driver: "580.173.02", kernel_module: open, cuda: "13.0.2", cudnn: "9.28.1" }
+  runtime: { container_toolkit: "1.20.0", gate: { cuda_image: "nvidia/cuda:13.0.2-base-ubuntu24.04" } }
+  frameworks: { python: { venv: /opt/ai/venv }, pytorch: { version: "2.13.0", cuda_variant: cu130 } }
   validation: {}
 `;
 
@@ -90,7 +90,7 @@ describe('planBuild', () => {
 
     expect(after.layers.map((l) => l.key === before.layers.find((b) => b.layer === l.layer)!.key)).toEqual([true, true, true, false, false]);
     expect(after.layers.map((l) => l.action)).toEqual(['reuse', 'reuse', 'reuse', 'build', 'build']);
-    expect(after.layers[3]!.reasons).toEqual(['layers.frameworks.pytorch.version changed: "2.7.1" → "2.8.0"']);
+    expect(after.layers[3]!.reasons).toEqual(['layers.frameworks.pytorch.version changed: "2.13.0" → "2.8.0"']);
     expect(after.layers[4]!.reasons).toEqual(['parent frameworks is rebuilt']);
   });
 

@@ -1,5 +1,6 @@
 import Handlebars from 'handlebars';
 import { COMPAT_TABLE } from '../compat/table.js';
+import { resolveVendorSources } from '../spec/vendor-sources.js';
 import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
 import type { ImageSpec } from '../spec/schema.js';
 import { compareDottedVersions } from '../compat/dotted-version.js';
@@ -106,6 +107,8 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
   const frameworks = spec.layers.frameworks;
   const gpu = COMPAT_TABLE.gpus[spec.hardware.gpu.model as keyof typeof COMPAT_TABLE.gpus];
   const osKey = `${spec.os.distro}-${spec.os.release}` as keyof typeof COMPAT_TABLE.os;
+  const driverBranch = spec.layers.driver.nvidia_driver.split('.')[0] ?? '';
+  const vendor = resolveVendorSources(spec);
 
   return {
     imageName: spec.name,
@@ -140,14 +143,25 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
     sshAllowUsers: spec.layers.base.ssh.allow_users ?? spec.users.map((u) => u.name),
     bootloader: source.kind === 'bootstrap' ? 'grub-pc' : 'keep',
     aptProxy: spec.cache.apt_proxy ?? '',
-    driverBranch: spec.layers.driver.nvidia_driver.split('.')[0] ?? '',
+    driverBranch,
+    // From branch 590 NVIDIA's Ubuntu packages lose the branch in their names; the role picks the package set by this.
+    driverPackagesUnbranched: Number(driverBranch) >= COMPAT_TABLE.unbranchedDriverPackagesFrom.branch,
+    vendor,
     pythonVersion: frameworks.python.version ?? COMPAT_TABLE.os[osKey]?.python ?? '',
-    pytorchIndexUrl: frameworks.pytorch.index_url ?? `https://download.pytorch.org/whl/${frameworks.pytorch.cuda_variant}`,
+    ncclWheel: frameworks.nccl === undefined ? '' : (NCCL_WHEELS[String(cudaMajorOfVariant(frameworks.pytorch.cuda_variant))] ?? ''),
+    ncclVersion: frameworks.nccl?.version ?? '',
     tensorflowVersion: frameworks.tensorflow?.version ?? '',
     vllmVersion: frameworks.vllm?.version ?? '',
     ncclP2pDisable: spec.hardware.gpu.count > 1 && gpu !== undefined && !gpu.peerToPeer,
     powerLimitW: spec.layers.validation.tuning.power_limit_w ?? gpu?.defaultPowerLimitW ?? 0,
   };
+}
+
+const NCCL_WHEELS: Readonly<Record<string, string>> = COMPAT_TABLE.nccl.wheel;
+
+// cu130 → 13, cu126 → 12, cu118 → 11: the variant is cu<major><one-digit minor>.
+function cudaMajorOfVariant(variant: string): number {
+  return Math.floor(Number(variant.slice(2)) / 10);
 }
 
 /** QEMU arguments: the CPU model, a loopback-only SSH forward, the serial log, direct-kernel first boot of a bootstrapped base, and VFIO passthrough. */

@@ -13,7 +13,7 @@ const LOCAL_DEV_TEXT = readFileSync(new URL(`../../../${LOCAL_DEV_FILE}`, import
 const FILE = 'specs/box.yaml';
 
 const P2P_WARNING = /^[^:]+: hardware\.gpu\.count: 4x NVIDIA GeForce RTX 5090 have no PCIe peer-to-peer, so NCCL runs without P2P/;
-const TENSORFLOW_WARNING = /^[^:]+: layers\.frameworks\.tensorflow\.version: TensorFlow 2\.19 ships kernels up to sm_90 and has no official sm_120 support/;
+const TENSORFLOW_WARNING = /^[^:]+: layers\.frameworks\.tensorflow\.version: TensorFlow 2\.21 wheels ship kernels up to compute_90 and none for sm_120 \(NVIDIA GeForce RTX 5090\): the first GPU op fails at run time/;
 
 /** The demo box's YAML after `mutate` edits it (comments and layout kept). */
 function demoWith(mutate: (doc: Document) => void): string {
@@ -51,14 +51,74 @@ function refusalOf(text: string): SpecInvalidError {
 }
 
 describe('parseSpec on the shipped manifests', () => {
-  it('accepts the demo box with exactly the peer-to-peer and TensorFlow sm_120 warnings', () => {
+  it('accepts the demo box with exactly the peer-to-peer warning, also on its build date', () => {
     const text = DEMO_TEXT;
 
-    const { spec, warnings } = parseSpec(text, DEMO_FILE);
+    const { spec, warnings } = parseSpec(text, DEMO_FILE, { today: '2026-12-05' });
 
     expect(spec.name).toBe('vault-cube-demo-box');
-    expect(warnings).toEqual([expect.stringMatching(P2P_WARNING), expect.stringMatching(TENSORFLOW_WARNING)]);
+    expect(warnings).toEqual([expect.stringMatching(P2P_WARNING)]);
     expect(warnings.every((w) => w.startsWith(`${DEMO_FILE}: `))).toBe(true);
+  });
+
+  it('warns that TensorFlow fails at run time on sm_120 when the demo box adds it', () => {
+    const text = demoWith((doc) => doc.setIn(['layers', 'frameworks', 'tensorflow'], doc.createNode({ version: '2.21.0' })));
+
+    const { warnings } = parseSpec(text, DEMO_FILE);
+
+    expect(warnings).toContainEqual(expect.stringMatching(TENSORFLOW_WARNING));
+    expect(warnings.join('\n')).toContain('CUDA_ERROR_INVALID_PTX');
+  });
+
+  it("refuses the first demo box's stack with the fact that breaks each part, and warns that R570 is past end of life", () => {
+    const text = demoWith((doc) => {
+      doc.setIn(['layers', 'driver', 'nvidia_driver'], '570.172.08');
+      doc.setIn(['layers', 'driver', 'cuda'], '12.8.1');
+      doc.setIn(['layers', 'driver', 'cudnn'], '9.10.2');
+      doc.setIn(['layers', 'runtime', 'container_toolkit'], '1.17.8');
+      doc.setIn(['layers', 'frameworks', 'pytorch'], doc.createNode({ version: '2.7.1', cuda_variant: 'cu128' }));
+      doc.deleteIn(['layers', 'frameworks', 'nccl']);
+      doc.setIn(['layers', 'frameworks', 'vllm', 'version'], '0.10.0');
+    });
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual([
+      expect.stringMatching(/layers\.frameworks\.pytorch\.version: torch 2\.7\.1\+cu128 bundles NCCL 2\.26\.2, which crashes all-reduces of 512 KiB and more on 4x NVIDIA GeForce RTX 5090 .*nccl\/issues\/2418/),
+      expect.stringMatching(/layers\.runtime\.container_toolkit: NVIDIA Container Toolkit 1\.17\.8 is exposed to CVE-2026-24260 .*use >= 1\.19\.1/),
+    ]);
+  });
+
+  it('warns that R570, the first demo box\'s branch, is past end of life on the build date', () => {
+    const text = demoWith((doc) => {
+      doc.setIn(['layers', 'driver', 'nvidia_driver'], '570.172.08');
+      doc.setIn(['layers', 'driver', 'cuda'], '12.8.1');
+      doc.setIn(['layers', 'driver', 'cudnn'], '9.10.2');
+      doc.setIn(['layers', 'frameworks', 'pytorch'], doc.createNode({ version: '2.7.1', cuda_variant: 'cu128' }));
+      doc.setIn(['layers', 'frameworks', 'vllm', 'version'], '0.10.0');
+    });
+
+    const { warnings } = parseSpec(text, DEMO_FILE, { today: '2026-12-05' });
+
+    expect(warnings).toContainEqual(expect.stringMatching(/layers\.driver\.nvidia_driver: driver branch R570 is past end of life \(ended February 2026\) on 2026-12-05 and gets no security fixes; supported branches: R620 .*R595 .*R580/));
+  });
+
+  it('warns on the build date when the driver branch is past end of life, naming the supported branches', () => {
+    const text = demoWith((doc) => doc.setIn(['layers', 'driver', 'nvidia_driver'], '595.71.05'));
+
+    const before = parseSpec(text, DEMO_FILE, { today: '2026-12-05' }).warnings;
+    const after = parseSpec(text, DEMO_FILE, { today: '2027-03-01' }).warnings;
+
+    expect(before).toContainEqual(expect.stringMatching(/layers\.driver\.nvidia_driver: driver branch R595 reaches end of life in March 2027 \(86 days after 2026-12-05\)/));
+    expect(after).toContainEqual(expect.stringMatching(/layers\.driver\.nvidia_driver: driver branch R595 is past end of life \(ended March 2027\) on 2027-03-01 .*supported branches: R620 \(Long Term Support, end of life September 2029\), R580 \(Long Term Support, end of life June 2028\)$/));
+  });
+
+  it("refuses Canonical's driver packages on a distribution other than Ubuntu", () => {
+    const text = LOCAL_DEV_TEXT.replace('source: nvidia', 'source: ubuntu');
+
+    const error = refusalOf(text);
+
+    expect(error.problems).toEqual([`${FILE}: layers.driver.source: ubuntu (Canonical's signed prebuilt modules) exists only on Ubuntu, spec has debian; use nvidia`]);
   });
 
   it('accepts local-dev with only the peer-to-peer warning', () => {
@@ -153,7 +213,7 @@ describe('parseSpec problems', () => {
 
     expect(error.problems).toEqual([
       `${FILE}: layers.driver.nvidia_driver: missing; required (string)`,
-      `${FILE}: layers.driver.nvidia_drvier: unknown key; did you mean "nvidia_driver"? valid keys: nvidia_driver, kernel_module, cuda, cudnn, persistenced, gate`,
+      `${FILE}: layers.driver.nvidia_drvier: unknown key; did you mean "nvidia_driver"? valid keys: nvidia_driver, kernel_module, source, repository, cuda, cudnn, persistenced, gate`,
     ]);
   });
 
@@ -163,7 +223,7 @@ describe('parseSpec problems', () => {
     const error = refusalOf(text);
 
     expect(error.problems).toEqual([
-      `${FILE}: layers.driver.zzzzzzzz: unknown key; valid keys: nvidia_driver, kernel_module, cuda, cudnn, persistenced, gate`,
+      `${FILE}: layers.driver.zzzzzzzz: unknown key; valid keys: nvidia_driver, kernel_module, source, repository, cuda, cudnn, persistenced, gate`,
     ]);
   });
 

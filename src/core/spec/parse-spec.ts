@@ -1,7 +1,7 @@
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { SpecInvalidError } from '../../errors.js';
-import { checkGpuStack, describeGpu, minimumsFor, type GpuStack } from '../compat/check-gpu-stack.js';
+import { checkGpuStack, describeGpu, minimumsFor, type CompatOptions, type GpuStack } from '../compat/check-gpu-stack.js';
 import { ImageSpec } from './schema.js';
 
 export type ParsedSpec = {
@@ -12,8 +12,11 @@ export type ParsedSpec = {
 
 type Finding = { path: string; message: string };
 
-/** Parses and validates a spec's YAML text; throws SpecInvalidError listing every problem at once. */
-export function parseSpec(text: string, file: string): ParsedSpec {
+/**
+ * Parses and validates a spec's YAML text; throws SpecInvalidError listing every problem at once.
+ * `options.today` (YYYY-MM-DD, from the caller's clock) turns on the driver-lifecycle warnings.
+ */
+export function parseSpec(text: string, file: string, options: CompatOptions = {}): ParsedSpec {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
@@ -46,7 +49,7 @@ export function parseSpec(text: string, file: string): ParsedSpec {
   const problems = checkCrossFields(spec);
   const warnings: Finding[] = [];
   let stackInvalid = false;
-  for (const finding of checkGpuStack(gpuStackOf(spec))) {
+  for (const finding of checkGpuStack(gpuStackOf(spec), options)) {
     (finding.severity === 'error' ? problems : warnings).push(finding);
     stackInvalid ||= finding.severity === 'error';
   }
@@ -85,6 +88,8 @@ export function gpuStackOf(spec: ImageSpec): GpuStack {
     pytorch: { version: frameworks.pytorch.version, cudaVariant: frameworks.pytorch.cuda_variant },
     tensorflow: frameworks.tensorflow,
     vllm: frameworks.vllm,
+    nccl: frameworks.nccl,
+    containerToolkit: spec.layers.runtime.container_toolkit,
   };
 }
 
@@ -92,6 +97,13 @@ function checkCrossFields(spec: ImageSpec): Finding[] {
   const problems: Finding[] = [];
   const { gpu } = spec.hardware;
   const { base, driver } = spec.layers;
+
+  if (driver.source === 'ubuntu' && spec.os.distro !== 'ubuntu') {
+    problems.push({
+      path: 'layers.driver.source',
+      message: `ubuntu (Canonical's signed prebuilt modules) exists only on Ubuntu, spec has ${spec.os.distro}; use nvidia`,
+    });
+  }
 
   if (spec.os.source.kind === 'iso' && spec.os.distro !== 'ubuntu') {
     problems.push({ path: 'os.source.kind', message: 'iso installs use Ubuntu autoinstall; use distro ubuntu, or kind bootstrap/cloud_image' });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { COMPAT_TABLE } from '../compat/table.js';
+import { CONTAINER_TOOLKIT_REPOSITORY } from './vendor-sources.js';
 
 // Every object is strict: a typo in a key must fail validation, not silently fall back to a default.
 // Messages follow "what is wrong; what is valid" so the CLI can print them as one line per problem.
@@ -182,8 +183,17 @@ const BaseLayer = specObject({
 });
 
 const DriverLayer = specObject({
-  nvidia_driver: dottedVersion('driver version', '570.172.08'),
+  nvidia_driver: dottedVersion('driver version', '580.173.02'),
   kernel_module: z.enum(['open', 'proprietary'], { error: 'unknown kernel module flavour; valid: open, proprietary' }),
+  // ubuntu: Canonical's prebuilt, Canonical-signed modules (load under Secure Boot with no MOK enrolment);
+  // nvidia: NVIDIA's CUDA repository, modules built by DKMS. Default: ubuntu on Ubuntu, nvidia elsewhere.
+  source: z.enum(['ubuntu', 'nvidia'], { error: 'unknown driver source; valid: ubuntu (Canonical-signed prebuilt modules), nvidia (NVIDIA repository, DKMS)' }).optional(),
+  // NVIDIA's CUDA apt repository (CUDA toolkit, cuDNN, and the driver when source is nvidia). Defaults to
+  // https://developer.download.nvidia.com/compute/cuda/repos/<distro><release>/x86_64/ and its cuda-keyring package.
+  repository: specObject({
+    url: url.optional(),
+    keyring_url: url.optional(),
+  }).default({}),
   cuda: dottedVersion('CUDA version', '12.8.1'),
   cudnn: dottedVersion('cuDNN version', '9.10.2'),
   persistenced: z.boolean().default(true),
@@ -198,10 +208,16 @@ const DriverLayer = specObject({
 });
 
 const RuntimeLayer = specObject({
-  container_toolkit: dottedVersion('NVIDIA Container Toolkit version', '1.17.8'),
+  container_toolkit: dottedVersion('NVIDIA Container Toolkit version', '1.20.0'),
+  // A flat apt repository (suite "/"); apt expands $(ARCH).
+  repository: specObject({
+    url: url.default(CONTAINER_TOOLKIT_REPOSITORY.url),
+    gpgkey_url: url.default(CONTAINER_TOOLKIT_REPOSITORY.gpgkey_url),
+  }).default(CONTAINER_TOOLKIT_REPOSITORY),
   docker_default_shm_size: z.string().regex(/^\d+[kmgKMG]?$/, { error: 'not a size; e.g. "8G"' }).default('8G'),
   gate: specObject({
-    cuda_image: z.string().regex(/^[a-z0-9./_-]+(:[A-Za-z0-9._-]+)?$/, { error: 'not an image reference; e.g. nvidia/cuda:12.8.1-base-ubuntu24.04' }),
+    // An image reference, optionally on another registry (a mirror): registry.example:5000/nvidia/cuda:13.0.2-base-ubuntu24.04
+    cuda_image: z.string().regex(/^(?:[a-z0-9][a-z0-9.-]*(?::[0-9]{1,5})?\/)?[a-z0-9._/-]+(:[A-Za-z0-9._-]+)?$/, { error: 'not an image reference; e.g. nvidia/cuda:13.0.2-base-ubuntu24.04 or mirror.example:5000/nvidia/cuda:13.0.2-base-ubuntu24.04' }),
     containers: z.number().int().min(1).max(16).default(2),
   }),
 });
@@ -212,16 +228,20 @@ const FrameworksLayer = specObject({
     venv: guestPath.optional(),
   }),
   pip: specObject({
+    // PyPI or a mirror of it (devpi, Artifactory); default https://pypi.org/simple
     index_url: url.optional(),
     cache_dir: guestPath.optional(),
   }).default({}),
   pytorch: specObject({
-    version: dottedVersion('PyTorch version', '2.7.1'),
-    cuda_variant: z.string().regex(/^cu\d{3}$/, { error: 'not a wheel variant; e.g. cu128' }),
+    version: dottedVersion('PyTorch version', '2.13.0'),
+    cuda_variant: z.string().regex(/^cu\d{3}$/, { error: 'not a wheel variant; e.g. cu130' }),
+    // PyTorch's wheel index for the variant; default https://download.pytorch.org/whl/<cuda_variant>
     index_url: url.optional(),
   }),
-  tensorflow: specObject({ version: dottedVersion('TensorFlow version', '2.19.0') }).optional(),
-  vllm: specObject({ version: dottedVersion('vLLM version', '0.10.1') }).optional(),
+  // An NCCL wheel (nvidia-nccl-cuXX) installed over the one torch pins, e.g. to get past a known NCCL bug.
+  nccl: specObject({ version: dottedVersion('NCCL version', '2.31.2') }).optional(),
+  tensorflow: specObject({ version: dottedVersion('TensorFlow version', '2.21.0') }).optional(),
+  vllm: specObject({ version: dottedVersion('vLLM version', '0.29.0') }).optional(),
   gate: specObject({
     matmul_size: z.number().int().min(64).max(65536).default(4096),
   }).default({ matmul_size: 4096 }),
