@@ -6,7 +6,6 @@ import {
   type CudaFacts,
   type DriverBranchFacts,
   type GpuFacts,
-  type NcclTopology,
   type KernelModuleFlavour,
   type OsFacts,
   type PyTorchFacts,

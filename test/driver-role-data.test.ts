@@ -1,0 +1,140 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_SPEC_PATH, LOCAL_DEV_SPEC_PATH, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
+
+// The nvidia_driver role chooses its packages and apt pins from data (defaults/main.yml) and the rendered driver
+// vars. This evaluates exactly that with the real ansible-playbook, on a local connection whose only effects are
+// files in a temporary directory (nothing is installed), and has the real apt parse the pins it writes. Whether
+// the names exist in NVIDIA's and Canonical's archives is for the hermetic-mirror build (issue 16).
+const hasTools = (() => {
+  try {
+    execFileSync('ansible-playbook', ['--version'], { stdio: 'ignore' });
+    execFileSync('apt-cache', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!hasTools && process.env.CI) throw new Error('ansible-playbook and apt-cache must be installed in CI (.ci/run installs them)');
+
+const ROLE = join(PROJECT_ROOT, 'ansible/roles/nvidia_driver');
+
+type Resolved = { set: string; packages: string[]; pinning: string; patterns: string[]; preferences: string };
+
+describe.skipIf(!hasTools).concurrent('nvidia_driver package and pin data (real ansible-playbook, real apt)', () => {
+  let work: { dir: string; cleanup: () => Promise<void> };
+  beforeAll(async () => {
+    work = await makeTempDir();
+  });
+  afterAll(async () => {
+    await work.cleanup();
+  });
+
+  async function resolve(name: string, specText: string): Promise<Resolved> {
+    const dir = join(work.dir, name);
+    await mkdir(join(dir, 'preferences.d'), { recursive: true });
+    await writeFile(join(dir, 'spec.yaml'), specText);
+    await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), 'render', '--spec', join(dir, 'spec.yaml'), '--out', join(dir, 'rendered')]);
+    const playbook = [
+      '- name: Resolve the driver role data',
+      '  hosts: localhost',
+      '  connection: local',
+      '  gather_facts: false',
+      `  vars_files: ["${ROLE}/defaults/main.yml", "${dir}/rendered/driver/vars.yml"]`,
+      '  tasks:',
+      '    - name: Write what the role would install',
+      '      ansible.builtin.copy:',
+      `        dest: ${dir}/resolved.json`,
+      '        mode: "0644"',
+      "        content: \"{{ {'set': nvidia_driver_package_set, 'packages': nvidia_driver_packages, 'pinning': nvidia_driver_pinning_package | trim, 'patterns': nvidia_driver_pin_patterns} | to_json }}\"",
+      '    - name: Write its apt preferences',
+      '      ansible.builtin.template:',
+      `        src: ${ROLE}/templates/nvidia-pin.pref.j2`,
+      `        dest: ${dir}/preferences.d/imagebuild-nvidia`,
+      '        mode: "0644"',
+    ].join('\n');
+    await writeFile(join(dir, 'play.yml'), `${playbook}\n`);
+    await execa('ansible-playbook', ['-i', 'localhost,', join(dir, 'play.yml')], { env: { ANSIBLE_CONFIG: join(PROJECT_ROOT, 'ansible/ansible.cfg') } });
+    const resolved = JSON.parse(await readFile(join(dir, 'resolved.json'), 'utf8')) as Omit<Resolved, 'preferences'>;
+    const preferences = await readFile(join(dir, 'preferences.d/imagebuild-nvidia'), 'utf8');
+    // apt reads only these preferences (not the host's) and must accept every stanza and regex in them: it exits 0
+    // even then, but warns ("W: Invalid regular expression", "W: Did not understand pin type").
+    const apt = await execa(
+      'apt-cache',
+      ['-o', 'Dir::Etc::Preferences=/dev/null', '-o', `Dir::Etc::PreferencesParts=${dir}/preferences.d`, 'policy', 'nvidia-open'],
+      { reject: false },
+    );
+    expect(apt.exitCode).toBe(0);
+    expect(apt.stderr.slice(0, 2000)).not.toMatch(/^[WE]:/m);
+    return { ...resolved, preferences };
+  }
+
+  it("installs Canonical's signed server modules for the demo box and refuses NVIDIA's same-named builds", async () => {
+    const resolved = await resolve('demo', mutateManifest(DEMO_SPEC_PATH, []));
+
+    expect(resolved.set).toBe('ubuntu-ubuntu-branched');
+    expect(resolved.packages).toEqual(['nvidia-driver-580-server-open', 'linux-modules-nvidia-580-server-open-generic']);
+    expect(resolved.pinning).toBe('');
+    expect(resolved.preferences).toContain('Pin: origin "developer.download.nvidia.com"\nPin-Priority: -1');
+    expect(resolved.preferences).toContain('Pin: version 580.173.02-*\nPin-Priority: 1001');
+    expect(resolved.preferences).toContain('Package: cuda-toolkit-13-0\nPin: version 13.0.2-*');
+  });
+
+  it("installs NVIDIA's branch-named DKMS packages before 590 and refuses Ubuntu's same-named builds", async () => {
+    const resolved = await resolve('nvidia-580', mutateManifest(DEMO_SPEC_PATH, [[['layers', 'driver', 'source'], 'nvidia']]));
+
+    expect(resolved.set).toBe('nvidia-ubuntu-branched');
+    expect(resolved.packages).toEqual(['nvidia-driver-580-open', 'nvidia-dkms-580-open']);
+    expect(resolved.preferences).toContain('Pin: release o=Ubuntu\nPin-Priority: -1');
+    expect(resolved.patterns[0]).toBe('/^(lib)?nvidia-.*-580(-|$)/');
+  });
+
+  it("installs NVIDIA's branch-less packages from 590 on, with the pinning package for the exact version", async () => {
+    const resolved = await resolve(
+      'nvidia-595',
+      mutateManifest(DEMO_SPEC_PATH, [
+        [['layers', 'driver', 'source'], 'nvidia'],
+        [['layers', 'driver', 'nvidia_driver'], '595.71.05'],
+      ]),
+    );
+
+    expect(resolved.set).toBe('nvidia-ubuntu-unbranched');
+    expect(resolved.packages).toEqual(['nvidia-open']);
+    expect(resolved.pinning).toBe('nvidia-driver-pinning-595.71.05');
+    expect(resolved.preferences).toContain('Pin: version 595.71.05-*');
+    expect(resolved.preferences).toMatch(/Package: .*\/\^nvidia-\(open\|driver\|/);
+  });
+
+  it("uses NVIDIA's Debian names (never branch-named) for local-dev and refuses Debian's own nvidia packages", async () => {
+    const resolved = await resolve('local-dev', mutateManifest(LOCAL_DEV_SPEC_PATH, []));
+
+    expect(resolved.set).toBe('nvidia-debian-unbranched');
+    expect(resolved.packages).toEqual(['nvidia-open']);
+    expect(resolved.pinning).toBe('nvidia-driver-pinning-580.95.05');
+    expect(resolved.preferences).toContain('Pin: release o=Debian\nPin-Priority: -1');
+  });
+
+  it("takes the proprietary flavour's packages from the same data", async () => {
+    const resolved = await resolve(
+      'proprietary',
+      mutateManifest(DEMO_SPEC_PATH, [
+        [['hardware', 'gpu', 'model'], 'rtx-4090'],
+        [['layers', 'driver', 'kernel_module'], 'proprietary'],
+      ]),
+    );
+
+    expect(resolved.packages).toEqual(['nvidia-driver-580-server', 'linux-modules-nvidia-580-server-generic']);
+  });
+
+  it("refuses the mirror's host, not NVIDIA's, when the spec names a mirror (apt matches the host without its port)", async () => {
+    const resolved = await resolve(
+      'mirror',
+      mutateManifest(DEMO_SPEC_PATH, [[['layers', 'driver', 'repository'], { url: 'http://10.0.2.2:8765/compute/cuda/repos/ubuntu2404/x86_64/' }]]),
+    );
+
+    expect(resolved.preferences).toContain('Pin: origin "10.0.2.2"\nPin-Priority: -1');
+  });
+});
