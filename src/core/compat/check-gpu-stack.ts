@@ -287,6 +287,7 @@ function checkDriverBranchLifecycle({ driver, today, table }: StackContext): Com
   const branch = String(majorOf(driver));
   const facts = lookupKey(table.driverBranches, branch);
   const supported = supportedBranches(today, table)
+    .filter(({ branch: candidate }) => candidate !== branch)
     .map(({ branch: b, facts: f }) => `R${b} (${describeBranchType(f.type)}, end of life ${formatMonth(f.endOfLife)})`)
     .join(', ');
   const path = 'layers.driver.nvidia_driver';
@@ -301,7 +302,7 @@ function checkDriverBranchLifecycle({ driver, today, table }: StackContext): Com
     return [warning(path, `driver branch R${branch} is a New Feature Branch: short-lived, with no end-of-life commitment; for an image prefer a supported branch: ${supported}`)];
   }
   if (state.status === 'ending') {
-    return [warning(path, `driver branch R${branch} reaches end of life in ${formatMonth(facts.endOfLife)} (${state.days} days after ${today}); plan the move to one of: ${supported}`)];
+    return [warning(path, `driver branch R${branch} reaches end of life in ${formatMonth(facts.endOfLife)} (${plural(state.days, 'day')} after ${today}); plan the move to one of: ${supported}`)];
   }
   return [];
 }
@@ -531,7 +532,9 @@ function checkNcclOnTopology({ pytorch, gpu, stack, table }: StackContext): Comp
   const origin = pinned !== undefined ? `NCCL ${pinned} (pinned)` : `torch ${stack.pytorch?.version ?? ''}+${variantName ?? ''} bundles NCCL ${effective ?? ''}`;
   const fix = `pin layers.frameworks.nccl.version to ${topology.firstGood.version} or later (the first version reported working there, ${sourceUrl(topology.firstGood)})`;
   if (effective === undefined) {
+    // A wheel without kernels for the GPU is refused by its own check; its NCCL is beside the point.
     if (stack.pytorch === undefined || pytorch.status !== 'found' || variant === undefined) return [];
+    if (!shipsKernelsFor(variant.computeCapabilities, gpu.computeCapability)) return [];
     return [
       warning(
         where,
@@ -778,7 +781,7 @@ export function describeBranchLifecycle(facts: DriverBranchFacts, today: string)
   const type = facts.type === undefined ? 'branch' : describeBranchType(facts.type);
   if (state.status === 'ended') return `${type}, past end of life: ${state.when}`;
   if (facts.endOfLife === undefined) return `${type}, no end-of-life date`;
-  return `${type}, end of life ${formatMonth(facts.endOfLife)}${state.status === 'ending' ? `, in ${state.days} days` : ''}`;
+  return `${type}, end of life ${formatMonth(facts.endOfLife)}${state.status === 'ending' ? `, in ${plural(state.days, 'day')}` : ''}`;
 }
 
 function describeBranchType(type: DriverBranchFacts['type']): string {
@@ -800,6 +803,10 @@ function formatMonth(yearMonth: string | undefined): string {
   if (yearMonth === undefined) return 'none given';
   const [year, month] = yearMonth.split('-');
   return `${MONTHS[Number(month) - 1] ?? month} ${year}`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function daysBetween(from: string, to: string): number {

@@ -90,7 +90,7 @@ function recommendStack(gpu: GpuFacts, today: string, table: CompatTable, notes:
   const topology = table.nccl.topologies.find((candidate) => candidate.computeCapability === gpu.computeCapability);
   const bundled = framework.variant.nccl;
   const needsPin = topology !== undefined && (bundled === undefined || compareDottedVersions(bundled, topology.firstGood.version) < 0);
-  const wheel = table.nccl.wheel[wheelMajor];
+  const wheel = table.nccl.wheel.packages[wheelMajor];
   return {
     driver_branch: branch,
     driver_minimum: maxVersion(table.cuda[cuda]?.minDriver ?? `${branch}`, gpu.minDriver),
@@ -109,8 +109,8 @@ function recommendStack(gpu: GpuFacts, today: string, table: CompatTable, notes:
       cudnn: [...(firstCudnn?.sources ?? []), ...table.cudnn.newest.sources],
       pytorch: table.pytorch[majorMinor(framework.torch)]?.sources ?? [],
       vllm: framework.vllm?.sources ?? [],
-      nccl: topology === undefined ? [] : [...topology.firstGood.sources, ...topology.broken.flatMap((report) => report.sources)],
-      container_toolkit: [...table.containerToolkit.newest.sources, ...table.containerToolkit.advisories.flatMap((advisory) => advisory.sources)],
+      nccl: unique(topology === undefined ? [] : [...topology.firstGood.sources, ...topology.broken.flatMap((report) => report.sources), ...table.nccl.wheel.sources]),
+      container_toolkit: unique([...table.containerToolkit.newest.sources, ...table.containerToolkit.advisories.flatMap((advisory) => advisory.sources)]),
     },
   };
 }
@@ -127,7 +127,8 @@ function chooseBranch(gpu: GpuFacts, today: string, table: CompatTable, notes: s
   const chosen = withToolkit[0];
   for (const { branch, facts } of supported) {
     if (chosen === undefined || compareDottedVersions(branch, chosen.branch) <= 0) continue;
-    const why = facts.type === 'long-term-support' ? 'no CUDA release in the table shipped with it' : 'it is not a Long Term Support branch';
+    // A version to pin needs a known release of the branch: the table learns those from the CUDA releases they shipped with.
+    const why = facts.type === 'long-term-support' ? 'the table knows no released driver of it (no CUDA release shipped with it)' : 'it is not a Long Term Support branch';
     notes.push(`R${branch} (${describeBranchLifecycle(facts, today)}) is newer, but ${why}`);
   }
   if (chosen === undefined) notes.push(`no supported Long Term Support branch on ${today} that a CUDA release in the table shipped with`);
@@ -215,6 +216,10 @@ function stackOf(model: string, gpus: number, stack: RecommendedStack): GpuStack
     ...(stack.nccl_pin === null || gpus < stack.nccl_pin.needed_from_gpus ? {} : { nccl: { version: stack.nccl_pin.version } }),
     containerToolkit: stack.container_toolkit,
   };
+}
+
+function unique<T>(items: readonly T[]): T[] {
+  return [...new Set(items)];
 }
 
 function maxVersion(a: string, b: string): string {

@@ -192,6 +192,12 @@ export const COMPAT_SOURCES = {
     via: 'a stored copy of the file with CUDA_ARCHES ["12.6","12.8","13.0"]; matches #168091 ("updates the NCCL version for CUDA13 from 2.27.7 to 2.28.9 … CUDA 12 remains at 2.27.5")',
     says: '"nvidia-nccl-cu12==2.27.5; platform_system == \'Linux\' …" (12.6, 12.8) and "nvidia-nccl-cu13==2.27.7; platform_system == \'Linux\' …" (13.0)',
   },
+  'pytorch-cu129-index': {
+    title: 'download.pytorch.org/whl/cu129: CUDA 12.9 wheels of torch 2.9–2.13 (not in RELEASE.md\'s matrix)',
+    url: 'https://download.pytorch.org/whl/cu129',
+    via: 'a third-party scan of the index (2026-09-22) and the 2.13 release notice googlecolab/colabtools#6053 (atalman): "Release 2.13.0 you have an option to use cuda 12.9 builds … --index-url https://download.pytorch.org/whl/cu129"',
+    says: '"cu129": {"x86_64": ("2.13.0", "2.12.1", "2.11.0", "2.10.0", "2.9.1")',
+  },
   'pytorch-previous-versions': {
     title: 'pytorch.org: Previous PyTorch versions (wheel index per CUDA variant)',
     url: 'https://pytorch.org/get-started/previous-versions/',

@@ -36,6 +36,12 @@ export type DriverBranchFacts = {
   endedBy?: string;
 } & Sourced;
 
+export type DriverSourceFacts = {
+  distros: readonly ('ubuntu' | 'debian')[];
+  /** Modules signed with a key Secure Boot firmware trusts out of the box (no MOK enrolment). */
+  signedForSecureBoot: boolean;
+} & Sourced;
+
 export type CudaFacts = {
   /**
    * Minimum Linux x86_64 driver of the minor's GA release (CUDA release notes, Table 3). Undefined from 13.4 on,
@@ -106,7 +112,7 @@ export type NcclTopology = {
 
 export type NcclFacts = {
   /** pip package of the NCCL wheel per CUDA major. */
-  wheel: Readonly<Record<string, string>>;
+  wheel: { packages: Readonly<Record<string, string>> } & Sourced;
   topologies: readonly NcclTopology[];
 };
 
@@ -139,6 +145,10 @@ export type CompatTable = {
   driverBranches: Readonly<Record<string, DriverBranchFacts>>;
   /** From this branch on, NVIDIA's Ubuntu packages carry no branch in their names and a pinning package picks it. */
   unbranchedDriverPackagesFrom: { branch: number } & Sourced;
+  /** Where the driver can come from (layers.driver.source) and what that means. */
+  driverSources: Readonly<Record<'ubuntu' | 'nvidia', DriverSourceFacts>>;
+  /** Today's vendor repositories and indexes (the defaults of the spec's source fields). */
+  vendorRepositories: Readonly<Record<'cuda' | 'containerToolkit' | 'pytorch', { url: string } & Sourced>>;
   cudaMajors: Readonly<Record<string, CudaMajorFacts>>;
   cuda: Readonly<Record<string, CudaFacts>>;
   cudnn: CudnnFacts;
@@ -293,6 +303,17 @@ export const COMPAT_TABLE = {
     '620': { type: 'long-term-support', endOfLife: '2029-09', sources: ['nvidia-driver-lifecycle-620'] },
   },
   unbranchedDriverPackagesFrom: { branch: 590, sources: ['nvidia-driver-install-guide-590-packages', 'nvidia-driver-install-guide-ubuntu'] },
+  driverSources: {
+    // Canonical builds and signs the modules for each kernel; 580 is in noble-updates at 580.173.02.
+    ubuntu: { distros: ['ubuntu'], signedForSecureBoot: true, sources: ['ubuntu-server-nvidia-drivers', 'ubuntu-noble-nvidia-driver-580'] },
+    // DKMS builds the modules on the machine; they are not signed with a key the firmware trusts.
+    nvidia: { distros: ['ubuntu', 'debian'], signedForSecureBoot: false, sources: ['nvidia-driver-install-guide-ubuntu', 'nvidia-driver-install-guide-debian', 'ubuntu-server-nvidia-drivers'] },
+  },
+  vendorRepositories: {
+    cuda: { url: 'https://developer.download.nvidia.com/compute/cuda/repos', sources: ['nvidia-cuda-repo-ubuntu2404', 'cuda-install-guide-meta-packages'] },
+    containerToolkit: { url: 'https://nvidia.github.io/libnvidia-container', sources: ['nvidia-ctk-install-guide'] },
+    pytorch: { url: 'https://download.pytorch.org/whl', sources: ['pytorch-previous-versions'] },
+  },
   // Minor-version compatibility: a toolkit of the major runs, with a limited feature set, on these drivers. The
   // per-minor GA minimums below are stricter and are what validate checks (over-strict but safe).
   cudaMajors: {
@@ -366,30 +387,33 @@ export const COMPAT_TABLE = {
       variants: {
         cu126: { ...CU126, nccl: '2.27.5' },
         cu128: { cuda: '12.8', computeCapabilities: SM_70_TO_120, nccl: '2.27.5' },
+        cu129: { cuda: '12.9', computeCapabilities: SM_70_TO_120 },
         cu130: { cuda: '13.0', computeCapabilities: SM_75_TO_120, nccl: '2.27.7' },
       },
       pypiDefault: 'cu128',
-      sources: ['pytorch-release-matrix', 'pytorch-arch-support', 'pytorch-2.9-build-matrix'],
+      sources: ['pytorch-release-matrix', 'pytorch-arch-support', 'pytorch-2.9-build-matrix', 'pytorch-cu129-index'],
     },
     '2.10': {
       python: PY_310_TO_314,
       variants: {
         cu126: { ...CU126, nccl: '2.27.5' },
         cu128: { cuda: '12.8', computeCapabilities: SM_70_TO_120, nccl: '2.27.5' },
+        cu129: { cuda: '12.9', computeCapabilities: SM_70_TO_120 },
         cu130: { cuda: '13.0', computeCapabilities: SM_75_TO_120, nccl: '2.28.9' },
       },
       pypiDefault: 'cu128',
-      sources: ['pytorch-release-matrix', 'pytorch-arch-support', 'pytorch-pr-190386'],
+      sources: ['pytorch-release-matrix', 'pytorch-arch-support', 'pytorch-pr-190386', 'pytorch-cu129-index'],
     },
     '2.11': {
       python: PY_310_TO_314,
       variants: {
         cu126: { ...CU126, nccl: '2.28.9' },
         cu128: { cuda: '12.8', computeCapabilities: SM_75_TO_120, nccl: '2.28.9' },
+        cu129: { cuda: '12.9', computeCapabilities: SM_75_TO_120 },
         cu130: { cuda: '13.0', computeCapabilities: SM_75_TO_120, nccl: '2.28.9' },
       },
       pypiDefault: 'cu130',
-      sources: ['pytorch-release-matrix', 'pytorch-arch-support', 'pytorch-pr-190386', 'pytorch-2.11-announcement'],
+      sources: ['pytorch-release-matrix', 'pytorch-arch-support', 'pytorch-pr-190386', 'pytorch-2.11-announcement', 'pytorch-cu129-index'],
     },
     // cu128 is gone from 2.12 on (pytorch/pytorch#178665).
     '2.12': {
@@ -425,7 +449,7 @@ export const COMPAT_TABLE = {
     },
   },
   nccl: {
-    wheel: { '11': 'nvidia-nccl-cu11', '12': 'nvidia-nccl-cu12', '13': 'nvidia-nccl-cu13' },
+    wheel: { packages: { '11': 'nvidia-nccl-cu11', '12': 'nvidia-nccl-cu12', '13': 'nvidia-nccl-cu13' }, sources: ['nccl-wheels-pypi'] },
     topologies: [
       {
         description: 'two or more sm_120 GPUs without NVLink',

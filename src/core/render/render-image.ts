@@ -157,7 +157,7 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
   };
 }
 
-const NCCL_WHEELS: Readonly<Record<string, string>> = COMPAT_TABLE.nccl.wheel;
+const NCCL_WHEELS: Readonly<Record<string, string>> = COMPAT_TABLE.nccl.wheel.packages;
 
 // cu130 → 13, cu126 → 12, cu118 → 11: the variant is cu<major><one-digit minor>.
 function cudaMajorOfVariant(variant: string): number {

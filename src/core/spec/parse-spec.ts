@@ -2,6 +2,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { SpecInvalidError } from '../../errors.js';
 import { checkGpuStack, describeGpu, minimumsFor, type CompatOptions, type GpuStack } from '../compat/check-gpu-stack.js';
+import { COMPAT_TABLE } from '../compat/table.js';
 import { ImageSpec } from './schema.js';
 
 export type ParsedSpec = {
@@ -98,7 +99,7 @@ function checkCrossFields(spec: ImageSpec): Finding[] {
   const { gpu } = spec.hardware;
   const { base, driver } = spec.layers;
 
-  if (driver.source === 'ubuntu' && spec.os.distro !== 'ubuntu') {
+  if (driver.source !== undefined && !COMPAT_TABLE.driverSources[driver.source].distros.some((distro) => distro === spec.os.distro)) {
     problems.push({
       path: 'layers.driver.source',
       message: `ubuntu (Canonical's signed prebuilt modules) exists only on Ubuntu, spec has ${spec.os.distro}; use nvidia`,
