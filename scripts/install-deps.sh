@@ -20,6 +20,7 @@ declare -A PACKAGES=(
   [ssh-keygen]=openssh-client
   [/usr/sbin/sshd]=openssh-server # the remote-build tests start their own sshd on 127.0.0.1
   [python3]=python3
+  [cc]=gcc # builds the stand-in libnccl of the validation-suite tests
 )
 
 missing=()

@@ -129,7 +129,7 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
   });
 
   it('stops at a failed gate, keeps the layer under failed/, caches nothing for it, and resumes from it', async () => {
-    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'driver', 'cudnn'], '9.10.1']]));
+    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'driver', 'cudnn'], '9.27.0']]));
     await writeFile(
       join(work.dir, 'bad-driver-gate.json'),
       readFileSync(join(PROJECT_ROOT, 'test/fixtures/packer-replay/gpu/driver.gate.json'), 'utf8').replace('"value": 4,', '"value": 3,'),
@@ -166,7 +166,7 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
   });
 
   it('lists the cache with the current plan marked, then rolls back a layer so the next build rebuilds from it', async () => {
-    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'driver', 'cudnn'], '9.10.1']]));
+    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'driver', 'cudnn'], '9.27.0']]));
     const listing = await listCache({ specArg: 'box.yaml', cwd: work.dir, hostProfile: 'cpu' });
 
     const rollback = await rollbackLayer({ specArg: 'box.yaml', cwd: work.dir, layer: 'runtime', keepFailed: false, hostProfile: 'cpu' });

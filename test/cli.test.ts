@@ -21,6 +21,18 @@ async function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Pr
   return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
 }
 
+/** Runs `run` with IMAGEBUILD_TODAY set: the CLI runs in this process and reads the date from its environment. */
+async function onDate<T>(today: string, run: () => Promise<T>): Promise<T> {
+  const before = process.env.IMAGEBUILD_TODAY;
+  process.env.IMAGEBUILD_TODAY = today;
+  try {
+    return await run();
+  } finally {
+    if (before === undefined) delete process.env.IMAGEBUILD_TODAY;
+    else process.env.IMAGEBUILD_TODAY = before;
+  }
+}
+
 let work: { dir: string; cleanup: () => Promise<void> };
 beforeEach(async () => {
   work = await makeTempDir();
@@ -28,7 +40,7 @@ beforeEach(async () => {
 afterEach(() => work.cleanup());
 
 describe('imagebuild CLI', () => {
-  it.each(['validate', 'render', 'plan', 'build', 'verify', 'publish', 'list', 'download', 'diff', 'prune', 'rollback', 'cache', 'schema'])('prints help for %s with its usage and options', async (command) => {
+  it.each(['validate', 'compat', 'render', 'plan', 'build', 'verify', 'publish', 'list', 'download', 'diff', 'prune', 'rollback', 'cache', 'schema'])('prints help for %s with its usage and options', async (command) => {
     const result = await cli([command, '--help'], work.dir);
 
     expect(result.code).toBe(0);
@@ -50,7 +62,7 @@ describe('imagebuild CLI', () => {
   });
 
   it.each([
-    [['frobnicate'], 'unknown command "frobnicate"; valid commands: validate, render, plan, build, verify, publish, list, download, diff, prune, rollback, cache, schema'],
+    [['frobnicate'], 'unknown command "frobnicate"; valid commands: validate, compat, render, plan, build, verify, publish, list, download, diff, prune, rollback, cache, schema'],
     [['plan'], 'plan: expected 1 argument(s), got 0'],
     [['plan', '1.1'], 'version "1.1" is not semver; give vMAJOR.MINOR.PATCH'],
     [['plan', 'latest'], 'version "latest" is not semver'],
@@ -75,8 +87,56 @@ describe('imagebuild CLI', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('vault-cube-demo-box is valid');
     expect(result.stdout).toContain('minimums for NVIDIA GeForce RTX 5090 (Blackwell, sm_120): NVIDIA driver >= 570.26, CUDA >= 12.8, PyTorch >= 2.7 with cu128 wheels');
-    expect(result.stderr).toContain('warning:');
-    expect(result.stderr).toContain('no official sm_120 support');
+    expect(result.stdout).toMatch(/driver {5}NVIDIA 580\.173\.02 \(open modules, Canonical's signed prebuilt modules; R580 Long Term Support, end of life June 2028\), CUDA 13\.0\.2, cuDNN 9\.28\.1/);
+    expect(result.stdout).toContain('PyTorch 2.13.0+cu130 (NCCL 2.31.2 pinned), vLLM 0.29.0 in /opt/ai/venv');
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^warning: .*hardware\.gpu\.count: 4x NVIDIA GeForce RTX 5090 have no PCIe peer-to-peer/)]);
+  });
+
+  it('compat names the newest consistent stack for the spec\'s GPUs, each choice with its sources', async () => {
+    const result = await onDate('2026-12-05', () => cli(['compat', '--json'], work.dir));
+
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as {
+      date: string;
+      gpus: number;
+      recommended: Record<string, unknown> & { sources: Record<string, { url: string }[]> };
+      findings: { severity: string }[];
+      branches: { branch: string; supported: boolean }[];
+    };
+    expect(report).toMatchObject({ date: '2026-12-05', gpus: 4 });
+    expect(report.recommended).toMatchObject({
+      driver_branch: '580',
+      cuda: '13.0',
+      pytorch: { version: '2.13.0', cuda_variant: 'cu130', bundled_nccl: '2.29.7' },
+      vllm: { version: '0.29.0', torch: '2.13.0' },
+      nccl_pin: { wheel: 'nvidia-nccl-cu13', version: '2.31.2', needed_from_gpus: 2 },
+      container_toolkit: '1.20.0',
+    });
+    expect(report.recommended.sources.nccl?.map((source) => source.url)).toContain('https://github.com/NVIDIA/nccl/issues/2418');
+    expect(report.findings.filter((finding) => finding.severity === 'error')).toEqual([]);
+    expect(report.branches.find((branch) => branch.branch === '570')).toMatchObject({ supported: false });
+  });
+
+  it('compat takes a GPU model, shows the branches\' lifecycle on the given date, and refuses an unknown model', async () => {
+    const later = await onDate('2027-04-01', () => cli(['compat', 'h100', '--gpus', '8'], work.dir));
+    const unknown = await cli(['compat', 'rtx-9999'], work.dir);
+    const badCount = await cli(['compat', 'h100', '--gpus', 'many'], work.dir);
+
+    expect(later.code).toBe(0);
+    expect(later.stdout).toContain('NVIDIA H100 80GB HBM3 (Hopper, sm_90), 8 GPU(s): compatibility table on 2027-04-01');
+    expect(later.stdout).toMatch(/R595 +Production, past end of life: ended March 2027 +ended/);
+    expect(later.stdout).toMatch(/R580 +Long Term Support, end of life June 2028 +supported/);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.trim()).toBe('error: unknown GPU model "rtx-9999"; valid: rtx-5090, rtx-pro-6000-blackwell, b200, rtx-4090, l40s, h100, a100, rtx-3090');
+    expect(badCount.code).toBe(2);
+    expect(badCount.stderr).toContain('--gpus "many" is not a GPU count; give 1 to 16');
+  });
+
+  it('refuses an IMAGEBUILD_TODAY that is not a date', async () => {
+    const result = await onDate('tomorrow', () => cli(['validate'], work.dir));
+
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe('error: IMAGEBUILD_TODAY="tomorrow" is not a date; use YYYY-MM-DD, e.g. 2026-12-05');
   });
 
   it("refuses the reference architecture's original versions with the RTX 5090 minimums", async () => {

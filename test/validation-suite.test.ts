@@ -388,6 +388,32 @@ describe('stress_soak.py: result and verdict', () => {
   });
 });
 
+describe('test_pytorch_ddp.py: the NCCL the process loaded', () => {
+  it('decodes ncclGetVersion for releases before and after 2.9', async () => {
+    const versions = await py('[ddp.nccl_version_of(23102), ddp.nccl_version_of(22605), ddp.nccl_version_of(2708)]');
+
+    expect(versions).toEqual(['2.31.2', '2.26.5', '2.7.8']);
+  });
+
+  it('asks the libnccl mapped into the process, not the version torch was built with', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'imagebuild-nccl-'));
+    try {
+      const lib = path.join(dir, 'libnccl.so.2');
+      await execa('cc', ['-shared', '-fPIC', '-o', lib, path.join(repoRoot, 'test/fixtures/guest/libnccl-stand-in.c')]);
+      const maps = path.join(dir, 'maps');
+      await writeFile(maps, `7f0000000000-7f0000001000 r-xp 00000000 08:01 42 ${lib}\n7f0000002000-7f0000003000 r--p 00000000 08:01 7 /usr/lib/x86_64-linux-gnu/libc.so.6\n`);
+      const empty = path.join(dir, 'maps-without-nccl');
+      await writeFile(empty, '7f0000002000-7f0000003000 r--p 00000000 08:01 7 /usr/lib/x86_64-linux-gnu/libc.so.6\n');
+
+      const found = await py(`[ddp.loaded_nccl_version(${JSON.stringify(maps)}), ddp.loaded_nccl_version(${JSON.stringify(empty)}), ddp.loaded_nccl_version(${JSON.stringify(path.join(dir, 'missing'))})]`);
+
+      expect(found).toEqual(['2.31.2', null, null]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('test_pytorch_ddp.py: P2P, phases, result', () => {
   it('disables NCCL P2P when GeForce cards report no peer access, and says why', async () => {
     const [p2p, decision] = await py('(lambda m: [m, ddp.nccl_p2p_decision({}, m, 4)])(ddp.p2p_matrix(4, lambda i, j: False))');

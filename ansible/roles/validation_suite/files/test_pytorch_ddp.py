@@ -157,6 +157,34 @@ def ddp_result(
     }
 
 
+def nccl_version_of(code: int) -> str:
+    """ncclGetVersion's integer as a dotted version: 23102 → 2.31.2 (since 2.9), 2708 → 2.7.8 (before)."""
+    if code >= 10000:
+        return "%d.%d.%d" % (code // 10000, (code % 10000) // 100, code % 100)
+    return "%d.%d.%d" % (code // 1000, (code % 1000) // 100, code % 100)
+
+
+def loaded_nccl_version(maps_path: str = "/proc/self/maps") -> Optional[str]:
+    """The NCCL this process has loaded, asked of the library itself. torch.cuda.nccl.version() is the
+    version torch was built with: an NCCL wheel installed over torch's pin (layers.frameworks.nccl) is only
+    visible here."""
+    import ctypes
+
+    try:
+        with open(maps_path) as maps:
+            paths = sorted({line.split()[-1] for line in maps if "libnccl" in line and line.rstrip().split()[-1].startswith("/")})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            version = ctypes.c_int()
+            if ctypes.CDLL(path).ncclGetVersion(ctypes.byref(version)) == 0:
+                return nccl_version_of(version.value)
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -420,9 +448,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     failed = ""
     if cuda:
         try:
-            result["nccl"] = ".".join(str(v) for v in torch.cuda.nccl.version())
+            result["nccl_built_with"] = ".".join(str(v) for v in torch.cuda.nccl.version())
         except Exception:  # noqa: BLE001 - informational
-            result["nccl"] = None
+            result["nccl_built_with"] = None
+        result["nccl"] = loaded_nccl_version()
         if device != "cuda":
             failed = "the training ran on %s, not on the GPUs" % device
         if sampler is not None and gpus > 1:
