@@ -731,32 +731,37 @@ describe('the GPU layers\' playbooks and roles', () => {
       computed = JSON.parse(rendered['computed.json'] ?? '{}');
     }, 120_000);
 
-    it('installs the driver, CUDA toolkit and cuDNN at the spec\'s versions from NVIDIA\'s Ubuntu 24.04 repository', () => {
-      expect(computed.driver_packages).toEqual(['nvidia-driver-570-open=570.172.08-*', 'nvidia-dkms-570-open=570.172.08-*']);
-      expect(computed.cuda_toolkit).toBe('cuda-toolkit-12-8=12.8.1-*');
-      expect(computed.cudnn_packages).toEqual(['cudnn9-cuda-12=9.10.2.*', 'libcudnn9-cuda-12=9.10.2.*', 'libcudnn9-dev-cuda-12=9.10.2.*']);
+    it('installs Canonical\'s signed driver and CUDA toolkit and cuDNN at the spec\'s versions from NVIDIA\'s Ubuntu 24.04 repository', () => {
+      expect(computed.driver_packages).toEqual(['nvidia-driver-580-server-open=580.173.02-*', 'linux-modules-nvidia-580-server-open-generic']);
+      expect(computed.cuda_toolkit).toBe('cuda-toolkit-13-0=13.0.2-*');
+      expect(computed.cudnn_packages).toEqual(['cudnn9-cuda-13=9.28.1.*', 'libcudnn9-cuda-13=9.28.1.*', 'libcudnn9-dev-cuda-13=9.28.1.*']);
       expect(computed.keyring_url).toBe('https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/cuda-keyring_1.1-1_all.deb');
-      expect(computed.toolkit_packages).toContain('nvidia-container-toolkit=1.17.8-*');
+      expect(computed.repo_list).toBe('/etc/apt/sources.list.d/cuda-ubuntu2404-x86_64.list');
+      expect(computed.toolkit_packages).toContain('nvidia-container-toolkit=1.20.0-*');
     });
 
     it('holds them with apt pins, and the pins do not catch the container toolkit', () => {
       const pin = rendered['nvidia-pin.pref'] ?? '';
-      const driverPattern = /Package: \/\^\(lib\)\?nvidia-\.\*-570\(-\|\$\)\//;
+      const driverPattern = /Package: \/\^\(lib\)\?nvidia-\.\*-580\(-\|\$\)\//;
 
       expect(pin).toMatch(driverPattern);
-      expect(pin).toContain('Pin: version 570.172.08-*');
-      expect(pin).toContain('Package: cuda-toolkit-12-8\nPin: version 12.8.1-*');
-      expect(pin).toContain('Pin: version 9.10.2.*');
-      expect(new RegExp('^(lib)?nvidia-.*-570(-|$)').test('libnvidia-container1')).toBe(false);
-      expect(new RegExp('^(lib)?nvidia-.*-570(-|$)').test('libnvidia-compute-570')).toBe(true);
+      expect(pin).toContain('Pin: version 580.173.02-*');
+      expect(pin).toContain('Package: cuda-toolkit-13-0\nPin: version 13.0.2-*');
+      expect(pin).toContain('Pin: version 9.28.1.*');
+      expect(new RegExp('^(lib)?nvidia-.*-580(-|$)').test('libnvidia-container1')).toBe(false);
+      expect(new RegExp('^(lib)?nvidia-.*-580(-|$)').test('libnvidia-compute-580')).toBe(true);
+      expect(new RegExp('^(lib)?nvidia-.*-580(-|$)').test('nvidia-driver-580-server-open')).toBe(true);
     });
 
     it('pins torch to the CUDA wheel variant for every install into the venv', () => {
-      expect(computed.torch_requirement).toBe('torch==2.7.1+cu128');
-      expect(rendered['constraints.txt']).toContain('torch==2.7.1+cu128\ntensorflow==2.19.0\nvllm==0.10.0\n');
-      expect(computed.extra_requirements).toEqual(['tensorflow==2.19.0', 'vllm==0.10.0']);
+      expect(computed.torch_requirement).toBe('torch==2.13.0+cu130');
+      expect(rendered['constraints.txt']).toContain('torch==2.13.0+cu130\nvllm==0.29.0\n');
+      expect(rendered['constraints.txt']).toContain("nvidia-nccl-cu13 2.31.2 was installed over torch's pin (--no-deps)");
+      expect(rendered['constraints.txt']).not.toContain('nvidia-nccl-cu13==');
+      expect(computed.extra_requirements).toEqual(['vllm==0.29.0']);
+      expect(computed.nccl_requirement).toBe('nvidia-nccl-cu13==2.31.2');
       expect(computed.pip_env).toEqual({ PIP_CACHE_DIR: '/var/cache/pip', PIP_CONSTRAINT: '/opt/ai/venv/imagebuild-constraints.txt', PIP_DISABLE_PIP_VERSION_CHECK: '1' });
-      expect(computed.pypi_env).toEqual({});
+      expect(computed.pypi_env).toEqual({ PIP_INDEX_URL: 'https://pypi.org/simple' });
     });
 
     it('writes boot-time tuning units: persistence, 575 W, governor through sysfs', () => {
@@ -778,12 +783,20 @@ describe('the GPU layers\' playbooks and roles', () => {
     it('drops turned-off tuning and points apt at a configured cache', async () => {
       const out = path.join(work, 'rendered-off');
 
-      const result = await render(out, { validation_persistence_mode: false, validation_power_limit_w: 0, imagebuild_apt_proxy: 'http://10.0.2.2:3142', frameworks_vllm_version: '' });
+      const result = await render(out, {
+        validation_persistence_mode: false,
+        validation_power_limit_w: 0,
+        imagebuild_apt_proxy: 'http://10.0.2.2:3142',
+        frameworks_vllm_version: '',
+        frameworks_tensorflow_version: '2.21.0',
+        frameworks_nccl_version: '',
+      });
 
       expect(result.exitCode, result.stdout).toBe(0);
       const off = JSON.parse(await readFile(path.join(out, 'computed.json'), 'utf8'));
       expect(off.tuning_units).toEqual(['imagebuild-cpu-governor.service']);
-      expect(off.extra_requirements).toEqual(['tensorflow==2.19.0']);
+      expect(off.extra_requirements).toEqual(['tensorflow==2.21.0']);
+      expect(off.nccl_requirement).toBe('');
       expect(await readFile(path.join(out, 'apt-proxy.conf'), 'utf8')).toContain('Acquire::http::Proxy "http://10.0.2.2:3142";\nAcquire::https::Proxy "DIRECT";');
     }, 120_000);
   });
