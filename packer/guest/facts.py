@@ -20,10 +20,10 @@ up on PATH, so tests put fake executables first on PATH.
 
 Output (format 1):
     {"format": 1, "os": "Ubuntu 24.04.3 LTS", "os_id": "ubuntu", "os_version_id": "24.04",
-     "kernel": "6.8.0-45-generic", "nvidia_driver": "570.172.08" | null, "cuda_version": "12.8.1" | null,
+     "kernel": "6.8.0-45-generic", "nvidia_driver": "580.173.02" | null, "cuda_version": "13.0.2" | null,
      "cudnn_version": "9.10.2" | null, "docker_version": "28.3.3" | null,
      "container_toolkit_version": "1.17.8" | null, "python_version": "3.12.3", "venv": "/opt/ai/venv" | null,
-     "frameworks": {"pytorch": "2.7.1+cu128" | null, "tensorflow": "2.19.0" | null, "vllm": "0.10.1" | null}}
+     "frameworks": {"pytorch": "2.13.0+cu130" | null, "tensorflow": "2.21.0" | null, "vllm": "0.29.0" | null}}
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 # Docker GPU access (validation suite 5), for people: a container sees every GPU, several containers
 # share the GPUs at once, and a container given one GPU sees exactly that one.
 #
-#   test_docker_gpu.sh [--image nvidia/cuda:12.8.1-base-ubuntu24.04] [--containers 2] [--expect-gpus 4]
+#   test_docker_gpu.sh [--image nvidia/cuda:13.0.2-base-ubuntu24.04] [--containers 2] [--expect-gpus 4]
 #
 # The image defaults to $CUDA_IMAGE, else the first nvidia/cuda image already on this machine (the
 # runtime gate pulled one), so the test needs no registry. Exit 0: all passed; 1: a test failed;
