@@ -42,6 +42,7 @@ import { collectProjectFiles } from './project-files.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
 import { pullLayerChain, pushLayer } from './release-layer-cache.js';
 import { verifyArtifact } from './verify-image.js';
+import { releaseDirName } from '../core/version/release-version.js';
 
 export type BuildOptions = {
   readonly specArg?: string;
@@ -152,7 +153,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   const projectDir = options.projectDir ?? findPackageRoot();
   const cacheDir = resolve(options.cwd, spec.cache.dir);
   const outputRoot = resolve(options.cwd, spec.output.dir, spec.name);
-  const versionDir = join(outputRoot, `v${options.version}`);
+  const versionDir = join(outputRoot, releaseDirName(options.version));
   const artifactName = `${spec.name}-v${options.version}.qcow2`;
 
   const [project, toolVersions, cache] = await Promise.all([collectProjectFiles(projectDir), readToolVersions(), readCacheEntries(cacheDir)]);

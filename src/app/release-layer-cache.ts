@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { StoreConflictError } from '../adapters/store/errors.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
+import { Sha256 } from '../core/digest.js';
 import { CacheEntry } from '../core/plan/cache-entry.js';
 import { ChecksumMismatchError } from '../core/release/errors.js';
 import { ImagebuildError } from '../errors.js';
@@ -18,7 +19,6 @@ import { createProgressReporter, currentActor, timestampOf, type TransferProgres
 // and is what makes an entry exist for readers, so a half-uploaded entry is never seen. A pull lands
 // in a dot-named staging directory, is verified file by file, and is renamed into place.
 
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
 /** metadata.json of a shared layer-cache entry. */
 export const SharedLayerEntry = z.strictObject({

@@ -3,6 +3,7 @@ import { diffReleases, type ReleaseDiff } from '../core/release/diff-releases.js
 import { ReleaseNotFoundError } from '../core/release/errors.js';
 import { resolveRelease, type CurrentChange, type CurrentPointer } from '../core/release/release-index.js';
 import { listLocalReleases, loadReleaseSpec, MANIFEST_FILE, openSpecStore, readLocalCurrent, readLocalManifest, readReleaseIndex, readStoredManifest } from './release-store.js';
+import { releaseDirName } from '../core/version/release-version.js';
 
 /** One release as `imagebuild list` shows it. */
 export type ListedRelease = {
@@ -84,7 +85,7 @@ export async function diffStoredReleases(options: { specArg?: string; cwd: strin
     const read = async (ref: string) => {
       const version = ref === 'current' ? await readLocalCurrent(context.outputRoot) : ref;
       if (version === undefined) throw new ReleaseNotFoundError(`${join(context.outputRoot, 'current')}: no current release here; name versions instead`);
-      const manifest = await readLocalManifest(join(context.outputRoot, `v${version}`, MANIFEST_FILE));
+      const manifest = await readLocalManifest(join(context.outputRoot, releaseDirName(version), MANIFEST_FILE));
       if (!manifest) {
         const local = (await listLocalReleases(context.outputRoot)).map((r) => `v${r.version}`);
         throw new ReleaseNotFoundError(`${context.outputRoot}: no release v${version}; built: ${local.length > 0 ? local.join(', ') : 'none'} (the spec names no store)`);

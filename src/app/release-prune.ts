@@ -5,6 +5,7 @@ import type { ArtifactStore } from '../adapters/store/types.js';
 import { removeReleases } from '../core/release/release-index.js';
 import { selectReleasesToPrune } from '../core/release/retention.js';
 import { listLocalReleases, loadReleaseSpec, openSpecStore, readLocalCurrent, readReleaseIndex, updateReleaseIndex } from './release-store.js';
+import { releaseDirName } from '../core/version/release-version.js';
 
 export type PruneOptions = {
   readonly specArg?: string;
@@ -67,7 +68,7 @@ export async function pruneReleases(options: PruneOptions): Promise<PruneReport>
     const kept = [...plan.keep, ...plan.remove.filter((r) => r.version === storeCurrent).map((r) => ({ version: r.version, why: 'current in the store (never pruned)' }))];
     const removed: PrunedRelease[] = [];
     for (const victim of plan.remove.filter((r) => r.version !== storeCurrent)) {
-      const dir = join(context.outputRoot, `v${victim.version}`);
+      const dir = join(context.outputRoot, releaseDirName(victim.version));
       const bytes = await directoryBytes(dir);
       if (options.apply) {
         // Unpublish by rename first: a crash mid-delete leaves a dot directory nothing reads, never half a release.

@@ -1,3 +1,4 @@
+import { releaseDirName } from '../core/version/release-version.js';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -73,7 +74,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   const started = Date.now();
   const context = await loadReleaseSpec(options.specArg, options.cwd);
   const { spec, outputRoot } = context;
-  const versionDir = join(outputRoot, `v${options.version}`);
+  const versionDir = join(outputRoot, releaseDirName(options.version));
   const local = await readLocalManifest(join(versionDir, MANIFEST_FILE));
   if (!local) {
     throw new ReleaseNotFoundError(`v${options.version} is not built: ${join(versionDir, MANIFEST_FILE)} does not exist; run imagebuild build v${options.version} first`);

@@ -1,3 +1,4 @@
+import { releaseDirName } from '../core/version/release-version.js';
 import { join } from 'node:path';
 import { StoreNotConfiguredError } from '../adapters/store/errors.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
@@ -58,7 +59,7 @@ export async function rollbackRelease(options: VersionRollbackOptions): Promise<
     if (!(error instanceof StoreNotConfiguredError)) throw error;
   }
   try {
-    const localManifest = await readLocalManifest(join(outputRoot, `v${options.to}`, MANIFEST_FILE));
+    const localManifest = await readLocalManifest(join(outputRoot, releaseDirName(options.to), MANIFEST_FILE));
     let previous: string | null = null;
     let storeResult: VersionRollbackReport['store'] = null;
     if (store) {
@@ -82,7 +83,7 @@ export async function rollbackRelease(options: VersionRollbackOptions): Promise<
     const link = join(outputRoot, 'current');
     let local: VersionRollbackReport['local'];
     if (localManifest) {
-      refuseFailed(localManifest, join(outputRoot, `v${options.to}`, MANIFEST_FILE));
+      refuseFailed(localManifest, join(outputRoot, releaseDirName(options.to), MANIFEST_FILE));
       if (localPrevious !== options.to) await setLocalCurrent(outputRoot, options.to);
       local = { link, previous: localPrevious, changed: localPrevious !== options.to, note: null };
     } else {

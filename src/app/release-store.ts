@@ -13,6 +13,7 @@ import { ManifestInvalidError } from '../core/manifest/errors.js';
 import { emptyReleaseIndex, parseReleaseIndex, releaseIndexKey, type ReleaseIndex } from '../core/release/release-index.js';
 import { createTransferMeter, sampleTransfer, type TransferMeter } from '../core/release/transfer-rate.js';
 import type { ImageSpec } from '../core/spec/schema.js';
+import { releaseDirName, versionOfReleaseDirName } from '../core/version/release-version.js';
 import { FileAccessError } from '../errors.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
 
@@ -121,8 +122,10 @@ export async function listLocalReleases(outputRoot: string): Promise<LocalReleas
     throw error;
   }
   return names
-    .filter((n) => /^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(n) && semver.valid(n.slice(1)) !== null && existsSync(join(outputRoot, n, MANIFEST_FILE)))
-    .map((n) => ({ version: n.slice(1), dir: join(outputRoot, n) }))
+    .flatMap((n) => {
+      const version = versionOfReleaseDirName(n);
+      return version !== undefined && existsSync(join(outputRoot, n, MANIFEST_FILE)) ? [{ version, dir: join(outputRoot, n) }] : [];
+    })
     .sort((a, b) => semver.compare(a.version, b.version));
 }
 
@@ -130,8 +133,7 @@ export async function listLocalReleases(outputRoot: string): Promise<LocalReleas
 export async function readLocalCurrent(outputRoot: string): Promise<string | undefined> {
   try {
     const target = await readlink(join(outputRoot, 'current'));
-    const match = /^v(\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?)$/.exec(target);
-    return match?.[1];
+    return versionOfReleaseDirName(target);
   } catch {
     return undefined;
   }
@@ -141,7 +143,7 @@ export async function readLocalCurrent(outputRoot: string): Promise<string | und
 export async function setLocalCurrent(outputRoot: string, version: string): Promise<string> {
   const link = join(outputRoot, 'current');
   const temp = join(outputRoot, `.current.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await symlink(`v${version}`, temp);
+  await symlink(releaseDirName(version), temp);
   try {
     await rename(temp, link);
   } catch (error) {

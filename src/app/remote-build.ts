@@ -11,6 +11,7 @@ import { renderImage } from '../core/render/render-image.js';
 import { applyHostProfile, type HostProfile } from '../core/spec/host-profile.js';
 import { BuildInterruptedError, ImagebuildError } from '../errors.js';
 import { loadSpec } from './load-spec.js';
+import { releaseDirName } from '../core/version/release-version.js';
 
 export type RemoteBuildOptions = {
   readonly specArg?: string;
@@ -92,8 +93,8 @@ export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBu
       throw new ImagebuildError('REMOTE_BUILD_FAILED', `remote build on ${host.name} failed (exit ${exit.code ?? exit.signal ?? 'unknown'}); its output is above, its logs are on the host under ${buildDir}`, exit.code === 2 ? 2 : 1);
     }
 
-    const remoteVersionDir = posix.join(buildDir, 'output', spec.name, `v${options.version}`);
-    const localDir = join(stage, `v${options.version}`);
+    const remoteVersionDir = posix.join(buildDir, 'output', spec.name, releaseDirName(options.version));
+    const localDir = join(stage, releaseDirName(options.version));
     options.onStep(`bringing the manifest, logs and gate reports home to ${localDir}`);
     const temp = `${localDir}.part-${process.pid}`;
     await rm(temp, { recursive: true, force: true });

@@ -2,12 +2,11 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { LAYER_NAMES } from '../core/spec/layers.js';
 import { formatBytes } from '../core/release/transfer-rate.js';
-import { parseVersionArg } from '../core/version/parse-version.js';
 import { SpecInvalidError, UsageError } from '../errors.js';
 import { parseHostArg } from '../core/remote/remote-command.js';
 import { createProgressRenderer, RELEASE_COMMANDS, runVersionRollback, VERSION_ROLLBACK_FLAGS, VERSION_ROLLBACK_HELP } from './release-commands.js';
 import type { Output } from './output.js';
-import { layerFlag, oneOf, stringFlag } from './flags.js';
+import { layerFlag, oneOf, stringFlag, versionArg } from './flags.js';
 import { packageVersion } from './package-version.js';
 
 /** A parsed command line handed to a command. */
@@ -229,7 +228,7 @@ const plan: Command = {
   },
   positionals: { min: 1, max: 1 },
   async run({ positionals, flags, cwd, output }) {
-    const version = parseVersionArg(positionals[0]!);
+    const version = versionArg(positionals[0]!);
     const fromLayer = layerFlag(flags['from-layer'], '--from-layer');
     const untilLayer = layerFlag(flags['until-layer'], '--until-layer');
     if (fromLayer && untilLayer && LAYER_NAMES.indexOf(fromLayer) > LAYER_NAMES.indexOf(untilLayer)) {
@@ -321,7 +320,7 @@ const build: Command = {
   },
   positionals: { min: 1, max: 1 },
   async run({ positionals, flags, cwd, output }) {
-    const version = parseVersionArg(positionals[0]!);
+    const version = versionArg(positionals[0]!);
     if (stringFlag(flags.host) !== undefined) return runRemoteBuild(version, flags, cwd, output);
     const fromLayer = layerFlag(flags['from-layer'], '--from-layer');
     const untilLayer = layerFlag(flags['until-layer'], '--until-layer');

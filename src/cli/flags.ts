@@ -1,4 +1,5 @@
 import { isLayerName, LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
+import { parseVersionArgument } from '../core/version/release-version.js';
 import { UsageError } from '../errors.js';
 
 // Reading parsed command-line flags, with the one-line usage errors every command gives.
@@ -19,6 +20,13 @@ export function oneOf<T extends string>(value: string | boolean | undefined, fla
   if (text === undefined) return undefined;
   if (!(valid as readonly string[]).includes(text)) throw new UsageError(`${flag} ${quoteInput(text)} is not valid; valid: ${valid.join(', ')}`);
   return valid.find((v) => v === text);
+}
+
+/** A release version argument (`v1.1.0` or `1.1.0`) in its canonical form; anything else is a usage error. */
+export function versionArg(raw: string): string {
+  const parsed = parseVersionArgument(raw);
+  if (!parsed.ok) throw new UsageError(parsed.message);
+  return parsed.version;
 }
 
 /** A flag naming a layer. */

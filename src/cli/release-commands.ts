@@ -1,6 +1,5 @@
-import { parseVersionArg } from '../core/version/parse-version.js';
 import { formatBytes, formatDuration, formatTransfer } from '../core/release/transfer-rate.js';
-import { stringFlag } from './flags.js';
+import { stringFlag, versionArg } from './flags.js';
 import { UsageError } from '../errors.js';
 import type { TransferProgress } from '../app/release-store.js';
 import type { Command, FlagSpec, Invocation } from './commands.js';
@@ -43,7 +42,7 @@ const publish: Command = {
   },
   positionals: { min: 1, max: 1 },
   async run({ positionals, flags, cwd, output }) {
-    const version = parseVersionArg(positionals[0]!);
+    const version = versionArg(positionals[0]!);
     const reason = stringFlag(flags['allow-bump-mismatch']);
     if (reason !== undefined && reason.trim() === '') throw new UsageError('--allow-bump-mismatch needs a reason, e.g. --allow-bump-mismatch "hotfix branch for customer X"');
     const { publishRelease } = await import('../app/release-publish.js');
@@ -129,7 +128,7 @@ const download: Command = {
   },
   positionals: { min: 1, max: 1 },
   async run({ positionals, flags, cwd, output }) {
-    const ref = positionals[0] === 'current' ? 'current' : parseVersionArg(positionals[0]!);
+    const ref = positionals[0] === 'current' ? 'current' : versionArg(positionals[0]!);
     const limitRate = parseRate(stringFlag(flags['limit-rate']));
     const { downloadRelease } = await import('../app/release-download.js');
     const asJson = flags.json === true;
@@ -165,7 +164,7 @@ const diff: Command = {
   flags: { spec: SPEC_FLAG, json: JSON_FLAG },
   positionals: { min: 2, max: 2 },
   async run({ positionals, flags, cwd, output }) {
-    const [from, to] = positionals.map((p) => (p === 'current' ? 'current' : parseVersionArg(p)));
+    const [from, to] = positionals.map((p) => (p === 'current' ? 'current' : versionArg(p)));
     const { diffStoredReleases } = await import('../app/release-list.js');
     const { formatReleaseDiff } = await import('../core/release/diff-releases.js');
     const result = await diffStoredReleases({ specArg: stringFlag(flags.spec), cwd, from: from!, to: to! });
@@ -246,7 +245,7 @@ export const VERSION_ROLLBACK_HELP =
 export async function runVersionRollback({ flags, cwd, output }: Invocation): Promise<number> {
   const to = stringFlag(flags.to);
   if (to === undefined) throw new UsageError('rollback: --to needs a version, e.g. imagebuild rollback --to v1.0.1');
-  const version = parseVersionArg(to);
+  const version = versionArg(to);
   const { rollbackRelease } = await import('../app/release-rollback.js');
   const report = await rollbackRelease({ specArg: stringFlag(flags.spec), cwd, to: version, reason: stringFlag(flags.reason) });
   if (flags.json === true) {

@@ -1,23 +1,17 @@
-import semver from 'semver';
 import { z } from 'zod';
 import { GateCheckResult, type GateVerdict } from '../gate/evaluate-gate.js';
 import type { GuestFacts } from '../gate/gate-report.js';
 import type { ToolVersions } from '../plan/plan-build.js';
 import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
 import type { ImageSpec } from '../spec/schema.js';
+import { Sha256 } from '../digest.js';
+import { ReleaseVersion } from '../version/release-version.js';
 import { ManifestInvalidError } from './errors.js';
 
 // image-manifest.json: the reference's shape (epic-1a-architecture.md, "Metadata File") first and in
 // its order, then imagebuild's additive fields. Every value describing the image is read from the
 // built image (facts.py) or the tools; the spec says what was asked for, the manifest what was built.
 
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: 'not a SHA-256 digest; expected 64 lower-case hex digits' });
-
-const ReleaseVersion = z
-  .string()
-  .refine((v) => /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v) && semver.valid(v) === v, {
-    error: 'not a release version; use MAJOR.MINOR.PATCH without a leading v, e.g. 1.0.0',
-  });
 
 // Whole seconds and Z, as the reference writes it: 2025-11-15T10:30:00Z.
 const BuildDate = z.iso.datetime({ precision: 0, error: 'not an ISO 8601 UTC time to the second; e.g. 2025-11-15T10:30:00Z' });

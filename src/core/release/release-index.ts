@@ -2,18 +2,12 @@ import semver from 'semver';
 import { z } from 'zod';
 import { VersionExistsError } from '../../errors.js';
 import { ReleaseIndexInvalidError, ReleaseNotFoundError, ReleaseRefusedError } from './errors.js';
+import { Sha256 } from '../digest.js';
+import { ReleaseVersion } from '../version/release-version.js';
 
 // releases.json: the one object a reader trusts. Publishing writes it last (after the image and the
 // manifest it points at), so a version listed here is always complete in the store.
 
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: 'not a SHA-256 digest; expected 64 lower-case hex digits' });
-
-/** A release version without the leading v, as image-manifest.json writes it. */
-export const ReleaseVersion = z
-  .string()
-  .refine((v) => /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v) && semver.valid(v) === v, {
-    error: 'not a release version; use MAJOR.MINOR.PATCH without a leading v, e.g. 1.0.0',
-  });
 
 const Timestamp = z.iso.datetime({ error: 'not an ISO 8601 UTC time; e.g. 2026-01-15T10:30:00Z' });
 const StoreKey = z.string().min(1).regex(/^[A-Za-z0-9._+/-]+$/, { error: 'not a store key' });
