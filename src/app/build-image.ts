@@ -27,6 +27,7 @@ import { readToolVersions } from '../adapters/tools/tool-versions.js';
 import { describeGateFailure, evaluateGate, GateVerdict } from '../core/gate/evaluate-gate.js';
 import { parseAnsibleRunReport, parseGuestFacts, parseGuestGateReport, type GuestFacts } from '../core/gate/gate-report.js';
 import { assembleManifest, ImageManifest, serializeManifest, type ArtifactVerification } from '../core/manifest/image-manifest.js';
+import { parseJsonOrUndefined } from '../core/parse-json.js';
 import { CacheEntry } from '../core/plan/cache-entry.js';
 import { computeSealKey, planBuild, type BuildPlan, type LayerPlan, type ProjectFiles, type ToolVersions } from '../core/plan/plan-build.js';
 import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../core/preflight/check-preflight.js';
@@ -804,10 +805,4 @@ async function readExistingManifest(path: string): Promise<ImageManifest | undef
   return parsed.data;
 }
 
-function parseJsonOrUndefined(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
+

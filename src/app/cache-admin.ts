@@ -6,6 +6,7 @@ import { readCacheEntries } from '../adapters/cache/read-cache.js';
 import { acquireLock } from '../adapters/fs/lock.js';
 import { ManifestInvalidError } from '../core/manifest/errors.js';
 import { ImageManifest } from '../core/manifest/image-manifest.js';
+import { parseJsonOrUndefined } from '../core/parse-json.js';
 import type { HostProfile } from '../core/spec/host-profile.js';
 import { LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
 import { planImage } from './plan-image.js';
@@ -40,13 +41,6 @@ async function diskBytes(path: string): Promise<number> {
   }
 }
 
-function parseJsonOrUndefined(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 async function listDir(path: string): Promise<string[]> {
   try {

@@ -55,7 +55,6 @@ export async function ensureBuildKey(cacheDir: string, env: NodeJS.ProcessEnv = 
   return { privateKeyFile, publicKeyFile, publicKey, fingerprint: publicKeyFingerprint(publicKey) };
 }
 
-/** `SHA256:<base64 without padding>` of an OpenSSH public key line (`type base64 [comment]`). */
 /**
  * The fingerprint of the build key a build on this cache would use, without creating one: the shared
  * key's when $IMAGEBUILD_BUILD_KEY_FILE is set, else the cache's; undefined when the cache has none yet.

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { keyBlobFingerprint } from '../../core/remote/known-hosts.js';
 import { readFile } from 'node:fs/promises';
 import type { Client, ConnectConfig } from 'ssh2';
 
@@ -26,7 +26,7 @@ export async function connectSsh(target: SshTarget, options: { readyTimeoutMs?: 
     readyTimeout: options.readyTimeoutMs ?? 20_000,
     // The VM is ours and new (fresh host keys on first boot): record the key instead of trusting a known_hosts file.
     hostVerifier: (key: Buffer) => {
-      hostKeySha256 = `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+      hostKeySha256 = keyBlobFingerprint(key);
       return true;
     },
     ...(target.privateKey ? { privateKey: await readFile(target.privateKey) } : { authHandler: ['none'] as never }),

@@ -87,5 +87,10 @@ export function checkHostKey(entries: readonly KnownHostEntry[], host: string, p
 
 /** `SHA256:…` of a public key blob (base64), as `ssh-keygen -l` prints it. */
 export function keyFingerprint(keyBase64: string): string {
-  return `SHA256:${createHash('sha256').update(Buffer.from(keyBase64, 'base64')).digest('base64').replace(/=+$/, '')}`;
+  return keyBlobFingerprint(Buffer.from(keyBase64, 'base64'));
+}
+
+/** `SHA256:<base64 without padding>` of a public key blob, as `ssh-keygen -l` prints it. */
+export function keyBlobFingerprint(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
