@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { requireTools } from './helpers/require-tools.js';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,15 +9,7 @@ import { makeTempDir, PROJECT_ROOT } from './support.js';
 // The report callback is what turns "a second run changes nothing" into data a gate can judge. This
 // runs the real ansible-playbook with the project's ansible.cfg against a local connection whose
 // only effect is a file in a temporary directory.
-const hasAnsible = (() => {
-  try {
-    execFileSync('ansible-playbook', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasAnsible && process.env.CI) throw new Error('ansible-playbook is not installed, but CI must run it (.ci/run installs it)');
+const hasAnsible = requireTools('test/ansible-report.test.ts', 'ansible-playbook');
 
 describe.skipIf(!hasAnsible)('imagebuild_report Ansible callback (real ansible-playbook)', () => {
   let work: { dir: string; cleanup: () => Promise<void> };

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { requireTools } from './helpers/require-tools.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,15 +14,7 @@ import { DEMO_SPEC_PATH, makeTempDir, mutateManifest, processesMentioning, PROJE
 // The whole engine with real qemu-img chains, real hashing and the fake packer of test/fixtures/bin,
 // which creates each overlay on the given backing file and replays recorded guest outputs.
 const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
-const hasQemu = (() => {
-  try {
-    execFileSync('sh', ['-c', 'command -v qemu-img && command -v qemu-system-x86_64 && command -v ansible-playbook'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasQemu && process.env.CI) throw new Error('qemu-img, qemu-system-x86_64 and ansible-playbook must be installed in CI');
+const hasQemu = requireTools('test/build-engine.test.ts', 'qemu-img', 'qemu-system-x86_64', 'ansible-playbook');
 
 /** The demo box, installed from an ISO (no bootstrap), built under TCG; small disk so chains stay small. */
 function testSpec(changes: [readonly (string | number)[], unknown][] = []): string {

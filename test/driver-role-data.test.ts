@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { requireTools } from './helpers/require-tools.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -9,16 +9,7 @@ import { DEMO_SPEC_PATH, LOCAL_DEV_SPEC_PATH, makeTempDir, mutateManifest, PROJE
 // vars. This evaluates exactly that with the real ansible-playbook, on a local connection whose only effects are
 // files in a temporary directory (nothing is installed), and has the real apt parse the pins it writes. Whether
 // the names exist in NVIDIA's and Canonical's archives is for the hermetic-mirror build (issue 16).
-const hasTools = (() => {
-  try {
-    execFileSync('ansible-playbook', ['--version'], { stdio: 'ignore' });
-    execFileSync('apt-cache', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasTools && process.env.CI) throw new Error('ansible-playbook and apt-cache must be installed in CI (.ci/run installs them)');
+const hasTools = requireTools('test/driver-role-data.test.ts', 'ansible-playbook', 'apt-cache');
 
 const ROLE = join(PROJECT_ROOT, 'ansible/roles/nvidia_driver');
 

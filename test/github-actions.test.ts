@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { requireTools } from './helpers/require-tools.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasCommands, makeTempDir, PROJECT_ROOT, smallDemoSpec } from './support.js';
+import { makeTempDir, PROJECT_ROOT, smallDemoSpec } from './support.js';
 
 // `imagebuild build` as a GitHub Actions step: the built CLI in a child process with
 // GITHUB_ACTIONS=true and a temporary $GITHUB_STEP_SUMMARY, over the fake packer of test/fixtures/bin.
 const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
-const hasQemu = hasCommands('qemu-img');
+const hasQemu = requireTools('test/github-actions.test.ts', 'qemu-img');
 
 describe.skipIf(!hasQemu)('build under GitHub Actions', () => {
   let work: { dir: string; cleanup: () => Promise<void> };

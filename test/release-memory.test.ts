@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { requireTools } from './helpers/require-tools.js';
 import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,14 +15,7 @@ import { DEMO_SPEC_PATH, makeTempDir, mutateManifest, PROJECT_ROOT } from './sup
 // each in its own process, and each process's peak RSS may grow by at most MAX_GROWTH over what it
 // had after start-up. A memory bound, not a timing assertion.
 
-const hasQemu = (() => {
-  try {
-    execFileSync('sh', ['-c', 'command -v qemu-img && command -v qemu-io'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasQemu = requireTools('test/release-memory.test.ts', 'qemu-img', 'qemu-io');
 
 const GIB = 1024 * 1024 * 1024;
 const MIB = 1024 * 1024;

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { requireTools } from './helpers/require-tools.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -23,15 +23,7 @@ import { DEMO_SPEC_PATH, makeTempDir, mutateManifest } from './support.js';
 // Releases end to end against a real S3-protocol server (s3rver on 127.0.0.1) and a filesystem
 // store, with release directories made by the real build engine (fake packer, real qemu-img).
 
-const hasQemu = (() => {
-  try {
-    execFileSync('sh', ['-c', 'command -v qemu-img && command -v qemu-io'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasQemu && process.env.CI) throw new Error('qemu-img and qemu-io must be installed in CI');
+const hasQemu = requireTools('test/release.test.ts', 'qemu-img', 'qemu-io');
 
 const NAME = 'vault-cube-demo-box';
 const MIB = 1024 * 1024;

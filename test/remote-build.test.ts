@@ -1,19 +1,19 @@
 import { execFileSync } from 'node:child_process';
+import { requireTools } from './helpers/require-tools.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSHD, startSshd, type TestSshd } from './fixtures/remote/sshd.js';
-import { hasCommands, listTree, makeTempDir, processesMentioning, PROJECT_ROOT, smallDemoSpec } from './support.js';
+import { listTree, makeTempDir, processesMentioning, PROJECT_ROOT, smallDemoSpec } from './support.js';
 
 // `imagebuild build --host`: the built CLI here drives the built CLI "there" through a real OpenSSH
 // server on 127.0.0.1 (throwaway host and user keys). The remote side runs the fake packer of
 // test/fixtures/bin, put on its PATH by sshd's SetEnv, as a GPU host's PATH would hold the real one.
 const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
 const CLI = join(PROJECT_ROOT, 'bin/imagebuild.js');
-const canRun = hasCommands(SSHD, 'qemu-img', 'ssh-keygen');
-if (!canRun && process.env.CI) throw new Error('openssh-server, qemu-utils and ssh-keygen must be installed in CI');
+const canRun = requireTools('test/remote-build.test.ts', SSHD, 'qemu-img', 'ssh-keygen');
 
 describe.skipIf(!canRun)('remote build over SSH', () => {
   let work: { dir: string; cleanup: () => Promise<void> };

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { requireTools } from './helpers/require-tools.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,12 +9,12 @@ import { sharedFileKey, sharedLayerPrefix } from '../src/app/release-layer-cache
 import { openStore } from '../src/adapters/store/open-store.js';
 import type { StoreSpec } from '../src/core/spec/schema.js';
 import { startS3Server, type TestS3Server } from './fixtures/release/s3-server.js';
-import { hasCommands, makeTempDir, PROJECT_ROOT, smallDemoSpec } from './support.js';
+import { makeTempDir, PROJECT_ROOT, smallDemoSpec } from './support.js';
 
 // The shared layer cache end to end: the build engine (fake packer, real qemu-img) of several
 // "runners" — each its own cache and output directory — against one real S3-protocol server.
 const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
-const hasQemu = hasCommands('qemu-img', 'ssh-keygen');
+const hasQemu = requireTools('test/shared-cache.test.ts', 'qemu-img', 'ssh-keygen');
 
 describe.skipIf(!hasQemu)('shared layer cache across runners', () => {
   let work: { dir: string; cleanup: () => Promise<void> };
