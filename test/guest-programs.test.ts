@@ -447,7 +447,7 @@ describe('facts.py', () => {
       container_toolkit_version: '1.17.8',
       python_version: pythonVersion,
       venv: '/opt/ai/venv',
-      frameworks: { pytorch: '2.7.1+cu128', tensorflow: '2.19.0', vllm: '0.10.1' },
+      frameworks: { pytorch: '2.7.1+cu128', tensorflow: '2.19.0', vllm: '0.10.1', nccl: '2.26.2' },
     });
     expect(result.stderr).toBe('');
   });
@@ -471,7 +471,7 @@ describe('facts.py', () => {
       container_toolkit_version: null,
       python_version: pythonVersion,
       venv: null,
-      frameworks: { pytorch: null, tensorflow: null, vllm: null },
+      frameworks: { pytorch: null, tensorflow: null, vllm: null, nccl: null },
     });
   });
 

@@ -23,7 +23,8 @@ Output (format 1):
      "kernel": "6.8.0-45-generic", "nvidia_driver": "580.173.02" | null, "cuda_version": "13.0.2" | null,
      "cudnn_version": "9.10.2" | null, "docker_version": "28.3.3" | null,
      "container_toolkit_version": "1.17.8" | null, "python_version": "3.12.3", "venv": "/opt/ai/venv" | null,
-     "frameworks": {"pytorch": "2.13.0+cu130" | null, "tensorflow": "2.21.0" | null, "vllm": "0.29.0" | null}}
+     "frameworks": {"pytorch": "2.13.0+cu130" | null, "tensorflow": "2.21.0" | null, "vllm": "0.29.0" | null,
+                    "nccl": "2.31.2" | null}}
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def version(*names):
         except metadata.PackageNotFoundError:
             pass
     return None
-print(json.dumps({"pytorch": version("torch"), "tensorflow": version("tensorflow", "tensorflow-cpu"), "vllm": version("vllm")}))
+# nccl: the NCCL wheel in the venv (torch's pin, or the one installed over it: layers.frameworks.nccl).
+print(json.dumps({"pytorch": version("torch"), "tensorflow": version("tensorflow", "tensorflow-cpu"), "vllm": version("vllm"),
+                  "nccl": version("nvidia-nccl-cu13", "nvidia-nccl-cu12", "nvidia-nccl-cu11")}))
 """
 
 
@@ -203,7 +206,7 @@ def venv_python(venv: Optional[str]) -> Optional[str]:
 
 
 def framework_versions(venv: Optional[str]) -> Dict[str, Optional[str]]:
-    versions: Dict[str, Optional[str]] = {"pytorch": None, "tensorflow": None, "vllm": None}
+    versions: Dict[str, Optional[str]] = {"pytorch": None, "tensorflow": None, "vllm": None, "nccl": None}
     python = venv_python(venv)
     if python is None:
         return versions
@@ -244,7 +247,7 @@ def collect_facts(venv: Optional[str]) -> Dict[str, Any]:
         "container_toolkit_version": safely("container_toolkit_version", container_toolkit_version),
         "python_version": platform.python_version(),
         "venv": venv if safely("venv", lambda: venv_python(venv)) else None,
-        "frameworks": safely("frameworks", lambda: framework_versions(venv), {"pytorch": None, "tensorflow": None, "vllm": None}),
+        "frameworks": safely("frameworks", lambda: framework_versions(venv), {"pytorch": None, "tensorflow": None, "vllm": None, "nccl": None}),
     }
 
 

@@ -160,11 +160,11 @@ describe('parseAnsibleRunReport', () => {
 });
 
 describe('parseGuestFacts', () => {
-  it('accepts the facts of a GPU-less image, with nulls where nothing is installed', () => {
+  it('accepts the facts of a GPU-less image, with nulls where nothing is installed (nccl too, for facts from before it was read)', () => {
     const parsed = parseGuestFacts(facts(), 'facts.json');
 
     expect(parsed.nvidia_driver).toBeNull();
-    expect(parsed.frameworks).toEqual({ pytorch: null, tensorflow: null, vllm: null });
+    expect(parsed.frameworks).toEqual({ pytorch: null, tensorflow: null, vllm: null, nccl: null });
     expect(parsed.os).toBe('Ubuntu 24.04.3 LTS');
   });
 

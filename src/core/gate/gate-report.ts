@@ -108,6 +108,8 @@ export const GuestFacts = z.looseObject({
     pytorch: FactText.nullable(),
     tensorflow: FactText.nullable(),
     vllm: FactText.nullable(),
+    // Facts from before NCCL was read have no such key.
+    nccl: FactText.nullable().default(null),
   }),
 });
 export type GuestFacts = z.infer<typeof GuestFacts>;

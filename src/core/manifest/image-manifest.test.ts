@@ -69,7 +69,7 @@ const GPU_FACTS: GuestFacts = {
   container_toolkit_version: '1.20.0',
   python_version: '3.12.3',
   venv: '/opt/ai/venv',
-  frameworks: { pytorch: '2.13.0+cu130', tensorflow: '2.19.1', vllm: '0.29.0.1' },
+  frameworks: { pytorch: '2.13.0+cu130', tensorflow: '2.19.1', vllm: '0.29.0.1', nccl: '2.31.2' },
 };
 
 const GPU_LESS_FACTS: GuestFacts = {
@@ -79,7 +79,7 @@ const GPU_LESS_FACTS: GuestFacts = {
   cudnn_version: null,
   container_toolkit_version: null,
   venv: null,
-  frameworks: { pytorch: null, tensorflow: null, vllm: null },
+  frameworks: { pytorch: null, tensorflow: null, vllm: null, nccl: null },
 };
 
 const SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -144,6 +144,7 @@ describe('assembleManifest', () => {
     expect(Object.keys(written).slice(0, referenceKeys.length)).toEqual(referenceKeys);
     expect(Object.keys(written.frameworks)).toEqual(Object.keys(REFERENCE_MANIFEST.frameworks));
     expect(Object.keys(written).slice(referenceKeys.length)).toEqual([
+      'components',
       'artifact',
       'qemu_img_version',
       'spec_name',
@@ -155,6 +156,12 @@ describe('assembleManifest', () => {
       'durations',
       'facts_source',
     ]);
+  });
+
+  it("records the GPU stack's other installed parts from the facts: cuDNN, the venv's NCCL, the Container Toolkit, Docker", () => {
+    const manifest = assembleManifest(input());
+
+    expect(manifest.components).toEqual({ cudnn: '9.28.1.4', nccl: '2.31.2', container_toolkit: '1.20.0', docker: '28.3.3' });
   });
 
   it('takes every installed version from the facts and the tools, not the spec', () => {

@@ -78,6 +78,15 @@ export const ImageManifest = z
     packer_version: ToolVersion,
     ansible_version: ToolVersion,
     // --- additive ---
+    /** Installed versions of the GPU stack's other parts, read from the image like the reference's fields; absent in older manifests. */
+    components: z
+      .strictObject({
+        cudnn: ImageFact.nullable(),
+        nccl: ImageFact.nullable(),
+        container_toolkit: ImageFact.nullable(),
+        docker: ImageFact.nullable(),
+      })
+      .optional(),
     artifact: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, { error: 'not a plain file name' }),
     qemu_img_version: ToolVersion,
     spec_name: z.string().min(1),
@@ -183,6 +192,12 @@ export function assembleManifest(input: ManifestInput): ImageManifest {
     size_bytes: artifact.sizeBytes,
     packer_version: tools.packer,
     ansible_version: tools.ansible,
+    components: {
+      cudnn: facts.cudnn_version,
+      nccl: facts.frameworks.nccl,
+      container_toolkit: facts.container_toolkit_version,
+      docker: facts.docker_version,
+    },
     artifact: artifact.fileName,
     qemu_img_version: tools.qemuImg,
     spec_name: input.spec.name,

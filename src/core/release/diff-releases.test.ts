@@ -4,6 +4,25 @@ import { testManifest } from '../../../test/fixtures/release/test-manifest.js';
 import { formatBytes } from './transfer-rate.js';
 
 describe('diffReleases', () => {
+  it('reports the GPU stack components (NCCL, cuDNN, toolkit, Docker), and an older manifest without them as none', () => {
+    const before = testManifest();
+    const after = testManifest({
+      version: '1.0.1',
+      components: { cudnn: '9.28.1.4', nccl: '2.31.2', container_toolkit: '1.20.0', docker: '28.3.3' },
+    });
+
+    const diff = diffReleases(before, after);
+    const text = formatReleaseDiff(diff, formatBytes);
+
+    expect(diff.fields.filter((f) => f.changed).map((f) => [f.field, f.from, f.to])).toEqual([
+      ['cudnn', null, '9.28.1.4'],
+      ['nccl', null, '2.31.2'],
+      ['container_toolkit', null, '1.20.0'],
+      ['docker', null, '28.3.3'],
+    ]);
+    expect(text).toContain('  nccl                   (none) → 2.31.2');
+  });
+
   it('reports changed image facts, gate check changes, size and the bump the changes require', () => {
     const a = testManifest();
     const [base, driver] = a.layers;
