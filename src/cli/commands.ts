@@ -44,7 +44,10 @@ const validate: Command = {
   description:
     'Validates an image spec and reports every problem at once, one line each as `file: path: what is wrong; what is valid`.\n' +
     'Impossible GPU stacks (e.g. driver 550 or CUDA 12.4 on an RTX 5090) are refused with the minimums the GPU needs;\n' +
-    'risky but possible ones (TensorFlow without sm_120 kernels, GeForce cards without P2P) are warnings.\n' +
+    'risky but possible ones (TensorFlow without sm_120 kernels, GeForce cards without P2P, an NCCL no source confirms on\n' +
+    'the GPUs\' topology, a driver branch past or near its end of life on today\'s date, IMAGEBUILD_TODAY=YYYY-MM-DD to\n' +
+    'ask about another day) are warnings. Known-broken pairings (an NCCL that crashes on the topology, a Container Toolkit\n' +
+    'with a CVE, vLLM wheels for another torch build) are errors naming the fact and its source.\n' +
     'Exit 0 valid, 2 invalid. Writes nothing.',
   flags: { spec: SPEC_FLAG, json: JSON_FLAG },
   positionals: { min: 0, max: 0 },
