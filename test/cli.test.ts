@@ -86,7 +86,7 @@ describe('imagebuild CLI', () => {
 
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('vault-cube-demo-box is valid');
-    expect(result.stdout).toContain('minimums for NVIDIA GeForce RTX 5090 (Blackwell, sm_120): NVIDIA driver >= 570.26, CUDA >= 12.8, PyTorch >= 2.7 with cu128 wheels');
+    expect(result.stdout).toContain('minimums for NVIDIA GeForce RTX 5090 (Blackwell, sm_120): NVIDIA driver >= 570.86.16, CUDA >= 12.8, PyTorch >= 2.7 with cu128 wheels');
     expect(result.stdout).toMatch(/driver {5}NVIDIA 580\.173\.02 \(open modules, Canonical's signed prebuilt modules; R580 Long Term Support, end of life June 2028\), CUDA 13\.0\.2, cuDNN 9\.28\.1/);
     expect(result.stdout).toContain('PyTorch 2.13.0+cu130 (NCCL 2.31.2 pinned), vLLM 0.29.0 in /opt/ai/venv');
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^warning: .*hardware\.gpu\.count: 4x NVIDIA GeForce RTX 5090 have no PCIe peer-to-peer/)]);
@@ -132,11 +132,11 @@ describe('imagebuild CLI', () => {
     expect(badCount.stderr).toContain('--gpus "many" is not a GPU count; give 1 to 16');
   });
 
-  it('refuses an IMAGEBUILD_TODAY that is not a date', async () => {
-    const result = await onDate('tomorrow', () => cli(['validate'], work.dir));
+  it.each(['tomorrow', '2026-02-30', '2026-13-01'])('refuses IMAGEBUILD_TODAY=%s, which is not a date', async (value) => {
+    const result = await onDate(value, () => cli(['validate'], work.dir));
 
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe('error: IMAGEBUILD_TODAY="tomorrow" is not a date; use YYYY-MM-DD, e.g. 2026-12-05');
+    expect(result.stderr.trim()).toBe(`error: IMAGEBUILD_TODAY="${value}" is not a date; use YYYY-MM-DD, e.g. 2026-12-05`);
   });
 
   it("refuses the reference architecture's original versions with the RTX 5090 minimums", async () => {
@@ -151,7 +151,7 @@ describe('imagebuild CLI', () => {
     const result = await cli(['validate', '--spec', 'reference.yaml'], work.dir);
 
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('error: reference.yaml: layers.driver.nvidia_driver: NVIDIA driver 550.127.05 cannot drive NVIDIA GeForce RTX 5090 (Blackwell, sm_120); needs driver >= 570');
+    expect(result.stderr).toContain('error: reference.yaml: layers.driver.nvidia_driver: NVIDIA driver 550.127.05 cannot drive NVIDIA GeForce RTX 5090 (Blackwell, sm_120); needs driver >= 570.86.16');
     expect(result.stderr).toContain('error: reference.yaml: layers.driver.cuda: CUDA 12.4 has no support for sm_120');
     expect(result.stderr).toContain('PyTorch >= 2.7 with cu128 wheels');
     expect(result.stderr).toMatch(/^hint: minimums for NVIDIA GeForce RTX 5090/m);

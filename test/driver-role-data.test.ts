@@ -15,7 +15,8 @@ const ROLE = join(PROJECT_ROOT, 'ansible/roles/nvidia_driver');
 
 type Resolved = { set: string; packages: string[]; pinning: string; patterns: string[]; preferences: string };
 
-describe.skipIf(!hasTools).concurrent('nvidia_driver package and pin data (real ansible-playbook, real apt)', () => {
+// One at a time: six ansible-playbook runs at once on CI's two cores could pass the test timeout.
+describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-playbook, real apt)', { timeout: 120_000 }, () => {
   let work: { dir: string; cleanup: () => Promise<void> };
   beforeAll(async () => {
     work = await makeTempDir();
@@ -118,6 +119,35 @@ describe.skipIf(!hasTools).concurrent('nvidia_driver package and pin data (real 
     );
 
     expect(resolved.packages).toEqual(['nvidia-driver-580-server', 'linux-modules-nvidia-580-server-generic']);
+  });
+
+  it("fails before installing, naming every driver package the sources lack at the spec's version (real apt-cache madison)", async () => {
+    // This machine's apt sources are Debian's, without NVIDIA's repository: the check must fail and say what is missing.
+    const dir = join(work.dir, 'lookup');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'spec.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, []));
+    await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), 'render', '--spec', join(dir, 'spec.yaml'), '--out', join(dir, 'rendered')]);
+    const playbook = [
+      '- name: Run the driver role\'s package check here, read-only (apt-cache madison)',
+      '  hosts: localhost',
+      '  connection: local',
+      '  gather_facts: false',
+      `  vars_files: ["${ROLE}/defaults/main.yml", "${dir}/rendered/driver/vars.yml"]`,
+      '  tasks:',
+      '    - name: The role\'s check',
+      `      ansible.builtin.include_tasks: ${ROLE}/tasks/check-packages.yml`,
+    ].join('\n');
+    await writeFile(join(dir, 'play.yml'), `${playbook}\n`);
+
+    const run = await execa('ansible-playbook', ['-i', 'localhost,', join(dir, 'play.yml')], {
+      env: { ANSIBLE_CONFIG: join(PROJECT_ROOT, 'ansible/ansible.cfg') },
+      reject: false,
+      all: true,
+    });
+
+    expect(run.exitCode).not.toBe(0);
+    expect(run.all).toContain('apt has no nvidia-driver-pinning-580.95.05, nvidia-open at driver 580.95.05 in the configured sources.');
+    expect(run.all).toContain('driver_source nvidia installs from https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/');
   });
 
   it("refuses the mirror's host, not NVIDIA's, when the spec names a mirror (apt matches the host without its port)", async () => {

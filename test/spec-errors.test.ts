@@ -67,7 +67,7 @@ const BAD_SPECS: readonly BadSpec[] = [
   { name: 'gpu model rtx-9999', mutate: (d) => d.setIn(['hardware', 'gpu', 'model'], 'rtx-9999'), expectedPath: 'hardware.gpu.model', expectedFragment: 'unknown GPU model; valid: rtx-5090' },
   { name: 'os source kind dvd', mutate: (d) => d.setIn(['os', 'source', 'kind'], 'dvd'), expectedPath: 'os.source.kind', expectedFragment: 'valid kinds: iso, cloud_image, bootstrap' },
   // Impossible GPU stacks on RTX 5090
-  { name: 'driver 550', mutate: (d) => d.setIn(['layers', 'driver', 'nvidia_driver'], '550.127.05'), expectedPath: 'layers.driver.nvidia_driver', expectedFragment: 'needs driver >= 570' },
+  { name: 'driver 550', mutate: (d) => d.setIn(['layers', 'driver', 'nvidia_driver'], '550.127.05'), expectedPath: 'layers.driver.nvidia_driver', expectedFragment: 'needs driver >= 570.86.16' },
   { name: 'cuda 12.4', mutate: (d) => d.setIn(['layers', 'driver', 'cuda'], '12.4.0'), expectedPath: 'layers.driver.cuda', expectedFragment: 'needs CUDA >= 12.8' },
   {
     name: 'pytorch 2.1 cu121',
@@ -80,13 +80,16 @@ const BAD_SPECS: readonly BadSpec[] = [
   },
   { name: 'proprietary modules on blackwell', mutate: (d) => d.setIn(['layers', 'driver', 'kernel_module'], 'proprietary'), expectedPath: 'layers.driver.kernel_module', expectedFragment: 'does not support Blackwell; use open' },
   { name: 'vllm pins another torch', mutate: (d) => d.setIn(['layers', 'frameworks', 'pytorch', 'version'], '2.8.0'), expectedPath: 'layers.frameworks.vllm.version', expectedFragment: 'vLLM 0.29.0 pins torch 2.13.0, spec has 2.8.0' },
-  { name: 'broken nccl pinned on 4x sm_120', mutate: (d) => d.setIn(['layers', 'frameworks', 'nccl', 'version'], '2.26.2'), expectedPath: 'layers.frameworks.nccl.version', expectedFragment: 'NCCL 2.26.2 (pinned), which crashes all-reduces of 512 KiB and more on 4x NVIDIA GeForce RTX 5090' },
+  { name: 'broken nccl pinned on 4x sm_120', mutate: (d) => d.setIn(['layers', 'frameworks', 'nccl', 'version'], '2.26.2'), expectedPath: 'layers.frameworks.nccl.version', expectedFragment: 'NCCL 2.26.2 (pinned), which hits an illegal memory access on all-reduces of 512 KiB and more on 4x NVIDIA GeForce RTX 5090' },
   { name: 'container toolkit with a CVE', mutate: (d) => d.setIn(['layers', 'runtime', 'container_toolkit'], '1.17.8'), expectedPath: 'layers.runtime.container_toolkit', expectedFragment: 'exposed to CVE-2026-24260' },
   { name: 'cudnn without a CUDA 13 build', mutate: (d) => d.setIn(['layers', 'driver', 'cudnn'], '9.10.2'), expectedPath: 'layers.driver.cudnn', expectedFragment: 'has no build for CUDA 13' },
   { name: 'vllm wheels for another torch build', mutate: (d) => d.setIn(['layers', 'frameworks', 'pytorch', 'cuda_variant'], 'cu132'), expectedPath: 'layers.frameworks.pytorch.cuda_variant', expectedFragment: "vLLM 0.29.0's wheels are built for torch 2.13.0+cu130, spec has cu132" },
   { name: 'driver source unknown', mutate: (d) => d.setIn(['layers', 'driver', 'source'], 'canonical'), expectedPath: 'layers.driver.source', expectedFragment: 'valid: ubuntu (Canonical-signed prebuilt modules), nvidia (NVIDIA repository, DKMS)' },
   { name: 'cuda repository with newline', mutate: (d) => d.setIn(['layers', 'driver', 'repository', 'url'], 'https://mirror.example/cuda\nevil'), expectedPath: 'layers.driver.repository.url', expectedFragment: 'not an http(s) URL' },
   { name: 'nccl version malformed', mutate: (d) => d.setIn(['layers', 'frameworks', 'nccl', 'version'], '2.31.2-1'), expectedPath: 'layers.frameworks.nccl.version', expectedFragment: 'not a NCCL version' },
+  { name: 'driver as a bare branch', mutate: (d) => d.setIn(['layers', 'driver', 'nvidia_driver'], '580'), expectedPath: 'layers.driver.nvidia_driver', expectedFragment: 'not a driver version; use 2 to 3 dotted numbers, e.g. "580.173.02"' },
+  { name: 'cuda as a bare major', mutate: (d) => d.setIn(['layers', 'driver', 'cuda'], '13'), expectedPath: 'layers.driver.cuda', expectedFragment: 'not a CUDA version; use 2 to 3 dotted numbers' },
+  { name: 'version part too long to compare', mutate: (d) => d.setIn(['layers', 'frameworks', 'vllm', 'version'], '1234567890.1'), expectedPath: 'layers.frameworks.vllm.version', expectedFragment: 'not a vLLM version' },
   { name: 'no venv on ubuntu 24.04', mutate: (d) => d.deleteIn(['layers', 'frameworks', 'python', 'venv']), expectedPath: 'layers.frameworks.python.venv', expectedFragment: 'refuses pip install into the system Python (PEP 668)' },
   // Injection attempts
   { name: 'name with shell quote', mutate: (d) => d.setIn(['name'], 'demo"; rm -rf /'), expectedPath: 'name', expectedFragment: 'not a valid image name' },

@@ -47,7 +47,9 @@ export async function loadSpec(specArg: string | undefined, cwd: string, env: No
 export function todayOf(env: NodeJS.ProcessEnv = process.env, now: Date = new Date()): string {
   const given = env.IMAGEBUILD_TODAY;
   if (given !== undefined && given !== '') {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(given) || Number.isNaN(Date.parse(`${given}T00:00:00Z`))) {
+    // The round trip refuses dates Date.parse would roll over (2026-02-30 → 2026-03-02).
+    const parsed = /^\d{4}-\d{2}-\d{2}$/.test(given) ? new Date(`${given}T00:00:00Z`) : undefined;
+    if (parsed === undefined || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== given || given < '1970-01-01') {
       throw new UsageError(`IMAGEBUILD_TODAY=${JSON.stringify(given.slice(0, 40))} is not a date; use YYYY-MM-DD, e.g. 2026-12-05`);
     }
     return given;

@@ -128,7 +128,9 @@ const compat: Command = {
       model = spec.hardware.gpu.model;
       gpus ??= spec.hardware.gpu.count;
     }
-    const report = reportCompat(model, today, Math.max(gpus ?? 1, 1));
+    // A GPU-less spec (count 0) asks about one card of its model.
+    const count = Math.max(gpus ?? 1, 1);
+    const report = reportCompat(model, today, count);
     if (report === undefined) {
       throw new UsageError(`unknown GPU model ${JSON.stringify(model.slice(0, 40))}; valid: ${Object.keys(COMPAT_TABLE.gpus).join(', ')}`);
     }
@@ -138,11 +140,11 @@ const compat: Command = {
         report.recommended === undefined
           ? null
           : { ...report.recommended, sources: Object.fromEntries(Object.entries(report.recommended.sources).map(([key, ids]) => [key, sourcesOf(ids)])) };
-      output.json({ date: today, gpus: gpus ?? 1, ...report, recommended });
+      output.json({ date: today, gpus: count, ...report, recommended });
       return 0;
     }
     const { minimums, recommended } = report;
-    output.out(`${output.paint('bold', report.gpu.description)}, ${gpus ?? 1} GPU(s): compatibility table on ${today}`);
+    output.out(`${output.paint('bold', report.gpu.description)}, ${count} GPU(s): compatibility table on ${today}`);
     const minimumParts = [`driver >= ${minimums.driver}`, `CUDA >= ${minimums.cuda}`];
     if (minimums.pytorch) minimumParts.push(`PyTorch >= ${minimums.pytorch} (${minimums.pytorchVariant})`);
     if (minimums.vllm) minimumParts.push(`vLLM >= ${minimums.vllm}`);

@@ -123,7 +123,7 @@ describe('checkGpuStack on the stacks that matter', () => {
       severity: 'error',
       path: 'layers.driver.nvidia_driver',
       message:
-        'NVIDIA driver 550.127.05 cannot drive NVIDIA GeForce RTX 5090 (Blackwell, sm_120); needs driver >= 570',
+        'NVIDIA driver 550.127.05 cannot drive NVIDIA GeForce RTX 5090 (Blackwell, sm_120); needs driver >= 570.86.16',
     });
     expect(errors).toContainEqual({
       severity: 'error',
@@ -170,7 +170,7 @@ describe('checkGpuStack on the stacks that matter', () => {
         severity: 'error',
         path: 'layers.frameworks.pytorch.version',
         message:
-          "torch 2.7.1+cu128 bundles NCCL 2.26.2, which crashes all-reduces of 512 KiB and more on 4x NVIDIA GeForce RTX 5090 (two or more sm_120 GPUs without NVLink, https://github.com/NVIDIA/nccl/issues/2418), so DDP's gradient all-reduce fails; pin layers.frameworks.nccl.version to 2.31.2 or later (the first version reported working there, https://github.com/NVIDIA/nccl/issues/2418)",
+          "torch 2.7.1+cu128 bundles NCCL 2.26.2, which hits an illegal memory access on all-reduces of 512 KiB and more on 4x NVIDIA GeForce RTX 5090 (two or more sm_120 GPUs without NVLink, https://github.com/NVIDIA/nccl/issues/2418), so DDP's gradient all-reduce fails; pin layers.frameworks.nccl.version to 2.31.2 or later (the first version reported working there, https://github.com/NVIDIA/nccl/issues/2418)",
       },
     ]);
   });
@@ -249,7 +249,7 @@ describe('each check fires', () => {
       expected: {
         severity: 'error',
         path: 'layers.driver.nvidia_driver',
-        message: 'NVIDIA driver version "latest" is not a dotted version; write it like 570.172.08 or a branch like 570',
+        message: 'NVIDIA driver version "latest" is not a dotted version; write it like 580.173.02',
       },
     },
     {
@@ -259,7 +259,7 @@ describe('each check fires', () => {
       expected: {
         severity: 'error',
         path: 'layers.driver.nvidia_driver',
-        message: 'NVIDIA driver 565 cannot drive NVIDIA GeForce RTX 5090 (Blackwell, sm_120); needs driver >= 570',
+        message: 'NVIDIA driver 565 cannot drive NVIDIA GeForce RTX 5090 (Blackwell, sm_120); needs driver >= 570.86.16',
       },
     },
     {
@@ -708,18 +708,6 @@ describe('each check stays quiet on a valid field', () => {
     { check: 'cuda known / supports gpu / driver', name: 'CUDA 13.0.2 on 580', stack: BLACKWELL_STACK, path: 'layers.driver.cuda' },
     { check: 'cuda known / supports gpu / driver', name: 'CUDA 12.8.1 on 570', stack: BLACKWELL_2025_STACK, path: 'layers.driver.cuda' },
     { check: 'cuda known / supports gpu / driver', name: 'CUDA 12.4.1 on RTX 4090', stack: ADA_STACK, path: 'layers.driver.cuda' },
-    {
-      check: 'driver supports cuda',
-      name: "CUDA 13.4 on 580 (CUDA 13's minor-version minimum)",
-      stack: blackwellWith({ cuda: '13.4.0' }),
-      path: 'layers.driver.cuda',
-    },
-    {
-      check: 'driver supports cuda',
-      name: 'CUDA 13.5 on a bare 580 branch',
-      stack: blackwellWith({ cuda: '13.5.0', driver: { version: '580', kernelModule: 'open' } }),
-      path: 'layers.driver.cuda',
-    },
     { check: 'cudnn', name: 'cuDNN 9.28.1 with CUDA 13', stack: BLACKWELL_STACK, path: 'layers.driver.cudnn' },
     { check: 'cudnn', name: 'cuDNN 9.12.0, the first with a CUDA 13 build', stack: blackwellWith({ cudnn: '9.12.0' }), path: 'layers.driver.cudnn' },
     { check: 'cudnn', name: 'cuDNN 9.10 with CUDA 12', stack: BLACKWELL_2025_STACK, path: 'layers.driver.cudnn' },
@@ -917,6 +905,61 @@ describe('checkDriverBranchLifecycle', () => {
 
 type NcclCase = { name: string; stack: GpuStack; expected: CompatFinding };
 
+describe('CUDA without a GA driver minimum', () => {
+  it.each([
+    { name: 'CUDA 13.4 on 580.173.02', cuda: '13.4.0', driver: '580.173.02' },
+    { name: 'CUDA 13.5 on a bare 580 branch', cuda: '13.5.0', driver: '580' },
+  ])('warns that $name runs only through minor-version compatibility', ({ cuda, driver }) => {
+    const stack = blackwellWith({ cuda, driver: { version: driver, kernelModule: 'open' } });
+
+    const findings = checkGpuStack(stack).filter((finding) => finding.path === 'layers.driver.cuda');
+
+    expect(findings).toEqual([
+      {
+        severity: 'warning',
+        path: 'layers.driver.cuda',
+        message: `CUDA ${cuda.slice(0, 4)} bundles no driver, so no GA minimum is known; on ${driver} it runs through CUDA 13's minor-version compatibility (>= 580) with a limited feature set (features that need a newer driver fail at run time); the newest CUDA with a known minimum is 13.3`,
+      },
+    ]);
+  });
+
+  it('refuses it below the major\'s minor-version minimum', () => {
+    const stack = blackwellWith({ cuda: '13.4.0', driver: { version: '575.64.05', kernelModule: 'open' } });
+
+    const findings = checkGpuStack(stack).filter((finding) => finding.path === 'layers.driver.cuda');
+
+    expect(findings).toContainEqual(expect.objectContaining({ severity: 'error', message: expect.stringContaining("CUDA 13.4 needs NVIDIA driver >= 580 (CUDA 13's minor-version compatibility)") }));
+  });
+});
+
+describe('checkNcclPin', () => {
+  it('warns when the pin is older than what torch bundles, and is quiet when it moves forward', () => {
+    const older = checkGpuStack(blackwellWith({ gpu: { model: 'rtx-5090', count: 1 }, nccl: { version: '2.28.9' } }));
+    const newer = checkGpuStack(blackwellWith({ gpu: { model: 'rtx-5090', count: 1 }, nccl: { version: '2.31.2' } }));
+
+    expect(older.filter((finding) => finding.path === 'layers.frameworks.nccl.version')).toEqual([
+      {
+        severity: 'warning',
+        path: 'layers.frameworks.nccl.version',
+        message: 'NCCL 2.28.9 is older than the 2.29.7 that torch 2.13.0+cu130 bundles; a pin is meant to move NCCL forward past a known bug, so check that the older one is what you want',
+      },
+    ]);
+    expect(newer.filter((finding) => finding.path === 'layers.frameworks.nccl.version')).toEqual([]);
+  });
+
+  it('refuses a pin that is not a full version, whatever the GPUs', () => {
+    const findings = checkGpuStack(blackwellWith({ gpu: { model: 'h100', count: 1 }, nccl: { version: '2.31' } }));
+
+    expect(findings.filter((finding) => finding.path === 'layers.frameworks.nccl.version')).toEqual([
+      {
+        severity: 'error',
+        path: 'layers.frameworks.nccl.version',
+        message: 'NCCL version "2.31" is not a full version; write it like 2.31.2 (the nvidia-nccl wheel is pinned exactly)',
+      },
+    ]);
+  });
+});
+
 describe('checkNcclOnTopology', () => {
   const fix =
     'pin layers.frameworks.nccl.version to 2.31.2 or later (the first version reported working there, https://github.com/NVIDIA/nccl/issues/2418)';
@@ -928,7 +971,7 @@ describe('checkNcclOnTopology', () => {
       expected: {
         severity: 'error',
         path: 'layers.frameworks.pytorch.version',
-        message: `torch 2.7.1+cu128 bundles NCCL 2.26.2, which crashes all-reduces of 512 KiB and more on 4x NVIDIA GeForce RTX 5090 (two or more sm_120 GPUs without NVLink, https://github.com/NVIDIA/nccl/issues/2418), so DDP's gradient all-reduce fails; ${fix}`,
+        message: `torch 2.7.1+cu128 bundles NCCL 2.26.2, which hits an illegal memory access on all-reduces of 512 KiB and more on 4x NVIDIA GeForce RTX 5090 (two or more sm_120 GPUs without NVLink, https://github.com/NVIDIA/nccl/issues/2418), so DDP's gradient all-reduce fails; ${fix}`,
       },
     },
     {
@@ -937,7 +980,7 @@ describe('checkNcclOnTopology', () => {
       expected: {
         severity: 'error',
         path: 'layers.frameworks.nccl.version',
-        message: `NCCL 2.27.5 (pinned), which crashes all-reduces of 512 KiB and more on 4x NVIDIA GeForce RTX 5090 (two or more sm_120 GPUs without NVLink, https://github.com/NVIDIA/nccl/issues/1852), so DDP's gradient all-reduce fails; ${fix}`,
+        message: `NCCL 2.27.5 (pinned), which fails all-reduces of 512 KiB and more in its shared-memory transport on 4x NVIDIA GeForce RTX 5090 (two or more sm_120 GPUs without NVLink, https://github.com/NVIDIA/nccl/issues/1852), so DDP's gradient all-reduce fails; ${fix}`,
       },
     },
     {
@@ -951,7 +994,7 @@ describe('checkNcclOnTopology', () => {
       expected: expect.objectContaining({
         severity: 'error',
         path: 'layers.frameworks.pytorch.version',
-        message: expect.stringMatching(/^torch 2\.9\.1\+cu128 bundles NCCL 2\.27\.5, which crashes .* on 2x NVIDIA GeForce RTX 5090/),
+        message: expect.stringMatching(/^torch 2\.9\.1\+cu128 bundles NCCL 2\.27\.5, which fails all-reduces of 512 KiB and more in its shared-memory transport on 2x NVIDIA GeForce RTX 5090/),
       }),
     },
     {
@@ -1010,7 +1053,7 @@ describe('checkNcclOnTopology', () => {
     { name: 'a pinned NCCL newer than the first good one', stack: blackwellWith({ nccl: { version: '2.32.3' } }) },
     { name: 'the 2025 stack once NCCL 2.31.2 is pinned over torch', stack: blackwell2025With({ nccl: { version: '2.31.2' } }) },
     { name: 'a single RTX 5090 with the bundled 2.26.2', stack: blackwell2025With({ gpu: { model: 'rtx-5090', count: 1 } }) },
-    { name: 'a single RTX 5090 with a pinned 2.27.5', stack: blackwellWith({ gpu: { model: 'rtx-5090', count: 1 }, nccl: { version: '2.27.5' } }) },
+    { name: 'a single RTX 5090 with a pinned 2.27.5', stack: blackwell2025With({ gpu: { model: 'rtx-5090', count: 1 }, nccl: { version: '2.27.5' } }) },
     { name: '8x B200 (sm_100) with the bundled 2.26.2', stack: blackwell2025With({ gpu: { model: 'b200', count: 8 } }) },
     { name: '4x H100 (sm_90)', stack: HOPPER_STACK },
   ])('stays quiet on $name', ({ stack }) => {
@@ -1185,7 +1228,7 @@ describe('checkGpuStack on unknown inputs', () => {
 
 describe('minimumsFor', () => {
   it.each([
-    { model: 'rtx-5090', expected: { driver: '570.26', cuda: '12.8', pytorch: '2.7', pytorchVariant: 'cu128', vllm: '0.9.0' } },
+    { model: 'rtx-5090', expected: { driver: '570.86.16', cuda: '12.8', pytorch: '2.7', pytorchVariant: 'cu128', vllm: '0.9.0' } },
     { model: 'b200', expected: { driver: '570.26', cuda: '12.8', pytorch: '2.7', pytorchVariant: 'cu128', vllm: '0.9.0' } },
     { model: 'rtx-4090', expected: { driver: '520.61.05', cuda: '11.8', pytorch: '2.1', pytorchVariant: 'cu118', vllm: '0.4.3' } },
   ])('computes the minimums for $model', ({ model, expected }) => {

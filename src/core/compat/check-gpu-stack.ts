@@ -111,6 +111,7 @@ const STACK_CHECKS: readonly StackCheck[] = [
   checkPyTorchVariantAvailable,
   checkPyTorchSupportsGpu,
   checkPyTorchVariantDriver,
+  checkNcclPin,
   checkNcclOnTopology,
   checkTensorFlowKnown,
   checkTensorFlowPython,
@@ -220,7 +221,7 @@ function checkDriverVersion({ driver, stack }: StackContext): CompatFinding[] {
   return [
     error(
       'layers.driver.nvidia_driver',
-      `NVIDIA driver version ${JSON.stringify(stack.driver.version)} is not a dotted version; write it like 570.172.08 or a branch like 570`,
+      `NVIDIA driver version ${JSON.stringify(stack.driver.version)} is not a dotted version; write it like 580.173.02`,
     ),
   ];
 }
@@ -270,7 +271,17 @@ function checkCudaSupportsGpu({ gpu, cuda }: StackContext): CompatFinding[] {
 function checkDriverSupportsCuda({ cuda, driver, table }: StackContext): CompatFinding[] {
   if (cuda.status !== 'found' || driver === undefined) return [];
   const needed = cudaMinDriver(cuda.key, table);
-  if (needed === undefined || driverAtLeast(driver, needed)) return [];
+  if (needed === undefined) return [];
+  if (driverAtLeast(driver, needed)) {
+    if (cuda.facts.minDriver !== undefined) return [];
+    // No GA driver to compare with (13.4 and later bundle none): it runs, but only with minor-version compatibility's limits.
+    return [
+      warning(
+        'layers.driver.cuda',
+        `CUDA ${cuda.key} bundles no driver, so no GA minimum is known; on ${driver} it runs through CUDA ${majorOf(cuda.key)}'s minor-version compatibility (>= ${needed}) with a limited feature set (features that need a newer driver fail at run time); the newest CUDA with a known minimum is ${newestCudaWithMinimum(table)}`,
+      ),
+    ];
+  }
   // Minor-version compatibility would run it with a limited feature set on an older driver of the same major;
   // the GA minimum is over-strict but safe, and the image's toolkit gets every feature.
   const basis = cuda.facts.minDriver === undefined ? `CUDA ${majorOf(cuda.key)}'s minor-version compatibility` : 'its GA release';
@@ -286,10 +297,11 @@ function checkDriverBranchLifecycle({ driver, today, table }: StackContext): Com
   if (driver === undefined || today === undefined) return [];
   const branch = String(majorOf(driver));
   const facts = lookupKey(table.driverBranches, branch);
-  const supported = supportedBranches(today, table)
+  const others = supportedBranches(today, table)
     .filter(({ branch: candidate }) => candidate !== branch)
-    .map(({ branch: b, facts: f }) => `R${b} (${describeBranchType(f.type)}, end of life ${formatMonth(f.endOfLife)})`)
-    .join(', ');
+    .map(({ branch: b, facts: f }) => `R${b} (${describeBranchType(f.type)}, end of life ${formatMonth(f.endOfLife)})`);
+  // A table with no other supported branch on that date is out of date, not a reason for an empty list.
+  const supported = others.length > 0 ? others.join(', ') : `none other in the compatibility table on ${today} (src/core/compat/table.ts needs an update)`;
   const path = 'layers.driver.nvidia_driver';
   if (facts === undefined) {
     return [warning(path, `driver branch R${branch} is not in the lifecycle table, so its support status is unknown; supported branches on ${today}: ${supported}`)];
@@ -518,6 +530,25 @@ function checkVllmWheelCuda({ vllm, stack }: StackContext): CompatFinding[] {
   ];
 }
 
+function checkNcclPin({ pytorch, stack }: StackContext): CompatFinding[] {
+  const pinned = stack.nccl?.version;
+  if (pinned === undefined) return [];
+  const path = 'layers.frameworks.nccl.version';
+  if (!/^\d{1,9}\.\d{1,9}\.\d{1,9}$/.test(pinned)) {
+    return [error(path, `NCCL version ${JSON.stringify(pinned)} is not a full version; write it like 2.31.2 (the nvidia-nccl wheel is pinned exactly)`)];
+  }
+  const variantName = stack.pytorch?.cudaVariant;
+  const variant = pytorch.status === 'found' && variantName !== undefined ? lookupKey(pytorch.facts.variants, variantName) : undefined;
+  const bundled = variant?.nccl;
+  if (bundled === undefined || compareDottedVersions(pinned, bundled) >= 0) return [];
+  return [
+    warning(
+      path,
+      `NCCL ${pinned} is older than the ${bundled} that torch ${stack.pytorch?.version ?? ''}+${variantName ?? ''} bundles; a pin is meant to move NCCL forward past a known bug, so check that the older one is what you want`,
+    ),
+  ];
+}
+
 function checkNcclOnTopology({ pytorch, gpu, stack, table }: StackContext): CompatFinding[] {
   if (gpu === undefined) return [];
   const topology = table.nccl.topologies.find(
@@ -542,13 +573,13 @@ function checkNcclOnTopology({ pytorch, gpu, stack, table }: StackContext): Comp
       ),
     ];
   }
-  if (parseDottedVersion(effective) === undefined) return [];
+  if (!/^\d{1,9}(\.\d{1,9}){2}$/.test(effective)) return [];
   const broken = topology.broken.find((report) => compareDottedVersions(report.version, effective) === 0);
   if (broken !== undefined) {
     return [
       error(
         where,
-        `${origin}, which crashes all-reduces of 512 KiB and more on ${stack.gpu.count}x ${gpu.name} (${topology.description}, ${sourceUrl(broken)}), so DDP's gradient all-reduce fails; ${fix}`,
+        `${origin}, which ${broken.failure} on ${stack.gpu.count}x ${gpu.name} (${topology.description}, ${sourceUrl(broken)}), so DDP's gradient all-reduce fails; ${fix}`,
       ),
     ];
   }
@@ -737,6 +768,14 @@ function lookupKey<T>(entries: Readonly<Record<string, T>>, key: string): T | un
 }
 
 /** The minimum driver for a CUDA minor: its GA release's, else its major's minor-version-compatibility minimum. */
+function newestCudaWithMinimum(table: CompatTable): string {
+  return Object.entries(table.cuda)
+    .filter(([, facts]) => facts.minDriver !== undefined)
+    .map(([minor]) => minor)
+    .sort(compareDottedVersions)
+    .at(-1) ?? 'none';
+}
+
 function cudaMinDriver(minor: string, table: CompatTable): string | undefined {
   const facts = lookupKey(table.cuda, minor);
   if (facts?.minDriver !== undefined) return facts.minDriver;

@@ -30,7 +30,7 @@ export type DriverBranchType = 'long-term-support' | 'production' | 'new-feature
 export type DriverBranchFacts = {
   /** Unknown for branches NVIDIA lists only as already ended. */
   type?: DriverBranchType;
-  /** YYYY-MM: the month NVIDIA gives as the branch's end of life; New Feature Branches have none. */
+  /** YYYY-MM: the month NVIDIA gives as the branch's end of life; New Feature Branches usually have none (R615's page gave R610 one). */
   endOfLife?: string;
   /** YYYY-MM of the NVIDIA page that lists the branch as already past end of life (no date given). */
   endedBy?: string;
@@ -99,13 +99,16 @@ export type VllmFacts = {
 
 export type NcclVersionReport = { version: string } & Sourced;
 
+/** A version reported failing, and how. */
+export type NcclBrokenReport = NcclVersionReport & { failure: string };
+
 export type NcclTopology = {
   /** Words for messages, e.g. "2+ sm_120 GPUs without NVLink". */
   description: string;
   computeCapability: string;
   minGpus: number;
   /** NCCL versions reported failing on this topology. */
-  broken: readonly NcclVersionReport[];
+  broken: readonly NcclBrokenReport[];
   /** The first version reported working; older ones that are not listed as broken are unconfirmed. */
   firstGood: NcclVersionReport;
 };
@@ -194,7 +197,8 @@ export const COMPAT_TABLE = {
       architecture: 'Blackwell',
       computeCapability: '12.0',
       memoryMiB: 32607,
-      minDriver: '570',
+      // The first driver whose open kernel modules list the card; CUDA 12.8 GA's 570.26 predates it.
+      minDriver: '570.86.16',
       minCuda: '12.8',
       kernelModules: ['open'],
       peerToPeer: false,
@@ -456,8 +460,8 @@ export const COMPAT_TABLE = {
         computeCapability: '12.0',
         minGpus: 2,
         broken: [
-          { version: '2.26.2', sources: ['nccl-issue-2418', 'pytorch-issue-152780'] },
-          { version: '2.27.5', sources: ['nccl-issue-1852'] },
+          { version: '2.26.2', failure: 'hits an illegal memory access on all-reduces of 512 KiB and more', sources: ['nccl-issue-2418', 'pytorch-issue-152780'] },
+          { version: '2.27.5', failure: 'fails all-reduces of 512 KiB and more in its shared-memory transport', sources: ['nccl-issue-1852'] },
         ],
         firstGood: { version: '2.31.2', sources: ['nccl-issue-2418'] },
       },

@@ -84,7 +84,7 @@ describe('parseSpec on the shipped manifests', () => {
     const error = refusalOf(text);
 
     expect(error.problems).toEqual([
-      expect.stringMatching(/layers\.frameworks\.pytorch\.version: torch 2\.7\.1\+cu128 bundles NCCL 2\.26\.2, which crashes all-reduces of 512 KiB and more on 4x NVIDIA GeForce RTX 5090 .*nccl\/issues\/2418/),
+      expect.stringMatching(/layers\.frameworks\.pytorch\.version: torch 2\.7\.1\+cu128 bundles NCCL 2\.26\.2, which hits an illegal memory access on all-reduces of 512 KiB and more on 4x NVIDIA GeForce RTX 5090 .*nccl\/issues\/2418/),
       expect.stringMatching(/layers\.runtime\.container_toolkit: NVIDIA Container Toolkit 1\.17\.8 is exposed to CVE-2026-24260 .*use >= 1\.19\.1/),
     ]);
   });
@@ -239,7 +239,7 @@ describe('parseSpec problems', () => {
 
     expect(error.problems).toEqual(
       expect.arrayContaining([
-        `${FILE}: layers.driver.nvidia_driver: NVIDIA driver 550.127.05 cannot drive NVIDIA GeForce RTX 5090 (Blackwell, sm_120); needs driver >= 570`,
+        `${FILE}: layers.driver.nvidia_driver: NVIDIA driver 550.127.05 cannot drive NVIDIA GeForce RTX 5090 (Blackwell, sm_120); needs driver >= 570.86.16`,
         `${FILE}: layers.driver.cuda: CUDA 12.4 has no support for sm_120 (NVIDIA GeForce RTX 5090); needs CUDA >= 12.8`,
         `${FILE}: layers.frameworks.pytorch.version: PyTorch 2.1 wheels ship no kernels for sm_120 (NVIDIA GeForce RTX 5090); needs PyTorch >= 2.7 with cu128 wheels`,
       ]),
@@ -301,7 +301,7 @@ describe('parseSpec regressions', () => {
 
     const error = refusalOf(text);
 
-    expect(error.problems).toEqual([`${FILE}: layers.driver.cuda: expected CUDA version as a quoted string; e.g. "12.8.1"`]);
+    expect(error.problems).toEqual([`${FILE}: layers.driver.cuda: expected CUDA version as a quoted string; e.g. "13.0.2"`]);
   });
 
   it('names the out-of-range value', () => {

@@ -44,10 +44,15 @@ function specObject<Shape extends z.ZodRawShape>(shape: Shape) {
   });
 }
 
-const dottedVersion = (what: string, example: string) =>
-  z.string({ error: `expected ${what} as a quoted string; e.g. "${example}"` }).regex(/^\d+(\.\d+){0,3}$/, {
-    error: `not a ${what}; use dotted numbers, e.g. "${example}"`,
+// Parts as the roles use them: a driver or CUDA version they can pin and check exactly (not a bare branch),
+// Python as major.minor. Each part at most 9 digits, as compareDottedVersions reads them.
+const dottedVersion = (what: string, example: string, parts: readonly [min: number, max: number] = [1, 4]) => {
+  const [min, max] = parts;
+  const count = min === max ? `${min}` : `${min} to ${max}`;
+  return z.string({ error: `expected ${what} as a quoted string; e.g. "${example}"` }).regex(new RegExp(`^\\d{1,9}(\\.\\d{1,9}){${min - 1},${max - 1}}$`), {
+    error: `not a ${what}; use ${count} dotted numbers, e.g. "${example}"`,
   });
+};
 
 const guestPath = z
   .string()
@@ -183,7 +188,7 @@ const BaseLayer = specObject({
 });
 
 const DriverLayer = specObject({
-  nvidia_driver: dottedVersion('driver version', '580.173.02'),
+  nvidia_driver: dottedVersion('driver version', '580.173.02', [2, 3]),
   kernel_module: z.enum(['open', 'proprietary'], { error: 'unknown kernel module flavour; valid: open, proprietary' }),
   // ubuntu: Canonical's prebuilt, Canonical-signed modules (load under Secure Boot with no MOK enrolment);
   // nvidia: NVIDIA's CUDA repository, modules built by DKMS. Default: ubuntu on Ubuntu, nvidia elsewhere.
@@ -194,8 +199,8 @@ const DriverLayer = specObject({
     url: url.optional(),
     keyring_url: url.optional(),
   }).default({}),
-  cuda: dottedVersion('CUDA version', '12.8.1'),
-  cudnn: dottedVersion('cuDNN version', '9.10.2'),
+  cuda: dottedVersion('CUDA version', '13.0.2', [2, 3]),
+  cudnn: dottedVersion('cuDNN version', '9.28.1', [2, 4]),
   persistenced: z.boolean().default(true),
   gate: specObject({
     gpu_count: z.number().int().min(0).optional(),
@@ -208,7 +213,7 @@ const DriverLayer = specObject({
 });
 
 const RuntimeLayer = specObject({
-  container_toolkit: dottedVersion('NVIDIA Container Toolkit version', '1.20.0'),
+  container_toolkit: dottedVersion('NVIDIA Container Toolkit version', '1.20.0', [2, 3]),
   // A flat apt repository (suite "/"); apt expands $(ARCH).
   repository: specObject({
     url: url.default(CONTAINER_TOOLKIT_REPOSITORY.url),
@@ -224,7 +229,7 @@ const RuntimeLayer = specObject({
 
 const FrameworksLayer = specObject({
   python: specObject({
-    version: dottedVersion('Python version', '3.12').optional(),
+    version: dottedVersion('Python version', '3.12', [2, 2]).optional(),
     venv: guestPath.optional(),
   }),
   pip: specObject({
@@ -233,13 +238,13 @@ const FrameworksLayer = specObject({
     cache_dir: guestPath.optional(),
   }).default({}),
   pytorch: specObject({
-    version: dottedVersion('PyTorch version', '2.13.0'),
+    version: dottedVersion('PyTorch version', '2.13.0', [2, 3]),
     cuda_variant: z.string().regex(/^cu\d{3}$/, { error: 'not a wheel variant; e.g. cu130' }),
     // PyTorch's wheel index for the variant; default https://download.pytorch.org/whl/<cuda_variant>
     index_url: url.optional(),
   }),
   // An NCCL wheel (nvidia-nccl-cuXX) installed over the one torch pins, e.g. to get past a known NCCL bug.
-  nccl: specObject({ version: dottedVersion('NCCL version', '2.31.2') }).optional(),
+  nccl: specObject({ version: dottedVersion('NCCL version', '2.31.2', [3, 3]) }).optional(),
   tensorflow: specObject({ version: dottedVersion('TensorFlow version', '2.21.0') }).optional(),
   vllm: specObject({ version: dottedVersion('vLLM version', '0.29.0') }).optional(),
   gate: specObject({
