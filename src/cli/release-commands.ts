@@ -27,7 +27,7 @@ const publish: Command = {
   summary: "upload a built release to the spec's store: image, manifest, then the release index and current",
   description:
     'Publishes output/<name>/vX.Y.Z/ to the store in an order that keeps it atomic for readers: the qcow2 first\n' +
-    '(multipart, 4 parts in flight, a checksum per part, retries with backoff), then image-manifest.json, SHA256SUMS\n' +
+    '(multipart, 8 parts in flight, a checksum per part, retries with backoff), then image-manifest.json, SHA256SUMS\n' +
     'and the spec, then the release index with `current` last. A version already in the store is refused: versions\n' +
     'are immutable. The bump is checked against the previous release by the semver rule — OS or architecture change:\n' +
     'MAJOR; new framework or capability: at least MINOR; fixes, driver patches, security updates: PATCH — and a\n' +
