@@ -10,15 +10,28 @@ const WATCHDOG_SCRIPT =
   'read -r _; kill -TERM "$1" 2>/dev/null || exit 0; i=0; ' +
   'while kill -0 "$1" 2>/dev/null; do [ "$i" -ge "$2" ] && exec kill -KILL "$1"; i=$((i + 1)); sleep 0.1; done';
 
+// The same for a process known by its pid file: the watchdog starts before the process exists (closing the
+// window between spawning it and starting a pid watchdog, where a SIGKILL leaves it orphaned), then waits
+// up to 10 s for the file after EOF, reads the pid, and stops it.
+const PIDFILE_WATCHDOG_SCRIPT =
+  'read -r _; i=0; while [ ! -s "$1" ]; do [ "$i" -ge 100 ] && exit 0; i=$((i + 1)); sleep 0.1; done; ' +
+  'p=$(cat "$1"); kill -TERM "$p" 2>/dev/null || exit 0; i=0; ' +
+  'while kill -0 "$p" 2>/dev/null; do [ "$i" -ge "$2" ] && exec kill -KILL "$p"; i=$((i + 1)); sleep 0.1; done';
+
 /**
  * Stops a child (or its whole process group) if this process dies before it does — even by SIGKILL or
  * the OOM killer, when no handler of ours runs. The watchdog, in a session of its own, holds the read
  * end of a pipe from this process; the kernel closes our end whenever we die, and the watchdog then
  * sends SIGTERM, and SIGKILL after `graceMs`.
  */
-export function startOrphanWatchdog(target: { readonly pid: number } | { readonly group: number }, graceMs: number): OrphanWatchdog {
-  const victim = 'group' in target ? `-${target.group}` : String(target.pid);
-  const watchdog = spawn('sh', ['-c', WATCHDOG_SCRIPT, 'imagebuild-orphan-watchdog', victim, String(Math.ceil(graceMs / 100))], {
+export function startOrphanWatchdog(
+  target: { readonly pid: number } | { readonly group: number } | { readonly pidFile: string },
+  graceMs: number,
+): OrphanWatchdog {
+  const byFile = 'pidFile' in target;
+  const victim = 'pidFile' in target ? target.pidFile : 'group' in target ? `-${target.group}` : String(target.pid);
+  const script = byFile ? PIDFILE_WATCHDOG_SCRIPT : WATCHDOG_SCRIPT;
+  const watchdog = spawn('sh', ['-c', script, 'imagebuild-orphan-watchdog', victim, String(Math.ceil(graceMs / 100))], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   });

@@ -38,6 +38,10 @@ export async function bootVm(input: { image: string; workDir: string; accelerato
   const serialLog = join(input.workDir, 'serial.log');
   const pidFile = join(input.workDir, 'qemu.pid');
   await rm(serialLog, { force: true });
+  await rm(pidFile, { force: true });
+  // Started before QEMU, on its pid file: a SIGKILL of imagebuild right after the spawn must not orphan the VM.
+  // (`cleanup` below stops QEMU when imagebuild exits or is signalled, but not when it is SIGKILLed.)
+  const watchdog = startOrphanWatchdog({ pidFile }, 5000);
   const child: ResultPromise = execa(
     'qemu-system-x86_64',
     [
@@ -56,11 +60,9 @@ export async function bootVm(input: { image: string; workDir: string; accelerato
     ],
     { stdin: 'ignore', reject: false, detached: false, cleanup: true },
   );
-  // `cleanup` stops QEMU when imagebuild exits or is signalled, but not when it is SIGKILLed.
-  const watchdog = child.pid === undefined ? undefined : startOrphanWatchdog({ pid: child.pid }, 5000);
   let stopped = false;
   const exited = child.then((result) => {
-    watchdog?.cancel();
+    watchdog.cancel();
     return result;
   });
   // Fail fast when QEMU refuses to start (bad image, missing accelerator).
