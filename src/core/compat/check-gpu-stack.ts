@@ -711,7 +711,8 @@ function variantsShippingFor(facts: PyTorchFacts | undefined, gpu: GpuFacts): st
 
 // CUDA runs SASS built for X.y on any X.z with z >= y (same major), so sm_86 wheels drive sm_89 cards;
 // across majors (sm_90 → sm_120) it does not.
-function shipsKernelsFor(shipped: readonly string[], computeCapability: string): boolean {
+/** Whether wheels built for `shipped` compute capabilities run on a GPU of `computeCapability` (same major, not newer). */
+export function shipsKernelsFor(shipped: readonly string[], computeCapability: string): boolean {
   return shipped.some(
     (candidate) =>
       majorOf(candidate) === majorOf(computeCapability) && compareDottedVersions(candidate, computeCapability) <= 0,
@@ -754,7 +755,8 @@ function formatSpan(versions: readonly string[]): string {
   return first === last || last === undefined ? (first ?? '') : `${first}–${last}`;
 }
 
-function maxVersion(a: string, b: string): string {
+/** The higher of two dotted versions. */
+export function maxVersion(a: string, b: string): string {
   return compareDottedVersions(a, b) >= 0 ? a : b;
 }
 

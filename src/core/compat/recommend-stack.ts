@@ -2,7 +2,9 @@ import {
   checkGpuStack,
   describeBranchLifecycle,
   describeGpu,
+  maxVersion,
   minimumsFor,
+  shipsKernelsFor,
   supportedBranches,
   type CompatFinding,
   type GpuMinimums,
@@ -186,9 +188,7 @@ function chooseFramework(gpu: GpuFacts, branch: string, cuda: string, table: Com
 }
 
 function runsOn(variant: PyTorchWheelVariant, gpu: GpuFacts, branch: string, cuda: string, table: CompatTable): boolean {
-  const shipsKernels = variant.computeCapabilities.some(
-    (candidate) => majorOf(candidate) === majorOf(gpu.computeCapability) && compareDottedVersions(candidate, gpu.computeCapability) <= 0,
-  );
+  const shipsKernels = shipsKernelsFor(variant.computeCapabilities, gpu.computeCapability);
   const minDriver = table.cuda[variant.cuda]?.minDriver;
   return (
     shipsKernels &&
@@ -222,6 +222,3 @@ function unique<T>(items: readonly T[]): T[] {
   return [...new Set(items)];
 }
 
-function maxVersion(a: string, b: string): string {
-  return compareDottedVersions(a, b) >= 0 ? a : b;
-}
