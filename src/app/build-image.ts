@@ -34,8 +34,7 @@ import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../core/
 import { formatBytes, formatTransfer } from '../core/release/transfer-rate.js';
 import { encodeCanonicalJson } from '../core/render/encode.js';
 import { renderImage } from '../core/render/render-image.js';
-import { applyHostProfile, type HostProfile } from '../core/spec/host-profile.js';
-import type { LayerName } from '../core/spec/layers.js';
+import { applyHostProfile } from '../core/spec/host-profile.js';
 import type { ImageSpec } from '../core/spec/schema.js';
 import { specHashOf } from '../core/spec/spec-hash.js';
 import { BuildInterruptedError, GateFailedError, ImagebuildError, PreflightError, VerifyFailedError, VersionExistsError } from '../errors.js';
@@ -44,7 +43,7 @@ import { loadSpec, type LoadedSpec } from './load-spec.js';
 import { pullLayerChain, pushLayer } from './release-layer-cache.js';
 import { verifyArtifact } from './verify-image.js';
 import { releaseDirName } from '../core/version/release-version.js';
-import type { BuildEvent, BuildOptions, BuildReport, BuildStep, LayerOutcome } from './build/options.js';
+import type { BuildOptions, BuildReport, BuildStep, LayerOutcome } from './build/options.js';
 
 export type { BuildEvent, BuildOptions, BuildReport, BuildStep, LayerOutcome } from './build/options.js';
 
