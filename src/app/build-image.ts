@@ -6,7 +6,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { Listr, PRESET_TIMESTAMP } from 'listr2';
 import { bootstrapBaseImage } from '../adapters/bootstrap/bootstrap-image.js';
-import { keepFailedLayer, layerImagePath, registerLayer, removeLeftovers } from '../adapters/cache/layer-cache.js';
+import { keepFailedLayer, registerLayer, removeLeftovers } from '../adapters/cache/layer-cache.js';
+import { cacheLayout } from '../adapters/workspace/cache-layout.js';
 import { readCacheEntries } from '../adapters/cache/read-cache.js';
 import { acquireLock } from '../adapters/fs/lock.js';
 import { findPackageRoot } from '../adapters/fs/project-root.js';
@@ -472,7 +473,7 @@ async function ensureBootstrap(ctx: Context, onLine: (line: string) => void): Pr
 
 async function reuseLayer(ctx: Context, layerPlan: LayerPlan): Promise<void> {
   const entry = await readEntry(ctx.cacheDir, layerPlan.key);
-  const image = layerImagePath(ctx.cacheDir, layerPlan.key);
+  const image = cacheLayout(ctx.cacheDir).layerImage(layerPlan.key);
   // Overlays record their parent's absolute path; after the cache directory moved, point them at the parent's new place.
   const expectedParent = layerPlan.layer === 'base' ? (entry.bootstrapKey ? join(ctx.cacheDir, 'bootstrap', entry.bootstrapKey, 'base.qcow2') : undefined) : ctx.parentImage;
   if (expectedParent) {
@@ -489,7 +490,7 @@ async function reuseLayer(ctx: Context, layerPlan: LayerPlan): Promise<void> {
   if (entry.facts !== undefined) ctx.lastFacts = parseGuestFacts(entry.facts, `${layerPlan.layer} cache entry`);
   const gate = GateVerdict.safeParse(entry.gate);
   if (!gate.success) {
-    throw new ImagebuildError('CACHE_ENTRY_INVALID', `${layerImagePath(ctx.cacheDir, layerPlan.key)}: cache entry has no valid gate verdict; run \`imagebuild rollback --layer ${layerPlan.layer}\` to drop it`, 1);
+    throw new ImagebuildError('CACHE_ENTRY_INVALID', `${cacheLayout(ctx.cacheDir).layerImage(layerPlan.key)}: cache entry has no valid gate verdict; run \`imagebuild rollback --layer ${layerPlan.layer}\` to drop it`, 1);
   }
   ctx.outcomes.push({ layer: layerPlan.layer, key: layerPlan.key, action: 'reused', durationS: entry.durationS ?? 0, gate: gate.data });
 }
@@ -595,7 +596,7 @@ async function buildLayer(ctx: Context, layerPlan: LayerPlan, signal: AbortSigna
   }
   const { gate, facts } = judged;
   await rm(workDir, { recursive: true, force: true });
-  ctx.parentImage = layerImagePath(ctx.cacheDir, layerPlan.key);
+  ctx.parentImage = cacheLayout(ctx.cacheDir).layerImage(layerPlan.key);
   ctx.lastFacts = facts;
   const outcome: LayerOutcome = { layer, key: layerPlan.key, action: 'built', durationS: built.durationS, gate };
   ctx.outcomes.push(outcome);

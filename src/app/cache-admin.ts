@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { dropLayers, findLeftovers, layerImagePath } from '../adapters/cache/layer-cache.js';
+import { dropLayers, findLeftovers } from '../adapters/cache/layer-cache.js';
+import { cacheLayout } from '../adapters/workspace/cache-layout.js';
 import { readCacheEntries } from '../adapters/cache/read-cache.js';
 import { acquireLock } from '../adapters/fs/lock.js';
 import { ManifestInvalidError } from '../core/manifest/errors.js';
@@ -62,7 +63,7 @@ export async function listCache(options: { specArg?: string; cwd: string; hostPr
       layer: e.layer,
       specName: e.specName,
       createdAt: e.createdAt,
-      bytes: await diskBytes(layerImagePath(cacheDir, e.key)),
+      bytes: await diskBytes(cacheLayout(cacheDir).layerImage(e.key)),
       gate: gateStatus(e.gate),
       inCurrentPlan: keys.has(e.key),
     })),

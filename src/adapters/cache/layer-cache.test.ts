@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { makeTempDir } from '../../../test/support.js';
+import { makeTempDir } from '../../../test/helpers/temp-dir.js';
 import { findLeftovers, removeLeftovers } from './layer-cache.js';
 
 let work: { dir: string; cleanup: () => Promise<void> };

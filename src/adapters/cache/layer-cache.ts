@@ -2,17 +2,8 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheEntry } from '../../core/plan/cache-entry.js';
+import { cacheLayout } from '../workspace/cache-layout.js';
 import { readCacheEntries } from './read-cache.js';
-
-/** Directory of a registered layer: `<cache>/layers/<key>/` holding entry.json and the qcow2. */
-export function layerEntryDir(cacheDir: string, key: string): string {
-  return join(cacheDir, 'layers', key);
-}
-
-/** The qcow2 of a registered layer. */
-export function layerImagePath(cacheDir: string, key: string): string {
-  return join(layerEntryDir(cacheDir, key), 'layer.qcow2');
-}
 
 /**
  * Registers a layer whose gate passed: the image and reports are moved into a staging directory next
@@ -26,8 +17,9 @@ export function layerImagePath(cacheDir: string, key: string): string {
  */
 export async function registerLayer(cacheDir: string, entry: CacheEntry, files: { image: string; reportsDir?: string }): Promise<string> {
   const checked = CacheEntry.parse(entry);
-  const finalDir = layerEntryDir(cacheDir, checked.key);
-  const staging = join(cacheDir, 'layers', `.staging-${checked.key.slice(0, 16)}-${process.pid}`);
+  const layout = cacheLayout(cacheDir);
+  const finalDir = layout.layerDir(checked.key);
+  const staging = layout.layerScratch('staging', checked.key, process.pid);
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   try {
@@ -64,7 +56,7 @@ export async function keepFailedLayer(
   cacheDir: string,
   failure: { layer: string; key: string; stamp: string; workDir?: string; reportsDir?: string; logFile?: string; reason: string },
 ): Promise<string> {
-  let dir = join(cacheDir, 'failed');
+  let dir = cacheLayout(cacheDir).failed;
   try {
     await mkdir(dir, { recursive: true });
     // mkdtemp: two failures in the same second (a quick retry) must not collide.
@@ -87,10 +79,10 @@ export async function keepFailedLayer(
 export async function dropLayers(cacheDir: string, keys: readonly string[]): Promise<string[]> {
   const dropped: string[] = [];
   for (const key of keys) {
-    const dir = layerEntryDir(cacheDir, key);
+    const dir = cacheLayout(cacheDir).layerDir(key);
     if (!existsSync(dir)) continue;
     // Unpublish first (rename to a dot name readers skip), then delete: a crash never leaves half an entry visible.
-    const doomed = join(cacheDir, 'layers', `.drop-${key.slice(0, 16)}-${process.pid}`);
+    const doomed = cacheLayout(cacheDir).layerScratch('drop', key, process.pid);
     await rename(dir, doomed);
     await rm(doomed, { recursive: true, force: true });
     dropped.push(key);
@@ -123,7 +115,7 @@ export async function removeLeftovers(cacheDir: string): Promise<string[]> {
 /** Lists the failed-layer directories kept for debugging. */
 export async function listFailedLayers(cacheDir: string): Promise<string[]> {
   try {
-    return (await readdir(join(cacheDir, 'failed'))).sort();
+    return (await readdir(cacheLayout(cacheDir).failed)).sort();
   } catch {
     return [];
   }

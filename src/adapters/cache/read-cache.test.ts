@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../../../test/support.js';
+import { makeTempDir } from '../../../test/helpers/temp-dir.js';
 import { computeLayerKey, type LayerInputs } from '../../core/plan/plan-build.js';
 import { readCacheEntries } from './read-cache.js';
 

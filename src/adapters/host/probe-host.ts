@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
+import { cacheLayout } from '../workspace/cache-layout.js';
 
 /** The device id of the filesystem `path` is (or would be created) on. */
 export async function filesystemOf(path: string): Promise<string> {
@@ -65,7 +66,7 @@ export async function hostKernel(): Promise<string | undefined> {
  */
 export async function probeKvmOncePerBoot(kernel: string | undefined, cacheDir: string): Promise<{ usable: boolean; reason: string }> {
   const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
-  const memo = join(cacheDir, 'kvm-probe.json');
+  const memo = cacheLayout(cacheDir).kvmProbe;
   const key = JSON.stringify({ bootId, kernel: kernel ?? null, kvm: existsSync('/dev/kvm') });
   if (bootId) {
     try {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyFingerprint } from '../../core/remote/known-hosts.js';
 import { ImagebuildError, ToolFailedError } from '../../errors.js';
+import { cacheLayout } from '../workspace/cache-layout.js';
 
 export type BuildKey = {
   readonly privateKeyFile: string;
@@ -23,8 +24,7 @@ export const SHARED_BUILD_KEY_ENV = 'IMAGEBUILD_BUILD_KEY_FILE';
  * pulled from a shared cache can be built upon by every runner holding it.
  */
 export async function ensureBuildKey(cacheDir: string, env: NodeJS.ProcessEnv = process.env): Promise<BuildKey> {
-  const dir = join(cacheDir, 'keys');
-  const privateKeyFile = join(dir, 'build_ed25519');
+  const { keys: dir, buildKey: privateKeyFile } = cacheLayout(cacheDir);
   const publicKeyFile = `${privateKeyFile}.pub`;
   const shared = env[SHARED_BUILD_KEY_ENV];
   if (shared) {
@@ -63,7 +63,7 @@ export async function readBuildKeyFingerprint(cacheDir: string, env: NodeJS.Proc
   const shared = env[SHARED_BUILD_KEY_ENV];
   if (shared) return publicKeyFingerprint(await derivePublicKey(shared));
   try {
-    return publicKeyFingerprint(await readFile(join(cacheDir, 'keys', 'build_ed25519.pub'), 'utf8'));
+    return publicKeyFingerprint(await readFile(`${cacheLayout(cacheDir).buildKey}.pub`, 'utf8'));
   } catch {
     return undefined;
   }

@@ -213,13 +213,13 @@ export function assembleManifest(input: ManifestInput): ImageManifest {
     ...(input.sealKey === undefined ? {} : { seal_key: input.sealKey }),
     ...(input.artifactReusedFrom === undefined ? {} : { artifact_reused_from: input.artifactReusedFrom }),
   };
-  return validateManifest(manifest, `${input.spec.name} v${input.version}`);
+  return parseManifest(manifest, `${input.spec.name} v${input.version}`);
 }
 
 /** Serializes a manifest as stable JSON: validated, reference fields first in the reference's order, 2-space indent, trailing newline. */
 export function serializeManifest(manifest: ImageManifest): string {
   // Parsing rebuilds every object in schema order, whatever order the caller's object has.
-  return `${JSON.stringify(validateManifest(manifest, `${manifest.name} v${manifest.version}`), null, 2)}\n`;
+  return `${JSON.stringify(parseManifest(manifest, `${manifest.name} v${manifest.version}`), null, 2)}\n`;
 }
 
 /** Whether an image's layer chain proved its GPUs: some GPU check passed and no layer skipped one. */
@@ -229,7 +229,8 @@ export function gpuValidatedLayers(layers: readonly ManifestLayer[]): boolean {
   return layers.every((l) => l.gate.gpu_validated) && checks.some((c) => c.gpu && c.status === 'pass') && !checks.some((c) => c.gpu && c.status === 'skipped');
 }
 
-function validateManifest(manifest: unknown, what: string): ImageManifest {
+/** Validates parsed JSON as an image manifest; a ManifestInvalidError names `what` and the first problem. */
+export function parseManifest(manifest: unknown, what: string): ImageManifest {
   const result = ImageManifest.safeParse(manifest);
   if (result.success) return result.data;
   const [issue] = result.error.issues;

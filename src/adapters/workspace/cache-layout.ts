@@ -1,0 +1,98 @@
+import { join } from 'node:path';
+
+/**
+ * Where everything lives under a spec's cache directory. The one owner of the cache's layout: every
+ * other module asks it for a path instead of joining names of its own.
+ */
+export type CacheLayout = {
+  readonly root: string;
+  /** The lock file one build, prune or rollback holds at a time. */
+  readonly lock: string;
+  /** Registered layers, one directory per key; dot-named entries are staging and are skipped by readers. */
+  readonly layers: string;
+  readonly bootstrap: string;
+  /** Failed layers kept for debugging; never used as parents. */
+  readonly failed: string;
+  /** One directory per build run (logs, reports, rendered files, work). */
+  readonly builds: string;
+  /** The qemu-img shim Packer 1.6 needs (it omits -F on backing files). */
+  readonly shim: string;
+  readonly keys: string;
+  readonly buildKey: string;
+  /** The KVM probe's verdict for the host's current boot. */
+  readonly kvmProbe: string;
+  /** `<cache>/layers/<key>/`: a registered layer's entry.json, layer.qcow2 and reports. */
+  layerDir(key: string): string;
+  layerImage(key: string): string;
+  layerEntry(key: string): string;
+  /** A dot-named sibling of a layer directory for staging, dropping or pulling it (pid-named: one owner). */
+  layerScratch(purpose: 'staging' | 'drop' | 'pull', key: string, pid: number): string;
+  bootstrapDir(key: string): string;
+  bootstrapImage(key: string): string;
+  bootstrapRecord(key: string): string;
+  bootstrapScratch(key: string, pid: number): string;
+  bootstrapPull(key: string, pid: number): string;
+  buildDir(stamp: string, version: string): string;
+};
+
+/** The layout of the cache directory `cacheDir`. */
+export function cacheLayout(cacheDir: string): CacheLayout {
+  const layers = join(cacheDir, 'layers');
+  const bootstrap = join(cacheDir, 'bootstrap');
+  const keys = join(cacheDir, 'keys');
+  const layerDir = (key: string) => join(layers, key);
+  const bootstrapDir = (key: string) => join(bootstrap, key);
+  return {
+    root: cacheDir,
+    lock: join(cacheDir, 'lock'),
+    layers,
+    bootstrap,
+    failed: join(cacheDir, 'failed'),
+    builds: join(cacheDir, 'builds'),
+    shim: join(cacheDir, 'shim'),
+    keys,
+    buildKey: join(keys, 'build_ed25519'),
+    kvmProbe: join(cacheDir, 'kvm-probe.json'),
+    layerDir,
+    layerImage: (key) => join(layerDir(key), 'layer.qcow2'),
+    layerEntry: (key) => join(layerDir(key), 'entry.json'),
+    layerScratch: (purpose, key, pid) => join(layers, `.${purpose}-${key.slice(0, 16)}-${pid}`),
+    bootstrapDir,
+    bootstrapImage: (key) => join(bootstrapDir(key), 'base.qcow2'),
+    bootstrapRecord: (key) => join(bootstrapDir(key), 'bootstrap.json'),
+    bootstrapScratch: (key, pid) => `${bootstrapDir(key)}.staging-${pid}`,
+    bootstrapPull: (key, pid) => join(bootstrap, `.pull-${key.slice(0, 16)}-${pid}`),
+    buildDir: (stamp, version) => join(cacheDir, 'builds', `${stamp}-v${version}`),
+  };
+}
+
+/** Where one build run keeps its files: `<cache>/builds/<stamp>-v<version>/`. */
+export type BuildDirLayout = {
+  readonly root: string;
+  readonly logs: string;
+  readonly reports: string;
+  readonly work: string;
+  readonly rendered: string;
+  /** The Packer log of a layer or of the seal. */
+  log(unit: string): string;
+  /** Where a unit's guest reports (gate.json, facts.json, ansible runs) land. */
+  reportsOf(unit: string): string;
+  /** Packer's output directory for a unit; removed once its image is registered. */
+  outputOf(unit: string): string;
+  renderedOf(unit: string): string;
+};
+
+/** The layout of a build run's directory. */
+export function buildDirLayout(root: string): BuildDirLayout {
+  return {
+    root,
+    logs: join(root, 'logs'),
+    reports: join(root, 'reports'),
+    work: join(root, 'work'),
+    rendered: join(root, 'rendered'),
+    log: (unit) => join(root, 'logs', `${unit}.log`),
+    reportsOf: (unit) => join(root, 'reports', unit),
+    outputOf: (unit) => join(root, 'work', `${unit}-out`),
+    renderedOf: (unit) => join(root, 'rendered', unit),
+  };
+}
