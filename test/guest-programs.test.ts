@@ -1,4 +1,4 @@
-// The guest programs (packer/guest/*.py) run inside the build VM; here they run with the real python3
+// The guest programs (guest/*.py) run inside the build VM; here they run with the real python3
 // against a recorded guest: a fake filesystem root (IMAGEBUILD_GUEST_ROOT) and fake executables as the
 // only things on PATH, so no tool of the machine running the tests leaks in.
 import { execa, type Result } from 'execa';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const guestDir = path.join(repoRoot, 'packer/guest');
+const guestDir = path.join(repoRoot, 'guest');
 const fixtureDir = path.join(repoRoot, 'test/fixtures/guest');
 const fakeBin = path.join(fixtureDir, 'bin');
 const ubuntuRoot = path.join(fixtureDir, 'root-ubuntu');
@@ -501,11 +501,28 @@ describe('facts.py', () => {
 
 describe('guest programs', () => {
   it('parse as Python 3.9, the oldest interpreter they promise to run on', async () => {
-    const programs = ['run_checks.py', 'facts.py'].map((p) => path.join(guestDir, p));
+    const programs = ['run_checks.py', 'facts.py', 'guest_files.py'].map((p) => path.join(guestDir, p));
 
     const result = await execa(python3, ['-c', 'import ast, sys\nfor f in sys.argv[1:]:\n    ast.parse(open(f).read(), f, feature_version=(3, 9))', ...programs], { reject: false });
 
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
+  });
+
+  it('run from a copy of their folder, as Packer uploads it, and leave no bytecode in it', async () => {
+    const uploaded = await emptyDir('imagebuild-guest');
+    for (const file of await readdir(guestDir)) await copyFile(path.join(guestDir, file), path.join(uploaded, file));
+    const paramsFile = path.join(work, 'checks.json');
+    await writeFile(paramsFile, JSON.stringify({ layer: 'runtime', gpu_count: 0, gpu_passthrough: false }));
+    const env = { PATH: fakeBin, FAKE_REAL_PYTHON: python3, IMAGEBUILD_GUEST_ROOT: ubuntuRoot };
+
+    const checks = await execa(python3, [path.join(uploaded, 'run_checks.py'), '--params', paramsFile, '--out', path.join(work, 'gate.json')], { env, extendEnv: false, reject: false });
+    const facts = await execa(python3, [path.join(uploaded, 'facts.py'), '--out', path.join(work, 'facts.json')], { env, extendEnv: false, reject: false });
+
+    expect([checks.exitCode, checks.stderr]).toEqual([0, '']);
+    expect(facts.exitCode).toBe(0);
+    expect(JSON.parse(await readFile(path.join(work, 'gate.json'), 'utf8'))).toMatchObject({ format: 1, layer: 'runtime' });
+    expect(JSON.parse(await readFile(path.join(work, 'facts.json'), 'utf8'))).toMatchObject({ format: 1, os_id: 'ubuntu' });
+    expect((await readdir(uploaded)).sort()).toEqual(['facts.py', 'guest_files.py', 'run_checks.py']);
   });
 });

@@ -3,7 +3,7 @@
 //
 // Runs for real: the suite programs' pure helpers with the real python3 on recorded nvidia-smi output
 // (four idle and loaded RTX 5090s, a thermally throttled GPU, a missing GPU, a GPU that stayed at 0 %),
-// their JSON fed to the gate's own readers in packer/guest/run_checks.py, `--help` with torch, vLLM
+// their JSON fed to the gate's own readers in guest/run_checks.py, `--help` with torch, vLLM
 // and TensorFlow made unimportable, the shell programs against fake nvidia-smi/docker first on PATH,
 // py_compile, shellcheck, `ansible-playbook --syntax-check` on the four layer playbooks, ansible-lint,
 // and the roles' templates and computed versions rendered with the demo box's vars (on localhost, into
@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireTools } from './helpers/require-tools.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const suiteDir = path.join(repoRoot, 'ansible/roles/validation_suite/files');
@@ -35,7 +36,7 @@ const SHELL_PROGRAMS = ['validate_gpus.sh', 'test_docker_gpu.sh'];
 const LAYER_PLAYBOOKS = ['driver', 'runtime', 'frameworks', 'validation'];
 const ROLES = ['nvidia_driver', 'container_runtime', 'ai_frameworks', 'validation_suite', 'gpu_tuning', 'package_cache'];
 
-// The JSON contracts of packer/guest/run_checks.py's comment: key -> JSON type.
+// The JSON contracts of guest/run_checks.py's comment: key -> JSON type.
 const DDP_CONTRACT = {
   scaling_efficiency: 'number', throughput_1gpu: 'number', throughput_ngpu: 'number', gpus: 'number', model: 'string',
   batch_size: 'number', device: 'string', ngpu_started_at: 'number', ngpu_finished_at: 'number',
@@ -56,16 +57,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-function toolAvailable(tool: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (process.env.CI) throw new Error(`${tool} is needed by test/validation-suite.test.ts in CI (scripts/install-deps.sh)`);
-    return false;
-  }
-}
 
 function shapeOf(value: unknown): string {
   return Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
@@ -98,7 +89,7 @@ const MODULES = {
   soak: path.join(suiteDir, 'stress_soak.py'),
   vllm: path.join(suiteDir, 'test_vllm_inference.py'),
   tf: path.join(suiteDir, 'test_tensorflow_gpu.py'),
-  gate: path.join(repoRoot, 'packer/guest/run_checks.py'),
+  gate: path.join(repoRoot, 'guest/run_checks.py'),
 };
 
 /** Parsed JSON, as the Python side printed it. */
@@ -152,7 +143,7 @@ describe('suite programs: compile, lint, run without the frameworks', () => {
     expect(result.exitCode).toBe(0);
   });
 
-  it.skipIf(!toolAvailable('shellcheck'))('shellcheck finds nothing in the shell programs and their fakes', async () => {
+  it.skipIf(!requireTools('test/validation-suite.test.ts', 'shellcheck'))('shellcheck finds nothing in the shell programs and their fakes', async () => {
     const files = [...SHELL_PROGRAMS.map((f) => path.join(suiteDir, f)), path.join(fakeBin, 'nvidia-smi'), path.join(fakeBin, 'docker')];
 
     const result = await execa('shellcheck', files, { reject: false });
@@ -699,7 +690,7 @@ describe('the GPU layers\' playbooks and roles', () => {
     expect(roles.at(-1)).toBe('layer_marker');
   });
 
-  it.skipIf(!toolAvailable('ansible-lint'))('ansible-lint (production profile) passes the roles and playbooks', async () => {
+  it.skipIf(!requireTools('test/validation-suite.test.ts', 'ansible-lint'))('ansible-lint (production profile) passes the roles and playbooks', async () => {
     const targets = [...ROLES.map((r) => `ansible/roles/${r}`), ...LAYER_PLAYBOOKS.map((p) => `ansible/playbooks/${p}.yml`)];
 
     const result = await execa('ansible-lint', ['--offline', '--nocolor', '--profile', 'production', ...targets], { cwd: repoRoot, env: ansibleEnv, reject: false });

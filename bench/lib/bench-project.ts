@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEMO_SPEC_PATH, mutateManifest, PROJECT_ROOT } from '../../test/support.js';
+import { PROJECT_ROOT } from '../../test/helpers/project-root.js';
+import { DEMO_SPEC_PATH, mutateManifest } from '../../test/helpers/spec-builders.js';
 import { runCommand, type CommandRun } from './measure.js';
 
 export { PROJECT_ROOT };
 
 /** What `npm pack` ships (package.json "files"): the snapshot the CLI figures run. */
-const PACKAGE_FILES = ['package.json', 'bin', 'dist', 'templates', 'ansible', 'packer', 'manifests', 'schema'];
+const PACKAGE_FILES = ['package.json', 'bin', 'dist', 'templates', 'ansible', 'packer', 'guest', 'manifests', 'schema'];
 let packageDir = PROJECT_ROOT;
 
 /**

@@ -4,7 +4,7 @@ import { digestFiles } from '../adapters/fs/read-files.js';
 import type { ProjectFiles } from '../core/plan/plan-build.js';
 
 /** The project directories whose files can shape a layer. */
-const LAYER_SOURCE_DIRS = ['ansible', 'templates', 'packer'] as const;
+const LAYER_SOURCE_DIRS = ['ansible', 'templates', 'packer', 'guest'] as const;
 
 /** Digests every file that can shape a layer, plus the texts the planner parses (playbooks, role metadata). */
 export async function collectProjectFiles(packageRoot: string): Promise<ProjectFiles> {

@@ -77,7 +77,8 @@ export async function verifyArtifact(input: VerifyInput): Promise<ArtifactVerifi
         const verdicts: GateVerdict[] = [];
         try {
           await attempt.session.exec('rm -rf /tmp/imagebuild-verify && mkdir -p /tmp/imagebuild-verify');
-          await attempt.session.upload(join(input.projectDir, 'packer/guest/run_checks.py'), '/tmp/imagebuild-verify/run_checks.py');
+          // run_checks.py imports guest_files.py from its own folder.
+          for (const program of ['run_checks.py', 'guest_files.py']) await attempt.session.upload(join(input.projectDir, 'guest', program), `/tmp/imagebuild-verify/${program}`);
           for (const layer of VERIFY_LAYERS) {
             const paramsFile = join(input.workDir, `${layer}-checks.json`);
             await writeFile(paramsFile, JSON.stringify(checkParams(input.spec, layer)));

@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import type { GateVerdict } from '../../core/gate/evaluate-gate.js';
 import type { HostProfile } from '../../core/spec/host-profile.js';
-import type { LayerName } from '../../core/spec/layers.js';
+import { isLayerName, LAYER_NAMES, type LayerName } from '../../core/spec/layers.js';
+import { UsageError } from '../../errors.js';
 
 export type BuildOptions = {
   readonly specArg?: string;
@@ -14,7 +16,7 @@ export type BuildOptions = {
   readonly hostProfile?: HostProfile;
   readonly renderer: 'default' | 'simple' | 'silent';
   readonly signal: AbortSignal;
-  /** Where ansible/ and packer/guest/ are taken from; defaults to the installed package. */
+  /** Where ansible/ and guest/ are taken from; defaults to the installed package. */
   readonly projectDir?: string;
   /** A spec user and private key for the verification boot's in-guest checks. */
   readonly verifyLogin?: { readonly user: string; readonly privateKey: string };
@@ -59,3 +61,111 @@ export type BuildReport = {
   readonly durationS: number;
   readonly logsDir?: string;
 };
+
+// The build's command line, read and written in one place: `imagebuild build` decodes its flags here,
+// and a remote build encodes the same request back into the argv the host's imagebuild decodes.
+
+/** What a build command line carries: the argv half of BuildOptions, and publishing after the build. */
+export type BuildRequest = Pick<BuildOptions, 'version' | 'specArg' | 'fromLayer' | 'untilLayer' | 'accel' | 'hostProfile' | 'verifyLogin' | 'skipVerify' | 'renderedDir'> & {
+  readonly publish?: boolean;
+  readonly allowBumpMismatch?: string;
+};
+
+/** The flags that carry a BuildRequest, with their node:util parseArgs types. */
+export const BUILD_REQUEST_FLAGS = {
+  spec: 'string',
+  'from-layer': 'string',
+  'until-layer': 'string',
+  accel: 'string',
+  'host-profile': 'string',
+  'verify-user': 'string',
+  'verify-key': 'string',
+  'no-verify': 'boolean',
+  publish: 'boolean',
+  'allow-bump-mismatch': 'string',
+  rendered: 'string',
+} as const satisfies Readonly<Record<string, 'string' | 'boolean'>>;
+
+export type BuildRequestFlag = keyof typeof BUILD_REQUEST_FLAGS;
+
+/** Flag values as node:util parseArgs returns them. */
+export type FlagValues = Readonly<Record<string, string | boolean | undefined>>;
+
+const ACCELERATORS = ['kvm', 'tcg'] as const;
+const HOST_PROFILES = ['gpu', 'cpu'] as const satisfies readonly HostProfile[];
+
+/** A build request but its version, which is a positional argument. */
+export type BuildFlags = Omit<BuildRequest, 'version'>;
+
+/**
+ * Reads the build flags among parsed flags (`plan`, `verify` and `cache` take some of them; others are
+ * ignored). A bad value or combination is a UsageError naming what is valid.
+ */
+export function decodeBuildFlags(flags: FlagValues, cwd: string): BuildFlags {
+  const fromLayer = layerOfFlag(flags['from-layer'], '--from-layer');
+  const untilLayer = layerOfFlag(flags['until-layer'], '--until-layer');
+  if (fromLayer && untilLayer && LAYER_NAMES.indexOf(fromLayer) > LAYER_NAMES.indexOf(untilLayer)) {
+    throw new UsageError(`--from-layer ${fromLayer} is above --until-layer ${untilLayer}; the from layer must be at or below the until layer`);
+  }
+  const accel = wordOfFlag(flags.accel, '--accel', ACCELERATORS);
+  const hostProfile = wordOfFlag(flags['host-profile'], '--host-profile', HOST_PROFILES);
+  const user = textOf(flags['verify-user']);
+  const key = textOf(flags['verify-key']);
+  if ((user === undefined) !== (key === undefined)) throw new UsageError('--verify-user and --verify-key go together: a spec user and their private key');
+  const publish = flags.publish === true;
+  const allowBumpMismatch = textOf(flags['allow-bump-mismatch']);
+  if (allowBumpMismatch !== undefined && !publish) throw new UsageError('--allow-bump-mismatch goes with --publish');
+  const rendered = textOf(flags.rendered);
+  return {
+    specArg: textOf(flags.spec),
+    fromLayer,
+    untilLayer,
+    accel,
+    hostProfile,
+    verifyLogin: user === undefined || key === undefined ? undefined : { user, privateKey: resolve(cwd, key) },
+    skipVerify: flags['no-verify'] === true,
+    renderedDir: rendered === undefined ? undefined : resolve(cwd, rendered),
+    publish,
+    allowBumpMismatch,
+  };
+}
+
+/** The `imagebuild build` argv of a request, which decodeBuildFlags reads back (paths as given, relative to where it runs). */
+export function encodeBuildRequest(request: BuildRequest): string[] {
+  const flag = (name: BuildRequestFlag, value: string | undefined) => (value === undefined ? [] : [`--${name}`, value]);
+  const on = (name: BuildRequestFlag, value: boolean | undefined) => (value === true ? [`--${name}`] : []);
+  return [
+    request.version,
+    ...flag('spec', request.specArg),
+    ...flag('rendered', request.renderedDir),
+    ...flag('host-profile', request.hostProfile),
+    ...flag('from-layer', request.fromLayer),
+    ...flag('until-layer', request.untilLayer),
+    ...flag('accel', request.accel),
+    ...on('no-verify', request.skipVerify),
+    ...flag('verify-user', request.verifyLogin?.user),
+    ...flag('verify-key', request.verifyLogin?.privateKey),
+    ...on('publish', request.publish),
+    ...flag('allow-bump-mismatch', request.allowBumpMismatch),
+  ];
+}
+
+/** A flag naming a layer (`--from-layer`, `rollback --layer`); anything else is a UsageError listing the layers. */
+export function layerOfFlag(value: string | boolean | undefined, flag: string): LayerName | undefined {
+  const text = textOf(value);
+  if (text === undefined) return undefined;
+  if (!isLayerName(text)) throw new UsageError(`${flag} ${JSON.stringify(text)} is not a layer; valid: ${LAYER_NAMES.join(', ')}`);
+  return text;
+}
+
+function wordOfFlag<T extends string>(value: string | boolean | undefined, flag: string, valid: readonly T[]): T | undefined {
+  const text = textOf(value);
+  if (text === undefined) return undefined;
+  const word = valid.find((v) => v === text);
+  if (word === undefined) throw new UsageError(`${flag} ${JSON.stringify(text)} is not valid; valid: ${valid.join(', ')}`);
+  return word;
+}
+
+function textOf(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { LAYER_NAMES } from '../spec/layers.js';
 import { GateReportInvalidError } from './errors.js';
 
-// Schemas for the three JSON files that come back from the build VM (packer/guest/run_checks.py,
-// packer/guest/facts.py, ansible/callback_plugins/imagebuild_report.py). Objects are loose: the guest
+// Schemas for the three JSON files that come back from the build VM (guest/run_checks.py,
+// guest/facts.py, ansible/callback_plugins/imagebuild_report.py). Objects are loose: the guest
 // may add fields (more detail) without breaking an older host. Types are strict: a value of the wrong
 // kind, an unknown status or another format number is refused.
 

@@ -239,7 +239,7 @@ describe('assembleManifest', () => {
     const defaulted = assembleManifest(input());
     const given = assembleManifest(input({ factsSource: 'facts.py in the seal step' }));
 
-    expect(defaulted.facts_source).toBe("packer/guest/facts.py in the validation layer's build VM");
+    expect(defaulted.facts_source).toBe("guest/facts.py in the validation layer's build VM");
     expect(given.facts_source).toBe('facts.py in the seal step');
   });
 

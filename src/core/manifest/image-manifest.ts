@@ -207,7 +207,7 @@ export function assembleManifest(input: ManifestInput): ImageManifest {
     layers,
     gpu_validated: gpuValidatedLayers(layers),
     durations: { total_s: input.durations.totalS, finalize_s: input.durations.finalizeS },
-    facts_source: input.factsSource ?? `packer/guest/facts.py in the ${top ?? 'top'} layer's build VM`,
+    facts_source: input.factsSource ?? `guest/facts.py in the ${top ?? 'top'} layer's build VM`,
     ...(input.versionOverride === undefined ? {} : { version_override: input.versionOverride }),
     ...(input.verify === undefined ? {} : { verify: input.verify }),
     ...(input.sealKey === undefined ? {} : { seal_key: input.sealKey }),
@@ -235,7 +235,8 @@ export function parseManifest(manifest: unknown, what: string): ImageManifest {
   if (result.success) return result.data;
   const [issue] = result.error.issues;
   const where = issue === undefined || issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');
-  throw new ManifestInvalidError(`${what}: ${where}: ${issue?.message ?? 'does not validate'}`, { cause: result.error });
+  const detail = `${where}: ${issue?.message ?? 'does not validate'}`;
+  throw new ManifestInvalidError(`${what}: ${detail}`, { cause: result.error, detail });
 }
 
 function formatBuildDate(date: Date): string {

@@ -18,6 +18,8 @@ export type LayerInputs = {
   readonly parentKey: string | null;
   /** Base layer only: fingerprint of the build key whose public half the image authorises. */
   readonly buildKey?: string;
+  /** Bootstrapped base layer only: the key of the bootstrap image it is an overlay of. */
+  readonly bootstrapKey?: string;
 };
 
 /** What the plan needs to know of a layer already in the cache. */
@@ -61,7 +63,7 @@ export type PlanOptions = {
   readonly buildKey?: string;
 };
 
-const SHARED_FILES = ['ansible/ansible.cfg', 'ansible/callback_plugins/', 'packer/guest/', 'packer/plugins.pkr.hcl', 'templates/packer/'];
+const SHARED_FILES = ['ansible/ansible.cfg', 'ansible/callback_plugins/', 'guest/', 'packer/plugins.pkr.hcl', 'templates/packer/'];
 
 /** The spec fields each layer is built from. Build-VM size, output and storage settings change no layer's content. */
 function specSlice(spec: ImageSpec, layer: LayerName): Record<string, unknown> {
@@ -177,6 +179,7 @@ export function planBuild(
       tools,
       parentKey,
       ...(layer === 'base' && options.buildKey !== undefined ? { buildKey: options.buildKey } : {}),
+      ...(layer === 'base' && spec.os.source.kind === 'bootstrap' ? { bootstrapKey: computeBootstrapKey(spec, options.buildKey) } : {}),
     };
     const key = computeLayerKey(inputs);
     const hit = byKey.get(key);
@@ -227,6 +230,7 @@ export function explainMiss(inputs: LayerInputs, previous: CachedLayer | undefin
     if (previous.inputs.tools[tool] !== inputs.tools[tool]) reasons.push(`${tool} ${previous.inputs.tools[tool]} → ${inputs.tools[tool]}`);
   }
   if (previous.inputs.buildKey !== inputs.buildKey) reasons.push(`build key ${previous.inputs.buildKey ?? 'unrecorded'} → ${inputs.buildKey ?? 'unknown'}`);
+  if (reasons.length === 0 && previous.inputs.bootstrapKey !== inputs.bootstrapKey) reasons.push('bootstrap image inputs changed (cache.apt_proxy or the build key)');
   if (reasons.length === 0 && previous.inputs.parentKey !== inputs.parentKey) reasons.push('parent layer differs from the cached build');
   return reasons.length > 0 ? reasons : ['not in the cache'];
 }
@@ -245,6 +249,18 @@ function diffValues(before: unknown, after: unknown, path: string): ValueChange[
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * The key of a bootstrapped base image (`<cache>/bootstrap/<key>/`): everything that shapes the root
+ * filesystem mmdebstrap writes, including the apt proxy and build key it writes into the image. The
+ * base layer's inputs carry it, so the two keys always agree on what counts.
+ */
+export function computeBootstrapKey(spec: ImageSpec, buildKeyFingerprint: string | undefined): string {
+  const source = spec.os.source;
+  return createHash('sha256')
+    .update(encodeCanonicalJson({ source, hostname: spec.os.hostname, disk: spec.os.disk_size_gib, buildKey: buildKeyFingerprint ?? '', proxy: spec.cache.apt_proxy ?? '' }))
+    .digest('hex');
 }
 
 /** Files the seal step depends on: its playbook and role, its vars template and the Packer templates. */

@@ -15,7 +15,7 @@ counted in sw_power_cap_samples, not as throttling.
 It measures; it never applies the gate's thresholds (85 C, no throttling). It fails (exit 1) when the
 soak itself is void or the hardware misbehaved: a load process died, a GPU stayed idle (the load never
 reached it), a GPU vanished from nvidia-smi, nvidia-smi gave no sample, or the kernel logged an NVIDIA
-Xid error. The last stdout line (with --json) is the JSON object of packer/guest/run_checks.py's
+Xid error. The last stdout line (with --json) is the JSON object of guest/run_checks.py's
 contract.
 """
 

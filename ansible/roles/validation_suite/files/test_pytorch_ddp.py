@@ -18,7 +18,7 @@ While the n-GPU phase runs it samples nvidia-smi itself: a GPU that stayed idle 
 on it, and the program fails rather than report a throughput the GPUs did not produce.
 
 It measures; it never applies the gate's threshold. The last stdout line (with --json) is the JSON
-object of packer/guest/run_checks.py's contract; exit 0 on a completed measurement, 1 on failure.
+object of guest/run_checks.py's contract; exit 0 on a completed measurement, 1 on failure.
 
 --device cpu runs the same DDP code on CPU processes over gloo: a way to test the program on a machine
 without a GPU. Its JSON says "device": "cpu", which no gate accepts as GPU work.

@@ -14,7 +14,7 @@ image's shared cache named in suite-config.json next to this program). Nothing i
 Proof the GPU did the work: vLLM's platform must be CUDA and GPU memory in use must grow by at least
 the weights when the model loads (nvidia-smi). The outputs get a basic quality check (non-empty, not
 one token repeated). The last stdout line (with --json) is the JSON object of
-packer/guest/run_checks.py's contract; exit 0 on a completed measurement, 1 on failure.
+guest/run_checks.py's contract; exit 0 on a completed measurement, 1 on failure.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 # every machine, and `imagebuild build` passes them with -var.
 variable "project_dir" {
   type        = string
-  description = "Absolute path of the imagebuild project (ansible/, packer/guest/)."
+  description = "Absolute path of the imagebuild project (ansible/, guest/)."
 }
 
 variable "report_dir" {

@@ -38,12 +38,18 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional
+
+# Bytecode beside the programs would land in guest/, whose files are hashed into every layer's key.
+sys.dont_write_bytecode = True
+# guest_files.py travels beside this file (Packer copies the whole folder); loaded by path, this
+# program still finds it.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from guest_files import guest_path, write_json_atomic  # noqa: E402
 
 FORMAT = 1
 LAYERS = ("base", "driver", "runtime", "frameworks", "validation")
@@ -259,11 +265,6 @@ class Completed:
 # --- guest access ------------------------------------------------------------------------------
 
 
-def guest_path(path: str) -> str:
-    root = os.environ.get("IMAGEBUILD_GUEST_ROOT", "")
-    return root.rstrip("/") + path if root else path
-
-
 def read_text(path: str) -> str:
     with open(guest_path(path), encoding="utf-8", errors="replace") as f:
         return f.read()
@@ -415,25 +416,6 @@ def host_info() -> Dict[str, Any]:
         "hostname": kernel_file("hostname", socket.gethostname),
         "kernel": kernel_file("osrelease", platform.release),
     }
-
-
-def write_json_atomic(path: str, data: Dict[str, Any]) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # --- layer 1: base ---------------------------------------------------------------------------

@@ -39,8 +39,14 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 from typing import Any, Callable, Dict, List, Optional
+
+# Bytecode beside the programs would land in guest/, whose files are hashed into every layer's key.
+sys.dont_write_bytecode = True
+# guest_files.py travels beside this file (Packer copies the whole folder); loaded by path, this
+# program still finds it.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from guest_files import guest_path, write_json_atomic  # noqa: E402
 
 FORMAT = 1
 COMMAND_TIMEOUT_S = 30
@@ -61,11 +67,6 @@ def version(*names):
 print(json.dumps({"pytorch": version("torch"), "tensorflow": version("tensorflow", "tensorflow-cpu"), "vllm": version("vllm"),
                   "nccl": version("nvidia-nccl-cu13", "nvidia-nccl-cu12", "nvidia-nccl-cu11")}))
 """
-
-
-def guest_path(path: str) -> str:
-    root = os.environ.get("IMAGEBUILD_GUEST_ROOT", "")
-    return root.rstrip("/") + path if root else path
 
 
 def read_file(host_path: str) -> Optional[str]:
@@ -249,25 +250,6 @@ def collect_facts(venv: Optional[str]) -> Dict[str, Any]:
         "venv": venv if safely("venv", lambda: venv_python(venv)) else None,
         "frameworks": safely("frameworks", lambda: framework_versions(venv), {"pytorch": None, "tensorflow": None, "vllm": None, "nccl": None}),
     }
-
-
-def write_json_atomic(path: str, data: Dict[str, Any]) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def venv_from_params(path: str) -> Optional[str]:
