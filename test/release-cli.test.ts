@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Output } from '../src/cli/output.js';
-import { createProgressRenderer, parseRate, RELEASE_COMMANDS, VERSION_ROLLBACK_FLAGS } from '../src/cli/release-commands.js';
+import { RELEASE_COMMANDS } from '../src/cli/command-registry.js';
+import { parseRate } from '../src/cli/commands/download.js';
+import { VERSION_ROLLBACK_FLAGS } from '../src/cli/commands/rollback.js';
+import { createProgressRenderer } from '../src/cli/transfer-progress.js';
 import { UsageError } from '../src/errors.js';
 import { PROJECT_ROOT } from './support.js';
 
@@ -77,7 +80,7 @@ describe('release commands', () => {
   });
 
   it('loads the AWS SDK only when a store is opened: nothing the CLI imports statically reaches it', () => {
-    const reached = staticImports(join(PROJECT_ROOT, 'src/cli/release-commands.ts'));
+    const reached = staticImports(join(PROJECT_ROOT, 'src/cli/command-registry.ts'));
 
     expect([...reached].filter((m) => m.startsWith('@aws-sdk/'))).toEqual([]);
     expect(reached.has(join(PROJECT_ROOT, 'src/adapters/store/s3/index.ts'))).toBe(false);

@@ -8,15 +8,16 @@ import { connectRemoteHost, type RemoteAuth, type RemoteHost } from '../adapters
 import { ImageManifest } from '../core/manifest/image-manifest.js';
 import { REMOTE_PID_MARKER, remoteBuildCommand, shellQuote, type RemoteHostSpec } from '../core/remote/remote-command.js';
 import { renderImage } from '../core/render/render-image.js';
-import { applyHostProfile, type HostProfile } from '../core/spec/host-profile.js';
+import { applyHostProfile } from '../core/spec/host-profile.js';
 import { BuildInterruptedError, ImagebuildError } from '../errors.js';
 import { loadSpec } from './load-spec.js';
 import { releaseDirName } from '../core/version/release-version.js';
+import { encodeBuildRequest, type BuildRequest } from './build/options.js';
 
 export type RemoteBuildOptions = {
-  readonly specArg?: string;
+  /** The build the host runs, as `imagebuild build` here read it; its spec and rendered files go up with it. */
+  readonly request: BuildRequest;
   readonly cwd: string;
-  readonly version: string;
   readonly target: RemoteHostSpec;
   readonly auth: RemoteAuth;
   /** The build directory's parent on the host (relative paths are from the login directory). */
@@ -25,9 +26,6 @@ export type RemoteBuildOptions = {
   readonly imagebuild: string;
   /** The imagebuild version here; the host must run the same one. */
   readonly localVersion: string;
-  readonly hostProfile?: HostProfile;
-  /** `build` flags handed on as they are (--from-layer, --accel, --no-verify, --publish…). */
-  readonly buildArgs: readonly string[];
   readonly signal: AbortSignal;
   readonly onLine: (line: string, from: 'stdout' | 'stderr') => void;
   /** Progress of the steps around the remote build (connect, upload, fetch). */
@@ -54,8 +52,9 @@ export type RemoteBuildReport = {
  */
 export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBuildReport> {
   const started = Date.now();
-  const loaded = await loadSpec(options.specArg, options.cwd);
-  const spec = applyHostProfile(loaded.spec, options.hostProfile);
+  const { request } = options;
+  const loaded = await loadSpec(request.specArg, options.cwd);
+  const spec = applyHostProfile(loaded.spec, request.hostProfile);
   options.onStep(`connecting to ${options.target.username}@${options.target.host}:${options.target.port}`);
   const host = await connectRemoteHost(options.target, options.auth);
   try {
@@ -81,9 +80,10 @@ export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBu
     const command = remoteBuildCommand({
       dir: buildDir,
       imagebuild: options.imagebuild,
-      args: [options.version, '--spec', 'spec.yaml', '--rendered', 'rendered', ...(options.hostProfile ? ['--host-profile', options.hostProfile] : []), ...options.buildArgs],
+      // Paths as the host's build directory sees them: the uploaded spec and rendered files.
+      args: encodeBuildRequest({ ...request, specArg: 'spec.yaml', renderedDir: 'rendered' }),
     });
-    options.onStep(`building v${options.version} on ${host.name}`);
+    options.onStep(`building v${request.version} on ${host.name}`);
     const exit = await runInterruptible(host, command, options);
 
     if (exit.interrupted) {
@@ -93,8 +93,8 @@ export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBu
       throw new ImagebuildError('REMOTE_BUILD_FAILED', `remote build on ${host.name} failed (exit ${exit.code ?? exit.signal ?? 'unknown'}); its output is above, its logs are on the host under ${buildDir}`, exit.code === 2 ? 2 : 1);
     }
 
-    const remoteVersionDir = posix.join(buildDir, 'output', spec.name, releaseDirName(options.version));
-    const localDir = join(stage, releaseDirName(options.version));
+    const remoteVersionDir = posix.join(buildDir, 'output', spec.name, releaseDirName(request.version));
+    const localDir = join(stage, releaseDirName(request.version));
     options.onStep(`bringing the manifest, logs and gate reports home to ${localDir}`);
     const temp = `${localDir}.part-${process.pid}`;
     await rm(temp, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { appendFileSync, readFileSync } from 'node:fs';
-import type { BuildEvent, BuildReport } from '../app/build-image.js';
+import type { BuildEvent, BuildReport } from '../app/build/options.js';
 import { ImageManifest } from '../core/manifest/image-manifest.js';
 import { annotation, formatStepSummary, GROUP_END, groupStart, type BuildSummary, type SummaryStep } from '../core/report/ci-report.js';
 import { LAYER_NAMES, type LayerName } from '../core/spec/layers.js';

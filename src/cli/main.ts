@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ImagebuildError, SpecInvalidError, UsageError } from '../errors.js';
-import { COMMANDS, type Command } from './commands.js';
+import type { Command } from './command.js';
+import { COMMANDS } from './command-registry.js';
 import { createOutput, type Output } from './output.js';
 import { quoteInput } from './flags.js';
 import { packageVersion } from './package-version.js';

@@ -1,0 +1,22 @@
+import type { FlagValues } from '../app/build/options.js';
+import type { Output } from './output.js';
+
+/** A parsed command line handed to a command. */
+export type Invocation = {
+  readonly positionals: readonly string[];
+  readonly flags: FlagValues;
+  readonly cwd: string;
+  readonly output: Output;
+};
+
+export type FlagSpec = { readonly type: 'string' | 'boolean'; readonly value?: string; readonly help: string };
+
+export type Command = {
+  readonly name: string;
+  readonly usage: string;
+  readonly summary: string;
+  readonly description: string;
+  readonly flags: Readonly<Record<string, FlagSpec>>;
+  readonly positionals: { readonly min: number; readonly max: number };
+  run(invocation: Invocation): Promise<number>;
+};

@@ -1,0 +1,61 @@
+import { decodeBuildFlags } from '../../app/build/options.js';
+import { formatBytes } from '../../core/release/transfer-rate.js';
+import { UsageError } from '../../errors.js';
+import type { Command } from '../command.js';
+import { HOST_PROFILE_FLAG, JSON_FLAG, SPEC_FLAG, stringFlag } from '../flags.js';
+
+/** `imagebuild cache`. */
+export const cacheCommand: Command = {
+  name: 'cache',
+  usage: 'imagebuild cache <ls|prune> [--spec FILE] [--yes] [--keep-failed] [--json]',
+  summary: 'list the layer cache, or prune what no build will use again',
+  description:
+    "`cache ls` lists registered layers (key, spec, age, size, gate, and whether the current spec's plan uses them),\n" +
+    'bootstrap images, failed layers kept for debugging and build directories.\n' +
+    '`cache prune` removes layers used neither by the current plan nor by a release in the output directory, bootstraps\n' +
+    'no kept base layer uses, failed layers (unless --keep-failed), finished build directories and staging directories\n' +
+    'a killed run left (a build removes those itself when it starts). It only lists what it would remove unless --yes\n' +
+    'is given, and takes the cache lock while it deletes.',
+  flags: {
+    spec: SPEC_FLAG,
+    yes: { type: 'boolean', help: 'prune: really delete (default: dry run)' },
+    'keep-failed': { type: 'boolean', help: 'prune: keep failed layers' },
+    'host-profile': HOST_PROFILE_FLAG,
+    json: JSON_FLAG,
+  },
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, flags, cwd, output }) {
+    const action = positionals[0];
+    const { listCache, pruneCache } = await import('../../app/cache-admin.js');
+    const { displayPathOf } = await import('../../app/load-spec.js');
+    if (action === 'ls') {
+      const listing = await listCache({ specArg: stringFlag(flags.spec), cwd, hostProfile: decodeBuildFlags(flags, cwd).hostProfile });
+      if (flags.json === true) {
+        output.json(listing);
+        return 0;
+      }
+      output.out(`cache ${displayPathOf(listing.cacheDir, cwd)}: ${formatBytes(listing.totalBytes)}`);
+      if (listing.layers.length === 0) output.out('  no registered layers');
+      for (const l of listing.layers) {
+        output.out(`  ${l.layer.padEnd(10)} ${l.key.slice(0, 12)}  ${l.specName}  ${l.createdAt}  ${formatBytes(l.bytes).padStart(9)}  gate ${l.gate}${l.inCurrentPlan ? output.paint('green', '  (current plan)') : ''}`);
+      }
+      for (const b of listing.bootstraps) output.out(`  bootstrap  ${b.key.slice(0, 12)}  ${formatBytes(b.bytes)}`);
+      for (const f of listing.failed) output.out(`  failed     ${f.name}  ${formatBytes(f.bytes)}`);
+      if (listing.builds.length > 0) output.out(`  builds     ${listing.builds.length} director${listing.builds.length === 1 ? 'y' : 'ies'}, ${formatBytes(listing.builds.reduce((s, b) => s + b.bytes, 0))}`);
+      for (const problem of listing.problems) output.err(`${output.paint('yellow', 'notice:')} ${problem}`);
+      return 0;
+    }
+    if (action === 'prune') {
+      const result = await pruneCache({ specArg: stringFlag(flags.spec), cwd, apply: flags.yes === true, keepFailed: flags['keep-failed'] === true, hostProfile: decodeBuildFlags(flags, cwd).hostProfile });
+      if (flags.json === true) {
+        output.json(result);
+        return 0;
+      }
+      const verb = result.dryRun ? 'would remove' : 'removed';
+      for (const item of result.removed) output.out(`  ${verb} ${displayPathOf(item.path, cwd)} (${formatBytes(item.bytes)}): ${item.why}`);
+      output.out(`${result.removed.length === 0 ? 'nothing to prune' : `${verb} ${result.removed.length} item(s), ${formatBytes(result.freedBytes)}`}${result.dryRun && result.removed.length > 0 ? ' — run with --yes to delete' : ''}`);
+      return 0;
+    }
+    throw new UsageError(`cache: unknown action "${action}"; valid: ls, prune`);
+  },
+};

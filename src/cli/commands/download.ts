@@ -1,0 +1,62 @@
+import { formatBytes, formatDuration } from '../../core/release/transfer-rate.js';
+import { UsageError } from '../../errors.js';
+import type { Command } from '../command.js';
+import { releaseRefArg, STORE_JSON_FLAG, STORE_NOTE, STORE_SPEC_FLAG, stringFlag } from '../flags.js';
+import { withInterrupt } from '../interrupt.js';
+import { createProgressRenderer } from '../transfer-progress.js';
+
+/** `imagebuild download`. */
+export const downloadCommand: Command = {
+  name: 'download',
+  usage: 'imagebuild download <version|current> [--dest DIR] [--spec FILE] [--limit-rate RATE] [--json]',
+  summary: 'download a release verified against its manifest, resumable, with progress',
+  description:
+    "Downloads a release's qcow2 and its image-manifest.json (and SHA256SUMS) into DIR (default ./<name>-vX.Y.Z/).\n" +
+    'The image streams into <file>.part and is hashed on the way; an interrupted download (Ctrl-C, a dropped link, a\n' +
+    'killed process) resumes from the .part file with a ranged request when the same command runs again. Only an\n' +
+    'image whose SHA-256 matches the manifest gets its final name; a mismatch removes the partial file, leaves nothing\n' +
+    'under the final name and says so (exit 1). Memory stays constant whatever the image size. Progress shows bytes,\n' +
+    'rate and ETA: a redrawn line on a terminal, a plain line every few seconds otherwise. A destination without room\n' +
+    'for the (rest of the) image is refused before anything is written; a disk that fills meanwhile stops the download\n' +
+    'with what to free, and the same command resumes it.\n' +
+    STORE_NOTE,
+  flags: {
+    spec: STORE_SPEC_FLAG,
+    dest: { type: 'string', value: 'DIR', help: 'directory for the image and its manifest (default ./<name>-vX.Y.Z/)' },
+    'limit-rate': { type: 'string', value: 'RATE', help: 'stay under RATE bytes per second, e.g. 50M or 500K (shared links)' },
+    json: STORE_JSON_FLAG,
+  },
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, flags, cwd, output }) {
+    const ref = releaseRefArg(positionals[0]!);
+    const limitRate = parseRate(stringFlag(flags['limit-rate']));
+    const { downloadRelease } = await import('../../app/release-download.js');
+    const asJson = flags.json === true;
+    const report = await withInterrupt(output, 'stopping; the partial download is kept; run the same command again to resume', (signal) =>
+      downloadRelease({ specArg: stringFlag(flags.spec), cwd, ref, dest: stringFlag(flags.dest), limitRate, signal, onProgress: asJson ? undefined : createProgressRenderer(output) }),
+    );
+    if (asJson) {
+      output.json(report);
+      return 0;
+    }
+    for (const notice of report.notices) output.err(`${output.paint('yellow', 'notice:')} ${notice}`);
+    if (report.status === 'already-present') {
+      output.out(`${output.paint('green', '✔')} ${report.artifact} is already here, verified when it was downloaded (manifest ${report.manifest})`);
+      return 0;
+    }
+    output.out(`${output.paint('green', '✔')} downloaded ${report.name} v${report.version}: ${report.artifact}`);
+    output.out(`  SHA-256  ${report.sha256} (verified against the manifest)`);
+    output.out(`  manifest ${report.manifest}`);
+    output.out(`  ${formatBytes(report.bytes)} in ${formatDuration(report.durationS)} at ${formatBytes(report.rate)}/s${report.resumedFrom > 0 ? `, resumed at ${formatBytes(report.resumedFrom)}` : ''}`);
+    return 0;
+  },
+};
+
+/** Parses a rate such as 50M, 500K, 1.5G or 1048576 (bytes per second, binary units). */
+export function parseRate(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)\s*([KMG]?)(?:i?B)?(?:\/s)?$/i.exec(text.trim());
+  const value = match ? Number(match[1]) * 1024 ** ['', 'K', 'M', 'G'].indexOf(match[2]!.toUpperCase()) : Number.NaN;
+  if (!Number.isFinite(value) || value < 1024) throw new UsageError(`--limit-rate "${text}" is not a rate of at least 1K; give bytes per second, e.g. 50M or 500K`);
+  return Math.floor(value);
+}

@@ -1,0 +1,51 @@
+import { formatBytes, formatDuration } from '../../core/release/transfer-rate.js';
+import { UsageError } from '../../errors.js';
+import type { Command } from '../command.js';
+import { STORE_JSON_FLAG, STORE_NOTE, STORE_SPEC_FLAG, stringFlag, versionArg } from '../flags.js';
+import { withInterrupt } from '../interrupt.js';
+import { createProgressRenderer } from '../transfer-progress.js';
+
+/** `imagebuild publish`. */
+export const publishCommand: Command = {
+  name: 'publish',
+  usage: 'imagebuild publish <version> [--spec FILE] [--allow-bump-mismatch REASON] [--json]',
+  summary: "upload a built release to the spec's store: image, manifest, then the release index and current",
+  description:
+    'Publishes output/<name>/vX.Y.Z/ to the store in an order that keeps it atomic for readers: the qcow2 first\n' +
+    '(multipart, 8 parts in flight, a checksum per part, retries with backoff), then image-manifest.json, SHA256SUMS\n' +
+    'and the spec, then the release index with `current` last. A version already in the store is refused: versions\n' +
+    'are immutable. The bump is checked against the previous release by the semver rule — OS or architecture change:\n' +
+    'MAJOR; new framework or capability: at least MINOR; fixes, driver patches, security updates: PATCH — and a\n' +
+    'mismatch is refused with the change that demands the bump, unless --allow-bump-mismatch gives a reason (recorded\n' +
+    'in the manifest). `current` moves to the new version unless a higher one is already published. The image is not\n' +
+    're-hashed: its SHA-256 comes from the manifest.\n' +
+    STORE_NOTE,
+  flags: {
+    spec: STORE_SPEC_FLAG,
+    'allow-bump-mismatch': { type: 'string', value: 'REASON', help: 'publish although the bump does not fit the changes; REASON is recorded in the manifest and index' },
+    json: STORE_JSON_FLAG,
+  },
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, flags, cwd, output }) {
+    const version = versionArg(positionals[0]!);
+    const reason = stringFlag(flags['allow-bump-mismatch']);
+    if (reason !== undefined && reason.trim() === '') throw new UsageError('--allow-bump-mismatch needs a reason, e.g. --allow-bump-mismatch "hotfix branch for customer X"');
+    const { publishRelease } = await import('../../app/release-publish.js');
+    const asJson = flags.json === true;
+    const report = await withInterrupt(output, 'stopping; the upload stops; nothing is listed in the release index until a publish completes', (signal) =>
+      publishRelease({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch: reason, signal, onProgress: asJson ? undefined : createProgressRenderer(output) }),
+    );
+    if (asJson) {
+      output.json(report);
+      return 0;
+    }
+    const bump = report.bump.actual === 'initial' ? 'first release' : `${report.bump.actual.toUpperCase()} bump from v${report.bump.from}`;
+    output.out(`${output.paint('green', '✔')} published ${report.name} v${report.version} to ${report.store} (${bump}) in ${formatDuration(report.durationS)}, ${formatBytes(report.bytes)} at ${formatBytes(report.rate)}/s`);
+    output.out(`  image    ${report.artifact}`);
+    output.out(`  manifest ${report.manifest}`);
+    output.out(`  current  ${report.current ? `v${report.version}` : 'unchanged (a higher version is current)'}`);
+    for (const change of report.bump.changes) output.out(`  ${output.paint('dim', `${change.subject}: ${change.from ?? '(none)'} → ${change.to ?? '(none)'} (${change.demands.toUpperCase()}, ${change.reason})`)}`);
+    for (const notice of report.notices) output.err(`${output.paint('yellow', 'notice:')} ${notice}`);
+    return 0;
+  },
+};

@@ -1,0 +1,41 @@
+import { resolve } from 'node:path';
+import { decodeBuildFlags } from '../../app/build/options.js';
+import type { Command } from '../command.js';
+import { JSON_FLAG, SPEC_FLAG, stringFlag } from '../flags.js';
+
+/** `imagebuild verify`. */
+export const verifyCommand: Command = {
+  name: 'verify',
+  usage: 'imagebuild verify <image.qcow2> [--spec FILE] [--verify-user USER --verify-key FILE] [--accel kvm|tcg] [--json]',
+  summary: 'boot a finished image through a throwaway overlay and check it over SSH',
+  description:
+    'The same step `build` runs on every artifact: boots the image by its own bootloader through a throwaway overlay (the\n' +
+    "image itself is never written), waits for SSH, checks that the build account is refused (with the cache's build key),\n" +
+    "and — with a spec user's key — runs the base and validation gate checks inside it. Then re-checks the image's SHA-256\n" +
+    'against the image-manifest.json beside it. Exit 0 passed, 1 failed.',
+  flags: {
+    spec: SPEC_FLAG,
+    'verify-user': { type: 'string', value: 'USER', help: 'a spec user to log in as (with --verify-key)' },
+    'verify-key': { type: 'string', value: 'FILE', help: "that user's private SSH key; without it only boot, SSH and the build account are checked" },
+    accel: { type: 'string', value: 'kvm|tcg', help: 'accelerator for the verification VM (default: tcg unless the spec says kvm)' },
+    json: JSON_FLAG,
+  },
+  positionals: { min: 1, max: 1 },
+  async run({ positionals, flags, cwd, output }) {
+    const { verifyLogin: login, accel } = decodeBuildFlags(flags, cwd);
+    const { verifyImageFile } = await import('../../app/verify-image.js');
+    const result = await verifyImageFile({ image: resolve(cwd, positionals[0]!), specArg: stringFlag(flags.spec), cwd, login, accelerator: accel });
+    if (flags.json === true) {
+      output.json(result);
+      return result.status === 'passed' ? 0 : 1;
+    }
+    const mark = result.status === 'passed' ? output.paint('green', '✔ verified') : output.paint('red', '✖ verification failed');
+    output.out(`${mark} ${positionals[0]} in ${result.duration_s.toFixed(0)} s`);
+    output.out(`  boots and answers SSH: ${result.booted ? `yes (host key ${result.ssh_host_key_sha256})` : 'no'}`);
+    output.out(`  build account refused: ${result.build_account_refused ? 'yes' : 'NO'}`);
+    output.out(`  in-guest gate: ${result.gate.status} — ${result.gate.summary}`);
+    output.out(`  SHA-256 unchanged: ${result.sha256_unchanged ? 'yes' : 'NO'}`);
+    for (const problem of result.problems) output.err(`${output.paint('red', 'error:')} ${problem}`);
+    return result.status === 'passed' ? 0 : 1;
+  },
+};
