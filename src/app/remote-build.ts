@@ -1,16 +1,14 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
-import { findPackageRoot } from '../adapters/fs/project-root.js';
-import { loadTemplateSources } from '../adapters/fs/read-files.js';
 import { replaceDirectory } from '../adapters/fs/write-files.js';
 import { connectRemoteHost, type RemoteAuth, type RemoteHost } from '../adapters/ssh/remote-host.js';
 import { ImageManifest } from '../core/manifest/image-manifest.js';
 import { REMOTE_PID_MARKER, remoteBuildCommand, shellQuote, type RemoteHostSpec } from '../core/remote/remote-command.js';
-import { renderImage } from '../core/render/render-image.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
 import { BuildInterruptedError, ImagebuildError } from '../errors.js';
 import { loadSpec } from './load-spec.js';
+import { renderSpec } from './prepare-image.js';
 import { releaseDirName } from '../core/version/release-version.js';
 import { encodeBuildRequest, type BuildRequest } from './build/options.js';
 
@@ -70,7 +68,7 @@ export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBu
 
     const buildDir = posix.join(options.remoteDir, spec.name);
     const stage = resolve(options.cwd, '.imagebuild', 'remote', `${options.target.host}-${options.target.port}`, spec.name);
-    await replaceDirectory(join(stage, 'rendered'), renderImage(spec, await loadTemplateSources(findPackageRoot()), packerVersion ? { packerVersion } : {}));
+    await replaceDirectory(join(stage, 'rendered'), await renderSpec(spec, packerVersion));
     options.onStep(`uploading the spec and the rendered files (for Packer ${packerVersion ?? 'unknown'}) to ${host.name}:${buildDir}`);
     const cleared = await host.run(`mkdir -p ${shellQuote(buildDir)} && rm -rf ${shellQuote(posix.join(buildDir, 'rendered'))}`);
     if (cleared.code !== 0) throw new ImagebuildError('REMOTE_FAILED', `${host.name}: cannot prepare ${buildDir}: ${cleared.stderr.trim().split('\n')[0] ?? cleared.code}`, 1);

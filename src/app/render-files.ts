@@ -1,10 +1,9 @@
 import { resolve } from 'node:path';
-import { findPackageRoot } from '../adapters/fs/project-root.js';
-import { loadTemplateSources } from '../adapters/fs/read-files.js';
 import { replaceDirectory } from '../adapters/fs/write-files.js';
 import { readToolVersion } from '../adapters/tools/tool-versions.js';
-import { renderImage, type RenderedFile } from '../core/render/render-image.js';
+import type { RenderedFile } from '../core/render/render-image.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
+import { renderSpec } from './prepare-image.js';
 
 export type RenderResult = {
   readonly spec: LoadedSpec;
@@ -20,7 +19,7 @@ export async function renderSpecFiles(options: { specArg?: string; outArg?: stri
   const packerTarget = options.packerVersion
     ? { version: options.packerVersion, source: 'flag' as const }
     : await detectPackerTarget();
-  const files = renderImage(spec.spec, await loadTemplateSources(findPackageRoot()), { packerVersion: packerTarget.version });
+  const files = await renderSpec(spec.spec, packerTarget.version);
   const outDir = resolve(options.cwd, options.outArg ?? `.imagebuild/rendered/${spec.spec.name}`);
   await replaceDirectory(outDir, files);
   return { spec, outDir, files, packerTarget };

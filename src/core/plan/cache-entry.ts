@@ -2,8 +2,6 @@ import { z } from 'zod';
 import { Sha256 } from '../digest.js';
 import { LAYER_NAMES } from '../spec/layers.js';
 
-
-
 /** The metadata file (`entry.json`) of a registered layer in the cache: `<cache>/layers/<key>/entry.json`. */
 export const CacheEntry = z.object({
   format: z.literal(1),
@@ -18,6 +16,7 @@ export const CacheEntry = z.object({
     tools: z.object({ packer: z.string(), ansible: z.string(), qemuImg: z.string() }),
     parentKey: Sha256.nullable(),
     buildKey: z.string().optional(),
+    bootstrapKey: Sha256.optional(),
   }),
   /** The layer's qcow2 inside the entry directory; an overlay on the parent's (or the bootstrap's) image. */
   image: z.string().default('layer.qcow2'),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseSpec } from '../spec/parse-spec.js';
 import type { ImageSpec } from '../spec/schema.js';
-import { computeLayerKey, planBuild, rolesOfPlaybook, type CachedLayer, type ProjectFiles } from './plan-build.js';
+import { computeBootstrapKey, computeLayerKey, planBuild, rolesOfPlaybook, type CachedLayer, type ProjectFiles } from './plan-build.js';
 
 const TOOLS = { packer: '1.6.6', ansible: '2.14.18', qemuImg: '7.2.22' };
 const digest = (c: string) => c.repeat(64).slice(0, 64);
@@ -180,5 +180,30 @@ describe('planBuild and the build key', () => {
     const cached = cacheFrom(planBuild(spec(), '1.0.0', PROJECT, TOOLS, [], { buildKey: KEY_A }));
 
     expect(planBuild(spec(), '1.1.0', PROJECT, TOOLS, cached, { buildKey: KEY_A }).layers.map((l) => l.action)).toEqual(['reuse', 'reuse', 'reuse', 'reuse', 'reuse']);
+  });
+});
+
+describe('planBuild and the bootstrap image', () => {
+  const KEY = 'SHA256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+  const bootstrapped = (proxy?: string) =>
+    spec((s) => {
+      s.os.source = { kind: 'bootstrap', suite: 'bookworm', mirror: 'http://deb.debian.org/debian', components: ['main'], include: [] } as unknown as ImageSpec['os']['source'];
+      if (proxy) s.cache.apt_proxy = proxy;
+    });
+
+  it('makes the bootstrap key an input of the base layer, so an apt proxy written into the image rebuilds it and says why', () => {
+    const before = planBuild(bootstrapped(), '1.0.0', PROJECT, TOOLS, [], { buildKey: KEY });
+
+    const after = planBuild(bootstrapped('http://10.0.2.2:3142'), '1.1.0', PROJECT, TOOLS, cacheFrom(before), { buildKey: KEY });
+
+    expect(after.layers[0]!.inputs.bootstrapKey).toBe(computeBootstrapKey(bootstrapped('http://10.0.2.2:3142'), KEY));
+    expect(after.layers[0]!.action).toBe('build');
+    expect(after.layers[0]!.reasons).toEqual(['bootstrap image inputs changed (cache.apt_proxy or the build key)']);
+  });
+
+  it('gives images from an installer or a cloud image no bootstrap key', () => {
+    const plan = planBuild(spec(), '1.0.0', PROJECT, TOOLS, [], { buildKey: KEY });
+
+    expect(plan.layers.map((l) => l.inputs.bootstrapKey)).toEqual([undefined, undefined, undefined, undefined, undefined]);
   });
 });

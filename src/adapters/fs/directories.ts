@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import { copyFile, cp, link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+// The file operations the app's pipelines make on their own directories (build runs, release
+// staging, bootstrap images), named for what they do there.
+
+/** Whether a file or directory exists at `path`. */
+export function pathExists(path: string): boolean {
+  return existsSync(path);
+}
+
+/** Creates `path` and its parents when missing. */
+export async function ensureDirectory(path: string): Promise<void> {
+  await mkdir(path, { recursive: true });
+}
+
+/** Removes `path` and everything below it; nothing there is not an error. */
+export async function removeTree(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true });
+}
+
+/** Empties `path` for a fresh start: removes it and makes it again. */
+export async function recreateDirectory(path: string): Promise<void> {
+  await removeTree(path);
+  await ensureDirectory(path);
+}
+
+/** Removes the entries of `dir` whose names start with `prefix` (leftovers of killed runs); a missing `dir` has none. */
+export async function removeEntriesStartingWith(dir: string, prefix: string): Promise<void> {
+  for (const name of existsSync(dir) ? await readdir(dir) : []) {
+    if (name.startsWith(prefix)) await removeTree(join(dir, name));
+  }
+}
+
+/** The names in `dir`; none when it does not exist. */
+export async function listDirectory(dir: string): Promise<string[]> {
+  return existsSync(dir) ? readdir(dir) : [];
+}
+
+/** Copies a file or a directory tree. */
+export async function copyTree(from: string, to: string): Promise<void> {
+  await cp(from, to, { recursive: true });
+}
+
+/** Moves `from` to `to` by rename (same filesystem), creating `to`'s parent first. */
+export async function moveIntoPlace(from: string, to: string): Promise<void> {
+  await mkdir(dirname(to), { recursive: true });
+  await rename(from, to);
+}
+
+/** A hard link to `from` at `to`, or a copy where links cannot be made (another filesystem). */
+export async function linkOrCopyFile(from: string, to: string): Promise<void> {
+  await link(from, to).catch(() => copyFile(from, to));
+}
+
+/** The size of a file in bytes. */
+export async function fileSize(path: string): Promise<number> {
+  return (await stat(path)).size;
+}
+
+/** Writes a text file whole (a file of a build run's own directory, not yet published). */
+export async function writeTextFile(path: string, text: string): Promise<void> {
+  await writeFile(path, text);
+}
