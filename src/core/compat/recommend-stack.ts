@@ -12,6 +12,7 @@ import {
 } from './check-gpu-stack.js';
 import { compareDottedVersions, majorMinor, majorOf } from './dotted-version.js';
 import type { CompatSourceId } from './sources.js';
+import { gpuFactsOf, ncclWheelForCudaMajor } from './table-queries.js';
 import { COMPAT_TABLE, type CompatTable, type DriverBranchFacts, type GpuFacts, type PyTorchWheelVariant, type VllmRelease } from './table.js';
 
 export type BranchReport = {
@@ -54,7 +55,7 @@ export type CompatReport = {
  * pairing the table confirms. Undefined when the model is unknown.
  */
 export function reportCompat(model: string, today: string, gpus = 1, table: CompatTable = COMPAT_TABLE): CompatReport | undefined {
-  const gpu = Object.hasOwn(table.gpus, model) ? table.gpus[model] : undefined;
+  const gpu = gpuFactsOf(model, table);
   const minimums = minimumsFor(model, table);
   const description = describeGpu(model, table);
   if (gpu === undefined || minimums === undefined || description === undefined) return undefined;
@@ -88,11 +89,10 @@ function recommendStack(gpu: GpuFacts, today: string, table: CompatTable, notes:
   const firstCudnn = table.cudnn.firstForCuda[cudaMajor];
   const cudnn = table.cudnn.newest.version;
   if (firstCudnn !== undefined && compareDottedVersions(cudnn, firstCudnn.version) < 0) return undefined;
-  const wheelMajor = String(majorOf(framework.variant.cuda));
   const topology = table.nccl.topologies.find((candidate) => candidate.computeCapability === gpu.computeCapability);
   const bundled = framework.variant.nccl;
   const needsPin = topology !== undefined && (bundled === undefined || compareDottedVersions(bundled, topology.firstGood.version) < 0);
-  const wheel = table.nccl.wheel.packages[wheelMajor];
+  const wheel = ncclWheelForCudaMajor(majorOf(framework.variant.cuda), table);
   return {
     driver_branch: branch,
     driver_minimum: maxVersion(table.cuda[cuda]?.minDriver ?? `${branch}`, gpu.minDriver),

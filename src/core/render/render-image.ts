@@ -1,9 +1,10 @@
 import Handlebars from 'handlebars';
-import { COMPAT_TABLE } from '../compat/table.js';
 import { resolveVendorSources } from '../spec/vendor-sources.js';
 import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
 import type { ImageSpec } from '../spec/schema.js';
 import { compareDottedVersions } from '../compat/dotted-version.js';
+import { driverBranchOf, gpuFactsOf, hasUnbranchedDriverPackages, ncclWheelForVariant, osFactsOf, runsWithoutPeerToPeer } from '../compat/table-queries.js';
+import { gpuStackOf } from '../spec/parse-spec.js';
 import { encodeCanonicalJson, encodeHclValue, encodeYamlValue, HclExpression } from './encode.js';
 
 /** Template sources, keyed by their path under `templates/` (e.g. `packer/layer.pkr.hcl.hbs`), plus static files under `packer/`. */
@@ -105,9 +106,9 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
   const accelerator = spec.hardware.build_vm.accelerator === 'tcg' ? 'tcg' : 'kvm';
   const layer = unit === 'seal' ? undefined : spec.layers[unit];
   const frameworks = spec.layers.frameworks;
-  const gpu = COMPAT_TABLE.gpus[spec.hardware.gpu.model as keyof typeof COMPAT_TABLE.gpus];
-  const osKey = `${spec.os.distro}-${spec.os.release}` as keyof typeof COMPAT_TABLE.os;
-  const driverBranch = spec.layers.driver.nvidia_driver.split('.')[0] ?? '';
+  // Defaults the compatibility table owns, read through the same spec → stack mapping validate checks.
+  const stack = gpuStackOf(spec);
+  const gpu = gpuFactsOf(stack.gpu.model);
   const vendor = resolveVendorSources(spec);
 
   return {
@@ -143,25 +144,18 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
     sshAllowUsers: spec.layers.base.ssh.allow_users ?? spec.users.map((u) => u.name),
     bootloader: source.kind === 'bootstrap' ? 'grub-pc' : 'keep',
     aptProxy: spec.cache.apt_proxy ?? '',
-    driverBranch,
+    driverBranch: driverBranchOf(stack.driver.version),
     // From branch 590 NVIDIA's Ubuntu packages lose the branch in their names; the role picks the package set by this.
-    driverPackagesUnbranched: Number(driverBranch) >= COMPAT_TABLE.unbranchedDriverPackagesFrom.branch,
+    driverPackagesUnbranched: hasUnbranchedDriverPackages(stack.driver.version),
     vendor,
-    pythonVersion: frameworks.python.version ?? COMPAT_TABLE.os[osKey]?.python ?? '',
-    ncclWheel: frameworks.nccl === undefined ? '' : (NCCL_WHEELS[String(cudaMajorOfVariant(frameworks.pytorch.cuda_variant))] ?? ''),
+    pythonVersion: frameworks.python.version ?? osFactsOf(stack.os)?.python ?? '',
+    ncclWheel: frameworks.nccl === undefined ? '' : (ncclWheelForVariant(frameworks.pytorch.cuda_variant) ?? ''),
     ncclVersion: frameworks.nccl?.version ?? '',
     tensorflowVersion: frameworks.tensorflow?.version ?? '',
     vllmVersion: frameworks.vllm?.version ?? '',
-    ncclP2pDisable: spec.hardware.gpu.count > 1 && gpu !== undefined && !gpu.peerToPeer,
+    ncclP2pDisable: runsWithoutPeerToPeer(gpu, stack.gpu.count),
     powerLimitW: spec.layers.validation.tuning.power_limit_w ?? gpu?.defaultPowerLimitW ?? 0,
   };
-}
-
-const NCCL_WHEELS: Readonly<Record<string, string>> = COMPAT_TABLE.nccl.wheel.packages;
-
-// cu130 → 13, cu126 → 12, cu118 → 11: the variant is cu<major><one-digit minor>.
-function cudaMajorOfVariant(variant: string): number {
-  return Math.floor(Number(variant.slice(2)) / 10);
 }
 
 /** QEMU arguments: the CPU model, a loopback-only SSH forward, the serial log, direct-kernel first boot of a bootstrapped base, and VFIO passthrough. */
