@@ -1,10 +1,11 @@
-import { requireTools } from './helpers/require-tools.js';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, PROJECT_ROOT } from './support.js';
+import { PROJECT_ROOT } from './helpers/project-root.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { requireTools } from './helpers/require-tools.js';
 
 // The report callback is what turns "a second run changes nothing" into data a gate can judge. This
 // runs the real ansible-playbook with the project's ansible.cfg against a local connection whose

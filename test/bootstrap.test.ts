@@ -4,23 +4,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { execa, execaSync } from 'execa';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapBaseImage, type BootstrapResult } from '../src/adapters/bootstrap/bootstrap-image.js';
 import { createOverlay, readImageInfo } from '../src/adapters/qemu-img/qemu-img.js';
-import { makeTempDir } from './support.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { missingTools, requireTools } from './helpers/require-tools.js';
 
 const DISK_SIZE_GIB = 2;
 const BOOT_DEADLINE_MS = 120_000;
 const REQUIRED_TOOLS = ['mmdebstrap', 'sfdisk', 'mke2fs', 'qemu-img', 'qemu-system-x86_64', 'ssh', 'ssh-keygen'];
 
-function hasCommand(name: string): boolean {
-  return execaSync('sh', ['-c', 'command -v "$1"', 'sh', name], { reject: false }).exitCode === 0;
-}
-
 function prerequisiteProblem(): string | null {
-  const missing = REQUIRED_TOOLS.filter((tool) => !hasCommand(tool));
-  if (missing.length > 0) return `not installed: ${missing.join(', ')}`;
+  if (!requireTools('test/bootstrap.test.ts', ...REQUIRED_TOOLS)) return `not installed: ${missingTools(...REQUIRED_TOOLS).join(', ')}`;
   if (process.getuid?.() !== 0) return 'needs root (mmdebstrap --mode=root)';
   return null;
 }

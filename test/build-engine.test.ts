@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { requireTools } from './helpers/require-tools.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,24 +8,18 @@ import { buildImage, type BuildOptions } from '../src/app/build-image.js';
 import { listCache, pruneCache, rollbackLayer } from '../src/app/cache-admin.js';
 import { ImageManifest } from '../src/core/manifest/image-manifest.js';
 import { GateFailedError, VersionExistsError } from '../src/errors.js';
-import { DEMO_SPEC_PATH, makeTempDir, mutateManifest, processesMentioning, PROJECT_ROOT } from './support.js';
+import { processesMentioning } from './helpers/processes.js';
+import { BUILT_CLI, PROJECT_ROOT } from './helpers/project-root.js';
+import { smallDemoSpec } from './helpers/spec-builders.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
+import { requireTools } from './helpers/require-tools.js';
 
 // The whole engine with real qemu-img chains, real hashing and the fake packer of test/fixtures/bin,
 // which creates each overlay on the given backing file and replays recorded guest outputs.
-const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
-const hasQemu = requireTools('test/build-engine.test.ts', 'qemu-img', 'qemu-system-x86_64', 'ansible-playbook');
+const hasBuildTools = requireTools('test/build-engine.test.ts', ...FAKE_BUILD_TOOLS);
 
-/** The demo box, installed from an ISO (no bootstrap), built under TCG; small disk so chains stay small. */
-function testSpec(changes: [readonly (string | number)[], unknown][] = []): string {
-  return mutateManifest(DEMO_SPEC_PATH, [
-    [['os', 'disk_size_gib'], 4],
-    [['hardware', 'build_vm', 'accelerator'], 'tcg'],
-    [['layers', 'base', 'gate', 'min_root_fs_gib'], 1],
-    ...changes,
-  ]);
-}
-
-describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
+describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
   let work: { dir: string; cleanup: () => Promise<void> };
   let record: string;
   const savedPath = process.env.PATH;
@@ -36,7 +29,7 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
     record = join(work.dir, 'packer-runs.txt');
     process.env.PATH = `${FAKE_BIN}:${savedPath}`;
     process.env.FAKE_PACKER_RECORD = record;
-    await writeFile(join(work.dir, 'box.yaml'), testSpec());
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
   });
   afterAll(async () => {
     process.env.PATH = savedPath;
@@ -90,7 +83,7 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
   });
 
   it('refuses the same version from different inputs', async () => {
-    await writeFile(join(work.dir, 'changed.yaml'), testSpec([[['layers', 'validation', 'gate', 'soak_duration'], '1h']]));
+    await writeFile(join(work.dir, 'changed.yaml'), smallDemoSpec([[['layers', 'validation', 'gate', 'soak_duration'], '1h']]));
 
     const build = buildImage(options('1.0.0', { specArg: 'changed.yaml' }));
 
@@ -113,7 +106,7 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
   });
 
   it('rebuilds only frameworks and validation after a frameworks change', async () => {
-    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'frameworks', 'gate', 'matmul_size'], 2048]]));
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['layers', 'frameworks', 'gate', 'matmul_size'], 2048]]));
 
     const report = await buildImage(options('1.1.0'));
 
@@ -122,7 +115,7 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
   });
 
   it('stops at a failed gate, keeps the layer under failed/, caches nothing for it, and resumes from it', async () => {
-    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'driver', 'cudnn'], '9.27.0']]));
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['layers', 'driver', 'cudnn'], '9.27.0']]));
     await writeFile(
       join(work.dir, 'bad-driver-gate.json'),
       readFileSync(join(PROJECT_ROOT, 'test/fixtures/packer-replay/gpu/driver.gate.json'), 'utf8').replace('"value": 4,', '"value": 3,'),
@@ -147,7 +140,7 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
   });
 
   it('keeps a Packer failure under failed/ with its log and says where', async () => {
-    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
     process.env.FAKE_PACKER_FAIL = 'runtime';
 
     const failed = buildImage(options('1.3.0'));
@@ -159,7 +152,7 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
   });
 
   it('lists the cache with the current plan marked, then rolls back a layer so the next build rebuilds from it', async () => {
-    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'driver', 'cudnn'], '9.27.0']]));
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['layers', 'driver', 'cudnn'], '9.27.0']]));
     const listing = await listCache({ specArg: 'box.yaml', cwd: work.dir, hostProfile: 'cpu' });
 
     const rollback = await rollbackLayer({ specArg: 'box.yaml', cwd: work.dir, layer: 'runtime', keepFailed: false, hostProfile: 'cpu' });
@@ -195,7 +188,7 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
   });
 
   it('refuses in preflight when a tool is missing, before any Packer run', async () => {
-    await writeFile(join(work.dir, 'box.yaml'), testSpec([[['layers', 'runtime', 'docker_default_shm_size'], '32G']]));
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['layers', 'runtime', 'docker_default_shm_size'], '32G']]));
     const path = process.env.PATH;
     process.env.PATH = `${FAKE_BIN}:/usr/bin:/bin`.split(':').filter((d) => !existsSync(join(d, 'qemu-system-x86_64')) || d === FAKE_BIN).join(':');
 
@@ -208,13 +201,13 @@ describe.skipIf(!hasQemu)('build engine with the fake packer', () => {
   });
 });
 
-describe.skipIf(!hasQemu)('build engine: host problems and a moved cache', () => {
+describe.skipIf(!hasBuildTools)('build engine: host problems and a moved cache', () => {
   it('refuses --accel kvm in preflight when KVM cannot boot a kernel here', async () => {
     const work = await makeTempDir('imagebuild-kvm-');
     const savedPath = process.env.PATH;
     process.env.PATH = `${FAKE_BIN}:${savedPath}`;
     try {
-      await writeFile(join(work.dir, 'box.yaml'), testSpec());
+      await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
       const kvmWorks = existsSync('/dev/kvm') && (await import('../src/adapters/host/probe-host.js').then((m) => m.hostKernel())) !== undefined;
 
       const build = buildImage({ specArg: 'box.yaml', version: '1.0.0', cwd: work.dir, accel: 'kvm', hostProfile: 'cpu', renderer: 'silent', signal: new AbortController().signal, skipVerify: true });
@@ -233,7 +226,7 @@ describe.skipIf(!hasQemu)('build engine: host problems and a moved cache', () =>
     const savedPath = process.env.PATH;
     process.env.PATH = `${FAKE_BIN}:${savedPath}`;
     try {
-      await writeFile(join(first.dir, 'box.yaml'), testSpec());
+      await writeFile(join(first.dir, 'box.yaml'), smallDemoSpec());
       const base = { specArg: 'box.yaml', hostProfile: 'cpu' as const, renderer: 'silent' as const, signal: new AbortController().signal, skipVerify: true };
       await buildImage({ ...base, version: '1.0.0', cwd: first.dir });
       await execa('cp', ['-a', `${first.dir}/.`, second.dir]);
@@ -254,12 +247,12 @@ describe.skipIf(!hasQemu)('build engine: host problems and a moved cache', () =>
   });
 });
 
-describe.skipIf(!hasQemu)('interrupting a build', () => {
+describe.skipIf(!hasBuildTools)('interrupting a build', () => {
   it('SIGINT mid-layer stops Packer and its VM, registers nothing half-done, releases the lock, and says how to resume', async () => {
     const work = await makeTempDir('imagebuild-sigint-');
     try {
-      await writeFile(join(work.dir, 'box.yaml'), testSpec());
-      const child = execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), 'build', 'v1.0.0', '--spec', 'box.yaml', '--host-profile', 'cpu', '--no-verify'], {
+      await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
+      const child = execa('node', [BUILT_CLI, 'build', 'v1.0.0', '--spec', 'box.yaml', '--host-profile', 'cpu', '--no-verify'], {
         cwd: work.dir,
         env: { PATH: `${FAKE_BIN}:${process.env.PATH}`, FAKE_PACKER_HANG: 'runtime' },
         reject: false,

@@ -7,7 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
 import { createOutput } from '../src/cli/output.js';
 import { RENDER_MARKER } from '../src/adapters/fs/write-files.js';
-import { DEMO_SPEC_PATH, listTree, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
+import { BUILT_CLI } from './helpers/project-root.js';
+import { DEMO_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
+import { listTree, makeTempDir } from './helpers/temp-dir.js';
 
 type Run = { code: number; stdout: string; stderr: string };
 
@@ -224,8 +226,8 @@ describe('imagebuild CLI', () => {
 
 describe('the installed bin', () => {
   it('runs as a process and exits with the command status', async () => {
-    const ok = await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), 'validate', '--spec', DEMO_SPEC_PATH], { reject: false });
-    const bad = await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), 'plan', 'nope'], { reject: false });
+    const ok = await execa('node', [BUILT_CLI, 'validate', '--spec', DEMO_SPEC_PATH], { reject: false });
+    const bad = await execa('node', [BUILT_CLI, 'plan', 'nope'], { reject: false });
 
     expect(ok.exitCode).toBe(0);
     expect(bad.exitCode).toBe(2);

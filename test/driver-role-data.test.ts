@@ -1,9 +1,11 @@
-import { requireTools } from './helpers/require-tools.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_SPEC_PATH, LOCAL_DEV_SPEC_PATH, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
+import { BUILT_CLI, PROJECT_ROOT } from './helpers/project-root.js';
+import { DEMO_SPEC_PATH, LOCAL_DEV_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { requireTools } from './helpers/require-tools.js';
 
 // The nvidia_driver role chooses its packages and apt pins from data (defaults/main.yml) and the rendered driver
 // vars. This evaluates exactly that with the real ansible-playbook, on a local connection whose only effects are
@@ -29,7 +31,7 @@ describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-pla
     const dir = join(work.dir, name);
     await mkdir(join(dir, 'preferences.d'), { recursive: true });
     await writeFile(join(dir, 'spec.yaml'), specText);
-    await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), 'render', '--spec', join(dir, 'spec.yaml'), '--out', join(dir, 'rendered')]);
+    await execa('node', [BUILT_CLI, 'render', '--spec', join(dir, 'spec.yaml'), '--out', join(dir, 'rendered')]);
     const playbook = [
       '- name: Resolve the driver role data',
       '  hosts: localhost',
@@ -126,7 +128,7 @@ describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-pla
     const dir = join(work.dir, 'lookup');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'spec.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, []));
-    await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), 'render', '--spec', join(dir, 'spec.yaml'), '--out', join(dir, 'rendered')]);
+    await execa('node', [BUILT_CLI, 'render', '--spec', join(dir, 'spec.yaml'), '--out', join(dir, 'rendered')]);
     const playbook = [
       '- name: Run the driver role\'s package check here, read-only (apt-cache madison)',
       '  hosts: localhost',

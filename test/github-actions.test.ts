@@ -1,17 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { requireTools } from './helpers/require-tools.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, PROJECT_ROOT, smallDemoSpec } from './support.js';
+import { BUILT_CLI, PROJECT_ROOT } from './helpers/project-root.js';
+import { smallDemoSpec } from './helpers/spec-builders.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
+import { requireTools } from './helpers/require-tools.js';
 
 // `imagebuild build` as a GitHub Actions step: the built CLI in a child process with
 // GITHUB_ACTIONS=true and a temporary $GITHUB_STEP_SUMMARY, over the fake packer of test/fixtures/bin.
-const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
-const hasQemu = requireTools('test/github-actions.test.ts', 'qemu-img');
+const hasBuildTools = requireTools('test/github-actions.test.ts', ...FAKE_BUILD_TOOLS);
 
-describe.skipIf(!hasQemu)('build under GitHub Actions', () => {
+describe.skipIf(!hasBuildTools)('build under GitHub Actions', () => {
   let work: { dir: string; cleanup: () => Promise<void> };
 
   beforeAll(async () => {
@@ -25,7 +27,7 @@ describe.skipIf(!hasQemu)('build under GitHub Actions', () => {
   afterAll(() => work.cleanup());
 
   async function build(version: string, summary: string, extraEnv: Record<string, string> = {}) {
-    return execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), 'build', version, '--spec', 'box.yaml', '--host-profile', 'cpu', '--no-verify'], {
+    return execa('node', [BUILT_CLI, 'build', version, '--spec', 'box.yaml', '--host-profile', 'cpu', '--no-verify'], {
       cwd: work.dir,
       reject: false,
       stdin: 'ignore',

@@ -6,18 +6,16 @@ import { loadTemplateSources } from '../src/adapters/fs/read-files.js';
 import { replaceDirectory } from '../src/adapters/fs/write-files.js';
 import { parsePackerVersion } from '../src/adapters/tools/tool-versions.js';
 import { RENDER_UNITS, renderImage } from '../src/core/render/render-image.js';
-import { DEMO_SPEC_PATH, LOCAL_DEV_SPEC_PATH, makeTempDir, PROJECT_ROOT, specFrom } from './support.js';
+import { PROJECT_ROOT } from './helpers/project-root.js';
+import { DEMO_SPEC_PATH, LOCAL_DEV_SPEC_PATH, specFrom } from './helpers/spec-builders.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { requireTools } from './helpers/require-tools.js';
 
 // The real packer (Debian's 1.6.6 in CI) judges the rendered HCL. CI installs it; without it here the
 // suite is skipped and says so, rather than passing.
-const packerVersion = (() => {
-  try {
-    return parsePackerVersion(execFileSync('packer', ['version'], { encoding: 'utf8', env: { ...process.env, CHECKPOINT_DISABLE: '1' } }));
-  } catch {
-    return null;
-  }
-})();
-if (!packerVersion && process.env.CI) throw new Error('packer is not installed, but CI must validate rendered HCL with it (.ci/run installs it)');
+const packerVersion = requireTools('test/packer-validate.test.ts', 'packer')
+  ? parsePackerVersion(execFileSync('packer', ['version'], { encoding: 'utf8', env: { ...process.env, CHECKPOINT_DISABLE: '1' } }))
+  : null;
 
 const CLOUD_IMAGE: [readonly string[], unknown] = [
   ['os', 'source'],

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageManifest } from '../src/core/manifest/image-manifest.js';
-import { LOCAL_DEV_SPEC_PATH, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
+import { BUILT_CLI } from './helpers/project-root.js';
+import { LOCAL_DEV_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { missingTools, requireTools } from './helpers/require-tools.js';
 
 // A real build: mmdebstrap, the real Packer (Debian's 1.6.6 in CI) driving real QEMU under TCG, the
 // Ansible provisioner, the guest gate programs, seal, flatten, and the verification boot of the
@@ -13,16 +16,9 @@ import { LOCAL_DEV_SPEC_PATH, makeTempDir, mutateManifest, PROJECT_ROOT } from '
 // overlay chain (bootstrap → base layer, with its idempotence run → seal); the driver layer and those
 // above it need NVIDIA's repositories and PyPI, which CI cannot reach, so the build stops at base.
 const TOOLS = ['packer', 'qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ansible-playbook', 'sfdisk', 'mke2fs'];
-const missing = TOOLS.filter((tool) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return true;
-  }
-});
+const missing = requireTools('test/real-build.test.ts', ...TOOLS) ? [] : missingTools(...TOOLS);
 const isRoot = process.getuid?.() === 0;
-if ((missing.length > 0 || !isRoot) && process.env.CI) throw new Error(`the real build test needs root and ${missing.join(', ')} in CI`);
+if (!isRoot && process.env.CI) throw new Error('the real build test needs root in CI');
 
 describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Packer and QEMU (TCG)${missing.length > 0 ? ` — skipped: ${missing.join(', ')} missing` : ''}`, () => {
   let work: { dir: string; cleanup: () => Promise<void> };
@@ -39,7 +35,7 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
   afterAll(() => work.cleanup());
 
   it('builds the hardened base, seals, flattens, and verifies the artifact by booting it', async () => {
-    const result = await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), ...command()], { cwd: work.dir, reject: false, all: true });
+    const result = await execa('node', [BUILT_CLI, ...command()], { cwd: work.dir, reject: false, all: true });
 
     const versionDir = join(work.dir, 'output/local-dev/v0.1.0');
     expect(result.exitCode, result.all?.slice(-4000)).toBe(0);
@@ -62,7 +58,7 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
   it('runs the same command again as a no-op in seconds, with no Packer run', async () => {
     const buildsBefore = await readdir(join(work.dir, '.imagebuild/cache/builds'));
 
-    const result = await execa('node', [join(PROJECT_ROOT, 'bin/imagebuild.js'), ...command()], { cwd: work.dir, reject: false, all: true });
+    const result = await execa('node', [BUILT_CLI, ...command()], { cwd: work.dir, reject: false, all: true });
 
     expect(result.exitCode, result.all).toBe(0);
     expect(result.all).toContain('already built from identical inputs');

@@ -1,21 +1,23 @@
-import { requireTools } from './helpers/require-tools.js';
 import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../src/app/build-image.js';
 import { ImageManifest, serializeManifest } from '../src/core/manifest/image-manifest.js';
 import type { StoreSpec } from '../src/core/spec/schema.js';
-import { FAKE_BIN, readManifest, startReleaseCli } from './fixtures/release/project.js';
-import { startS3Server, type TestS3Server } from './fixtures/release/s3-server.js';
-import { DEMO_SPEC_PATH, makeTempDir, mutateManifest, PROJECT_ROOT } from './support.js';
+import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
+import { PROJECT_ROOT } from './helpers/project-root.js';
+import { readManifest, startReleaseCli, TSX_LOADER } from './helpers/release-project.js';
+import { startS3Server, type TestS3Server } from './helpers/s3-server.js';
+import { smallDemoSpec } from './helpers/spec-builders.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { requireTools } from './helpers/require-tools.js';
 
 // Constant memory whatever the image size: a 1 GiB sparse image is hashed, published and downloaded,
 // each in its own process, and each process's peak RSS may grow by at most MAX_GROWTH over what it
 // had after start-up. A memory bound, not a timing assertion.
 
-const hasQemu = requireTools('test/release-memory.test.ts', 'qemu-img', 'qemu-io');
+const hasBuildTools = requireTools('test/release-memory.test.ts', ...FAKE_BUILD_TOOLS);
 
 const GIB = 1024 * 1024 * 1024;
 const MIB = 1024 * 1024;
@@ -24,7 +26,7 @@ const NAME = 'vault-cube-demo-box';
 
 type Rss = { baselineRss: number; maxRss: number };
 
-describe.skipIf(!hasQemu)('a 1 GiB sparse image in constant memory', () => {
+describe.skipIf(!hasBuildTools)('a 1 GiB sparse image in constant memory', () => {
   let s3: TestS3Server;
   let work: { dir: string; cleanup: () => Promise<void> };
   let manifest: ImageManifest;
@@ -44,8 +46,7 @@ describe.skipIf(!hasQemu)('a 1 GiB sparse image in constant memory', () => {
     const dir = join(work.dir, 'output', NAME, 'v1.0.0');
     const built = await readManifest(join(work.dir, 'output', NAME), '1.0.0');
     await truncate(join(dir, built.artifact), GIB);
-    const tsx = pathToFileURL(join(PROJECT_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-    const hashed = await execa('node', ['--import', tsx, join(PROJECT_ROOT, 'test/fixtures/release/hash-file.ts'), join(dir, built.artifact)]);
+    const hashed = await execa('node', ['--import', TSX_LOADER, join(PROJECT_ROOT, 'test/helpers/hash-file.ts'), join(dir, built.artifact)]);
     const result = JSON.parse(hashed.stdout) as Rss & { sha256: string; bytes: number };
     hashRss = result;
     manifest = ImageManifest.parse({ ...built, checksum_sha256: result.sha256, size_bytes: result.bytes });
@@ -57,12 +58,7 @@ describe.skipIf(!hasQemu)('a 1 GiB sparse image in constant memory', () => {
   });
 
   function specWith(store: StoreSpec): string {
-    return mutateManifest(DEMO_SPEC_PATH, [
-      [['os', 'disk_size_gib'], 4],
-      [['hardware', 'build_vm', 'accelerator'], 'tcg'],
-      [['layers', 'base', 'gate', 'min_root_fs_gib'], 1],
-      [['artifacts'], { store }],
-    ]);
+    return smallDemoSpec([[['artifacts'], { store }]]);
   }
 
   it('hashes it streaming', async ({ annotate }) => {

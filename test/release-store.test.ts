@@ -11,8 +11,8 @@ import { openStore } from '../src/adapters/store/open-store.js';
 import { resolveS3Settings } from '../src/adapters/store/s3/config.js';
 import { uploadFile } from '../src/adapters/store/s3/multipart.js';
 import type { ArtifactStore } from '../src/adapters/store/types.js';
-import { startS3Server, type TestS3Server } from './fixtures/release/s3-server.js';
-import { makeTempDir } from './support.js';
+import { startS3Server, type TestS3Server } from './helpers/s3-server.js';
+import { makeTempDir } from './helpers/temp-dir.js';
 
 // One contract, two back-ends: every store operation against a real s3rver on loopback and against a directory.
 

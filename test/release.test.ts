@@ -1,4 +1,3 @@
-import { requireTools } from './helpers/require-tools.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -16,14 +15,17 @@ import type { ArtifactStore } from '../src/adapters/store/types.js';
 import type { StoreSpec } from '../src/core/spec/schema.js';
 import { BumpMismatchError } from '../src/core/release/errors.js';
 import { VersionExistsError } from '../src/errors.js';
-import { deriveRelease, FAKE_BIN, flipByte, readManifest, sha256Of, startReleaseCli, waitForSize } from './fixtures/release/project.js';
-import { startS3Server, type TestS3Server } from './fixtures/release/s3-server.js';
-import { DEMO_SPEC_PATH, makeTempDir, mutateManifest } from './support.js';
+import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
+import { deriveRelease, flipByte, readManifest, sha256Of, startReleaseCli, waitForSize } from './helpers/release-project.js';
+import { startS3Server, type TestS3Server } from './helpers/s3-server.js';
+import { smallDemoSpec } from './helpers/spec-builders.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { requireTools } from './helpers/require-tools.js';
 
 // Releases end to end against a real S3-protocol server (s3rver on 127.0.0.1) and a filesystem
 // store, with release directories made by the real build engine (fake packer, real qemu-img).
 
-const hasQemu = requireTools('test/release.test.ts', 'qemu-img', 'qemu-io');
+const hasBuildTools = requireTools('test/release.test.ts', ...FAKE_BUILD_TOOLS);
 
 const NAME = 'vault-cube-demo-box';
 const MIB = 1024 * 1024;
@@ -51,7 +53,7 @@ function credentialsEnv(): Record<string, string> {
 
 type Kind = 's3' | 'filesystem';
 
-describe.skipIf(!hasQemu).each<Kind>(['s3', 'filesystem'])('releases in a %s store', (kind) => {
+describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a %s store', (kind) => {
   let work: { dir: string; cleanup: () => Promise<void> };
   let outputRoot: string;
   let storeSpec: StoreSpec;
@@ -66,13 +68,7 @@ describe.skipIf(!hasQemu).each<Kind>(['s3', 'filesystem'])('releases in a %s sto
   };
   const options = { specArg: 'box.yaml' } as const;
   const specText = (changes: [readonly (string | number)[], unknown][] = []) =>
-    mutateManifest(DEMO_SPEC_PATH, [
-      [['os', 'disk_size_gib'], 4],
-      [['hardware', 'build_vm', 'accelerator'], 'tcg'],
-      [['layers', 'base', 'gate', 'min_root_fs_gib'], 1],
-      [['artifacts'], { store: storeSpec, retention: 3 }],
-      ...changes,
-    ]);
+    smallDemoSpec([[['artifacts'], { store: storeSpec, retention: 3 }], ...changes]);
 
   beforeAll(async () => {
     work = await makeTempDir(`imagebuild-release-${kind}-`);

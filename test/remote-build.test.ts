@@ -1,19 +1,21 @@
 import { execFileSync } from 'node:child_process';
-import { requireTools } from './helpers/require-tools.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SSHD, startSshd, type TestSshd } from './fixtures/remote/sshd.js';
-import { listTree, makeTempDir, processesMentioning, PROJECT_ROOT, smallDemoSpec } from './support.js';
+import { processesMentioning } from './helpers/processes.js';
+import { BUILT_CLI } from './helpers/project-root.js';
+import { smallDemoSpec } from './helpers/spec-builders.js';
+import { SSHD, startSshd, type TestSshd } from './helpers/sshd.js';
+import { listTree, makeTempDir } from './helpers/temp-dir.js';
+import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
+import { requireTools } from './helpers/require-tools.js';
 
 // `imagebuild build --host`: the built CLI here drives the built CLI "there" through a real OpenSSH
 // server on 127.0.0.1 (throwaway host and user keys). The remote side runs the fake packer of
 // test/fixtures/bin, put on its PATH by sshd's SetEnv, as a GPU host's PATH would hold the real one.
-const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
-const CLI = join(PROJECT_ROOT, 'bin/imagebuild.js');
-const canRun = requireTools('test/remote-build.test.ts', SSHD, 'qemu-img', 'ssh-keygen');
+const canRun = requireTools('test/remote-build.test.ts', SSHD, ...FAKE_BUILD_TOOLS);
 
 describe.skipIf(!canRun)('remote build over SSH', () => {
   let work: { dir: string; cleanup: () => Promise<void> };
@@ -44,7 +46,7 @@ describe.skipIf(!canRun)('remote build over SSH', () => {
     return execa(
       'node',
       [
-        CLI,
+        BUILT_CLI,
         'build',
         ...args,
         '--spec',
@@ -56,7 +58,7 @@ describe.skipIf(!canRun)('remote build over SSH', () => {
         '--known-hosts',
         extra.knownHosts ?? knownHosts,
         '--remote-command',
-        `node ${CLI}`,
+        `node ${BUILT_CLI}`,
         '--host-profile',
         'cpu',
         '--no-verify',
@@ -88,7 +90,7 @@ describe.skipIf(!canRun)('remote build over SSH', () => {
     execFileSync('cp', ['-r', rendered, tampered]);
     await writeFile(join(tampered, 'driver/vars.yml'), `${readFileSync(join(tampered, 'driver/vars.yml'), 'utf8')}extra: 1\n`);
 
-    const result = await execa('node', [CLI, 'build', '1.0.1', '--spec', 'box.yaml', '--rendered', tampered, '--host-profile', 'cpu', '--no-verify'], {
+    const result = await execa('node', [BUILT_CLI, 'build', '1.0.1', '--spec', 'box.yaml', '--rendered', tampered, '--host-profile', 'cpu', '--no-verify'], {
       cwd: work.dir,
       reject: false,
       stdin: 'ignore',

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTemplateSources, listFiles } from '../src/adapters/fs/read-files.js';
 import { renderImage, type TemplateSources } from '../src/core/render/render-image.js';
-import { DEMO_SPEC_PATH, LOCAL_DEV_SPEC_PATH, PROJECT_ROOT, specFrom } from './support.js';
+import { PROJECT_ROOT } from './helpers/project-root.js';
+import { DEMO_SPEC_PATH, LOCAL_DEV_SPEC_PATH, specFrom } from './helpers/spec-builders.js';
 
 let sources: TemplateSources;
 beforeAll(async () => {

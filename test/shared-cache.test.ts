@@ -1,5 +1,4 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { requireTools } from './helpers/require-tools.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,15 +7,17 @@ import { buildImage, type BuildReport } from '../src/app/build-image.js';
 import { sharedFileKey, sharedLayerPrefix } from '../src/app/release-layer-cache.js';
 import { openStore } from '../src/adapters/store/open-store.js';
 import type { StoreSpec } from '../src/core/spec/schema.js';
-import { startS3Server, type TestS3Server } from './fixtures/release/s3-server.js';
-import { makeTempDir, PROJECT_ROOT, smallDemoSpec } from './support.js';
+import { startS3Server, type TestS3Server } from './helpers/s3-server.js';
+import { smallDemoSpec } from './helpers/spec-builders.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
+import { requireTools } from './helpers/require-tools.js';
 
 // The shared layer cache end to end: the build engine (fake packer, real qemu-img) of several
 // "runners" — each its own cache and output directory — against one real S3-protocol server.
-const FAKE_BIN = join(PROJECT_ROOT, 'test/fixtures/bin');
-const hasQemu = requireTools('test/shared-cache.test.ts', 'qemu-img', 'ssh-keygen');
+const hasBuildTools = requireTools('test/shared-cache.test.ts', ...FAKE_BUILD_TOOLS);
 
-describe.skipIf(!hasQemu)('shared layer cache across runners', () => {
+describe.skipIf(!hasBuildTools)('shared layer cache across runners', () => {
   let work: { dir: string; cleanup: () => Promise<void> };
   let s3: TestS3Server;
   let record: string;

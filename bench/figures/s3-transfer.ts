@@ -1,7 +1,7 @@
 import { copyFile, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageManifest, serializeManifest } from '../../src/core/manifest/image-manifest.js';
-import { startS3Server, type TestS3Server } from '../../test/fixtures/release/s3-server.js';
+import { startS3Server, type TestS3Server } from '../../test/helpers/s3-server.js';
 import { benchSpecText, cliPath, createBenchProject, IMAGE_NAME, runBuild, versionDir } from '../lib/bench-project.js';
 import { formatRatio, goalStatus, skippedRow, type BenchSettings, type Figure, type FigureResult, type FigureRow } from '../lib/figure.js';
 import { canMeasureRss, commandPath, flushWrites, formatBytes, formatRate, formatSeconds, median, pairedRatio, progress, runCommand, type CommandRun } from '../lib/measure.js';

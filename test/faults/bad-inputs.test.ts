@@ -1,9 +1,14 @@
 import { cp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deriveRelease } from '../fixtures/release/project.js';
-import { faultSpec, hasQemu, makeReleasedProject, NAME, runCli } from '../fixtures/faults/harness.js';
-import { listTree, makeTempDir } from '../support.js';
+import { makeReleasedProject, NAME, runCli } from '../helpers/fault-harness.js';
+import { deriveRelease } from '../helpers/release-project.js';
+import { FAKE_BUILD_TOOLS } from '../helpers/fake-tools.js';
+import { requireTools } from '../helpers/require-tools.js';
+import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { listTree, makeTempDir } from '../helpers/temp-dir.js';
+
+const hasBuildTools = requireTools('test/faults/bad-inputs.test.ts', ...FAKE_BUILD_TOOLS);
 
 // A corpus of bad inputs beyond the bad specs of test/spec-errors.test.ts (validate/render): versions,
 // command-line arguments, specs given to other commands, corrupted manifests (in output/ and in a store),
@@ -96,8 +101,8 @@ const CASES: readonly Case[] = [
   { name: 'verify --accel arm', args: ['verify', 'x.qcow2', '--accel', 'arm'], exit: 2, message: /--accel "arm" is not valid; valid: kvm, tcg/ },
   { name: 'an unknown command that looks like a flag', args: ['--frobnicate'], exit: 2, message: /unknown command "--frobnicate"/ },
   // --- specs given to other commands than validate/render ---
-  { name: 'build with an invalid spec', args: ['build', 'v1.1.0', '--spec', 'bad.yaml'], exit: 2, setup: writeText('bad.yaml', faultSpec([[['name'], 'Vault Cube']])), message: /^error: bad\.yaml: name: not a valid image name/ },
-  { name: 'publish with an invalid spec', args: ['publish', 'v1.0.2', '--spec', 'bad.yaml'], exit: 2, setup: writeText('bad.yaml', faultSpec([[['os', 'disk_size_gib'], 1]])), message: /^error: bad\.yaml: os\.disk_size_gib: / },
+  { name: 'build with an invalid spec', args: ['build', 'v1.1.0', '--spec', 'bad.yaml'], exit: 2, setup: writeText('bad.yaml', smallDemoSpec([[['name'], 'Vault Cube']])), message: /^error: bad\.yaml: name: not a valid image name/ },
+  { name: 'publish with an invalid spec', args: ['publish', 'v1.0.2', '--spec', 'bad.yaml'], exit: 2, setup: writeText('bad.yaml', smallDemoSpec([[['os', 'disk_size_gib'], 1]])), message: /^error: bad\.yaml: os\.disk_size_gib: / },
   { name: 'plan with a spec that is a directory', args: ['plan', 'v1.1.0', '--spec', 'store'], exit: 1, message: /store: is a directory, not a spec file$/ },
   { name: 'list with a spec that names no store', args: ['list', '--spec', 'nostore.yaml'], exit: 2, message: /the spec names no artifacts\.store/ },
   { name: 'download with a spec that names no store', args: ['download', 'v1.0.0', '--spec', 'nostore.yaml'], exit: 2, message: /the spec names no artifacts\.store/ },
@@ -135,7 +140,7 @@ const CASES: readonly Case[] = [
   { name: 'build on a cache entry without its gate verdict', args: BUILD, exit: 1, startsBuild: true, setup: damageEntry(2, (entry) => editJson(entry, without('gate'))), message: /cache entry has no valid gate verdict; run `imagebuild rollback --layer runtime`/ },
 ];
 
-describe.skipIf(!hasQemu)('bad inputs through the CLI: one line, the right exit code, nothing written', () => {
+describe.skipIf(!hasBuildTools)('bad inputs through the CLI: one line, the right exit code, nothing written', () => {
   let template: { dir: string; cleanup: () => Promise<void> };
   let root: { dir: string; cleanup: () => Promise<void> };
   let index = 0;

@@ -3,8 +3,13 @@ import { readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheEntry } from '../../src/core/plan/cache-entry.js';
-import { faultSpec, hasQemu, LAYERS, registeredLayers, runCli } from '../fixtures/faults/harness.js';
-import { listTree, makeTempDir } from '../support.js';
+import { LAYERS, registeredLayers, runCli } from '../helpers/fault-harness.js';
+import { FAKE_BUILD_TOOLS } from '../helpers/fake-tools.js';
+import { requireTools } from '../helpers/require-tools.js';
+import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { listTree, makeTempDir } from '../helpers/temp-dir.js';
+
+const hasBuildTools = requireTools('test/faults/cache-metadata.test.ts', ...FAKE_BUILD_TOOLS);
 
 // Corrupted and missing cache metadata. The cache's promise (README: "unreadable or inconsistent
 // entries are reported, never used") is checked through plan and cache ls; then what a build does
@@ -15,7 +20,7 @@ import { listTree, makeTempDir } from '../support.js';
 const build = (version: string, spec = 'box.yaml', ...extra: string[]) => ['build', version, '--spec', spec, '--host-profile', 'cpu', '--no-verify', '--json', ...extra];
 type Plan = { layers: { layer: string; key: string; action: string; reasons: string[] }[]; notices: string[] };
 
-describe.skipIf(!hasQemu)('corrupted and missing cache metadata', () => {
+describe.skipIf(!hasBuildTools)('corrupted and missing cache metadata', () => {
   let work: { dir: string; cleanup: () => Promise<void> };
   const cache = () => join(work.dir, '.imagebuild/cache');
   const plan = async (spec = 'box.yaml') => {
@@ -43,9 +48,9 @@ describe.skipIf(!hasQemu)('corrupted and missing cache metadata', () => {
 
   beforeAll(async () => {
     work = await makeTempDir('imagebuild-fault-cache-');
-    await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
     // A second spec sharing base, driver and runtime: its frameworks and validation sit on the same runtime.
-    await writeFile(join(work.dir, 'other.yaml'), faultSpec([[['layers', 'frameworks', 'gate', 'matmul_size'], 2048]]));
+    await writeFile(join(work.dir, 'other.yaml'), smallDemoSpec([[['layers', 'frameworks', 'gate', 'matmul_size'], 2048]]));
     for (const args of [build('1.0.0'), build('2.0.0', 'other.yaml')]) {
       const result = await runCli(args, work.dir);
       expect(result.exitCode, result.stderr).toBe(0);

@@ -2,8 +2,13 @@ import { hostname } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { faultSpec, hasQemu, killSurvivors, NAME, runCli, startCli, waitForFile, type CliResult } from '../fixtures/faults/harness.js';
-import { listTree, makeTempDir } from '../support.js';
+import { type CliResult, killSurvivors, NAME, runCli, startCli, waitForFile } from '../helpers/fault-harness.js';
+import { FAKE_BUILD_TOOLS } from '../helpers/fake-tools.js';
+import { requireTools } from '../helpers/require-tools.js';
+import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { listTree, makeTempDir } from '../helpers/temp-dir.js';
+
+const hasBuildTools = requireTools('test/faults/concurrent-builds.test.ts', ...FAKE_BUILD_TOOLS);
 
 // Two builds started at the same instant against one cache: exactly one gets the lock and builds; the
 // other is refused at once with one line naming the holder (pid, host, command), having written nothing.
@@ -21,13 +26,13 @@ async function thenRelease<T>(marks: string, run: () => Promise<T>): Promise<T> 
   }
 }
 
-describe.skipIf(!hasQemu)('two builds started at once against one cache', () => {
+describe.skipIf(!hasBuildTools)('two builds started at once against one cache', () => {
   let work: { dir: string; cleanup: () => Promise<void> };
   const cacheLock = () => join(work.dir, '.imagebuild/cache/lock');
 
   beforeAll(async () => {
     work = await makeTempDir('imagebuild-fault-race-');
-    await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
   });
   afterAll(async () => {
     killSurvivors(work.dir);
@@ -38,7 +43,7 @@ describe.skipIf(!hasQemu)('two builds started at once against one cache', () => 
     { round: 1, versions: ['1.0.0', '1.0.0'], spec: 'box.yaml', layer: 'base', what: 'the same version, on a fresh cache' },
     { round: 2, versions: ['1.1.0', '1.2.0'], spec: 'soak.yaml', layer: 'validation', what: 'two versions, on a warm cache' },
   ])('$what: one builds, the other is refused naming who holds the lock, and writes nothing', async ({ round, versions, spec, layer }) => {
-    await writeFile(join(work.dir, 'soak.yaml'), faultSpec([[['layers', 'validation', 'gate', 'soak_duration'], '1h']]));
+    await writeFile(join(work.dir, 'soak.yaml'), smallDemoSpec([[['layers', 'validation', 'gate', 'soak_duration'], '1h']]));
     const marks = [join(work.dir, `marks-${round}-a`), join(work.dir, `marks-${round}-b`)];
     for (const dir of marks) await mkdir(dir);
     const before = await listTree(work.dir);
@@ -81,7 +86,7 @@ describe.skipIf(!hasQemu)('two builds started at once against one cache', () => 
   it('refuses rollback --layer and cache prune --yes while a build holds the lock, naming it', async () => {
     const marks = join(work.dir, 'marks-admin');
     await mkdir(marks);
-    await writeFile(join(work.dir, 'changed.yaml'), faultSpec([[['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
+    await writeFile(join(work.dir, 'changed.yaml'), smallDemoSpec([[['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
     const holder = startCli(['build', 'v2.0.0', '--spec', 'changed.yaml', '--host-profile', 'cpu', '--no-verify'], work.dir, { FAULT_DIR: marks, FAULT_PAUSE_UNIT: 'runtime' });
     await waitForFile(join(marks, 'paused-runtime'), 30_000);
     const { rollback, prune, before, after } = await thenRelease(marks, async () => {

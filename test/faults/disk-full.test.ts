@@ -3,23 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  faultSpec,
-  freeTmpfs,
-  hasQemu,
-  killSurvivors,
-  makePublishedRelease,
-  mountTmpfs,
-  NAME,
-  packerRuns,
-  registeredLayers,
-  runCli,
-  startCli,
-  survivorsAfter,
-  tmpfsUnavailable,
-} from '../fixtures/faults/harness.js';
-import { sha256Of } from '../fixtures/release/project.js';
-import { listTree, makeTempDir } from '../support.js';
+import { freeTmpfs, killSurvivors, makePublishedRelease, mountTmpfs, NAME, packerRuns, registeredLayers, runCli, startCli, survivorsAfter, tmpfsUnavailable } from '../helpers/fault-harness.js';
+import { sha256Of } from '../helpers/release-project.js';
+import { FAKE_BUILD_TOOLS } from '../helpers/fake-tools.js';
+import { requireTools } from '../helpers/require-tools.js';
+import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { listTree, makeTempDir } from '../helpers/temp-dir.js';
+
+const hasBuildTools = requireTools('test/faults/disk-full.test.ts', ...FAKE_BUILD_TOOLS);
 
 // A disk that fills up: real size-limited filesystems (tmpfs) mounted over the cache, the output or a
 // download's destination. Preflight wants gigabytes free in the cache, so a build's tmpfs starts big
@@ -75,11 +66,11 @@ afterEach(async () => {
   await work.cleanup();
 });
 
-describe.skipIf(tmpfsUnavailable !== undefined || !hasQemu)(`disk full during a build (${tmpfsUnavailable ?? 'size-limited tmpfs mounts'})`, () => {
+describe.skipIf(tmpfsUnavailable !== undefined || !hasBuildTools)(`disk full during a build (${tmpfsUnavailable ?? 'size-limited tmpfs mounts'})`, () => {
   it('while a layer builds: one line naming the full disk, layers below intact, nothing of the layer registered, no temp files; resumes once space is free', async () => {
     const cache = join(work.dir, '.imagebuild/cache');
     unmounts.push(await mountTmpfs(cache, '6g'));
-    await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
     const record = join(work.dir, 'packer-runs.txt');
 
     const full = await runCli(BUILD, work.dir, { FAULT_FULL_MOUNT: cache, FAULT_FULL_UNIT: 'runtime', FAKE_PACKER_RECORD: record });
@@ -111,7 +102,7 @@ describe.skipIf(tmpfsUnavailable !== undefined || !hasQemu)(`disk full during a 
   it('after a layer was built, while its gate verdict and cache entry are written: one line, exit 1, nothing registered, no work directory left; resumes', async () => {
     const cache = join(work.dir, '.imagebuild/cache');
     unmounts.push(await mountTmpfs(cache, '6g'));
-    await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
     const record = join(work.dir, 'packer-runs.txt');
 
     const full = await runCli(BUILD, work.dir, { FAULT_FULL_MOUNT: cache, FAULT_FULL_UNIT: 'runtime', FAULT_FULL_WHEN: 'after' });
@@ -137,7 +128,7 @@ describe.skipIf(tmpfsUnavailable !== undefined || !hasQemu)(`disk full during a 
   it('while the chain is flattened into a full output filesystem: one line, exit 1, no staging release directory nor sealed overlay left; resumes', async () => {
     const output = join(work.dir, 'output');
     unmounts.push(await mountTmpfs(output, '6g'));
-    await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
     const cache = join(work.dir, '.imagebuild/cache');
     const record = join(work.dir, 'packer-runs.txt');
 
@@ -163,7 +154,7 @@ describe.skipIf(tmpfsUnavailable !== undefined || !hasQemu)(`disk full during a 
   it('is refused by preflight, in one line, when the cache filesystem is too small to start', async () => {
     const cache = join(work.dir, '.imagebuild/cache');
     unmounts.push(await mountTmpfs(cache, '512m'));
-    await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
     const record = join(work.dir, 'packer-runs.txt');
 
     const refused = await runCli(BUILD, work.dir, { FAKE_PACKER_RECORD: record });

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageManifest } from '../../src/core/manifest/image-manifest.js';
-import { flipByte, sha256Of } from '../fixtures/release/project.js';
-import { startS3Server, type TestS3Server } from '../fixtures/release/s3-server.js';
-import { makePublishedRelease, runCli, seededRandom, sleep, startCli, NAME } from '../fixtures/faults/harness.js';
+import { makePublishedRelease, NAME, runCli, seededRandom, sleep, startCli } from '../helpers/fault-harness.js';
+import { flipByte, sha256Of } from '../helpers/release-project.js';
+import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
 
 // `imagebuild download` SIGKILLed at 20 seeded random points against a real S3-protocol server (s3rver:
 // HTTP bodies arrive in small chunks, so the .part file ends at arbitrary byte offsets and every resume

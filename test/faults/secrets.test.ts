@@ -2,9 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3Server, type TestS3Server } from '../fixtures/release/s3-server.js';
-import { faultSpec, filesUnder, hasQemu, NAME, runCli, type CliResult } from '../fixtures/faults/harness.js';
-import { makeTempDir } from '../support.js';
+import { type CliResult, filesUnder, NAME, runCli } from '../helpers/fault-harness.js';
+import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
+import { FAKE_BUILD_TOOLS } from '../helpers/fake-tools.js';
+import { requireTools } from '../helpers/require-tools.js';
+import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const hasBuildTools = requireTools('test/faults/secrets.test.ts', ...FAKE_BUILD_TOOLS);
 
 // With S3 credentials (distinctive values, from the environment as the AWS SDK reads them), a private
 // SSH key for the verification login (--verify-key) and a shared build key (IMAGEBUILD_BUILD_KEY_FILE)
@@ -21,7 +26,7 @@ function privateKeyParts(what: string, pem: string): Secret[] {
   return [{ what, value: body.join('\n') }, ...body.filter((l) => l.length >= 24).map((l, i) => ({ what: `${what} line ${i + 1}`, value: l }))];
 }
 
-describe.skipIf(!hasQemu)('secrets never reach a log, manifest, rendered file, report or output', () => {
+describe.skipIf(!hasBuildTools)('secrets never reach a log, manifest, rendered file, report or output', () => {
   let s3: TestS3Server;
   let work: { dir: string; cleanup: () => Promise<void> };
   let secrets: Secret[];
@@ -54,8 +59,8 @@ describe.skipIf(!hasQemu)('secrets never reach a log, manifest, rendered file, r
       IMAGEBUILD_BUILD_KEY_FILE: join(keys, 'build_ed25519'),
     };
     const store = { kind: 's3', bucket: s3.bucket, prefix: 'secrets', region: 'us-east-1', endpoint: s3.endpoint, force_path_style: true };
-    await writeFile(join(work.dir, 'box.yaml'), faultSpec([[['artifacts'], { store, retention: 3 }]]));
-    await writeFile(join(work.dir, 'failing.yaml'), faultSpec([[['artifacts'], { store, retention: 3 }], [['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['artifacts'], { store, retention: 3 }]]));
+    await writeFile(join(work.dir, 'failing.yaml'), smallDemoSpec([[['artifacts'], { store, retention: 3 }], [['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
 
     const verify = ['--verify-user', 'vaultadmin', '--verify-key', 'secrets/ops_ed25519'];
     const ok = [

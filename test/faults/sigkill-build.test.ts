@@ -2,25 +2,14 @@ import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  comparableManifest,
-  faultSpec,
-  hasQemu,
-  killGroup,
-  killSurvivors,
-  LAYERS,
-  NAME,
-  packerRuns,
-  processesMentioning,
-  readManifestFile,
-  registeredLayers,
-  runCli,
-  sleep,
-  startCli,
-  survivorsAfter,
-  waitForFile,
-} from '../fixtures/faults/harness.js';
-import { makeTempDir } from '../support.js';
+import { comparableManifest, killGroup, killSurvivors, LAYERS, NAME, packerRuns, readManifestFile, registeredLayers, runCli, sleep, startCli, survivorsAfter, waitForFile } from '../helpers/fault-harness.js';
+import { processesMentioning } from '../helpers/processes.js';
+import { FAKE_BUILD_TOOLS } from '../helpers/fake-tools.js';
+import { requireTools } from '../helpers/require-tools.js';
+import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const hasBuildTools = requireTools('test/faults/sigkill-build.test.ts', ...FAKE_BUILD_TOOLS);
 
 // SIGKILL — which no handler can catch — at every layer's Packer run and in the finalisation (while the
 // seal runs, and while the chain is flattened), each time followed by the same command: the re-run takes
@@ -50,7 +39,7 @@ const KILLS = [
   { at: 'flatten', packer: ['build seal'], cached: [...LAYERS] },
 ] as const;
 
-describe.skipIf(!hasQemu)('SIGKILL at every layer and in the finalisation, then the same command', () => {
+describe.skipIf(!hasBuildTools)('SIGKILL at every layer and in the finalisation, then the same command', () => {
   let work: { dir: string; cleanup: () => Promise<void> };
   let project: string;
   let reference: string;
@@ -64,7 +53,7 @@ describe.skipIf(!hasQemu)('SIGKILL at every layer and in the finalisation, then 
     reference = join(work.dir, 'reference');
     for (const dir of [project, reference]) {
       await mkdir(dir);
-      await writeFile(join(dir, 'box.yaml'), faultSpec());
+      await writeFile(join(dir, 'box.yaml'), smallDemoSpec());
     }
     // The uninterrupted build to compare with. Layer keys include the build key's fingerprint, so the
     // faulted project starts from the same key.
@@ -138,11 +127,11 @@ describe.skipIf(!hasQemu)('SIGKILL at every layer and in the finalisation, then 
   });
 });
 
-describe.skipIf(!hasQemu)('SIGKILL of the imagebuild process alone (as the OOM killer does) while Packer runs', () => {
+describe.skipIf(!hasBuildTools)('SIGKILL of the imagebuild process alone (as the OOM killer does) while Packer runs', () => {
   it('leaves no Packer or VM process behind: they are stopped although imagebuild could not stop them', async () => {
     const work = await makeTempDir('imagebuild-fault-oom-');
     try {
-      await writeFile(join(work.dir, 'box.yaml'), faultSpec());
+      await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
       const marks = join(work.dir, 'marks');
       await mkdir(marks);
       const child = startCli(BUILD, work.dir, { FAULT_DIR: marks, FAULT_PAUSE_UNIT: 'runtime' });
@@ -165,12 +154,12 @@ describe.skipIf(!hasQemu)('SIGKILL of the imagebuild process alone (as the OOM k
   it('leaves no verification VM behind either (a real QEMU booting the finished artifact)', async () => {
     const work = await makeTempDir('imagebuild-fault-oom-verify-');
     try {
-      await writeFile(join(work.dir, 'box.yaml'), faultSpec([[['hardware', 'build_vm', 'memory_mib'], 2048]]));
+      await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['hardware', 'build_vm', 'memory_mib'], 2048]]));
       // Without --no-verify: after the flatten, QEMU boots the artifact (the fake one holds no OS, so it
       // never answers SSH) and imagebuild waits for it.
       const child = startCli(BUILD.filter((a) => a !== '--no-verify'), work.dir);
       const deadline = Date.now() + 30_000;
-      while (!processesMentioning(work.dir).some((p) => p.cmdline.startsWith('qemu-system-x86_64 '))) {
+      while (!processesMentioning(work.dir, 'cmdline').some((p) => p.cmdline.startsWith('qemu-system-x86_64 '))) {
         if (Date.now() > deadline) throw new Error('the verification VM did not start within 30 s');
         await sleep(50);
       }

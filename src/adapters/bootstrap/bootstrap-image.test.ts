@@ -1,29 +1,22 @@
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa, execaSync } from 'execa';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../../../test/support.js';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { requireTools } from '../../../test/helpers/require-tools.js';
+import { useTempDir } from '../../../test/helpers/temp-dir.js';
 import { BASE_PACKAGES, bootstrapBaseImage, mmdebstrapArgs, writeRootDisk, type BootstrapInput } from './bootstrap-image.js';
 import { openBuildLog } from './build-log.js';
 import { customizeHookEnv, renderCustomizeHook } from './customize-hook.js';
 
-const HAVE_DISK_TOOLS = execaSync('sh', ['-c', 'command -v sfdisk && command -v mke2fs && command -v blkid && command -v debugfs'], { reject: false }).exitCode === 0;
-const HAVE_SHELLCHECK = execaSync('sh', ['-c', 'command -v shellcheck'], { reject: false }).exitCode === 0;
+const HAVE_DISK_TOOLS = requireTools('src/adapters/bootstrap/bootstrap-image.test.ts', 'sfdisk', 'mke2fs', 'blkid', 'debugfs');
+const HAVE_SHELLCHECK = requireTools('src/adapters/bootstrap/bootstrap-image.test.ts', 'shellcheck');
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKx0mRqIhZ8M2s9mD1O5fQv0aXQ0b2Y3Zz0gZm9vYmFyYmF6 build@ci';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir('imagebuild-bootstrap-unit-'));
-});
-afterEach(async () => {
-  await cleanup();
-});
+const work = useTempDir('imagebuild-bootstrap-unit-');
 
 function input(overrides: Partial<BootstrapInput> = {}): BootstrapInput {
   return {
-    workDir: join(dir, 'work'),
+    workDir: join(work.dir, 'work'),
     suite: 'bookworm',
     mirror: 'http://deb.debian.org/debian',
     securityMirror: 'http://deb.debian.org/debian-security',
@@ -72,13 +65,13 @@ describe('bootstrapBaseImage input checks', () => {
       'buildPublicKey: not a single OpenSSH public key line',
       'aptProxy: not an http(s) URL: http://proxy:3142/"; rm -rf /',
     ]);
-    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(work.dir)).toEqual([]);
   });
 });
 
 describe('customize hook', () => {
-  it.skipIf(!HAVE_SHELLCHECK && !process.env.CI)('is clean under shellcheck', async () => {
-    const hook = join(dir, 'hook.sh');
+  it.skipIf(!HAVE_SHELLCHECK)('is clean under shellcheck', async () => {
+    const hook = join(work.dir, 'hook.sh');
     await writeFile(hook, renderCustomizeHook());
 
     const result = await execa('shellcheck', [hook], { reject: false });
@@ -97,15 +90,15 @@ describe('customize hook', () => {
   });
 });
 
-describe.skipIf(!HAVE_DISK_TOOLS && !process.env.CI)('writeRootDisk', () => {
+describe.skipIf(!HAVE_DISK_TOOLS)('writeRootDisk', () => {
   it('puts an MBR and an ext4 partition at 1 MiB holding the rootfs into a sparse file, without mounts', async () => {
-    const rootfs = join(dir, 'rootfs');
+    const rootfs = join(work.dir, 'rootfs');
     await mkdir(join(rootfs, 'etc'), { recursive: true });
     await writeFile(join(rootfs, 'etc', 'marker'), 'from-rootfs\n');
-    const raw = join(dir, 'disk.raw');
+    const raw = join(work.dir, 'disk.raw');
     const uuid = '2b7c2f4e-8d1a-4c3b-9a55-0e6f1d2c3b4a';
     const lines: string[] = [];
-    const log = openBuildLog(join(dir, 'disk.log'), (line) => lines.push(line));
+    const log = openBuildLog(join(work.dir, 'disk.log'), (line) => lines.push(line));
 
     const partition = await writeRootDisk(log, { rootfs, raw, sizeGiB: 1, rootUuid: uuid });
     await log.close();

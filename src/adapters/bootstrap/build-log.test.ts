@@ -1,24 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../../../test/support.js';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../../../test/helpers/temp-dir.js';
 import { ToolFailedError } from '../../errors.js';
 import { openBuildLog, runLogged } from './build-log.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir('imagebuild-build-log-'));
-});
-afterEach(async () => {
-  await cleanup();
-});
+const work = useTempDir('imagebuild-build-log-');
 
 describe('runLogged', () => {
   it('streams stdout and stderr lines to onLine and the log file, feeds input, and returns stdout', async () => {
     const lines: string[] = [];
-    const log = openBuildLog(join(dir, 'step.log'), (line) => lines.push(line));
+    const log = openBuildLog(join(work.dir, 'step.log'), (line) => lines.push(line));
 
     const stdout = await runLogged(log, 'sh', ['-c', 'cat; echo to-stderr >&2'], { input: 'one\ntwo\n' });
     await log.close();
@@ -26,22 +18,22 @@ describe('runLogged', () => {
     expect(stdout).toBe('one\ntwo');
     expect(lines).toEqual(expect.arrayContaining(['one', 'two', 'to-stderr']));
     expect(lines[0]).toBe("$ sh -c 'cat; echo to-stderr >&2'");
-    expect(await readFile(join(dir, 'step.log'), 'utf8')).toContain('one\ntwo\n');
+    expect(await readFile(join(work.dir, 'step.log'), 'utf8')).toContain('one\ntwo\n');
   });
 
   it('turns a failure into a one-line ToolFailedError naming the E: line, with the tail and log path', async () => {
-    const log = openBuildLog(join(dir, 'step.log'));
+    const log = openBuildLog(join(work.dir, 'step.log'));
 
     const error = await runLogged(log, 'sh', ['-c', 'echo "I: working" >&2; echo "E: the real reason" >&2; echo "W: noise" >&2; exit 3']).catch((caught: unknown) => caught);
     await log.close();
 
     expect(error).toBeInstanceOf(ToolFailedError);
-    expect(error).toMatchObject({ tool: 'sh', message: 'sh failed (exit 3): E: the real reason', toolExitCode: 3, logPath: join(dir, 'step.log') });
+    expect(error).toMatchObject({ tool: 'sh', message: 'sh failed (exit 3): E: the real reason', toolExitCode: 3, logPath: join(work.dir, 'step.log') });
     expect((error as ToolFailedError).stderrTail).toContain('W: noise');
   });
 
   it('reports a missing tool as not installed', async () => {
-    const log = openBuildLog(join(dir, 'step.log'));
+    const log = openBuildLog(join(work.dir, 'step.log'));
 
     const error = await runLogged(log, 'imagebuild-no-such-tool', []).catch((caught: unknown) => caught);
     await log.close();

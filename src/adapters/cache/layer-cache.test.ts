@@ -1,15 +1,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { makeTempDir } from '../../../test/helpers/temp-dir.js';
+import { expect, it } from 'vitest';
+import { useTempDir } from '../../../test/helpers/temp-dir.js';
 import { findLeftovers, removeLeftovers } from './layer-cache.js';
 
-let work: { dir: string; cleanup: () => Promise<void> };
-beforeEach(async () => {
-  work = await makeTempDir();
-});
-afterEach(() => work.cleanup());
+const work = useTempDir();
 
 it('finds and removes what killed runs left (staging, drop and pull directories, lock temp files), and nothing else', async () => {
   const key = 'a'.repeat(64);

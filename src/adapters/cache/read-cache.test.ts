@@ -1,17 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../../../test/helpers/temp-dir.js';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../../../test/helpers/temp-dir.js';
 import { computeLayerKey, type LayerInputs } from '../../core/plan/plan-build.js';
 import { readCacheEntries } from './read-cache.js';
 
 const INPUTS: LayerInputs = { layer: 'base', spec: { os: { distro: 'debian' } }, files: {}, tools: { packer: '1.6.6', ansible: '2.14.18', qemuImg: '7.2.22' }, parentKey: null };
 
-let work: { dir: string; cleanup: () => Promise<void> };
-beforeEach(async () => {
-  work = await makeTempDir();
-});
-afterEach(() => work.cleanup());
+const work = useTempDir();
 
 async function writeEntry(name: string, body: unknown): Promise<void> {
   await mkdir(join(work.dir, 'layers', name), { recursive: true });

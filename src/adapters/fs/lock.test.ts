@@ -2,15 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listTree, makeTempDir } from '../../../test/support.js';
+import { describe, expect, it } from 'vitest';
+import { listTree, useTempDir } from '../../../test/helpers/temp-dir.js';
 import { acquireLock, LockHeldError } from './lock.js';
 
-let work: { dir: string; cleanup: () => Promise<void> };
-beforeEach(async () => {
-  work = await makeTempDir();
-});
-afterEach(() => work.cleanup());
+const work = useTempDir();
 
 describe('acquireLock', () => {
   it('writes the owner and removes the lock on release', async () => {

@@ -2,20 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../../../test/support.js';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../../../test/helpers/temp-dir.js';
 import { FileAccessError } from '../../errors.js';
 import { sha256File } from './sha256.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir('imagebuild-sha256-'));
-});
-afterEach(async () => {
-  await cleanup();
-});
+const work = useTempDir('imagebuild-sha256-');
 
 async function sha256sum(path: string): Promise<string> {
   const { stdout } = await execa('sha256sum', [path]);
@@ -24,7 +16,7 @@ async function sha256sum(path: string): Promise<string> {
 
 describe('sha256File', () => {
   it('matches sha256sum on a multi-chunk file and reports progress up to its size', async () => {
-    const path = join(dir, 'data.bin');
+    const path = join(work.dir, 'data.bin');
     const size = 9 * 1024 * 1024 + 123;
     await writeFile(path, randomBytes(size));
     const progress: number[] = [];
@@ -37,7 +29,7 @@ describe('sha256File', () => {
   });
 
   it('matches sha256sum on an empty file', async () => {
-    const path = join(dir, 'empty');
+    const path = join(work.dir, 'empty');
     await writeFile(path, '');
 
     const digest = await sha256File(path);
@@ -47,7 +39,7 @@ describe('sha256File', () => {
   });
 
   it('throws FileAccessError for a missing file', async () => {
-    const path = join(dir, 'missing');
+    const path = join(work.dir, 'missing');
 
     const error = await sha256File(path).catch((caught: unknown) => caught);
 

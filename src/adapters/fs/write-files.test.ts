@@ -1,18 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listTree, makeTempDir } from '../../../test/support.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listTree, useTempDir } from '../../../test/helpers/temp-dir.js';
 import { RENDER_MARKER, replaceDirectory } from './write-files.js';
 
-let work: { dir: string; cleanup: () => Promise<void> };
-beforeEach(async () => {
-  work = await makeTempDir();
-});
-afterEach(async () => {
-  await chmod(work.dir, 0o755);
-  await work.cleanup();
-});
+const work = useTempDir();
+// Runs before useTempDir's removal (after-hooks run in reverse): a test may leave the directory read-only.
+afterEach(() => chmod(work.dir, 0o755));
 
 describe('replaceDirectory', () => {
   it('writes nested files and the marker into a new directory', async () => {

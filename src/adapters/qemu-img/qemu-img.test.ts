@@ -1,23 +1,16 @@
 import { open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa, execaSync } from 'execa';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../../../test/support.js';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { requireTools } from '../../../test/helpers/require-tools.js';
+import { useTempDir } from '../../../test/helpers/temp-dir.js';
 import { ToolFailedError } from '../../errors.js';
 import { qemuImgShimDir } from './qemu-img-shim.js';
 import { checkImage, createOverlay, createQcow2FromRaw, flattenImage, readImageInfo, rebaseUnsafe } from './qemu-img.js';
 
 const MiB = 1024 * 1024;
-const HAVE_SHELLCHECK = execaSync('sh', ['-c', 'command -v shellcheck'], { reject: false }).exitCode === 0;
-let dir: string;
-let cleanup: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir('imagebuild-qemu-img-'));
-});
-afterEach(async () => {
-  await cleanup();
-});
+const HAVE_SHELLCHECK = requireTools('src/adapters/qemu-img/qemu-img.test.ts', 'shellcheck');
+const work = useTempDir('imagebuild-qemu-img-');
 
 async function writePattern(image: string, pattern: string, offset: string, length: string): Promise<void> {
   await execa('qemu-io', ['-f', 'qcow2', '-c', `write -P ${pattern} ${offset} ${length}`, image]);
@@ -25,9 +18,9 @@ async function writePattern(image: string, pattern: string, offset: string, leng
 
 /** base (0xaa at 0) <- l1 (0xbb at 1M) <- l2 (0xcc at 2M), all 16 MiB. */
 async function makeChain(): Promise<{ base: string; l1: string; l2: string }> {
-  const base = join(dir, 'base.qcow2');
-  const l1 = join(dir, 'l1.qcow2');
-  const l2 = join(dir, 'l2.qcow2');
+  const base = join(work.dir, 'base.qcow2');
+  const l1 = join(work.dir, 'l1.qcow2');
+  const l2 = join(work.dir, 'l2.qcow2');
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', base, '16M']);
   await writePattern(base, '0xaa', '0', '1M');
   await createOverlay(l1, 'base.qcow2', { backingFormat: 'qcow2' });
@@ -71,7 +64,7 @@ describe('readImageInfo', () => {
   });
 
   it('throws ToolFailedError with a one-line message for a missing image', async () => {
-    const missing = join(dir, 'missing.qcow2');
+    const missing = join(work.dir, 'missing.qcow2');
 
     const error = await readImageInfo(missing).catch((caught: unknown) => caught);
 
@@ -84,7 +77,7 @@ describe('readImageInfo', () => {
 describe('flattenImage', () => {
   it('writes a standalone image with the same content as the chain and leaves no .partial', async () => {
     const { l2 } = await makeChain();
-    const flat = join(dir, 'flat.qcow2');
+    const flat = join(work.dir, 'flat.qcow2');
     const progress: number[] = [];
 
     const result = await flattenImage(l2, flat, { onProgress: (percent) => progress.push(percent) });
@@ -94,12 +87,12 @@ describe('flattenImage', () => {
     await expect(execa('qemu-img', ['compare', '-f', 'qcow2', '-F', 'qcow2', l2, flat])).resolves.toMatchObject({ exitCode: 0 });
     expect(progress.at(-1)).toBe(100);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
-    expect(await readdir(dir)).not.toContain('flat.qcow2.partial');
+    expect(await readdir(work.dir)).not.toContain('flat.qcow2.partial');
   });
 
   it('compresses when asked and still compares equal', async () => {
     const { l2 } = await makeChain();
-    const flat = join(dir, 'flat-c.qcow2');
+    const flat = join(work.dir, 'flat-c.qcow2');
 
     await flattenImage(l2, flat, { compress: true });
 
@@ -107,30 +100,30 @@ describe('flattenImage', () => {
   });
 
   it('leaves nothing under dest when the source is missing', async () => {
-    const flat = join(dir, 'flat.qcow2');
+    const flat = join(work.dir, 'flat.qcow2');
 
-    const error = await flattenImage(join(dir, 'nope.qcow2'), flat).catch((caught: unknown) => caught);
+    const error = await flattenImage(join(work.dir, 'nope.qcow2'), flat).catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(ToolFailedError);
     expect((error as ToolFailedError).message).not.toContain('\n');
     expect((error as ToolFailedError).message).toMatch(/^qemu-img convert failed \(exit 1\): .*nope\.qcow2/);
     expect((error as ToolFailedError).stderrTail).toContain('No such file or directory');
-    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(work.dir)).toEqual([]);
   });
 });
 
 describe('createQcow2FromRaw', () => {
   it('converts a raw file into an equal qcow2', async () => {
-    const raw = join(dir, 'disk.raw');
+    const raw = join(work.dir, 'disk.raw');
     await execa('qemu-img', ['create', '-q', '-f', 'raw', raw, '8M']);
     await execa('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 4M 1M', raw]);
-    const dest = join(dir, 'disk.qcow2');
+    const dest = join(work.dir, 'disk.qcow2');
 
     await createQcow2FromRaw(raw, dest);
 
     expect((await readImageInfo(dest)).format).toBe('qcow2');
     await expect(execa('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', raw, dest])).resolves.toMatchObject({ exitCode: 0 });
-    expect((await readdir(dir)).sort()).toEqual(['disk.qcow2', 'disk.raw']);
+    expect((await readdir(work.dir)).sort()).toEqual(['disk.qcow2', 'disk.raw']);
   });
 });
 
@@ -143,8 +136,8 @@ describe('rebaseUnsafe', () => {
     const error = await readImageInfo(l1).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ToolFailedError);
     expect((error as Error).message).toContain('/elsewhere/base.qcow2');
-    await rebaseUnsafe(l1, join(dir, 'base.qcow2'));
-    expect((await readImageInfo(l1)).backingFile).toBe(join(dir, 'base.qcow2'));
+    await rebaseUnsafe(l1, join(work.dir, 'base.qcow2'));
+    expect((await readImageInfo(l1)).backingFile).toBe(join(work.dir, 'base.qcow2'));
   });
 });
 
@@ -158,7 +151,7 @@ describe('checkImage', () => {
   });
 
   it('reports leaked clusters (exit 3) as a result', async () => {
-    const image = join(dir, 'leaky.qcow2');
+    const image = join(work.dir, 'leaky.qcow2');
     await execa('qemu-img', ['create', '-q', '-f', 'qcow2', image, '16M']);
     await setRefcount(image, 0, 2);
 
@@ -168,7 +161,7 @@ describe('checkImage', () => {
   });
 
   it('reports corruption (exit 2) as a result', async () => {
-    const image = join(dir, 'corrupt.qcow2');
+    const image = join(work.dir, 'corrupt.qcow2');
     await execa('qemu-img', ['create', '-q', '-f', 'qcow2', image, '16M']);
     await setRefcount(image, 0, 0);
 
@@ -182,23 +175,23 @@ describe('checkImage', () => {
 describe('qemuImgShimDir', () => {
   it('turns a create with -b but no -F into a working overlay', async () => {
     const { base } = await makeChain();
-    const shimDir = join(dir, 'shim');
+    const shimDir = join(work.dir, 'shim');
 
     const returned = await qemuImgShimDir(shimDir);
     await qemuImgShimDir(shimDir);
-    await execa(join(shimDir, 'qemu-img'), ['create', '-f', 'qcow2', '-b', base, join(dir, 'packer.qcow2'), '16M'], {
+    await execa(join(shimDir, 'qemu-img'), ['create', '-f', 'qcow2', '-b', base, join(work.dir, 'packer.qcow2'), '16M'], {
       env: { PATH: `${shimDir}:${process.env.PATH ?? ''}` },
     });
 
     expect(returned).toBe(shimDir);
     expect(await readdir(shimDir)).toEqual(['qemu-img']);
-    const info = await readImageInfo(join(dir, 'packer.qcow2'));
+    const info = await readImageInfo(join(work.dir, 'packer.qcow2'));
     expect(info).toMatchObject({ backingFile: base, backingFormat: 'qcow2' });
-    await expect(execa('qemu-img', ['compare', base, join(dir, 'packer.qcow2')])).resolves.toMatchObject({ exitCode: 0 });
+    await expect(execa('qemu-img', ['compare', base, join(work.dir, 'packer.qcow2')])).resolves.toMatchObject({ exitCode: 0 });
   });
 
   it('never resolves the real qemu-img to the shim itself, even with the shim dir first on PATH', async () => {
-    const shimDir = await qemuImgShimDir(join(dir, 'shim'));
+    const shimDir = await qemuImgShimDir(join(work.dir, 'shim'));
     const savedPath = process.env.PATH;
     process.env.PATH = `${shimDir}:${savedPath ?? ''}`;
     try {
@@ -215,18 +208,18 @@ describe('qemuImgShimDir', () => {
 
   it('passes other commands through unchanged, including an explicit -F', async () => {
     const { base } = await makeChain();
-    const shimDir = await qemuImgShimDir(join(dir, 'shim'));
+    const shimDir = await qemuImgShimDir(join(work.dir, 'shim'));
 
-    await execa(join(shimDir, 'qemu-img'), ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', join(dir, 'explicit.qcow2')]);
+    await execa(join(shimDir, 'qemu-img'), ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', join(work.dir, 'explicit.qcow2')]);
     const { stdout } = await execa(join(shimDir, 'qemu-img'), ['--version']);
 
-    expect((await readImageInfo(join(dir, 'explicit.qcow2'))).backingFormat).toBe('qcow2');
+    expect((await readImageInfo(join(work.dir, 'explicit.qcow2'))).backingFormat).toBe('qcow2');
     expect(stdout).toMatch(/^qemu-img version/);
   });
 
   // Like scripts/lint-infra.sh: a missing shellcheck is an error in CI, a skip elsewhere.
-  it.skipIf(!HAVE_SHELLCHECK && !process.env.CI)('is clean under shellcheck', async () => {
-    const shimDir = await qemuImgShimDir(join(dir, 'shim'));
+  it.skipIf(!HAVE_SHELLCHECK)('is clean under shellcheck', async () => {
+    const shimDir = await qemuImgShimDir(join(work.dir, 'shim'));
 
     const result = await execa('shellcheck', ['-s', 'sh', join(shimDir, 'qemu-img')], { reject: false });
 

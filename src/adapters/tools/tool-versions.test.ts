@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeTempDir } from '../../../test/support.js';
+import { makeTempDir } from '../../../test/helpers/temp-dir.js';
 import { parseAnsibleVersion, parsePackerVersion, parseQemuImgVersion, readToolVersions, toolVersionCacheFile } from './tool-versions.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '../../../test/fixtures/tool-output', name), 'utf8');

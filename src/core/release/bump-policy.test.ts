@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bumpOf, checkVersionBump, classifyManifestChanges, classifySpecChanges, requiredBump } from './bump-policy.js';
 import { BumpMismatchError } from './errors.js';
-import { testManifest } from '../../../test/fixtures/release/test-manifest.js';
+import { testManifest } from '../../../test/helpers/test-manifest.js';
 
 describe('classifyManifestChanges', () => {
   it('demands MAJOR for an OS release change and PATCH for a point release', () => {

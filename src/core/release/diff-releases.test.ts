@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { diffReleases, formatReleaseDiff } from './diff-releases.js';
-import { testManifest } from '../../../test/fixtures/release/test-manifest.js';
+import { testManifest } from '../../../test/helpers/test-manifest.js';
 import { formatBytes } from './transfer-rate.js';
 
 describe('diffReleases', () => {

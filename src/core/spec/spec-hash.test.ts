@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { specFrom, DEMO_SPEC_PATH } from '../../../test/support.js';
+import { DEMO_SPEC_PATH, specFrom } from '../../../test/helpers/spec-builders.js';
 import { specHashOf, specIdentity } from './spec-hash.js';
 
 describe('spec identity', () => {
