@@ -89,3 +89,8 @@ export class VerifyFailedError extends ImagebuildError {
     super('VERIFY_FAILED', message, 1);
   }
 }
+
+/** The first line of an error's message: what a notice or a one-line error quotes of a cause. */
+export function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}
