@@ -14,9 +14,10 @@ export type FlagSpec = { readonly type: 'string' | 'boolean'; readonly value?: s
 export type Command = {
   readonly name: string;
   readonly usage: string;
+  /** How many arguments the usage line takes. */
+  readonly positionals: { readonly min: number; readonly max: number };
   readonly summary: string;
   readonly description: string;
   readonly flags: Readonly<Record<string, FlagSpec>>;
-  readonly positionals: { readonly min: number; readonly max: number };
   run(invocation: Invocation): Promise<number>;
 };

@@ -16,6 +16,7 @@ export const buildCommand: Command = {
   usage:
     'imagebuild build <version> [--spec FILE] [--from-layer L] [--until-layer L] [--accel kvm|tcg] [--host-profile gpu|cpu] [--verify-user U --verify-key K | --no-verify] [--publish [--allow-bump-mismatch REASON]] [--json]\n' +
     '       imagebuild build <version> --host [USER@]HOST[:PORT] [--identity FILE] [--known-hosts FILE] [--remote-dir DIR] [--remote-command CMD] [build options]',
+  positionals: { min: 1, max: 1 },
   summary: 'build a versioned image: layers (cached or built with Packer and gated), seal, flatten, manifest',
   description:
     'Runs preflight (disk, tools, KVM boot probe, VFIO binding, lock), then each layer: reused from the cache when its key\n' +
@@ -43,7 +44,6 @@ export const buildCommand: Command = {
     'remote-command': { type: 'string', value: 'CMD', help: 'with --host: how to run imagebuild on the host (default imagebuild; e.g. "npx imagebuild")' },
     rendered: requestFlag('rendered', { value: 'DIR', help: 'build only if DIR holds exactly the files this imagebuild renders for the spec (used by --host)' }),
   },
-  positionals: { min: 1, max: 1 },
   async run(invocation) {
     const { positionals, flags, cwd, output } = invocation;
     const version = versionArg(positionals[0]!);
@@ -57,7 +57,7 @@ export const buildCommand: Command = {
       github?.failed(error);
       throw error;
     });
-    const { buildImage } = await import('../../app/build-image.js');
+    const { buildImage } = await import('../../app/build/pipeline.js');
     try {
       await withInterrupt(output, 'stopping Packer and its VMs; nothing half-done will be registered', async (signal) => {
         const report = await buildImage({

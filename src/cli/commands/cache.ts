@@ -8,6 +8,7 @@ import { HOST_PROFILE_FLAG, JSON_FLAG, SPEC_FLAG, stringFlag } from '../flags.js
 export const cacheCommand: Command = {
   name: 'cache',
   usage: 'imagebuild cache <ls|prune> [--spec FILE] [--yes] [--keep-failed] [--json]',
+  positionals: { min: 1, max: 1 },
   summary: 'list the layer cache, or prune what no build will use again',
   description:
     "`cache ls` lists registered layers (key, spec, age, size, gate, and whether the current spec's plan uses them),\n" +
@@ -23,7 +24,6 @@ export const cacheCommand: Command = {
     'host-profile': HOST_PROFILE_FLAG,
     json: JSON_FLAG,
   },
-  positionals: { min: 1, max: 1 },
   async run({ positionals, flags, cwd, output }) {
     const action = positionals[0];
     const { listCache, pruneCache } = await import('../../app/cache-admin.js');

@@ -6,6 +6,7 @@ import { JSON_FLAG, SPEC_FLAG, stringFlag } from '../flags.js';
 export const compatCommand: Command = {
   name: 'compat',
   usage: 'imagebuild compat [GPU] [--gpus N] [--spec FILE] [--json]',
+  positionals: { min: 0, max: 1 },
   summary: 'what to pin for a GPU: minimums, driver branches with end of life, the newest consistent stack',
   description:
     'For a GPU model of the compatibility table (default: the spec\'s hardware.gpu.model and count) prints the minimum\n' +
@@ -20,7 +21,6 @@ export const compatCommand: Command = {
     spec: SPEC_FLAG,
     json: JSON_FLAG,
   },
-  positionals: { min: 0, max: 1 },
   async run({ positionals, flags, cwd, output }) {
     const [{ loadSpec, todayOf }, { reportCompat }, { COMPAT_TABLE }, { COMPAT_SOURCES }] = await Promise.all([
       import('../../app/load-spec.js'),

@@ -6,6 +6,7 @@ import { releaseRefArg, STORE_JSON_FLAG, STORE_SPEC_FLAG, stringFlag } from '../
 export const diffCommand: Command = {
   name: 'diff',
   usage: 'imagebuild diff <from> <to> [--spec FILE] [--json]',
+  positionals: { min: 2, max: 2 },
   summary: 'show what changed between two releases: OS, kernel, driver, CUDA, frameworks, gates, size',
   description:
     "Compares two releases' image-manifest.json (versions or `current`) — the release notes customer success reads:\n" +
@@ -13,7 +14,6 @@ export const diffCommand: Command = {
     'GPU validation, size, and the semver bump the image changes require. Reads the store when the spec names one,\n' +
     'else the output directory.',
   flags: { spec: STORE_SPEC_FLAG, json: STORE_JSON_FLAG },
-  positionals: { min: 2, max: 2 },
   async run({ positionals, flags, cwd, output }) {
     const [from, to] = positionals.map(releaseRefArg);
     const { diffStoredReleases } = await import('../../app/release-list.js');

@@ -9,6 +9,7 @@ import { createProgressRenderer } from '../transfer-progress.js';
 export const downloadCommand: Command = {
   name: 'download',
   usage: 'imagebuild download <version|current> [--dest DIR] [--spec FILE] [--limit-rate RATE] [--json]',
+  positionals: { min: 1, max: 1 },
   summary: 'download a release verified against its manifest, resumable, with progress',
   description:
     "Downloads a release's qcow2 and its image-manifest.json (and SHA256SUMS) into DIR (default ./<name>-vX.Y.Z/).\n" +
@@ -26,7 +27,6 @@ export const downloadCommand: Command = {
     'limit-rate': { type: 'string', value: 'RATE', help: 'stay under RATE bytes per second, e.g. 50M or 500K (shared links)' },
     json: STORE_JSON_FLAG,
   },
-  positionals: { min: 1, max: 1 },
   async run({ positionals, flags, cwd, output }) {
     const ref = releaseRefArg(positionals[0]!);
     const limitRate = parseRate(stringFlag(flags['limit-rate']));

@@ -6,13 +6,13 @@ import { STORE_JSON_FLAG, STORE_NOTE, STORE_SPEC_FLAG, stringFlag } from '../fla
 export const listCommand: Command = {
   name: 'list',
   usage: 'imagebuild list [--spec FILE] [--json]',
+  positionals: { min: 0, max: 0 },
   summary: 'list the published releases: version, date, size, driver/CUDA/frameworks, which is current',
   description:
     "Reads the store's release index and each release's image-manifest.json (validated on read) and lists them newest\n" +
     'first; `*` marks the current release. The facts shown (driver, CUDA, frameworks) were read from the built image.\n' +
     STORE_NOTE,
   flags: { spec: STORE_SPEC_FLAG, json: STORE_JSON_FLAG },
-  positionals: { min: 0, max: 0 },
   async run({ flags, cwd, output }) {
     const { listReleases } = await import('../../app/release-list.js');
     const listing = await listReleases({ specArg: stringFlag(flags.spec), cwd });

@@ -7,6 +7,7 @@ import { HOST_PROFILE_FLAG, JSON_FLAG, SPEC_FLAG, versionArg } from '../flags.js
 export const planCommand: Command = {
   name: 'plan',
   usage: 'imagebuild plan <version> [--spec FILE] [--from-layer LAYER] [--until-layer LAYER] [--json]',
+  positionals: { min: 1, max: 1 },
   summary: "show each layer's cache key and whether it is reused or rebuilt, and why",
   description:
     "Computes each layer's key: a SHA-256 of its slice of the spec, the Ansible roles, playbook and templates it uses, the\n" +
@@ -20,7 +21,6 @@ export const planCommand: Command = {
     'host-profile': HOST_PROFILE_FLAG,
     json: JSON_FLAG,
   },
-  positionals: { min: 1, max: 1 },
   async run({ positionals, flags, cwd, output }) {
     // The same flags as build, read by the same codec: the plan is the one build would follow.
     const version = versionArg(positionals[0]!);

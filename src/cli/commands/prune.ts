@@ -7,6 +7,7 @@ import { STORE_JSON_FLAG, STORE_SPEC_FLAG, stringFlag } from '../flags.js';
 export const pruneCommand: Command = {
   name: 'prune',
   usage: 'imagebuild prune [--spec FILE] [--keep N] [--yes] [--json]',
+  positionals: { min: 0, max: 0 },
   summary: 'remove releases beyond the newest N (artifacts.retention) from the store and output/; dry run unless --yes',
   description:
     'Keeps the newest N releases by version (the spec\'s artifacts.retention, default 3, or --keep) and always the\n' +
@@ -19,7 +20,6 @@ export const pruneCommand: Command = {
     yes: { type: 'boolean', help: 'really delete (default: dry run)' },
     json: STORE_JSON_FLAG,
   },
-  positionals: { min: 0, max: 0 },
   async run({ flags, cwd, output }) {
     const keepText = stringFlag(flags.keep);
     const keep = keepText === undefined ? undefined : Number(keepText);

@@ -9,6 +9,7 @@ import { createProgressRenderer } from '../transfer-progress.js';
 export const publishCommand: Command = {
   name: 'publish',
   usage: 'imagebuild publish <version> [--spec FILE] [--allow-bump-mismatch REASON] [--json]',
+  positionals: { min: 1, max: 1 },
   summary: "upload a built release to the spec's store: image, manifest, then the release index and current",
   description:
     'Publishes output/<name>/vX.Y.Z/ to the store in an order that keeps it atomic for readers: the qcow2 first\n' +
@@ -25,7 +26,6 @@ export const publishCommand: Command = {
     'allow-bump-mismatch': { type: 'string', value: 'REASON', help: 'publish although the bump does not fit the changes; REASON is recorded in the manifest and index' },
     json: STORE_JSON_FLAG,
   },
-  positionals: { min: 1, max: 1 },
   async run({ positionals, flags, cwd, output }) {
     const version = versionArg(positionals[0]!);
     const reason = stringFlag(flags['allow-bump-mismatch']);

@@ -6,6 +6,7 @@ import { JSON_FLAG, SPEC_FLAG, stringFlag } from '../flags.js';
 export const renderCommand: Command = {
   name: 'render',
   usage: 'imagebuild render [--spec FILE] [--out DIR] [--packer-version X.Y.Z] [--json]',
+  positionals: { min: 0, max: 0 },
   summary: 'write the Packer HCL, Ansible vars and install seeds of every layer',
   description:
     'Renders, per layer (base, driver, runtime, frameworks, validation) and for the final seal step, a Packer HCL2 build,\n' +
@@ -19,7 +20,6 @@ export const renderCommand: Command = {
     'packer-version': { type: 'string', value: 'X.Y.Z', help: 'render for this Packer version instead of the installed one' },
     json: JSON_FLAG,
   },
-  positionals: { min: 0, max: 0 },
   async run({ flags, cwd, output }) {
     const packerVersion = stringFlag(flags['packer-version']);
     if (packerVersion !== undefined && !/^\d+\.\d+\.\d+$/.test(packerVersion)) {

@@ -43,6 +43,7 @@ export async function runVersionRollback({ flags, cwd, output }: Invocation): Pr
 export const rollbackCommand: Command = {
   name: 'rollback',
   usage: 'imagebuild rollback (--layer LAYER [--keep-failed] | --to VERSION [--reason TEXT]) [--spec FILE] [--json]',
+  positionals: { min: 0, max: 0 },
   summary: 'layer level: drop a cached layer and those above it; version level: point `current` back to a release',
   description:
     "With --layer (layer level, for on-call): removes the current spec's cached entries of LAYER and the layers above it\n" +
@@ -57,7 +58,6 @@ export const rollbackCommand: Command = {
     ...VERSION_ROLLBACK_FLAGS,
     json: JSON_FLAG,
   },
-  positionals: { min: 0, max: 0 },
   async run(invocation) {
     const { flags, cwd, output } = invocation;
     if (flags.to !== undefined && flags.layer !== undefined) throw new UsageError('rollback: give --layer (a cached layer) or --to (a release), not both');

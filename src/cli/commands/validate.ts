@@ -6,6 +6,7 @@ import { JSON_FLAG, SPEC_FLAG, stringFlag } from '../flags.js';
 export const validateCommand: Command = {
   name: 'validate',
   usage: 'imagebuild validate [--spec FILE] [--json]',
+  positionals: { min: 0, max: 0 },
   summary: 'check a spec: schema, cross-field rules and the GPU-stack compatibility table',
   description:
     'Validates an image spec and reports every problem at once, one line each as `file: path: what is wrong; what is valid`.\n' +
@@ -16,7 +17,6 @@ export const validateCommand: Command = {
     'with a CVE, vLLM wheels for another torch build) are errors naming the fact and its source.\n' +
     'Exit 0 valid, 2 invalid. Writes nothing.',
   flags: { spec: SPEC_FLAG, json: JSON_FLAG },
-  positionals: { min: 0, max: 0 },
   async run({ flags, cwd, output }) {
     // The spec's modules (zod) load in the commands that read a spec, not for --help or --version.
     const [{ loadSpec }, { describeGpu, minimumsFor, describeDriverBranch }, { describeMinimums, gpuStackOf }, { driverSourceOf }] = await Promise.all([

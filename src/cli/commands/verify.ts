@@ -7,6 +7,7 @@ import { JSON_FLAG, SPEC_FLAG, stringFlag } from '../flags.js';
 export const verifyCommand: Command = {
   name: 'verify',
   usage: 'imagebuild verify <image.qcow2> [--spec FILE] [--verify-user USER --verify-key FILE] [--accel kvm|tcg] [--json]',
+  positionals: { min: 1, max: 1 },
   summary: 'boot a finished image through a throwaway overlay and check it over SSH',
   description:
     'The same step `build` runs on every artifact: boots the image by its own bootloader through a throwaway overlay (the\n' +
@@ -20,7 +21,6 @@ export const verifyCommand: Command = {
     accel: { type: 'string', value: 'kvm|tcg', help: 'accelerator for the verification VM (default: tcg unless the spec says kvm)' },
     json: JSON_FLAG,
   },
-  positionals: { min: 1, max: 1 },
   async run({ positionals, flags, cwd, output }) {
     const { verifyLogin: login, accel } = decodeBuildFlags(flags, cwd);
     const { verifyImageFile } = await import('../../app/verify-image.js');
