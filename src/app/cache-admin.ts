@@ -1,13 +1,15 @@
-import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { dropLayers, findLeftovers } from '../adapters/cache/layer-cache.js';
-import { cacheLayout } from '../adapters/workspace/cache-layout.js';
 import { readCacheEntries } from '../adapters/cache/read-cache.js';
+import { removeTree } from '../adapters/fs/directories.js';
+import { allocatedBytes } from '../adapters/fs/disk-usage.js';
 import { acquireLock } from '../adapters/fs/lock.js';
+import { listVisibleNames } from '../adapters/fs/read-files.js';
+import { cacheLayout } from '../adapters/workspace/cache-layout.js';
+import { readManifestFile } from '../adapters/workspace/manifest-file.js';
+import { MANIFEST_FILE, outputRootOf } from '../adapters/workspace/release-layout.js';
 import { ManifestInvalidError } from '../core/manifest/errors.js';
-import { ImageManifest } from '../core/manifest/image-manifest.js';
-import { parseJsonOrUndefined } from '../core/parse-json.js';
+import type { ImageManifest } from '../core/manifest/image-manifest.js';
 import type { HostProfile } from '../core/spec/host-profile.js';
 import { LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
 import { planImage } from './plan-image.js';
@@ -30,31 +32,11 @@ export type CacheListing = {
   readonly totalBytes: number;
 };
 
-async function diskBytes(path: string): Promise<number> {
-  try {
-    const info = await stat(path);
-    if (!info.isDirectory()) return info.blocks * 512;
-    let total = 0;
-    for (const name of await readdir(path)) total += await diskBytes(join(path, name));
-    return total;
-  } catch {
-    return 0;
-  }
-}
-
-
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return (await readdir(path)).filter((n) => !n.startsWith('.')).sort();
-  } catch {
-    return [];
-  }
-}
-
 /** Lists what the cache holds: registered layers (and whether the current spec's plan uses them), bootstraps, failed layers, build logs. */
 export async function listCache(options: { specArg?: string; cwd: string; hostProfile?: HostProfile }): Promise<CacheListing> {
   const planned = await planImage({ specArg: options.specArg, version: '0.0.0', cwd: options.cwd, hostProfile: options.hostProfile });
   const cacheDir = planned.cacheDir;
+  const layout = cacheLayout(cacheDir);
   const keys = new Set(planned.plan.layers.map((l) => l.key));
   const scan = await readCacheEntries(cacheDir);
   const layers = await Promise.all(
@@ -63,16 +45,16 @@ export async function listCache(options: { specArg?: string; cwd: string; hostPr
       layer: e.layer,
       specName: e.specName,
       createdAt: e.createdAt,
-      bytes: await diskBytes(cacheLayout(cacheDir).layerImage(e.key)),
+      bytes: await allocatedBytes(layout.layerImage(e.key)),
       gate: gateStatus(e.gate),
       inCurrentPlan: keys.has(e.key),
     })),
   );
   layers.sort((a, b) => LAYER_NAMES.indexOf(a.layer) - LAYER_NAMES.indexOf(b.layer) || (a.createdAt < b.createdAt ? -1 : 1));
-  const sized = async (dir: string) => Promise.all((await listDir(join(cacheDir, dir))).map(async (name) => ({ name, bytes: await diskBytes(join(cacheDir, dir, name)) })));
-  const bootstraps = (await sized('bootstrap')).map((b) => ({ key: b.name, bytes: b.bytes }));
-  const failed = await sized('failed');
-  const builds = await sized('builds');
+  const sized = async (dir: string) => Promise.all((await listVisibleNames(dir)).map(async (name) => ({ name, bytes: await allocatedBytes(join(dir, name)) })));
+  const bootstraps = (await sized(layout.bootstrap)).map((b) => ({ key: b.name, bytes: b.bytes }));
+  const failed = await sized(layout.failed);
+  const builds = await sized(layout.builds);
   const totalBytes = [...layers, ...bootstraps, ...failed, ...builds].reduce((sum, x) => sum + x.bytes, 0);
   return { cacheDir, layers, bootstraps, failed, builds, problems: scan.problems, totalBytes };
 }
@@ -95,38 +77,33 @@ export type PruneResult = { readonly dryRun: boolean; readonly removed: readonly
 export async function pruneCache(options: { specArg?: string; cwd: string; apply: boolean; keepFailed: boolean; hostProfile?: HostProfile }): Promise<PruneResult> {
   const planned = await planImage({ specArg: options.specArg, version: '0.0.0', cwd: options.cwd, hostProfile: options.hostProfile });
   const { cacheDir } = planned;
+  const layout = cacheLayout(cacheDir);
   const keep = new Set(planned.plan.layers.map((l) => l.key));
-  const outputDir = resolve(options.cwd, planned.spec.spec.output.dir, planned.spec.spec.name);
-  for (const version of await listDir(outputDir)) {
-    const manifestPath = join(outputDir, version, 'image-manifest.json');
-    if (!existsSync(manifestPath)) continue;
-    // A release whose manifest cannot be read may use any layer: refuse rather than prune what it needs.
-    const parsed = ImageManifest.safeParse(await readFile(manifestPath, 'utf8').then(parseJsonOrUndefined, () => undefined));
-    if (!parsed.success) throw new ManifestInvalidError(`${manifestPath}: unreadable or not a valid manifest, so it is unknown which cached layers ${version} uses; restore it or move the release away, then prune`);
-    for (const layer of parsed.data.layers) keep.add(layer.key);
+  const outputDir = outputRootOf(options.cwd, planned.spec.spec);
+  for (const version of await listVisibleNames(outputDir)) {
+    for (const layer of (await readReleaseManifestForPrune(join(outputDir, version, MANIFEST_FILE), version))?.layers ?? []) keep.add(layer.key);
   }
 
-  const lock = options.apply ? await acquireLock(join(cacheDir, 'lock'), 'imagebuild cache prune') : undefined;
+  const lock = options.apply ? await acquireLock(layout.lock, 'imagebuild cache prune') : undefined;
   try {
     const scan = await readCacheEntries(cacheDir);
     const removed: { path: string; bytes: number; why: string }[] = [];
+    const doom = async (path: string, why: string) => removed.push({ path, bytes: await allocatedBytes(path), why });
     const doomed = scan.entries.filter((e) => !keep.has(e.key));
-    for (const entry of doomed) removed.push({ path: join(cacheDir, 'layers', entry.key), bytes: await diskBytes(join(cacheDir, 'layers', entry.key)), why: `${entry.layer} layer of ${entry.specName}, used by no release and not in the current plan` });
+    for (const entry of doomed) await doom(layout.layerDir(entry.key), `${entry.layer} layer of ${entry.specName}, used by no release and not in the current plan`);
     const keptBootstraps = new Set(scan.entries.filter((e) => keep.has(e.key)).map((e) => e.bootstrapKey).filter((k): k is string => k !== null));
-    const leftovers = await findLeftovers(cacheDir);
-    for (const path of leftovers) removed.push({ path: join(cacheDir, path), bytes: await diskBytes(join(cacheDir, path)), why: 'left by an interrupted run' });
-    for (const key of await listDir(join(cacheDir, 'bootstrap'))) {
-      if (!keptBootstraps.has(key) && !leftovers.includes(join('bootstrap', key))) removed.push({ path: join(cacheDir, 'bootstrap', key), bytes: await diskBytes(join(cacheDir, 'bootstrap', key)), why: 'bootstrap image no kept base layer uses' });
+    const leftovers = (await findLeftovers(cacheDir)).map((path) => join(cacheDir, path));
+    for (const path of leftovers) await doom(path, 'left by an interrupted run');
+    for (const key of await listVisibleNames(layout.bootstrap)) {
+      if (!keptBootstraps.has(key) && !leftovers.includes(layout.bootstrapDir(key))) await doom(layout.bootstrapDir(key), 'bootstrap image no kept base layer uses');
     }
     if (!options.keepFailed) {
-      for (const name of await listDir(join(cacheDir, 'failed'))) removed.push({ path: join(cacheDir, 'failed', name), bytes: await diskBytes(join(cacheDir, 'failed', name)), why: 'failed layer kept for debugging' });
+      for (const name of await listVisibleNames(layout.failed)) await doom(layout.failedDir(name), 'failed layer kept for debugging');
     }
-    for (const name of await listDir(join(cacheDir, 'builds'))) {
-      removed.push({ path: join(cacheDir, 'builds', name), bytes: await diskBytes(join(cacheDir, 'builds', name)), why: 'finished build directory (its logs are also in the release)' });
-    }
+    for (const name of await listVisibleNames(layout.builds)) await doom(layout.buildRunDir(name), 'finished build directory (its logs are also in the release)');
     if (options.apply) {
       await dropLayers(cacheDir, doomed.map((e) => e.key));
-      for (const item of removed) if (!item.path.startsWith(join(cacheDir, 'layers'))) await rm(item.path, { recursive: true, force: true });
+      for (const item of removed) if (!item.path.startsWith(layout.layers)) await removeTree(item.path);
     }
     return { dryRun: !options.apply, removed, freedBytes: removed.reduce((sum, r) => sum + r.bytes, 0) };
   } finally {
@@ -142,16 +119,17 @@ export async function rollbackLayer(options: { specArg?: string; cwd: string; la
   const { cacheDir } = planned;
   const from = LAYER_NAMES.indexOf(options.layer);
   const targets = planned.plan.layers.filter((l) => LAYER_NAMES.indexOf(l.layer) >= from);
-  const lock = await acquireLock(join(cacheDir, 'lock'), `imagebuild rollback --layer ${options.layer}`);
+  const layout = cacheLayout(cacheDir);
+  const lock = await acquireLock(layout.lock, `imagebuild rollback --layer ${options.layer}`);
   try {
     const dropped = new Set(await dropLayers(cacheDir, targets.map((t) => t.key)));
     const removedFailed: string[] = [];
     if (!options.keepFailed) {
       const doomedLayers = new Set<string>(targets.map((t) => t.layer));
-      for (const name of await listDir(join(cacheDir, 'failed'))) {
+      for (const name of await listVisibleNames(layout.failed)) {
         const layer = /^\d{8}T\d{6}-([a-z]+)-/.exec(name)?.[1];
         if (layer && doomedLayers.has(layer)) {
-          await rm(join(cacheDir, 'failed', name), { recursive: true, force: true });
+          await removeTree(layout.failedDir(name));
           removedFailed.push(name);
         }
       }
@@ -159,5 +137,16 @@ export async function rollbackLayer(options: { specArg?: string; cwd: string; la
     return { layer: options.layer, removedLayers: targets.filter((t) => dropped.has(t.key)).map((t) => ({ layer: t.layer, key: t.key })), removedFailed };
   } finally {
     await lock.release();
+  }
+}
+
+/** The manifest of a release in output/<name>/ for cache prune: none when the entry holds no manifest; a refusal when it cannot be read. */
+async function readReleaseManifestForPrune(path: string, version: string): Promise<ImageManifest | undefined> {
+  try {
+    return await readManifestFile(path);
+  } catch (error) {
+    if (!(error instanceof ManifestInvalidError)) throw error;
+    // A release whose manifest cannot be read may use any layer: refuse rather than prune what it needs.
+    throw new ManifestInvalidError(`${path}: unreadable or not a valid manifest, so it is unknown which cached layers ${version} uses; restore it or move the release away, then prune`, { cause: error });
   }
 }

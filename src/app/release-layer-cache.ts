@@ -1,14 +1,20 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import {
+  clearPullStaging,
+  hasRegisteredLayer,
+  isPulled,
+  placePulled,
+  pullTarget,
+  readLayerForPush,
+  readStagedEntry,
+  receivePulledFile,
+  type SharedRoot,
+} from '../adapters/cache/shared-layer-files.js';
 import { StoreConflictError } from '../adapters/store/errors.js';
+import { createMeteredStream } from '../adapters/store/metered-stream.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
 import { Sha256 } from '../core/digest.js';
-import { CacheEntry } from '../core/plan/cache-entry.js';
 import { ChecksumMismatchError } from '../core/release/errors.js';
 import { ImagebuildError } from '../errors.js';
 import { createProgressReporter, currentActor, timestampOf, type TransferProgress } from './release-store.js';
@@ -63,7 +69,7 @@ export function sharedLayerPrefix(key: string): string {
 }
 
 /** The store key of one file of one push of a shared entry. */
-export function sharedFileKey(key: string, pushId: string, root: 'layer' | 'bootstrap', path: string): string {
+export function sharedFileKey(key: string, pushId: string, root: SharedRoot, path: string): string {
   return `${sharedLayerPrefix(key)}${pushId}/${root}/${path}`;
 }
 
@@ -72,26 +78,17 @@ export async function pushLayer(options: LayerTransferOptions): Promise<LayerTra
   const { store, cacheDir, key } = options;
   const prefix = sharedLayerPrefix(key);
   if (await store.head(`${prefix}metadata.json`)) return { key, status: 'present', bytes: 0, files: 0 };
-  const layerDir = join(cacheDir, 'layers', key);
-  const entry = CacheEntry.parse(JSON.parse(await readFile(join(layerDir, 'entry.json'), 'utf8').catch(() => {
-    throw new ImagebuildError('CACHE_ENTRY_MISSING', `${layerDir}: no registered layer with this key to push`, 1);
-  })));
-  const roots: { root: 'layer' | 'bootstrap'; dir: string }[] = [{ root: 'layer', dir: layerDir }];
-  if (entry.bootstrapKey) roots.push({ root: 'bootstrap', dir: join(cacheDir, 'bootstrap', entry.bootstrapKey) });
+  const { entry, files: local } = await readLayerForPush(cacheDir, key);
 
   const now = new Date();
   const pushId = `${timestampOf(now).replace(/[-:]/g, '')}-${randomBytes(4).toString('hex')}`;
   const files: SharedLayerEntry['files'] = [];
-  for (const { root, dir } of roots) {
-    for (const path of await filesUnder(dir)) {
-      const local = join(dir, ...path.split('/'));
-      const size = (await stat(local)).size;
-      const progress = createProgressReporter('upload', `${key.slice(0, 12)} ${root}/${path}`, size, options.onProgress);
-      // Hashed while it streams: each file is read once.
-      const put = await store.putFile(sharedFileKey(key, pushId, root, path), local, { sha256: true, onProgress: (bytes) => progress.update(bytes) });
-      progress.finish(put.size);
-      files.push({ root, path, size: put.size, sha256: put.sha256! });
-    }
+  for (const { root, path, local: file, size } of local) {
+    const progress = createProgressReporter('upload', `${key.slice(0, 12)} ${root}/${path}`, size, options.onProgress);
+    // Hashed while it streams: each file is read once.
+    const put = await store.putFile(sharedFileKey(key, pushId, root, path), file, { sha256: true, onProgress: (bytes) => progress.update(bytes) });
+    progress.finish(put.size);
+    files.push({ root, path, size: put.size, sha256: put.sha256! });
   }
   const metadata: SharedLayerEntry = { format: 1, key, layer: entry.layer, bootstrap_key: entry.bootstrapKey, push_id: pushId, pushed_at: timestampOf(now), pushed_by: currentActor(options.env), files };
   try {
@@ -113,8 +110,7 @@ export async function pushLayer(options: LayerTransferOptions): Promise<LayerTra
  */
 export async function pullLayer(options: LayerTransferOptions): Promise<LayerTransferReport> {
   const { store, cacheDir, key } = options;
-  const layerDir = join(cacheDir, 'layers', key);
-  if (existsSync(join(layerDir, 'entry.json'))) return { key, status: 'present', bytes: 0, files: 0 };
+  if (hasRegisteredLayer(cacheDir, key)) return { key, status: 'present', bytes: 0, files: 0 };
   const prefix = sharedLayerPrefix(key);
   const stored = await store.getJson(`${prefix}metadata.json`);
   if (!stored) return { key, status: 'absent', bytes: 0, files: 0 };
@@ -123,39 +119,24 @@ export async function pullLayer(options: LayerTransferOptions): Promise<LayerTra
     throw new ImagebuildError('SHARED_CACHE_INVALID', `${store.describe(`${prefix}metadata.json`)}: not a valid shared layer entry for ${key.slice(0, 12)}; delete it from the store`, 1);
   }
   const metadata = parsed.data;
-  const staging = (root: 'layer' | 'bootstrap') =>
-    root === 'layer' ? join(cacheDir, 'layers', `.pull-${key.slice(0, 16)}-${process.pid}`) : join(cacheDir, 'bootstrap', `.pull-${metadata.bootstrap_key!.slice(0, 16)}-${process.pid}`);
-  const finalDir = (root: 'layer' | 'bootstrap') => (root === 'layer' ? layerDir : join(cacheDir, 'bootstrap', metadata.bootstrap_key!));
+  const targetOf = (root: SharedRoot) => pullTarget(cacheDir, root, key, metadata.bootstrap_key);
   const roots = [...new Set(metadata.files.map((f) => f.root))];
   // The bootstrap image first: a layer must never appear without what it is an overlay of.
   roots.sort((a, b) => (a === 'bootstrap' ? -1 : b === 'bootstrap' ? 1 : 0));
   let bytes = 0;
   try {
     for (const root of roots) {
-      if (root === 'bootstrap' && existsSync(finalDir(root))) continue;
-      await rm(staging(root), { recursive: true, force: true });
+      const target = targetOf(root);
+      if (root === 'bootstrap' && isPulled(target)) continue;
+      await clearPullStaging(target);
       for (const file of metadata.files.filter((f) => f.root === root)) {
-        const target = join(staging(root), ...file.path.split('/'));
-        await mkdir(dirname(target), { recursive: true });
-        const hash = createHash('sha256');
-        let size = 0;
         const progress = createProgressReporter('download', `${key.slice(0, 12)} ${root}/${file.path}`, file.size, options.onProgress);
+        const meter = createMeteredStream({ sha256: true, onBytes: (n) => progress.update(n) });
         const remote = sharedFileKey(key, metadata.push_id, root, file.path);
-        const body = await store.getStream(remote);
-        await pipeline(
-          body,
-          new Transform({
-            transform(chunk: Buffer, _encoding, callback) {
-              hash.update(chunk);
-              size += chunk.length;
-              progress.update(size);
-              callback(null, chunk);
-            },
-          }),
-          createWriteStream(target),
-        );
+        await receivePulledFile(target, file.path, await store.getStream(remote), [meter]);
+        const size = meter.bytes();
         progress.finish(size);
-        const digest = hash.digest('hex');
+        const digest = meter.digest();
         if (size !== file.size || digest !== file.sha256) {
           throw new ChecksumMismatchError(
             `${store.describe(remote)}: ${size !== file.size ? `${size} bytes, expected ${file.size}` : `SHA-256 ${digest}, expected ${file.sha256}`}; the shared layer ${key.slice(0, 12)} was not used`,
@@ -164,15 +145,13 @@ export async function pullLayer(options: LayerTransferOptions): Promise<LayerTra
         bytes += size;
       }
       if (root === 'layer') {
-        const entry = CacheEntry.safeParse(JSON.parse(await readFile(join(staging(root), 'entry.json'), 'utf8')));
+        const entry = await readStagedEntry(target);
         if (!entry.success || entry.data.key !== key) throw new ImagebuildError('SHARED_CACHE_INVALID', `${store.describe(`${prefix}metadata.json`)}: its entry.json is not a cache entry for ${key.slice(0, 12)}; not used`, 1);
       }
-      await mkdir(dirname(finalDir(root)), { recursive: true });
-      if (existsSync(finalDir(root))) await rm(staging(root), { recursive: true, force: true });
-      else await rename(staging(root), finalDir(root));
+      await placePulled(target);
     }
   } catch (error) {
-    for (const root of roots) await rm(staging(root), { recursive: true, force: true });
+    for (const root of roots) await clearPullStaging(targetOf(root));
     throw error;
   }
   return { key, status: 'pulled', bytes, files: metadata.files.length };
@@ -200,13 +179,4 @@ export async function pullLayerChain(options: Omit<LayerTransferOptions, 'key'> 
     }
   }
   return { pulled, bytes };
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const names = await readdir(dir, { recursive: true });
-  const files: string[] = [];
-  for (const name of names.map(String).sort()) {
-    if ((await stat(join(dir, name))).isFile()) files.push(relative(dir, join(dir, name)).split(sep).join('/'));
-  }
-  return files;
 }

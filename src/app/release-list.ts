@@ -1,9 +1,10 @@
-import { join } from 'node:path';
+import { readLocalCurrent } from '../adapters/workspace/local-releases.js';
+import { readManifestFile } from '../adapters/workspace/manifest-file.js';
+import { currentLinkPath, releaseLayout } from '../adapters/workspace/release-layout.js';
 import { diffReleases, type ReleaseDiff } from '../core/release/diff-releases.js';
 import { ReleaseNotFoundError } from '../core/release/errors.js';
 import { resolveRelease, type CurrentChange, type CurrentPointer } from '../core/release/release-index.js';
-import { listLocalReleases, loadReleaseSpec, MANIFEST_FILE, openSpecStore, readLocalCurrent, readLocalManifest, readReleaseIndex, readStoredManifest } from './release-store.js';
-import { releaseDirName } from '../core/version/release-version.js';
+import { loadReleaseSpec, localReleaseNotFound, openSpecStore, readReleaseIndex, readStoredManifest, type ReleaseCommandOptions } from './release-store.js';
 
 /** One release as `imagebuild list` shows it. */
 export type ListedRelease = {
@@ -36,7 +37,7 @@ export type ReleaseListing = {
 };
 
 /** `imagebuild list`: the store's releases, newest first, each with its manifest's facts (validated on read). */
-export async function listReleases(options: { specArg?: string; cwd: string; env?: NodeJS.ProcessEnv }): Promise<ReleaseListing> {
+export async function listReleases(options: ReleaseCommandOptions): Promise<ReleaseListing> {
   const context = await loadReleaseSpec(options.specArg, options.cwd);
   const store = await openSpecStore(context, options.cwd, options.env);
   try {
@@ -79,17 +80,14 @@ export async function listReleases(options: { specArg?: string; cwd: string; env
 }
 
 /** `imagebuild diff A B`: compares two releases' manifests, from the store when the spec names one, else from the output directory. */
-export async function diffStoredReleases(options: { specArg?: string; cwd: string; from: string; to: string; env?: NodeJS.ProcessEnv }): Promise<ReleaseDiff> {
+export async function diffStoredReleases(options: ReleaseCommandOptions & { from: string; to: string }): Promise<ReleaseDiff> {
   const context = await loadReleaseSpec(options.specArg, options.cwd);
   if (context.spec.artifacts.store === undefined) {
     const read = async (ref: string) => {
       const version = ref === 'current' ? await readLocalCurrent(context.outputRoot) : ref;
-      if (version === undefined) throw new ReleaseNotFoundError(`${join(context.outputRoot, 'current')}: no current release here; name versions instead`);
-      const manifest = await readLocalManifest(join(context.outputRoot, releaseDirName(version), MANIFEST_FILE));
-      if (!manifest) {
-        const local = (await listLocalReleases(context.outputRoot)).map((r) => `v${r.version}`);
-        throw new ReleaseNotFoundError(`${context.outputRoot}: no release v${version}; built: ${local.length > 0 ? local.join(', ') : 'none'} (the spec names no store)`);
-      }
+      if (version === undefined) throw new ReleaseNotFoundError(`${currentLinkPath(context.outputRoot)}: no current release here; name versions instead`);
+      const manifest = await readManifestFile(releaseLayout(context.outputRoot, context.spec.name, version).manifest);
+      if (!manifest) throw await localReleaseNotFound(context.outputRoot, version);
       return manifest;
     };
     return diffReleases(await read(options.from), await read(options.to));

@@ -1,20 +1,16 @@
-import { readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { StoreNotConfiguredError } from '../adapters/store/errors.js';
+import { apparentBytes } from '../adapters/fs/disk-usage.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
+import { listLocalReleases, readLocalCurrent, removeLocalRelease } from '../adapters/workspace/local-releases.js';
+import { releaseLayout } from '../adapters/workspace/release-layout.js';
 import { removeReleases } from '../core/release/release-index.js';
 import { selectReleasesToPrune } from '../core/release/retention.js';
-import { listLocalReleases, loadReleaseSpec, openSpecStore, readLocalCurrent, readReleaseIndex, updateReleaseIndex } from './release-store.js';
-import { releaseDirName } from '../core/version/release-version.js';
+import { loadReleaseSpec, openSpecStoreIfConfigured, readReleaseIndex, updateReleaseIndex, type ReleaseCommandOptions } from './release-store.js';
 
-export type PruneOptions = {
-  readonly specArg?: string;
-  readonly cwd: string;
+export type PruneOptions = ReleaseCommandOptions & {
   /** Delete; without it, only report what would be removed. */
   readonly apply: boolean;
   /** Releases to keep; default the spec's artifacts.retention. */
   readonly keep?: number;
-  readonly env?: NodeJS.ProcessEnv;
 };
 
 export type PrunedRelease = { readonly version: string; readonly why: string; readonly bytes: number; readonly paths: readonly string[] };
@@ -47,12 +43,7 @@ export type PruneReport = {
 export async function pruneReleases(options: PruneOptions): Promise<PruneReport> {
   const context = await loadReleaseSpec(options.specArg, options.cwd);
   const keep = options.keep ?? context.spec.artifacts.retention;
-  let store: ArtifactStore | undefined;
-  try {
-    store = await openSpecStore(context, options.cwd, options.env);
-  } catch (error) {
-    if (!(error instanceof StoreNotConfiguredError)) throw error;
-  }
+  const store = await openSpecStoreIfConfigured(context, options.cwd, options.env);
   try {
     const storeReport = store ? await pruneStore(store, context.spec.name, keep, options.apply) : null;
     const localCurrent = (await readLocalCurrent(context.outputRoot)) ?? null;
@@ -68,15 +59,10 @@ export async function pruneReleases(options: PruneOptions): Promise<PruneReport>
     const kept = [...plan.keep, ...plan.remove.filter((r) => r.version === storeCurrent).map((r) => ({ version: r.version, why: 'current in the store (never pruned)' }))];
     const removed: PrunedRelease[] = [];
     for (const victim of plan.remove.filter((r) => r.version !== storeCurrent)) {
-      const dir = join(context.outputRoot, releaseDirName(victim.version));
-      const bytes = await directoryBytes(dir);
-      if (options.apply) {
-        // Unpublish by rename first: a crash mid-delete leaves a dot directory nothing reads, never half a release.
-        const doomed = join(context.outputRoot, `.prune-v${victim.version}-${process.pid}`);
-        await rename(dir, doomed);
-        await rm(doomed, { recursive: true, force: true });
-      }
-      removed.push({ version: victim.version, why: victim.why, bytes, paths: [dir] });
+      const release = releaseLayout(context.outputRoot, context.spec.name, victim.version);
+      const bytes = await apparentBytes(release.dir);
+      if (options.apply) await removeLocalRelease(release);
+      removed.push({ version: victim.version, why: victim.why, bytes, paths: [release.dir] });
     }
     const freedBytes = [...removed, ...(storeReport?.removed ?? []), ...(storeReport?.orphans ?? [])].reduce((sum, r) => sum + r.bytes, 0);
     return {
@@ -119,13 +105,4 @@ async function pruneStore(store: ArtifactStore, name: string, keep: number, appl
     for (const r of [...removed, ...orphans]) await store.delete(objectsOf(r.version).map((o) => o.key));
   }
   return { location: store.location, current, kept: plan.keep, removed, orphans };
-}
-
-async function directoryBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const name of await readdir(dir, { recursive: true }).catch(() => [] as string[])) {
-    const info = await stat(join(dir, String(name))).catch(() => undefined);
-    if (info?.isFile()) total += info.size;
-  }
-  return total;
 }

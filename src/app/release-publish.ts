@@ -1,10 +1,11 @@
-import { releaseDirName } from '../core/version/release-version.js';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
+import { fileSize } from '../adapters/fs/directories.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
+import { ensureReleaseSums, setLocalCurrent } from '../adapters/workspace/local-releases.js';
+import { readManifestFile, writeManifestFile } from '../adapters/workspace/manifest-file.js';
+import { artifactFileName, releaseLayout } from '../adapters/workspace/release-layout.js';
 import { serializeManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
 import { checkVersionBump, classifyManifestChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
 import { ReleaseNotFoundError, ReleaseRefusedError } from '../core/release/errors.js';
@@ -17,29 +18,22 @@ import {
   createProgressReporter,
   currentActor,
   loadReleaseSpec,
-  MANIFEST_FILE,
   openSpecStore,
-  readLocalManifest,
   readReleaseIndex,
   readStoredManifest,
-  setLocalCurrent,
-  SUMS_FILE,
   timestampOf,
   updateReleaseIndex,
-  writeFileAtomically,
+  type ReleaseCommandOptions,
   type TransferProgress,
 } from './release-store.js';
 
-export type PublishOptions = {
-  readonly specArg?: string;
-  readonly cwd: string;
+export type PublishOptions = ReleaseCommandOptions & {
   /** Canonical version without the leading v. */
   readonly version: string;
   /** Publish although the bump does not match the changes; the reason is recorded in the manifest (version_override) and the index. A version_override already in the manifest counts as given. */
   readonly allowBumpMismatch?: string;
   readonly onProgress?: (progress: TransferProgress) => void;
   readonly signal?: AbortSignal;
-  readonly env?: NodeJS.ProcessEnv;
   /** An open store to publish to instead of the spec's (left open): for `build --publish` callers and tests. */
   readonly store?: ArtifactStore;
 };
@@ -74,22 +68,19 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   const started = Date.now();
   const context = await loadReleaseSpec(options.specArg, options.cwd);
   const { spec, outputRoot } = context;
-  const versionDir = join(outputRoot, releaseDirName(options.version));
-  const local = await readLocalManifest(join(versionDir, MANIFEST_FILE));
+  const release = releaseLayout(outputRoot, spec.name, options.version);
+  const local = await readManifestFile(release.manifest);
   if (!local) {
-    throw new ReleaseNotFoundError(`v${options.version} is not built: ${join(versionDir, MANIFEST_FILE)} does not exist; run imagebuild build v${options.version} first`);
+    throw new ReleaseNotFoundError(`v${options.version} is not built: ${release.manifest} does not exist; run imagebuild build v${options.version} first`);
   }
   if (local.version !== options.version || local.name !== spec.name) {
-    throw new ReleaseRefusedError(`${join(versionDir, MANIFEST_FILE)} describes ${local.name} v${local.version}, not ${spec.name} v${options.version}`);
+    throw new ReleaseRefusedError(`${release.manifest} describes ${local.name} v${local.version}, not ${spec.name} v${options.version}`);
   }
   if (local.verify?.status === 'failed') {
     throw new ReleaseRefusedError(`v${options.version} failed its verification boot (${local.verify.problems.join('; ') || 'see the manifest'}); a failed image is never published`);
   }
-  const artifactPath = join(versionDir, local.artifact);
-  const size = await stat(artifactPath).then(
-    (s) => s.size,
-    () => undefined,
-  );
+  const artifactPath = join(release.dir, local.artifact);
+  const size = await fileSize(artifactPath).catch(() => undefined);
   if (size !== local.size_bytes) {
     throw new FileAccessError(`${artifactPath}: ${size === undefined ? 'missing' : `${size} bytes, but the manifest says ${local.size_bytes}`}; the release directory is damaged — rebuild it under a new version`);
   }
@@ -109,7 +100,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     const bump = await checkBump(store, index, local, canonicalSpec, options.allowBumpMismatch ?? local.version_override);
     if (bump.override) notices.push(`bump mismatch overridden: ${bump.override}`);
     const manifest: ImageManifest = bump.override ? { ...local, version_override: bump.override } : local;
-    if (bump.override && bump.override !== local.version_override) await writeFileAtomically(join(versionDir, MANIFEST_FILE), serializeManifest(manifest));
+    if (bump.override && bump.override !== local.version_override) await writeManifestFile(release.manifest, manifest);
 
     // 1. The image. A leftover of an interrupted publish of this version (not in the index, no manifest) is replaced.
     const leftover = await store.head(keys.artifact);
@@ -119,8 +110,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     const uploaded = progress.finish(local.size_bytes);
 
     // 2. What describes it. The manifest is the release record; readers find it only through the index.
-    const sumsPath = join(versionDir, SUMS_FILE);
-    if (!existsSync(sumsPath)) await writeFileAtomically(sumsPath, `${manifest.checksum_sha256}  ${manifest.artifact}\n`);
+    const sumsPath = await ensureReleaseSums(release, manifest.checksum_sha256, manifest.artifact);
     await store.putFile(keys.sums, sumsPath, {});
     if (canonicalSpec !== undefined) await store.putJson(keys.spec, canonicalSpec);
     await store.putJson(keys.manifest, JSON.parse(serializeManifest(manifest)), { ifAbsent: true });
@@ -174,12 +164,12 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
  * it, and the spec's changes since the previous release (when it stored its spec) fit the bump.
  * The full check against the built image's manifest runs again at publish.
  */
-export async function checkPublishable(options: { specArg?: string; cwd: string; version: string; allowBumpMismatch?: string; env?: NodeJS.ProcessEnv }): Promise<PublishPreflight> {
+export async function checkPublishable(options: ReleaseCommandOptions & { version: string; allowBumpMismatch?: string }): Promise<PublishPreflight> {
   const context = await loadReleaseSpec(options.specArg, options.cwd);
   const store = await openSpecStore(context, options.cwd, options.env);
   try {
     const { index } = await readReleaseIndex(store, context.spec.name);
-    await refuseExisting(store, index, options.version, `${context.spec.name}/v${options.version}/${MANIFEST_FILE}`);
+    await refuseExisting(store, index, options.version, releaseKeys(context.spec.name, options.version, artifactFileName(context.spec.name, options.version)).manifest);
     const previous = previousRelease(index, options.version);
     const notices: string[] = [];
     if (!previous) return { store: store.location, previous: null, changes: [], notices };

@@ -1,33 +1,26 @@
-import { releaseDirName } from '../core/version/release-version.js';
-import { join } from 'node:path';
-import { StoreNotConfiguredError } from '../adapters/store/errors.js';
-import type { ArtifactStore } from '../adapters/store/types.js';
+import { readLocalCurrent, setLocalCurrent } from '../adapters/workspace/local-releases.js';
+import { readManifestFile } from '../adapters/workspace/manifest-file.js';
+import { currentLinkPath, releaseLayout } from '../adapters/workspace/release-layout.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
-import { ReleaseNotFoundError, ReleaseRefusedError } from '../core/release/errors.js';
+import { ReleaseRefusedError } from '../core/release/errors.js';
 import { resolveRelease, setCurrent } from '../core/release/release-index.js';
 import {
   currentActor,
-  listLocalReleases,
   loadReleaseSpec,
-  MANIFEST_FILE,
-  openSpecStore,
-  readLocalCurrent,
-  readLocalManifest,
+  localReleaseNotFound,
+  openSpecStoreIfConfigured,
   readReleaseIndex,
   readStoredManifest,
-  setLocalCurrent,
   timestampOf,
   updateReleaseIndex,
+  type ReleaseCommandOptions,
 } from './release-store.js';
 
-export type VersionRollbackOptions = {
-  readonly specArg?: string;
-  readonly cwd: string;
+export type VersionRollbackOptions = ReleaseCommandOptions & {
   /** The release to make current: a canonical version without the leading v. */
   readonly to: string;
   /** Why, for the index's history; default "rollback". */
   readonly reason?: string;
-  readonly env?: NodeJS.ProcessEnv;
 };
 
 export type VersionRollbackReport = {
@@ -52,14 +45,10 @@ export async function rollbackRelease(options: VersionRollbackOptions): Promise<
   const { spec, outputRoot } = context;
   const reason = options.reason?.trim() || 'rollback';
   const stamp = { at: timestampOf(new Date()), by: currentActor(options.env) };
-  let store: ArtifactStore | undefined;
+  const store = await openSpecStoreIfConfigured(context, options.cwd, options.env);
   try {
-    store = await openSpecStore(context, options.cwd, options.env);
-  } catch (error) {
-    if (!(error instanceof StoreNotConfiguredError)) throw error;
-  }
-  try {
-    const localManifest = await readLocalManifest(join(outputRoot, releaseDirName(options.to), MANIFEST_FILE));
+    const release = releaseLayout(outputRoot, spec.name, options.to);
+    const localManifest = await readManifestFile(release.manifest);
     let previous: string | null = null;
     let storeResult: VersionRollbackReport['store'] = null;
     if (store) {
@@ -72,18 +61,15 @@ export async function rollbackRelease(options: VersionRollbackOptions): Promise<
       if (changed) await updateReleaseIndex(store, spec.name, (fresh) => setCurrent(fresh, options.to, stamp, reason));
       storeResult = { location: store.location, changed };
     } else {
-      if (!localManifest) {
-        const built = (await listLocalReleases(outputRoot)).map((r) => `v${r.version}`);
-        throw new ReleaseNotFoundError(`${outputRoot}: no release v${options.to}; built: ${built.length > 0 ? built.join(', ') : 'none'} (the spec names no store)`);
-      }
+      if (!localManifest) throw await localReleaseNotFound(outputRoot, options.to);
       previous = (await readLocalCurrent(outputRoot)) ?? null;
     }
 
     const localPrevious = (await readLocalCurrent(outputRoot)) ?? null;
-    const link = join(outputRoot, 'current');
+    const link = currentLinkPath(outputRoot);
     let local: VersionRollbackReport['local'];
     if (localManifest) {
-      refuseFailed(localManifest, join(outputRoot, releaseDirName(options.to), MANIFEST_FILE));
+      refuseFailed(localManifest, release.manifest);
       if (localPrevious !== options.to) await setLocalCurrent(outputRoot, options.to);
       local = { link, previous: localPrevious, changed: localPrevious !== options.to, note: null };
     } else {

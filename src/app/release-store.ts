@@ -1,27 +1,26 @@
-import { existsSync } from 'node:fs';
-import { readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import semver from 'semver';
-import { describeFsError } from '../adapters/fs/describe-fs-error.js';
 import { openStore } from '../adapters/store/open-store.js';
-import { StoreConflictError } from '../adapters/store/errors.js';
+import { StoreConflictError, StoreNotConfiguredError } from '../adapters/store/errors.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
-import { ImageManifest } from '../core/manifest/image-manifest.js';
+import { listLocalReleases } from '../adapters/workspace/local-releases.js';
+import { outputRootOf } from '../adapters/workspace/release-layout.js';
+import { parseManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
 import { ManifestInvalidError } from '../core/manifest/errors.js';
+import { ReleaseNotFoundError } from '../core/release/errors.js';
 import { emptyReleaseIndex, parseReleaseIndex, releaseIndexKey, type ReleaseIndex } from '../core/release/release-index.js';
 import { createTransferMeter, sampleTransfer, type TransferMeter } from '../core/release/transfer-rate.js';
 import type { ImageSpec } from '../core/spec/schema.js';
-import { releaseDirName, versionOfReleaseDirName } from '../core/version/release-version.js';
-import { FileAccessError } from '../errors.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
 
 // What every release command shares: the spec, its store, the release index and the local
-// output/<name>/ directory with its `current` link.
+// output/<name>/ directory (its files are the workspace adapter's).
 
-export const MANIFEST_FILE = 'image-manifest.json';
-export const SUMS_FILE = 'SHA256SUMS';
+/** What every release command is given: where the spec is, and the environment its store credentials come from. */
+export type ReleaseCommandOptions = {
+  readonly specArg?: string;
+  readonly cwd: string;
+  readonly env?: NodeJS.ProcessEnv;
+};
 
 /** Progress of one transfer, as the CLI renders it. */
 export type TransferProgress = {
@@ -48,12 +47,22 @@ export type ReleaseSpecContext = {
 /** Loads the spec and locates its output/<name>/ directory. */
 export async function loadReleaseSpec(specArg: string | undefined, cwd: string): Promise<ReleaseSpecContext> {
   const loaded = await loadSpec(specArg, cwd);
-  return { loaded, spec: loaded.spec, outputRoot: resolve(cwd, loaded.spec.output.dir, loaded.spec.name) };
+  return { loaded, spec: loaded.spec, outputRoot: outputRootOf(cwd, loaded.spec) };
 }
 
 /** Opens the spec's artifacts.store (StoreNotConfiguredError without one); a relative filesystem dir is resolved against `cwd`, like output.dir. */
 export async function openSpecStore(context: ReleaseSpecContext, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<ArtifactStore> {
   return openStore(context.spec.artifacts.store, { cwd, env });
+}
+
+/** The spec's store, or undefined when the spec names none (prune and rollback then work on output/<name>/ alone). */
+export async function openSpecStoreIfConfigured(context: ReleaseSpecContext, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<ArtifactStore | undefined> {
+  try {
+    return await openSpecStore(context, cwd, env);
+  } catch (error) {
+    if (!(error instanceof StoreNotConfiguredError)) throw error;
+    return undefined;
+  }
 }
 
 /** The release index of an image in a store, with the etag its next write is conditional on (undefined: no index yet). */
@@ -88,81 +97,13 @@ export async function updateReleaseIndex(store: ArtifactStore, name: string, cha
 export async function readStoredManifest(store: ArtifactStore, key: string): Promise<ImageManifest> {
   const stored = await store.getJson(key);
   if (!stored) throw new ManifestInvalidError(`${store.describe(key)}: missing from the store although the release index lists it`);
-  return validateManifest(stored.value, store.describe(key));
+  return parseManifest(stored.value, store.describe(key));
 }
 
-/** Reads and validates a manifest file; undefined when the file does not exist. */
-export async function readLocalManifest(path: string): Promise<ImageManifest | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ManifestInvalidError(`${path}: not JSON (${(error as Error).message})`);
-  }
-  return validateManifest(json, path);
-}
-
-/** A release directory in output/<name>/: `v<version>` with its manifest. */
-export type LocalRelease = { readonly version: string; readonly dir: string };
-
-/** Release directories under output/<name>/ (not staging `.partial-` ones), oldest first. */
-export async function listLocalReleases(outputRoot: string): Promise<LocalRelease[]> {
-  let names: string[];
-  try {
-    names = await readdir(outputRoot);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  return names
-    .flatMap((n) => {
-      const version = versionOfReleaseDirName(n);
-      return version !== undefined && existsSync(join(outputRoot, n, MANIFEST_FILE)) ? [{ version, dir: join(outputRoot, n) }] : [];
-    })
-    .sort((a, b) => semver.compare(a.version, b.version));
-}
-
-/** The version output/<name>/current points at, if the link exists. */
-export async function readLocalCurrent(outputRoot: string): Promise<string | undefined> {
-  try {
-    const target = await readlink(join(outputRoot, 'current'));
-    return versionOfReleaseDirName(target);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Points output/<name>/current at v<version> (a relative symlink, replaced atomically by rename). */
-export async function setLocalCurrent(outputRoot: string, version: string): Promise<string> {
-  const link = join(outputRoot, 'current');
-  const temp = join(outputRoot, `.current.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await symlink(releaseDirName(version), temp);
-  try {
-    await rename(temp, link);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  return link;
-}
-
-/** Writes a file atomically: a temporary file beside it, then one rename; on failure (a full disk) the temporary file goes too. */
-export async function writeFileAtomically(path: string, content: string): Promise<void> {
-  const temp = join(dirname(path), `.${randomBytes(4).toString('hex')}.tmp-${process.pid}`);
-  try {
-    await writeFile(temp, content);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw new FileAccessError(`${path}: cannot write it: ${describeFsError(error)}`, { cause: error });
-  }
+/** The refusal for a version output/<name>/ does not hold, when the spec names no store: it lists what is built here. */
+export async function localReleaseNotFound(outputRoot: string, version: string): Promise<ReleaseNotFoundError> {
+  const built = (await listLocalReleases(outputRoot)).map((r) => `v${r.version}`);
+  return new ReleaseNotFoundError(`${outputRoot}: no release v${version}; built: ${built.length > 0 ? built.join(', ') : 'none'} (the spec names no store)`);
 }
 
 /** `$USER@hostname`: who published or moved `current`, as the index records it. */
@@ -183,6 +124,9 @@ export function timestampOf(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** Progress events of one transfer, fed raw byte counts. */
+export type ProgressReporter = { update(bytes: number): void; finish(bytes: number): TransferProgress };
+
 /** Turns raw byte counts into progress events with rate and ETA, at most every `intervalMs` (and always the last). */
 export function createProgressReporter(
   phase: TransferProgress['phase'],
@@ -190,7 +134,7 @@ export function createProgressReporter(
   total: number,
   onProgress: ((progress: TransferProgress) => void) | undefined,
   intervalMs = 250,
-): { update(bytes: number): void; finish(bytes: number): TransferProgress } {
+): ProgressReporter {
   let meter: TransferMeter = createTransferMeter();
   let last = -Infinity;
   const started = Date.now();
@@ -214,12 +158,4 @@ export function createProgressReporter(
       return event;
     },
   };
-}
-
-function validateManifest(json: unknown, where: string): ImageManifest {
-  const result = ImageManifest.safeParse(json);
-  if (result.success) return result.data;
-  const [issue] = result.error.issues;
-  const path = issue === undefined || issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');
-  throw new ManifestInvalidError(`${where}: ${path}: ${issue?.message ?? 'does not validate'}`, { cause: result.error });
 }

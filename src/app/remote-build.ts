@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
-import { replaceDirectory } from '../adapters/fs/write-files.js';
+import { replaceDirectory, replaceDirectoryWith } from '../adapters/fs/write-files.js';
 import { connectRemoteHost, type RemoteAuth, type RemoteHost } from '../adapters/ssh/remote-host.js';
-import { ImageManifest } from '../core/manifest/image-manifest.js';
+import { readManifestFile } from '../adapters/workspace/manifest-file.js';
+import { releaseLayout } from '../adapters/workspace/release-layout.js';
+import type { ImageManifest } from '../core/manifest/image-manifest.js';
 import { REMOTE_PID_MARKER, remoteBuildCommand, shellQuote, type RemoteHostSpec } from '../core/remote/remote-command.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
 import { BuildInterruptedError, ImagebuildError } from '../errors.js';
@@ -92,23 +92,12 @@ export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBu
     }
 
     const remoteVersionDir = posix.join(buildDir, 'output', spec.name, releaseDirName(request.version));
-    const localDir = join(stage, releaseDirName(request.version));
+    const home = releaseLayout(stage, spec.name, request.version);
+    const localDir = home.dir;
     options.onStep(`bringing the manifest, logs and gate reports home to ${localDir}`);
-    const temp = `${localDir}.part-${process.pid}`;
-    await rm(temp, { recursive: true, force: true });
-    let files: number;
-    try {
-      files = await host.downloadTree(remoteVersionDir, temp, (path) => !path.endsWith('.qcow2'));
-      await rm(localDir, { recursive: true, force: true });
-      await mkdir(stage, { recursive: true });
-      await rename(temp, localDir);
-    } catch (error) {
-      await rm(temp, { recursive: true, force: true });
-      throw error;
-    }
-    const manifestPath = join(localDir, 'image-manifest.json');
-    if (!existsSync(manifestPath)) throw new ImagebuildError('REMOTE_NO_MANIFEST', `${host.name}:${remoteVersionDir} has no image-manifest.json after a successful build`, 1);
-    const manifest = ImageManifest.parse(JSON.parse(await readFile(manifestPath, 'utf8')));
+    const files = await replaceDirectoryWith(localDir, (temp) => host.downloadTree(remoteVersionDir, temp, (path) => !path.endsWith('.qcow2')));
+    const manifest = await readManifestFile(home.manifest);
+    if (!manifest) throw new ImagebuildError('REMOTE_NO_MANIFEST', `${host.name}:${remoteVersionDir} has no image-manifest.json after a successful build`, 1);
     return { host: host.name, remoteBuildDir: buildDir, remoteVersionDir, localDir, filesFetched: files, manifest, durationS: (Date.now() - started) / 1000 };
   } finally {
     host.close();

@@ -57,3 +57,12 @@ export async function readTree(dir: string, skip: readonly string[] = []): Promi
   for (const path of paths) if (!skip.includes(path)) tree[path] = await readFile(join(dir, path), 'utf8');
   return tree;
 }
+
+/** The names in `dir` that are not dot-named (staging and scratch entries are), sorted; none when it cannot be read. */
+export async function listVisibleNames(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
+  } catch {
+    return [];
+  }
+}

@@ -38,3 +38,22 @@ export async function replaceDirectory(dir: string, files: readonly { path: stri
   }
   await rm(retired, { recursive: true, force: true });
 }
+
+/**
+ * Fills a temporary sibling of `dir` through `fill`, then puts it in place of `dir` (created with its
+ * parents): a failed fill leaves `dir` as it was and no temporary behind.
+ */
+export async function replaceDirectoryWith<T>(dir: string, fill: (temp: string) => Promise<T>): Promise<T> {
+  const temp = `${dir}.part-${process.pid}`;
+  await rm(temp, { recursive: true, force: true });
+  try {
+    const result = await fill(temp);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dirname(dir), { recursive: true });
+    await rename(temp, dir);
+    return result;
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  }
+}

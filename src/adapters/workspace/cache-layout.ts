@@ -30,9 +30,15 @@ export type CacheLayout = {
   bootstrapDir(key: string): string;
   bootstrapImage(key: string): string;
   bootstrapRecord(key: string): string;
+  /** The kernel the bootstrap extracted, which the KVM probe boots. */
+  bootstrapKernel(key: string): string;
   bootstrapScratch(key: string, pid: number): string;
   bootstrapPull(key: string, pid: number): string;
   buildDir(stamp: string, version: string): string;
+  /** A failed layer's directory under failed/, by its name there. */
+  failedDir(name: string): string;
+  /** A build run's directory under builds/, by its name there. */
+  buildRunDir(name: string): string;
 };
 
 /** The layout of the cache directory `cacheDir`. */
@@ -60,9 +66,12 @@ export function cacheLayout(cacheDir: string): CacheLayout {
     bootstrapDir,
     bootstrapImage: (key) => join(bootstrapDir(key), 'base.qcow2'),
     bootstrapRecord: (key) => join(bootstrapDir(key), 'bootstrap.json'),
+    bootstrapKernel: (key) => join(bootstrapDir(key), 'vmlinuz'),
     bootstrapScratch: (key, pid) => `${bootstrapDir(key)}.staging-${pid}`,
     bootstrapPull: (key, pid) => join(bootstrap, `.pull-${key.slice(0, 16)}-${pid}`),
     buildDir: (stamp, version) => join(cacheDir, 'builds', `${stamp}-v${version}`),
+    failedDir: (name) => join(cacheDir, 'failed', name),
+    buildRunDir: (name) => join(cacheDir, 'builds', name),
   };
 }
 
@@ -80,6 +89,8 @@ export type BuildDirLayout = {
   /** Packer's output directory for a unit; removed once its image is registered. */
   outputOf(unit: string): string;
   renderedOf(unit: string): string;
+  /** A scratch directory under work/ (the verification boot's overlay and VM files). */
+  scratch(name: string): string;
 };
 
 /** The layout of a build run's directory. */
@@ -94,5 +105,6 @@ export function buildDirLayout(root: string): BuildDirLayout {
     reportsOf: (unit) => join(root, 'reports', unit),
     outputOf: (unit) => join(root, 'work', `${unit}-out`),
     renderedOf: (unit) => join(root, 'rendered', unit),
+    scratch: (name) => join(root, 'work', name),
   };
 }

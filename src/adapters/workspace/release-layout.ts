@@ -8,6 +8,16 @@ export const SUMS_FILE = 'SHA256SUMS';
 /** The link in output/<name>/ to the version customers get. */
 export const CURRENT_LINK = 'current';
 
+/** The content of a SHA256SUMS file for one image, as `sha256sum -c` reads it. */
+export function sumsFileText(sha256: string, artifactName: string): string {
+  return `${sha256}  ${artifactName}\n`;
+}
+
+/** output/<name>/current: the link to the version customers get. */
+export function currentLinkPath(outputRoot: string): string {
+  return join(outputRoot, CURRENT_LINK);
+}
+
 /** `<name>-v<version>.qcow2`: the file name of a release's image. */
 export function artifactFileName(name: string, version: string): string {
   return `${name}-v${version}.qcow2`;
@@ -31,6 +41,8 @@ export type ReleaseLayout = {
   staging(pid: number): string;
   /** What every staging directory of this version starts with, for removing leftovers of killed runs. */
   readonly stagingPrefix: string;
+  /** A dot-named sibling a release is renamed to before it is deleted (pid-named: one owner). */
+  retired(pid: number): string;
 };
 
 /** The layout of release `version` of image `name` under `outputRoot` (output/<name>/). */
@@ -48,5 +60,6 @@ export function releaseLayout(outputRoot: string, name: string, version: string)
     artifact: join(dir, artifactName),
     staging: (pid) => `${dir}.partial-${pid}`,
     stagingPrefix: `${dirName}.partial-`,
+    retired: (pid) => join(outputRoot, `.prune-${dirName}-${pid}`),
   };
 }

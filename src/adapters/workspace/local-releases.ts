@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import semver from 'semver';
+import { releaseDirName, versionOfReleaseDirName } from '../../core/version/release-version.js';
+import { writeFileAtomically } from './atomic-write.js';
+import { currentLinkPath, MANIFEST_FILE, sumsFileText, type ReleaseLayout } from './release-layout.js';
+
+// The releases built here, in output/<name>/: `v<version>/` directories and the `current` link.
+
+/** A release directory in output/<name>/: `v<version>` with its manifest. */
+export type LocalRelease = { readonly version: string; readonly dir: string };
+
+/** Release directories under output/<name>/ (not staging `.partial-` ones), oldest first. */
+export async function listLocalReleases(outputRoot: string): Promise<LocalRelease[]> {
+  let names: string[];
+  try {
+    names = await readdir(outputRoot);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return names
+    .flatMap((n) => {
+      const version = versionOfReleaseDirName(n);
+      return version !== undefined && existsSync(join(outputRoot, n, MANIFEST_FILE)) ? [{ version, dir: join(outputRoot, n) }] : [];
+    })
+    .sort((a, b) => semver.compare(a.version, b.version));
+}
+
+/** The version output/<name>/current points at, if the link exists. */
+export async function readLocalCurrent(outputRoot: string): Promise<string | undefined> {
+  try {
+    const target = await readlink(currentLinkPath(outputRoot));
+    return versionOfReleaseDirName(target);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Points output/<name>/current at v<version> (a relative symlink, replaced atomically by rename). */
+export async function setLocalCurrent(outputRoot: string, version: string): Promise<string> {
+  const link = currentLinkPath(outputRoot);
+  const temp = join(outputRoot, `.current.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await symlink(releaseDirName(version), temp);
+  try {
+    await rename(temp, link);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  return link;
+}
+
+/** Deletes a release directory: renamed away first, so a crash mid-delete leaves a dot directory nothing reads, never half a release. */
+export async function removeLocalRelease(release: ReleaseLayout): Promise<void> {
+  const doomed = release.retired(process.pid);
+  await rename(release.dir, doomed);
+  await rm(doomed, { recursive: true, force: true });
+}
+
+/** Writes a release's SHA256SUMS when it has none (atomically); returns its path. */
+export async function ensureReleaseSums(release: ReleaseLayout, sha256: string, artifactName: string): Promise<string> {
+  if (!existsSync(release.sums)) await writeFileAtomically(release.sums, sumsFileText(sha256, artifactName));
+  return release.sums;
+}
