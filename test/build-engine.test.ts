@@ -4,11 +4,12 @@ import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildImage, type BuildOptions } from '../src/app/build-image.js';
+import { buildImage } from '../src/app/build/pipeline.js';
+import type { BuildOptions } from '../src/app/build/options.js';
 import { listCache, pruneCache, rollbackLayer } from '../src/app/cache-admin.js';
 import { ImageManifest } from '../src/core/manifest/image-manifest.js';
 import { GateFailedError, VersionExistsError } from '../src/errors.js';
-import { processesMentioning } from './helpers/processes.js';
+import { processesMentioning, waitForOutput } from './helpers/processes.js';
 import { BUILT_CLI, PROJECT_ROOT } from './helpers/project-root.js';
 import { smallDemoSpec } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
@@ -258,17 +259,7 @@ describe.skipIf(!hasBuildTools)('interrupting a build', () => {
         reject: false,
         all: true,
       });
-      let seen = '';
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no hang seen: ${seen}`)), 60_000);
-        child.all?.on('data', (chunk: Buffer) => {
-          seen += chunk.toString();
-          if (seen.includes('Waiting for SSH')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      });
+      await waitForOutput(child.all, 'Waiting for SSH', 60_000, 'no hang seen: ');
 
       child.kill('SIGINT');
       const result = await child;

@@ -2,7 +2,7 @@ import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage } from '../src/app/build-image.js';
+import { buildImage } from '../src/app/build/pipeline.js';
 import { ImageManifest, serializeManifest } from '../src/core/manifest/image-manifest.js';
 import type { StoreSpec } from '../src/core/spec/schema.js';
 import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promi
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage } from '../src/app/build-image.js';
+import { buildImage } from '../src/app/build/pipeline.js';
 import { downloadRelease } from '../src/app/release-download.js';
 import { pullLayer, pushLayer, sharedFileKey, sharedLayerPrefix } from '../src/app/release-layer-cache.js';
 import { diffStoredReleases, listReleases } from '../src/app/release-list.js';

@@ -42,6 +42,8 @@ export type LayerPlan = {
   readonly key: string;
   readonly parentKey: string | null;
   readonly action: 'reuse' | 'build' | 'skip';
+  /** Built whatever the cache holds: at or above --from-layer. A shared cache is not asked for it either. */
+  readonly forced: boolean;
   readonly reasons: readonly string[];
   readonly inputs: LayerInputs;
 };
@@ -183,12 +185,13 @@ export function planBuild(
     };
     const key = computeLayerKey(inputs);
     const hit = byKey.get(key);
+    const forced = fromIndex >= 0 && index >= fromIndex && index <= untilIndex;
     let action: LayerPlan['action'];
     let reasons: string[];
     if (index > untilIndex) {
       action = 'skip';
       reasons = [`above --until-layer ${options.untilLayer}`];
-    } else if (fromIndex >= 0 && index >= fromIndex) {
+    } else if (forced) {
       action = 'build';
       reasons = [index === fromIndex ? `forced by --from-layer ${options.fromLayer}` : `parent ${LAYER_NAMES[index - 1]} is rebuilt`];
     } else if (hit && parentAction !== 'build') {
@@ -200,7 +203,7 @@ export function planBuild(
       action = 'build';
       reasons = parentAction === 'build' ? [`parent ${LAYER_NAMES[index - 1]} is rebuilt`] : explainMiss(inputs, previousEntry(cached, spec.name, layer));
     }
-    layers.push({ layer, key, parentKey, action, reasons, inputs });
+    layers.push({ layer, key, parentKey, action, forced, reasons, inputs });
     parentKey = key;
     parentAction = action;
   });

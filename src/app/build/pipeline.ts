@@ -1,0 +1,137 @@
+import { sha256File } from '../../adapters/fs/sha256.js';
+import { readCacheEntries } from '../../adapters/cache/read-cache.js';
+import type { GuestFacts } from '../../core/gate/gate-report.js';
+import type { ArtifactVerification } from '../../core/manifest/image-manifest.js';
+import { computeSealKey, type BuildPlan } from '../../core/plan/plan-build.js';
+import { BuildInterruptedError } from '../../errors.js';
+import { bootstrapDirOf, ensureBootstrap } from './bootstrap.js';
+import { buildLayer, reuseLayer, type LayerResult } from './layer.js';
+import { openBuild } from './open-build.js';
+import type { BuildOptions, BuildReport, LayerOutcome } from './options.js';
+import { runPreflight } from './preflight.js';
+import { prepareBuildDirectory } from './render-build.js';
+import { runSteps, type StepTask } from './run-steps.js';
+import { findIdenticalRelease, sealAndFlatten, stageIdenticalRelease, type IdenticalRelease, type StagedArtifact } from './seal-flatten.js';
+import { pullSharedLayers, pushSharedLayer, sharedCacheOf } from './shared-cache.js';
+import { verifyStagedArtifact } from './verify.js';
+import { writeRelease } from './write-release.js';
+
+/** Builds a versioned image: preflight, plan, layers (reused or built with Packer and gated), seal, flatten, checksum, verify and manifest. */
+export async function buildImage(options: BuildOptions): Promise<BuildReport> {
+  const started = Date.now();
+  const opened = await openBuild(options, started);
+  if (opened.status === 'unchanged') return opened.report;
+  const { run, lock } = opened;
+  const shared = sharedCacheOf(run);
+  const notices = [...opened.notices];
+  const outcomes: LayerOutcome[] = [];
+  const pushes: Promise<void>[] = [];
+  const kernelDir = () => bootstrapDirOf(run, plan);
+  let plan: BuildPlan = opened.plan;
+  let sealKey = '';
+  let reuse: IdenticalRelease | undefined;
+  let accelerator: 'kvm' | 'tcg' = 'tcg';
+  let shimDir = '';
+  let parentImage: string | undefined;
+  let facts: GuestFacts | undefined;
+  let artifact: StagedArtifact | undefined;
+  let sha256: string | undefined;
+  let verification: ArtifactVerification | undefined;
+  let finalizeStarted = started;
+  let gpuValidated = false;
+
+  // The seal key and the identical earlier release of the plan as it now stands.
+  const settlePlan = async (next: BuildPlan) => {
+    plan = next;
+    const active = plan.layers.filter((l) => l.action !== 'skip');
+    sealKey = computeSealKey(active.at(-1)!.key, run.project, run.tools, run.spec.output.compress);
+    reuse = active.every((l) => l.action === 'reuse') ? await findIdenticalRelease(run.outputRoot, run.spec.name, sealKey) : undefined;
+  };
+  const took = (result: LayerResult) => {
+    parentImage = result.image;
+    facts = result.facts ?? facts;
+    outcomes.push(result.outcome);
+    notices.push(...result.notices);
+  };
+  const base = () => ({ parentImage, kernelDir: kernelDir(), accelerator, shimDir });
+
+  // Each layer task reads its layer's plan when it runs: pulling from the shared cache may have changed it.
+  const layerSteps = plan.layers.map((initial, index): StepTask => ({
+    step: initial.layer,
+    title: initial.layer,
+    startTitle: () => `${plan.layers[index]!.layer}: ${plan.layers[index]!.action} ${plan.layers[index]!.key.slice(0, 12)} (${plan.layers[index]!.reasons.join('; ')})`,
+    run: async (task) => {
+      const layerPlan = plan.layers[index]!;
+      const { layer, key, action, reasons } = layerPlan;
+      if (action === 'skip') {
+        outcomes.push({ layer, key, action: 'skipped', durationS: 0 });
+        return task.skip(`${layer}: skipped (${reasons.join('; ')})`);
+      }
+      if (action === 'reuse') {
+        took(await reuseLayer(run, layerPlan, parentImage));
+        task.title = `${layer}: reused ${key.slice(0, 12)} (${reasons[0]})`;
+        return;
+      }
+      task.title = `${layer}: building ${key.slice(0, 12)} — ${reasons.join('; ')} (log ${run.dir.log(layer)})`;
+      const built = await buildLayer(run, layerPlan, base(), (line) => (task.output = line));
+      took(built);
+      if (run.spec.cache.store && run.spec.cache.push) pushes.push(pushSharedLayer(run, shared, layerPlan).then((notice) => void notices.push(notice)));
+      task.title = `${layer}: built ${key.slice(0, 12)} in ${built.outcome.durationS.toFixed(0)} s, gate ${built.outcome.gate?.summary ?? 'n/a'}`;
+    },
+  }));
+
+  const steps: StepTask[] = [
+    { step: 'shared-cache', title: 'Pull layers from the shared cache', enabled: () => run.spec.cache.store !== undefined && plan.layers.some((l) => l.action === 'build'), run: async (task) => {
+      const pull = await pullSharedLayers(run, shared, plan, (line) => (task.output = line));
+      notices.push(...pull.notices);
+      if (pull.pulled.length > 0) await settlePlan(opened.replan((await readCacheEntries(run.cache.root)).entries, run.buildKey.fingerprint));
+      task.title = pull.title;
+    } },
+    { step: 'preflight', title: 'Preflight', run: async (task) => {
+      const result = await runPreflight(run, plan, options.accel);
+      notices.push(...result.notices);
+      accelerator = result.accelerator;
+      task.title = `Preflight: ${accelerator}, ${plan.layers.filter((l) => l.action === 'build').length} layer(s) to build`;
+    } },
+    { step: 'prepare', title: 'Prepare build directory, key and rendered files', run: async () => void ({ shimDir } = await prepareBuildDirectory(run, options.renderedDir)) },
+    { step: 'bootstrap', title: 'Bootstrap base image', enabled: () => run.spec.os.source.kind === 'bootstrap', run: async (task) => void (task.title = await ensureBootstrap(run, plan, (line) => (task.output = line))) },
+    ...layerSteps,
+    { step: 'reuse-release', title: 'Reuse the identical image of an earlier release', enabled: () => reuse !== undefined, run: async (task) => {
+      finalizeStarted = Date.now();
+      artifact = await stageIdenticalRelease(run, reuse!);
+      ({ sha256, verification } = artifact);
+      task.title = `Reused the identical image of v${reuse!.version} (same layers and seal): no Packer run, no re-hash`;
+    } },
+    { step: 'seal', title: 'Seal and flatten', enabled: () => reuse === undefined, run: async (task) => {
+      finalizeStarted = Date.now();
+      artifact = await sealAndFlatten(run, base(), (line) => (task.output = line));
+      task.title = `Sealed and flattened into ${run.release.artifactName}`;
+    } },
+    { step: 'checksum', title: 'Checksum', enabled: () => reuse === undefined, run: async (task) => void (task.title = `SHA-256 ${(sha256 = await sha256File(artifact!.path))}`) },
+    { step: 'verify', title: 'Verify: boot the artifact, check it over SSH, re-check its SHA-256', enabled: () => options.skipVerify !== true && reuse === undefined, run: async (task) => {
+      const result = await verifyStagedArtifact(run, { path: artifact!.path, sha256: sha256! }, accelerator, options.verifyLogin, (line) => (task.output = line));
+      ({ verification } = result);
+      notices.push(...result.notices);
+      task.title = result.title;
+    } },
+    { step: 'release', title: 'Write image-manifest.json and publish the version directory', run: async () => {
+      const contents = { plan, outcomes, facts, artifact: { sha256: sha256!, sizeBytes: artifact!.sizeBytes }, accelerator, verification, sealKey, reusedFrom: reuse?.version, started, finalizeStarted };
+      ({ gpuValidated } = await writeRelease(run, contents));
+    } },
+  ];
+
+  try {
+    await settlePlan(plan);
+    await runSteps(steps, { renderer: options.renderer, onEvent: options.onEvent, outcomeOf: (step) => outcomes.find((o) => o.layer === step) });
+  } catch (error) {
+    if (!options.signal.aborted || error instanceof BuildInterruptedError) throw error;
+    const next = plan.layers.find((l) => l.action === 'build' && !outcomes.some((o) => o.layer === l.layer));
+    throw new BuildInterruptedError(`build interrupted${next ? ` during ${next.layer}` : ''}; nothing half-done was registered — re-run the same command to resume${next ? ` from ${next.layer}` : ''}`);
+  } finally {
+    // Layers that passed their gate finish uploading even when a later layer failed (not after Ctrl-C).
+    if (!options.signal.aborted) await Promise.all(pushes);
+    await lock.release();
+  }
+  const { release } = run;
+  return { status: 'built', version: options.version, artifact: release.artifact, manifestPath: release.manifest, layers: outcomes, gpuValidated, notices, durationS: (Date.now() - started) / 1000, logsDir: release.logs };
+}

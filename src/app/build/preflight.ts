@@ -1,0 +1,56 @@
+import { freeBytes } from '../../adapters/fs/free-bytes.js';
+import { pathExists } from '../../adapters/fs/directories.js';
+import { commandExists, filesystemOf, hostKernel, pciDriverOf, probeKvmOncePerBoot } from '../../adapters/host/probe-host.js';
+import type { BuildPlan } from '../../core/plan/plan-build.js';
+import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../../core/preflight/check-preflight.js';
+import { PreflightError } from '../../errors.js';
+import type { BuildRun } from './build-run.js';
+
+/** The host tools a build runs, and why: what preflight looks for on PATH. */
+function toolsNeeded(run: BuildRun): PreflightNeeds['tools'] {
+  return [
+    { command: 'packer', why: 'to build layers and seal the image' },
+    { command: 'qemu-img', why: 'to create and flatten qcow2 images' },
+    { command: 'qemu-system-x86_64', why: 'to run build VMs' },
+    { command: 'ansible-playbook', why: 'by Packer’s Ansible provisioner' },
+    { command: 'ssh-keygen', why: 'to create the build key' },
+    ...(run.spec.os.source.kind === 'bootstrap'
+      ? [
+          { command: 'mmdebstrap', why: 'to bootstrap the base root filesystem (os.source.kind: bootstrap)' },
+          { command: 'mke2fs', why: 'to turn the root filesystem into a disk image' },
+          { command: 'sfdisk', why: 'to partition the disk image' },
+        ]
+      : []),
+  ];
+}
+
+/**
+ * Checks the host can run the plan (disk, tools, KVM, VFIO) and settles the accelerator: `auto`
+ * boots a probe kernel under KVM (the bootstrap image's when there is one). Throws PreflightError
+ * naming every problem.
+ */
+export async function runPreflight(run: BuildRun, plan: BuildPlan, accel: 'kvm' | 'tcg' | undefined): Promise<{ accelerator: 'kvm' | 'tcg'; notices: string[] }> {
+  const tools = toolsNeeded(run);
+  const accelerator = accel ?? run.spec.hardware.build_vm.accelerator;
+  const needs: PreflightNeeds = {
+    disk: estimateDiskNeeds(run.spec, plan, { cache: run.cache.root, output: run.release.dir }),
+    tools,
+    accelerator,
+    passthrough: plan.layers.some((l) => l.action === 'build') ? run.spec.hardware.gpu.passthrough : [],
+  };
+  const commands = Object.fromEntries(await Promise.all(tools.map(async (t) => [t.command, await commandExists(t.command)] as const)));
+  const freeBytesByPath = Object.fromEntries(await Promise.all(needs.disk.map(async (d) => [d.path, await freeBytes(d.path)] as const)));
+  const filesystems = Object.fromEntries(await Promise.all(needs.disk.map(async (d) => [d.path, await filesystemOf(d.path)] as const)));
+  const kvm = accelerator === 'tcg' ? undefined : await probeKvmOncePerBoot(await probeKernel(run, plan), run.cache.root);
+  const pciDrivers = Object.fromEntries(await Promise.all(needs.passthrough.map(async (a) => [a, await pciDriverOf(a)] as const)));
+  const result = checkPreflight(needs, { freeBytes: freeBytesByPath, filesystems, commands, kvm, pciDrivers });
+  if (result.problems.length > 0) throw new PreflightError(result.problems);
+  return { accelerator: result.accelerator, notices: [...result.notices] };
+}
+
+/** The kernel the KVM probe boots: the bootstrap image's when it exists, else the host's. */
+async function probeKernel(run: BuildRun, plan: BuildPlan): Promise<string | undefined> {
+  const bootstrapKey = plan.layers[0]!.inputs.bootstrapKey;
+  const kernel = bootstrapKey === undefined ? undefined : run.cache.bootstrapKernel(bootstrapKey);
+  return kernel !== undefined && pathExists(kernel) ? kernel : hostKernel();
+}
