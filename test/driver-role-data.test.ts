@@ -149,7 +149,7 @@ describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-pla
 
     expect(run.exitCode).not.toBe(0);
     expect(run.all).toContain('apt has no nvidia-driver-pinning-580.95.05, nvidia-open at driver 580.95.05 in the configured sources.');
-    expect(run.all).toContain('driver_source nvidia installs from https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/');
+    expect(run.all).toContain('nvidia_driver_source nvidia installs from https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/');
   });
 
   it("refuses the mirror's host, not NVIDIA's, when the spec names a mirror (apt matches the host without its port)", async () => {

@@ -89,7 +89,7 @@ describe('renderImage', () => {
     const vars = files.find((f) => f.path === 'frameworks/vars.yml')!.content;
 
     expect(base).toContain('iso_url        = "https://mirror.example/x?a=$${file(\\"/etc/shadow\\")}&b=%%{if true}\\"\\\\\\n}"');
-    expect(vars).toContain('frameworks_pip_index_url: !unsafe "https://pypi.example/simple/{{ lookup(\\"pipe\\",\\"id\\") }}"');
+    expect(vars).toContain('ai_frameworks_pip_index_url: !unsafe "https://pypi.example/simple/{{ lookup(\\"pipe\\",\\"id\\") }}"');
   });
 });
 

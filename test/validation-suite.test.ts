@@ -775,12 +775,12 @@ describe('the GPU layers\' playbooks and roles', () => {
       const out = path.join(work, 'rendered-off');
 
       const result = await render(out, {
-        validation_persistence_mode: false,
-        validation_power_limit_w: 0,
-        imagebuild_apt_proxy: 'http://10.0.2.2:3142',
-        frameworks_vllm_version: '',
-        frameworks_tensorflow_version: '2.21.0',
-        frameworks_nccl_version: '',
+        gpu_tuning_persistence_mode: false,
+        gpu_tuning_power_limit_w: 0,
+        package_cache_apt_proxy: 'http://10.0.2.2:3142',
+        ai_frameworks_vllm_version: '',
+        ai_frameworks_tensorflow_version: '2.21.0',
+        ai_frameworks_nccl_version: '',
       });
 
       expect(result.exitCode, result.stdout).toBe(0);
