@@ -1,6 +1,15 @@
 import { formatSpan, smName } from './describe-facts.js';
 import { compareDottedVersions, majorOf, parseDottedVersion } from './dotted-version.js';
-import { errorAt, reportUnknownVersion, validVersion, warningAt, type CompatFinding, type StackContext } from './stack-context.js';
+import {
+  errorAt,
+  reportUnknownVersion,
+  validVersion,
+  warningAt,
+  type CompatFinding,
+  type CompatPath,
+  type StackContext,
+  type VersionLookup,
+} from './stack-context.js';
 import { cudaMinDriver, driverAtLeast, firstPyTorchFor, lookupKey, shipsKernelsFor, sortedVersionKeys, variantsShippingFor } from './table-queries.js';
 
 export function checkPythonVersion({ stack }: StackContext): CompatFinding[] {
@@ -27,17 +36,11 @@ export function checkPythonVenv({ os, stack }: StackContext): CompatFinding[] {
 }
 
 export function checkPyTorchKnown({ pytorch, table }: StackContext): CompatFinding[] {
-  return reportUnknownVersion(pytorch, {
-    label: 'PyTorch',
-    path: 'layers.frameworks.pytorch.version',
-    example: '2.7.1',
-    known: sortedVersionKeys(table.pytorch),
-  });
+  return reportUnknownFramework(pytorch, PYTORCH, table.pytorch);
 }
 
 export function checkPyTorchPython({ pytorch, python, table }: StackContext): CompatFinding[] {
-  if (pytorch.status !== 'found' || python === undefined || pytorch.facts.python.includes(python)) return [];
-  return [pythonUnsupported(python, 'PyTorch', pytorch.key, pytorch.facts.python, table.pytorch)];
+  return checkFrameworkPython(pytorch, python, PYTORCH, table.pytorch);
 }
 
 export function checkPyTorchVariantAvailable({ pytorch, stack }: StackContext): CompatFinding[] {
@@ -101,17 +104,11 @@ export function checkPyTorchVariantDriver({ pytorch, driver, gpu, stack, table }
 }
 
 export function checkTensorFlowKnown({ tensorflow, table }: StackContext): CompatFinding[] {
-  return reportUnknownVersion(tensorflow, {
-    label: 'TensorFlow',
-    path: 'layers.frameworks.tensorflow.version',
-    example: '2.19.0',
-    known: sortedVersionKeys(table.tensorflow),
-  });
+  return reportUnknownFramework(tensorflow, TENSORFLOW, table.tensorflow);
 }
 
 export function checkTensorFlowPython({ tensorflow, python, table }: StackContext): CompatFinding[] {
-  if (tensorflow.status !== 'found' || python === undefined || tensorflow.facts.python.includes(python)) return [];
-  return [pythonUnsupported(python, 'TensorFlow', tensorflow.key, tensorflow.facts.python, table.tensorflow)];
+  return checkFrameworkPython(tensorflow, python, TENSORFLOW, table.tensorflow);
 }
 
 export function checkTensorFlowSupportsGpu({ tensorflow, gpu }: StackContext): CompatFinding[] {
@@ -145,17 +142,31 @@ export function checkTensorFlowCuda({ tensorflow, cuda, table }: StackContext): 
   ];
 }
 
-function pythonUnsupported(
-  python: string,
-  framework: string,
-  minor: string,
-  supported: readonly string[],
-  entries: Readonly<Record<string, { python: readonly string[] }>>,
-): CompatFinding {
-  const supporting = sortedVersionKeys(entries).filter((key) => entries[key]?.python.includes(python));
-  const alternative = supporting.length === 0 ? '' : ` or ${framework} ${formatSpan(supporting)}`;
-  return errorAt(
-    'layers.frameworks.python.version',
-    `Python ${python} is not supported by ${framework} ${minor} (wheels for ${formatSpan(supported)}); use Python ${formatSpan(supported)}${alternative}`,
-  );
+type Framework = { label: string; path: CompatPath; example: string };
+type FrameworkRows = Readonly<Record<string, { python: readonly string[] }>>;
+
+const PYTORCH: Framework = { label: 'PyTorch', path: 'layers.frameworks.pytorch.version', example: '2.7.1' };
+const TENSORFLOW: Framework = { label: 'TensorFlow', path: 'layers.frameworks.tensorflow.version', example: '2.19.0' };
+
+function reportUnknownFramework<T>(lookup: VersionLookup<T>, framework: Framework, rows: FrameworkRows): CompatFinding[] {
+  return reportUnknownVersion(lookup, { ...framework, known: sortedVersionKeys(rows) });
+}
+
+function checkFrameworkPython<T extends { python: readonly string[] }>(
+  lookup: VersionLookup<T>,
+  python: string | undefined,
+  framework: Framework,
+  rows: FrameworkRows,
+): CompatFinding[] {
+  if (lookup.status !== 'found' || python === undefined) return [];
+  const supported = lookup.facts.python;
+  if (supported.includes(python)) return [];
+  const supporting = sortedVersionKeys(rows).filter((key) => rows[key]?.python.includes(python));
+  const alternative = supporting.length === 0 ? '' : ` or ${framework.label} ${formatSpan(supporting)}`;
+  return [
+    errorAt(
+      'layers.frameworks.python.version',
+      `Python ${python} is not supported by ${framework.label} ${lookup.key} (wheels for ${formatSpan(supported)}); use Python ${formatSpan(supported)}${alternative}`,
+    ),
+  ];
 }
