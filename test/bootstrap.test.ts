@@ -2,7 +2,6 @@
 // over SSH as the build account. Needs root, mmdebstrap, sfdisk, mke2fs, qemu-system-x86_64 and the mirror.
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { bootstrapBaseImage, type BootstrapResult } from '../src/adapters/bootst
 import { createOverlay, readImageInfo } from '../src/adapters/qemu-img/qemu-img.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 import { missingTools, requireTools } from './helpers/require-tools.js';
+import { freePort } from './helpers/free-port.js';
 
 const DISK_SIZE_GIB = 2;
 const BOOT_DEADLINE_MS = 120_000;
@@ -31,17 +31,6 @@ function readMirrors(suite: string): { mirror: string; securityMirror?: string }
     return stanza === undefined ? undefined : field(stanza, 'URIs')[0];
   };
   return { mirror: uriFor(suite) ?? 'http://deb.debian.org/debian', securityMirror: uriFor(`${suite}-security`) ?? 'http://deb.debian.org/debian-security' };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function isAlive(pid: number): boolean {

@@ -27,18 +27,24 @@ describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-pla
     await work.cleanup();
   });
 
-  async function resolve(name: string, specText: string): Promise<Resolved> {
-    const dir = join(work.dir, name);
-    await mkdir(join(dir, 'preferences.d'), { recursive: true });
+  /** Writes `specText` to <dir>/spec.yaml and renders it into <dir>/rendered with the built CLI. */
+  async function renderInto(dir: string, specText: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'spec.yaml'), specText);
     await execa('node', [BUILT_CLI, 'render', '--spec', join(dir, 'spec.yaml'), '--out', join(dir, 'rendered')]);
+  }
+
+  /** The head of a play on localhost that sees what the role sees: its defaults and the rendered driver vars. */
+  function localPlay(name: string, dir: string): string[] {
+    return [`- name: ${name}`, '  hosts: localhost', '  connection: local', '  gather_facts: false', `  vars_files: ["${ROLE}/defaults/main.yml", "${dir}/rendered/driver/vars.yml"]`, '  tasks:'];
+  }
+
+  async function resolve(name: string, specText: string): Promise<Resolved> {
+    const dir = join(work.dir, name);
+    await renderInto(dir, specText);
+    await mkdir(join(dir, 'preferences.d'));
     const playbook = [
-      '- name: Resolve the driver role data',
-      '  hosts: localhost',
-      '  connection: local',
-      '  gather_facts: false',
-      `  vars_files: ["${ROLE}/defaults/main.yml", "${dir}/rendered/driver/vars.yml"]`,
-      '  tasks:',
+      ...localPlay('Resolve the driver role data', dir),
       '    - name: Write what the role would install',
       '      ansible.builtin.copy:',
       `        dest: ${dir}/resolved.json`,
@@ -126,16 +132,9 @@ describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-pla
   it("fails before installing, naming every driver package the sources lack at the spec's version (real apt-cache madison)", async () => {
     // This machine's apt sources are Debian's, without NVIDIA's repository: the check must fail and say what is missing.
     const dir = join(work.dir, 'lookup');
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'spec.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, []));
-    await execa('node', [BUILT_CLI, 'render', '--spec', join(dir, 'spec.yaml'), '--out', join(dir, 'rendered')]);
+    await renderInto(dir, mutateManifest(LOCAL_DEV_SPEC_PATH, []));
     const playbook = [
-      '- name: Run the driver role\'s package check here, read-only (apt-cache madison)',
-      '  hosts: localhost',
-      '  connection: local',
-      '  gather_facts: false',
-      `  vars_files: ["${ROLE}/defaults/main.yml", "${dir}/rendered/driver/vars.yml"]`,
-      '  tasks:',
+      ...localPlay("Run the driver role's package check here, read-only (apt-cache madison)", dir),
       '    - name: The role\'s check',
       `      ansible.builtin.include_tasks: ${ROLE}/tasks/check-packages.yml`,
     ].join('\n');

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processesMentioning } from './helpers/processes.js';
+import { processesMentioning, waitForOutput } from './helpers/processes.js';
 import { BUILT_CLI } from './helpers/project-root.js';
 import { smallDemoSpec } from './helpers/spec-builders.js';
 import { SSHD, startSshd, type TestSshd } from './helpers/sshd.js';
@@ -129,17 +129,7 @@ describe.skipIf(!canRun)('remote build over SSH', () => {
   it('interrupts the remote build on Ctrl-C: Packer and its VM stop there, the base layer stays cached, the lock is released', async () => {
     const dir = remoteDir('remote-d');
     const running = cli(hanging, ['1.0.0', '--remote-dir', dir]);
-    let seen = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the remote build never reached the driver layer:\n${seen}`)), 60_000);
-      running.stdout!.on('data', (chunk: Buffer) => {
-        seen += chunk.toString();
-        if (seen.includes('qemu.driver: Waiting for SSH')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    await waitForOutput(running.stdout, 'qemu.driver: Waiting for SSH', 60_000, 'the remote build never reached the driver layer:\n');
 
     running.kill('SIGINT');
     const result = await running;

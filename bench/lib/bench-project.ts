@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../test/helpers/project-root.js';
-import { DEMO_SPEC_PATH, mutateManifest } from '../../test/helpers/spec-builders.js';
+import { smallDemoSpec, type ManifestChanges } from '../../test/helpers/spec-builders.js';
 import { runCommand, type CommandRun } from './measure.js';
 
 export { PROJECT_ROOT };
@@ -47,20 +47,13 @@ export const VIRTUAL_DISK_GIB = 20;
 /** The disk of the other figures' builds (as the engine tests use): preflight then asks for ~9 GiB free, not ~41. */
 export const SMALL_DISK_GIB = 4;
 
-type SpecChange = [readonly (string | number)[], unknown];
-
 /** The demo box as the engine tests build it (TCG, no GPU gates enforced), with a `diskGiB` disk. */
-export function benchSpecText(changes: readonly SpecChange[] = [], diskGiB = SMALL_DISK_GIB): string {
-  return mutateManifest(DEMO_SPEC_PATH, [
-    [['os', 'disk_size_gib'], diskGiB],
-    [['hardware', 'build_vm', 'accelerator'], 'tcg'],
-    [['layers', 'base', 'gate', 'min_root_fs_gib'], 1],
-    ...changes,
-  ]);
+export function benchSpecText(changes: ManifestChanges = [], diskGiB = SMALL_DISK_GIB): string {
+  return smallDemoSpec([[['os', 'disk_size_gib'], diskGiB], ...changes]);
 }
 
 /** A project directory holding `box.yaml`; builds write `.imagebuild/` and `output/` under it. */
-export async function createBenchProject(dir: string, changes: readonly SpecChange[] = [], diskGiB = SMALL_DISK_GIB): Promise<string> {
+export async function createBenchProject(dir: string, changes: ManifestChanges = [], diskGiB = SMALL_DISK_GIB): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'box.yaml'), benchSpecText(changes, diskGiB));
   return dir;
