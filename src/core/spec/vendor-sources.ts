@@ -19,25 +19,17 @@ export const PYTORCH_INDEX_BASE = COMPAT_TABLE.vendorRepositories.pytorch.url;
 
 export type DriverSource = 'ubuntu' | 'nvidia';
 
-export type VendorSources = {
-  driverSource: DriverSource;
-  cudaRepositoryUrl: string;
-  cudaKeyringUrl: string;
-  containerToolkitRepositoryUrl: string;
-  containerToolkitGpgKeyUrl: string;
-  pypiIndexUrl: string;
-  pytorchIndexUrl: string;
-  cudaImage: string;
-};
-
 /** The driver's source: the spec's, else Canonical's signed modules on Ubuntu (they load under Secure Boot) and NVIDIA's repository elsewhere. */
 export function driverSourceOf(spec: Pick<ImageSpec, 'os' | 'layers'>): DriverSource {
   const secureBootReady = COMPAT_TABLE.driverSources.ubuntu;
   return spec.layers.driver.source ?? (secureBootReady.distros.some((distro) => distro === spec.os.distro) ? 'ubuntu' : 'nvidia');
 }
 
+/** Every vendor source of a spec, resolved: the driver's source and each URL the GPU layers download from. */
+export type VendorSources = ReturnType<typeof resolveVendorSources>;
+
 /** Resolves every vendor source of a spec to a URL (the spec's value, else today's default). */
-export function resolveVendorSources(spec: ImageSpec): VendorSources {
+export function resolveVendorSources(spec: ImageSpec) {
   const { driver, runtime, frameworks } = spec.layers;
   const cudaRepositoryUrl = withTrailingSlash(
     driver.repository.url ?? `${NVIDIA_CUDA_REPOSITORY_BASE}/${spec.os.distro}${spec.os.release.replace('.', '')}/x86_64/`,
