@@ -9,7 +9,7 @@ import { planBuild, type BuildPlan, type CachedLayer, type PlanOptions, type Pro
 import { renderImage, type RenderedFile } from '../core/render/render-image.js';
 import { applyHostProfile, type HostProfile } from '../core/spec/host-profile.js';
 import type { ImageSpec } from '../core/spec/schema.js';
-import { collectProjectFiles } from './project-files.js';
+import { collectProjectFiles } from '../adapters/fs/project-files.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
 
 export type PrepareOptions = PlanOptions & {

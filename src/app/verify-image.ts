@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { ensureDirectory, makeTempDirectory, pathExists, removeTree, writeTextFile } from '../adapters/fs/directories.js';
 import { findPackageRoot } from '../adapters/fs/project-root.js';
 import { sha256File } from '../adapters/fs/sha256.js';
 import { bootVm } from '../adapters/qemu/boot-vm.js';
@@ -9,10 +7,14 @@ import { createOverlay } from '../adapters/qemu-img/qemu-img.js';
 import { connectSsh, waitForSsh } from '../adapters/ssh/ssh-session.js';
 import { evaluateGate, type GateVerdict } from '../core/gate/evaluate-gate.js';
 import { parseGuestGateReport } from '../core/gate/gate-report.js';
-import { ImageManifest, type ArtifactVerification } from '../core/manifest/image-manifest.js';
+import type { ArtifactVerification } from '../core/manifest/image-manifest.js';
+import { chooseAccelerator } from '../core/preflight/check-preflight.js';
+import { cacheLayout } from '../adapters/workspace/cache-layout.js';
+import { MANIFEST_FILE } from '../adapters/workspace/release-layout.js';
+import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { checkParams } from '../core/render/render-image.js';
 import type { ImageSpec } from '../core/spec/schema.js';
-import { FileAccessError, ImagebuildError } from '../errors.js';
+import { FileAccessError } from '../errors.js';
 import { loadSpec } from './load-spec.js';
 
 export type VerifyInput = {
@@ -41,9 +43,9 @@ const VERIFY_LAYERS = ['base', 'validation'] as const;
 export async function verifyArtifact(input: VerifyInput): Promise<ArtifactVerification> {
   const started = Date.now();
   const problems: string[] = [];
-  await mkdir(input.workDir, { recursive: true });
+  await ensureDirectory(input.workDir);
   const overlay = join(input.workDir, 'verify-overlay.qcow2');
-  await rm(overlay, { force: true });
+  await removeTree(overlay);
   await createOverlay(overlay, input.artifact, { backingFormat: 'qcow2' });
   const log = (line: string) => input.onLine?.(line);
 
@@ -81,7 +83,7 @@ export async function verifyArtifact(input: VerifyInput): Promise<ArtifactVerifi
           for (const program of ['run_checks.py', 'guest_files.py']) await attempt.session.upload(join(input.projectDir, 'guest', program), `/tmp/imagebuild-verify/${program}`);
           for (const layer of VERIFY_LAYERS) {
             const paramsFile = join(input.workDir, `${layer}-checks.json`);
-            await writeFile(paramsFile, JSON.stringify(checkParams(input.spec, layer)));
+            await writeTextFile(paramsFile, JSON.stringify(checkParams(input.spec, layer)));
             await attempt.session.upload(paramsFile, `/tmp/imagebuild-verify/${layer}.json`);
             log(`running the ${layer} gate checks as ${input.login.user}`);
             const run = await attempt.session.exec(
@@ -104,7 +106,7 @@ export async function verifyArtifact(input: VerifyInput): Promise<ArtifactVerifi
     }
   } finally {
     await vm.stop();
-    await rm(overlay, { force: true });
+    await removeTree(overlay);
   }
 
   let sha256Unchanged = true;
@@ -135,30 +137,24 @@ export async function verifyImageFile(options: {
   login?: { user: string; privateKey: string };
   accelerator?: 'kvm' | 'tcg';
 }): Promise<ArtifactVerification> {
-  if (!existsSync(options.image)) throw new FileAccessError(`${options.image}: image not found; give the path of a built <name>-vX.Y.Z.qcow2`);
+  if (!pathExists(options.image)) throw new FileAccessError(`${options.image}: image not found; give the path of a built <name>-vX.Y.Z.qcow2`);
   const { spec } = await loadSpec(options.specArg, options.cwd);
-  const manifestPath = join(dirname(options.image), 'image-manifest.json');
-  let expectedSha256: string | undefined;
-  if (existsSync(manifestPath)) {
-    const parsed = ImageManifest.safeParse(JSON.parse(await readFile(manifestPath, 'utf8')));
-    if (!parsed.success) throw new ImagebuildError('MANIFEST_INVALID', `${manifestPath}: not a valid image manifest (${parsed.error.issues[0]?.message}); cannot check the SHA-256`);
-    expectedSha256 = parsed.data.checksum_sha256;
-  }
-  const cacheDir = resolve(options.cwd, spec.cache.dir);
-  const buildKey = join(cacheDir, 'keys', 'build_ed25519');
-  const workDir = await mkdtemp(join(tmpdir(), 'imagebuild-verify-'));
+  const manifest = await readManifestFile(join(dirname(options.image), MANIFEST_FILE), 'cannot check the SHA-256');
+  const { buildKey } = cacheLayout(resolve(options.cwd, spec.cache.dir));
+  const workDir = await makeTempDirectory('imagebuild-verify-');
   try {
     return await verifyArtifact({
       artifact: options.image,
       spec,
-      accelerator: options.accelerator ?? (spec.hardware.build_vm.accelerator === 'kvm' ? 'kvm' : 'tcg'),
+      // Not probed: `auto` verifies under TCG unless --accel says kvm.
+      accelerator: chooseAccelerator(options.accelerator ?? spec.hardware.build_vm.accelerator, undefined).accelerator,
       workDir,
       projectDir: findPackageRoot(),
-      expectedSha256,
-      buildKey: existsSync(buildKey) ? buildKey : undefined,
+      expectedSha256: manifest?.checksum_sha256,
+      buildKey: pathExists(buildKey) ? buildKey : undefined,
       login: options.login,
     });
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    await removeTree(workDir);
   }
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { copyFile, cp, link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, cp, link, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 // The file operations the app's pipelines make on their own directories (build runs, release
@@ -13,6 +14,11 @@ export function pathExists(path: string): boolean {
 /** Creates `path` and its parents when missing. */
 export async function ensureDirectory(path: string): Promise<void> {
   await mkdir(path, { recursive: true });
+}
+
+/** A new private directory under the system's temporary directory, named `<prefix>XXXXXX`. */
+export async function makeTempDirectory(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
 }
 
 /** Removes `path` and everything below it; nothing there is not an error. */

@@ -82,13 +82,10 @@ export function checkPreflight(needs: PreflightNeeds, host: HostFacts): Prefligh
     if (!host.commands[tool.command]) problems.push(`tool: ${tool.command} not found on PATH; it is needed ${tool.why}`);
   }
 
-  let accelerator: 'kvm' | 'tcg' = needs.accelerator === 'kvm' ? 'kvm' : 'tcg';
-  if (needs.accelerator === 'auto') {
-    accelerator = host.kvm?.usable ? 'kvm' : 'tcg';
-    notices.push(host.kvm?.usable ? `accelerator: kvm (${host.kvm.reason})` : `accelerator: tcg, software emulation (${host.kvm?.reason ?? 'KVM not probed'}); builds are several times slower`);
-  } else if (needs.accelerator === 'kvm' && host.kvm && !host.kvm.usable) {
-    problems.push(`kvm: ${host.kvm.reason}; the spec or --accel asks for kvm (use --accel tcg to build with software emulation)`);
-  }
+  const chosen = chooseAccelerator(needs.accelerator, host.kvm);
+  const { accelerator } = chosen;
+  if (chosen.notice) notices.push(chosen.notice);
+  if (chosen.problem) problems.push(chosen.problem);
 
   for (const address of needs.passthrough) {
     const driver = host.pciDrivers[address];
@@ -102,6 +99,23 @@ export function checkPreflight(needs: PreflightNeeds, host: HostFacts): Prefligh
     problems.push('vfio: GPU passthrough needs KVM; this host can only use TCG (build with --host-profile cpu to skip the GPUs)');
   }
   return { problems, notices, accelerator };
+}
+
+/**
+ * The one resolution of an accelerator setting: kvm and tcg as asked (kvm refused when the probe
+ * could not boot a kernel under it); `auto` is KVM when the probe booted a kernel, else TCG, with a
+ * notice saying which and why. `kvm` undefined: not probed.
+ */
+export function chooseAccelerator(requested: 'auto' | 'kvm' | 'tcg', kvm: HostFacts['kvm']): { accelerator: 'kvm' | 'tcg'; notice?: string; problem?: string } {
+  if (requested === 'auto') {
+    return kvm?.usable
+      ? { accelerator: 'kvm', notice: `accelerator: kvm (${kvm.reason})` }
+      : { accelerator: 'tcg', notice: `accelerator: tcg, software emulation (${kvm?.reason ?? 'KVM not probed'}); builds are several times slower` };
+  }
+  if (requested === 'kvm' && kvm && !kvm.usable) {
+    return { accelerator: 'kvm', problem: `kvm: ${kvm.reason}; the spec or --accel asks for kvm (use --accel tcg to build with software emulation)` };
+  }
+  return { accelerator: requested };
 }
 
 function formatGiB(bytes: number): string {

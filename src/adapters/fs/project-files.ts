@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digestFiles } from '../adapters/fs/read-files.js';
-import type { ProjectFiles } from '../core/plan/plan-build.js';
+import { digestFiles } from './read-files.js';
+import type { ProjectFiles } from '../../core/plan/plan-build.js';
 
 /** The project directories whose files can shape a layer. */
 const LAYER_SOURCE_DIRS = ['ansible', 'templates', 'packer', 'guest'] as const;
