@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseDocument, type Document } from 'yaml';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 
 import { runCli } from '../src/cli/main.js';
 import { createOutput } from '../src/cli/output.js';
+import { listTree, useTempDir } from './helpers/temp-dir.js';
 
 // Every bad spec is the demo box with one mistake, written to a temporary project and fed to the real CLI.
 
@@ -177,10 +177,6 @@ async function runImagebuild(argv: readonly string[], cwd: string): Promise<Capt
 }
 
 /** Every directory and file under `dir`, sorted, so a before/after comparison shows anything created. */
-async function listTree(dir: string): Promise<string[]> {
-  return (await readdir(dir, { recursive: true })).sort();
-}
-
 function slugOf(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
 }
@@ -194,25 +190,20 @@ const CASES = COMMANDS.flatMap(({ command, argv }) => BAD_SPECS.map((bad) => ({ 
 const KNOWN_BUG_CASES = COMMANDS.flatMap(({ command, argv }) => KNOWN_BUGS.map((bad) => ({ ...bad, command, argv })));
 
 describe('bad specs through the CLI', () => {
-  let root: string;
+  const work = useTempDir('imagebuild-spec-errors-');
   let project: string;
   let outDir: string;
 
   beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'imagebuild-spec-errors-'));
-    project = join(root, 'project');
-    outDir = join(root, 'rendered');
+    project = join(work.dir, 'project');
+    outDir = join(work.dir, 'rendered');
     await mkdir(project);
-  });
-
-  afterEach(async () => {
-    await rm(root, { recursive: true, force: true });
   });
 
   async function expectRefusedCleanly(bad: BadSpec & { argv: (spec: string, out: string) => string[] }): Promise<void> {
     const file = `${slugOf(bad.name)}.yaml`;
     await writeFile(join(project, file), specTextOf(bad));
-    const before = await listTree(root);
+    const before = await listTree(work.dir);
 
     const result = await runImagebuild(bad.argv(file, outDir), project);
 
@@ -226,7 +217,7 @@ describe('bad specs through the CLI', () => {
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.every((line) => line.startsWith(`error: ${file}`))).toBe(true);
     expect(errors.some((line) => line.includes(`: ${bad.expectedPath}: `) && line.includes(bad.expectedFragment))).toBe(true);
-    expect(await listTree(root)).toEqual(before);
+    expect(await listTree(work.dir)).toEqual(before);
     expect(existsSync(outDir)).toBe(false);
   }
 
@@ -276,12 +267,12 @@ describe('bad specs through the CLI', () => {
   // Guards the "no files written" assertion above against passing vacuously.
   it('does notice files written: rendering the demo box fills the --out directory', async () => {
     await writeFile(join(project, 'box.yaml'), DEMO_TEXT);
-    const before = await listTree(root);
+    const before = await listTree(work.dir);
 
     const result = await runImagebuild(['render', '--spec', 'box.yaml', '--out', outDir, '--packer-version', '1.6.6'], project);
 
     expect(result.exitCode).toBe(0);
     expect(existsSync(outDir)).toBe(true);
-    expect(await listTree(root)).not.toEqual(before);
+    expect(await listTree(work.dir)).not.toEqual(before);
   });
 });

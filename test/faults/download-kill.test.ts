@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageManifest } from '../../src/core/manifest/image-manifest.js';
 import { makePublishedRelease, NAME, runCli, seededRandom, sleep, startCli } from '../helpers/fault-harness.js';
 import { flipByte, sha256Of } from '../helpers/release-project.js';
 import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
+import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
 // `imagebuild download` SIGKILLed at 20 seeded random points against a real S3-protocol server (s3rver:
 // HTTP bodies arrive in small chunks, so the .part file ends at arbitrary byte offsets and every resume
@@ -21,6 +21,7 @@ const SIZE = 8 * MIB;
 
 describe('download killed at random points', () => {
   let s3: TestS3Server;
+  let temp: TempDir | undefined;
   let project: string;
   let manifest: ImageManifest;
   let source: Buffer;
@@ -32,7 +33,8 @@ describe('download killed at random points', () => {
 
   beforeAll(async () => {
     s3 = await startS3Server();
-    project = await mkdtemp(join(tmpdir(), 'imagebuild-fault-download-'));
+    temp = await makeTempDir('imagebuild-fault-download-');
+    project = temp.dir;
     env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
     manifest = await makePublishedRelease(project, SIZE, { kind: 's3', bucket: s3.bucket, prefix: 'team', region: 'us-east-1', endpoint: s3.endpoint, force_path_style: true });
     source = await readFile(join(project, 'output', NAME, 'v1.0.0', manifest.artifact));
@@ -41,7 +43,7 @@ describe('download killed at random points', () => {
   });
   afterAll(async () => {
     await s3?.close();
-    await rm(project, { recursive: true, force: true });
+    await temp?.cleanup();
   });
 
   const partSize = () => stat(partPath()).then((s) => s.size, () => 0);
