@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { demoSpecYaml } from '../../../test/helpers/demo-spec-yaml.js';
 import { parseSpec } from '../spec/parse-spec.js';
 import type { LayerName } from '../spec/layers.js';
 import type { ImageSpec } from '../spec/schema.js';
@@ -6,38 +7,12 @@ import { describeGateFailure, evaluateGate, GateVerdict, type GateInput } from '
 import type { AnsibleRunReport, GuestCheck, GuestGateReport } from './gate-report.js';
 
 // The demo box's gate thresholds (manifests/vault-cube-demo-box.yaml), trimmed to what the gates read.
-const DEMO_YAML = `
-name: vault-cube-demo-box
-os:
-  distro: ubuntu
-  release: "24.04"
-  source: { kind: iso, url: "https://releases.example/u.iso", checksum: "sha256:${'a'.repeat(64)}" }
-  disk_size_gib: 200
-  hostname: vault-cube
-users:
-  - name: vaultadmin
-    ssh_authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG5xIzS2sxbaXaj99WyngVs5C0FroKgeI9aXsY+y8Xpi ops@x"]
-hardware:
-  gpu: { model: rtx-5090, count: 4, passthrough: ["0000:01:00.0", "0000:21:00.0", "0000:41:00.0", "0000:61:00.0"] }
-layers:
-  base:
-    docker: { version: "5:28.3.3-1~ubuntu.24.04~noble" }
-    gate: { idempotence: true, min_root_fs_gib: 180 }
-  driver:
-    nvidia_driver: "580.173.02"
-    kernel_module: open
-    cuda: "13.0.2"
-    cudnn: "9.28.1"
-    gate: { gpu_count: 4, gpu_name: NVIDIA GeForce RTX 5090, min_memory_mib: 32000, max_idle_temp_c: 60, min_pcie_gen: 5, min_pcie_width: 16 }
-  runtime: { container_toolkit: "1.20.0", gate: { cuda_image: "nvidia/cuda:13.0.2-base-ubuntu24.04", containers: 2 } }
-  frameworks:
-    python: { venv: /opt/ai/venv }
-    pytorch: { version: "2.13.0", cuda_variant: cu130 }
-    nccl: { version: "2.31.2" }
-    tensorflow: { version: "2.19.0" }
-    vllm: { version: "0.29.0" }
-  validation: {}
-`;
+const DEMO_YAML = demoSpecYaml([
+  [['hardware', 'gpu', 'passthrough'], ['0000:01:00.0', '0000:21:00.0', '0000:41:00.0', '0000:61:00.0']],
+  [['layers', 'base', 'gate'], { idempotence: true, min_root_fs_gib: 180 }],
+  [['layers', 'driver', 'gate'], { gpu_count: 4, gpu_name: 'NVIDIA GeForce RTX 5090', min_memory_mib: 32000, max_idle_temp_c: 60, min_pcie_gen: 5, min_pcie_width: 16 }],
+  [['layers', 'runtime', 'gate', 'containers'], 2],
+]);
 
 function demoSpec(mutate: (s: ImageSpec) => void = () => {}): ImageSpec {
   const spec = structuredClone(parseSpec(DEMO_YAML, 'demo.yaml').spec);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { catchErrorOf } from '../../../test/helpers/catch-error.js';
 import { GateReportInvalidError } from './errors.js';
 import { parseAnsibleRunReport, parseGuestFacts, parseGuestGateReport } from './gate-report.js';
 
@@ -40,9 +41,7 @@ function ansibleReport(stats: Record<string, unknown> = {}): Record<string, unkn
 function facts(): Record<string, unknown> {
   return {
     format: 1,
-    os: 'Ubuntu 24.04.3 LTS',
-    os_id: 'ubuntu',
-    os_version_id: '24.04',
+    os: 'Ubuntu 24.04.3 LTS', os_id: 'ubuntu', os_version_id: '24.04',
     kernel: '6.8.0-45-generic',
     nvidia_driver: null,
     cuda_version: null,
@@ -56,13 +55,7 @@ function facts(): Record<string, unknown> {
 }
 
 function catchError(run: () => unknown): GateReportInvalidError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof GateReportInvalidError) return error;
-    throw error;
-  }
-  throw new Error('expected a GateReportInvalidError');
+  return catchErrorOf(GateReportInvalidError, run);
 }
 
 describe('parseGuestGateReport', () => {

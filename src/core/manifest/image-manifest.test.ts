@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { GateCheckResult, GateVerdict } from '../gate/evaluate-gate.js';
 import type { GuestFacts } from '../gate/gate-report.js';
+import { demoSpecYaml } from '../../../test/helpers/demo-spec-yaml.js';
 import { parseSpec } from '../spec/parse-spec.js';
 import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
+import { catchErrorOf } from '../../../test/helpers/catch-error.js';
 import { ManifestInvalidError } from './errors.js';
 import { assembleManifest, ImageManifest, serializeManifest, type ManifestInput, type ManifestLayerInput } from './image-manifest.js';
 
@@ -28,31 +30,7 @@ const REFERENCE_MANIFEST = JSON.parse(`{
 }`);
 
 // The spec asks for these versions; none of them may appear in a manifest unless facts.py read them.
-const SPEC_YAML = `
-name: vault-cube-demo-box
-os:
-  distro: ubuntu
-  release: "24.04"
-  source: { kind: iso, url: "https://releases.example/u.iso", checksum: "sha256:${'a'.repeat(64)}" }
-  disk_size_gib: 200
-  hostname: vault-cube
-users:
-  - name: vaultadmin
-    ssh_authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG5xIzS2sxbaXaj99WyngVs5C0FroKgeI9aXsY+y8Xpi ops@x"]
-hardware:
-  gpu: { model: rtx-5090, count: 4 }
-layers:
-  base: { docker: { version: "5:28.3.3-1~ubuntu.24.04~noble" } }
-  driver: { nvidia_driver: "580.173.02", kernel_module: open, cuda: "13.0.2", cudnn: "9.28.1" }
-  runtime: { container_toolkit: "1.20.0", gate: { cuda_image: "nvidia/cuda:13.0.2-base-ubuntu24.04" } }
-  frameworks:
-    python: { venv: /opt/ai/venv }
-    pytorch: { version: "2.13.0", cuda_variant: cu130 }
-    nccl: { version: "2.31.2" }
-    tensorflow: { version: "2.19.0" }
-    vllm: { version: "0.29.0" }
-  validation: {}
-`;
+const SPEC_YAML = demoSpecYaml();
 const SPEC = parseSpec(SPEC_YAML, 'demo.yaml').spec;
 const SPEC_VERSIONS = ['580.173.02', '13.0.2', '9.28.1', '2.13.0', '2.19.0', '0.29.0'];
 
@@ -126,13 +104,7 @@ function input(overrides: Partial<ManifestInput> = {}): ManifestInput {
 }
 
 function catchManifestError(run: () => unknown): ManifestInvalidError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ManifestInvalidError) return error;
-    throw error;
-  }
-  throw new Error('expected a ManifestInvalidError');
+  return catchErrorOf(ManifestInvalidError, run);
 }
 
 describe('assembleManifest', () => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument, type Document } from 'yaml';
 import { describe, expect, it } from 'vitest';
 
+import { catchErrorOf } from '../../../test/helpers/catch-error.js';
 import { SpecInvalidError } from '../../errors.js';
 import { parseSpec } from './parse-spec.js';
 
@@ -41,13 +42,7 @@ function valueAt(value: unknown, dotted: string): unknown {
 
 /** The error parseSpec throws for `text`; fails the test if it accepts the text or throws anything else. */
 function refusalOf(text: string): SpecInvalidError {
-  try {
-    parseSpec(text, FILE);
-  } catch (error) {
-    if (error instanceof SpecInvalidError) return error;
-    throw error;
-  }
-  throw new Error('expected parseSpec to refuse the spec, but it accepted it');
+  return catchErrorOf(SpecInvalidError, () => parseSpec(text, FILE), 'parseSpec to refuse the spec, but it accepted it');
 }
 
 describe('parseSpec on the shipped manifests', () => {
