@@ -1,6 +1,5 @@
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import type { BuildEvent, BuildReport } from '../app/build/options.js';
-import { ImageManifest } from '../core/manifest/image-manifest.js';
 import { annotation, formatStepSummary, GROUP_END, groupStart, type BuildSummary, type SummaryStep } from '../core/report/ci-report.js';
 import { LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
 import type { Output } from './output.js';
@@ -86,12 +85,7 @@ export function createGithubObserver(output: Output, input: { version: string },
       for (const notice of report.notices) {
         output.out(annotation(/GPU checks skipped|not GPU-validated|failed|unavailable|not used/.test(notice) ? 'warning' : 'notice', notice, { title: 'imagebuild' }));
       }
-      let manifest: ImageManifest | undefined;
-      try {
-        manifest = ImageManifest.parse(JSON.parse(readFileSync(report.manifestPath, 'utf8')));
-      } catch {
-        manifest = undefined;
-      }
+      const { manifest } = report;
       if (report.status === 'unchanged') {
         for (const layer of report.layers) layers.set(layer.layer, { step: layer.layer, status: layer.action, durationS: 0, title: layer.layer });
       }
@@ -101,7 +95,7 @@ export function createGithubObserver(output: Output, input: { version: string },
         status: report.status,
         durationS: report.durationS,
         layers: orderedLayers(),
-        ...(manifest ? { manifest } : {}),
+        manifest,
         artifact: report.artifact,
         manifestPath: report.manifestPath,
         ...(published ? { published } : {}),

@@ -83,6 +83,7 @@ async function judgeExistingVersion(release: ReleaseLayout, plan: BuildPlan, spe
     version: plan.version,
     artifact: release.artifact,
     manifestPath: release.manifest,
+    manifest: existing,
     layers: plan.layers.map((l) => ({ layer: l.layer, key: l.key, action: l.action === 'skip' ? 'skipped' : 'reused', durationS: 0 })),
     gpuValidated: existing.gpu_validated,
     notices: [`v${plan.version} was already built from identical inputs on ${existing.build_date}; nothing to do`],

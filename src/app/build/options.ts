@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { GateVerdict } from '../../core/gate/evaluate-gate.js';
+import type { ImageManifest } from '../../core/manifest/image-manifest.js';
 import type { HostProfile } from '../../core/spec/host-profile.js';
 import { isLayerName, LAYER_NAMES, type LayerName } from '../../core/spec/layers.js';
 import { UsageError } from '../../errors.js';
@@ -55,6 +56,8 @@ export type BuildReport = {
   readonly version: string;
   readonly artifact: string;
   readonly manifestPath: string;
+  /** The release's manifest as written (or as found, for an unchanged version). */
+  readonly manifest: ImageManifest;
   readonly layers: readonly LayerOutcome[];
   readonly gpuValidated: boolean;
   readonly notices: readonly string[];

@@ -1,7 +1,7 @@
 import { sha256File } from '../../adapters/fs/sha256.js';
 import { readCacheEntries } from '../../adapters/cache/read-cache.js';
 import type { GuestFacts } from '../../core/gate/gate-report.js';
-import type { ArtifactVerification } from '../../core/manifest/image-manifest.js';
+import type { ArtifactVerification, ImageManifest } from '../../core/manifest/image-manifest.js';
 import { computeSealKey, type BuildPlan } from '../../core/plan/plan-build.js';
 import { BuildInterruptedError } from '../../errors.js';
 import { bootstrapDirOf, ensureBootstrap } from './bootstrap.js';
@@ -38,7 +38,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   let sha256: string | undefined;
   let verification: ArtifactVerification | undefined;
   let finalizeStarted = started;
-  let gpuValidated = false;
+  let manifest: ImageManifest | undefined;
 
   // The seal key and the identical earlier release of the plan as it now stands.
   const settlePlan = async (next: BuildPlan) => {
@@ -116,7 +116,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     } },
     { step: 'release', title: 'Write image-manifest.json and publish the version directory', run: async () => {
       const contents = { plan, outcomes, facts, artifact: { sha256: sha256!, sizeBytes: artifact!.sizeBytes }, accelerator, verification, sealKey, reusedFrom: reuse?.version, started, finalizeStarted };
-      ({ gpuValidated } = await writeRelease(run, contents));
+      manifest = await writeRelease(run, contents);
     } },
   ];
 
@@ -133,5 +133,5 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     await lock.release();
   }
   const { release } = run;
-  return { status: 'built', version: options.version, artifact: release.artifact, manifestPath: release.manifest, layers: outcomes, gpuValidated, notices, durationS: (Date.now() - started) / 1000, logsDir: release.logs };
+  return { status: 'built', version: options.version, artifact: release.artifact, manifestPath: release.manifest, manifest: manifest!, layers: outcomes, gpuValidated: manifest!.gpu_validated, notices, durationS: (Date.now() - started) / 1000, logsDir: release.logs };
 }

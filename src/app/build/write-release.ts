@@ -4,7 +4,7 @@ import { copyTree, moveIntoPlace, pathExists, removeTree, writeTextFile } from '
 import { readGitCommit } from '../../adapters/tools/git-commit.js';
 import { MANIFEST_FILE, sumsFileText, SUMS_FILE } from '../../adapters/workspace/release-layout.js';
 import type { GuestFacts } from '../../core/gate/gate-report.js';
-import { assembleManifest, serializeManifest, type ArtifactVerification } from '../../core/manifest/image-manifest.js';
+import { assembleManifest, serializeManifest, type ArtifactVerification, type ImageManifest } from '../../core/manifest/image-manifest.js';
 import type { BuildPlan } from '../../core/plan/plan-build.js';
 import { ImagebuildError } from '../../errors.js';
 import type { BuildRun } from './build-run.js';
@@ -29,10 +29,9 @@ export type ReleaseContents = {
 
 /**
  * Writes image-manifest.json, SHA256SUMS, the logs and this run's gate reports into the staging
- * directory and publishes it as output/<name>/v<version>/ with one rename. Returns the manifest's
- * GPU-validated verdict.
+ * directory and publishes it as output/<name>/v<version>/ with one rename. Returns the manifest.
  */
-export async function writeRelease(run: BuildRun, contents: ReleaseContents): Promise<{ gpuValidated: boolean }> {
+export async function writeRelease(run: BuildRun, contents: ReleaseContents): Promise<ImageManifest> {
   if (!contents.facts) throw new ImagebuildError('NO_FACTS', 'no facts were read from the image; cannot write a manifest');
   const staging = stagingDirOf(run);
   const now = Date.now();
@@ -61,5 +60,5 @@ export async function writeRelease(run: BuildRun, contents: ReleaseContents): Pr
   if (pathExists(run.dir.reports)) await copyTree(run.dir.reports, join(staging, 'reports'));
   await moveIntoPlace(staging, run.release.dir);
   await removeTree(run.dir.work);
-  return { gpuValidated: manifest.gpu_validated };
+  return manifest;
 }
