@@ -14,7 +14,7 @@ import {
   type PartRecord,
 } from '../adapters/download/download-destination.js';
 import { freeBytes } from '../adapters/fs/free-bytes.js';
-import { createMeteredStream } from '../adapters/store/metered-stream.js';
+import { createMeteredStream } from '../adapters/fs/metered-stream.js';
 import { ChecksumMismatchError, ReleaseInconsistentError, ReleaseRefusedError } from '../core/release/errors.js';
 import { resolveRelease } from '../core/release/release-index.js';
 import { formatBytes } from '../core/release/transfer-rate.js';

@@ -12,7 +12,7 @@ import {
   type SharedRoot,
 } from '../adapters/cache/shared-layer-files.js';
 import { StoreConflictError } from '../adapters/store/errors.js';
-import { createMeteredStream } from '../adapters/store/metered-stream.js';
+import { createMeteredStream } from '../adapters/fs/metered-stream.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
 import { Sha256 } from '../core/digest.js';
 import { ChecksumMismatchError } from '../core/release/errors.js';

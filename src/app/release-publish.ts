@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import semver from 'semver';
 import { fileSize } from '../adapters/fs/directories.js';
@@ -10,7 +9,7 @@ import { serializeManifest, type ImageManifest } from '../core/manifest/image-ma
 import { checkVersionBump, classifyManifestChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
 import { ReleaseNotFoundError, ReleaseRefusedError } from '../core/release/errors.js';
 import { addRelease, findRelease, previousRelease, releaseKeys, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
-import { specIdentity, specIdentityText } from '../core/spec/spec-hash.js';
+import { specHashOf, specIdentity, specIdentityText } from '../core/spec/spec-hash.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
 import type { ImageSpec } from '../core/spec/schema.js';
 import { FileAccessError, VersionExistsError } from '../errors.js';
@@ -209,8 +208,8 @@ async function checkBump(store: ArtifactStore, index: ReleaseIndex, manifest: Im
 /** The spec as it was hashed for the manifest (under either host profile), when its hash proves it is the one the image was built from. */
 function canonicalSpecOf(spec: ImageSpec, specHash: string): unknown {
   for (const profile of ['gpu', 'cpu'] as const) {
-    const text = specIdentityText(applyHostProfile(spec, profile));
-    if (createHash('sha256').update(text).digest('hex') === specHash) return JSON.parse(text) as unknown;
+    const profiled = applyHostProfile(spec, profile);
+    if (specHashOf(profiled) === specHash) return JSON.parse(specIdentityText(profiled)) as unknown;
   }
   return undefined;
 }

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
@@ -8,7 +8,8 @@ import { ManifestInvalidError } from '../../core/manifest/errors.js';
 import type { ImageManifest } from '../../core/manifest/image-manifest.js';
 import { FileAccessError } from '../../errors.js';
 import { fileSize } from '../fs/directories.js';
-import type { MeteredStream } from '../store/metered-stream.js';
+import type { MeteredStream } from '../fs/metered-stream.js';
+import { absorbFile } from '../fs/sha256.js';
 import { writeFileAtomically } from '../workspace/atomic-write.js';
 import { readManifestFile, writeManifestFile } from '../workspace/manifest-file.js';
 import { MANIFEST_FILE, SUMS_FILE, sumsFileText } from '../workspace/release-layout.js';
@@ -81,13 +82,7 @@ export async function startPart(dest: DownloadDestination, wanted: PartRecord): 
 
 /** Feeds the first `bytes` of the .part file into `meter` (a resumed download's hash covers them too), streaming; returns the bytes read. */
 export async function absorbPart(dest: DownloadDestination, bytes: number, meter: MeteredStream, onBytes: (bytes: number) => void): Promise<number> {
-  let read = 0;
-  for await (const chunk of createReadStream(dest.part, { highWaterMark: WRITE_CHUNK, end: bytes - 1 })) {
-    meter.absorb(chunk as Buffer);
-    read += (chunk as Buffer).length;
-    onBytes(read);
-  }
-  return read;
+  return absorbFile(dest.part, meter, { bytes, onBytes });
 }
 
 /** Appends a stream (through `stages`) to the .part file. */

@@ -8,7 +8,7 @@ import { ImagebuildError } from '../../../errors.js';
 import { acquireLock } from '../../fs/lock.js';
 import { StoreAccessError, StoreConflictError } from '../errors.js';
 import { assertStoreKey } from '../keys.js';
-import { createMeteredStream } from '../metered-stream.js';
+import { createMeteredStream } from '../../fs/metered-stream.js';
 import type { ArtifactStore, PutFileOptions, PutJsonOptions, StoreObject, StoredJson } from '../types.js';
 import type { FilesystemStoreSettings } from './config.js';
 

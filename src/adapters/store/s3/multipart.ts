@@ -1,4 +1,3 @@
-import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import {
@@ -10,6 +9,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { createMeteredStream, type MeteredStream } from '../../fs/metered-stream.js';
 import { StoreAccessError } from '../errors.js';
 
 // Why not @aws-sdk/lib-storage's Upload: it cuts a stream into parts by gluing the read chunks into a
@@ -42,21 +42,21 @@ export async function uploadFile(params: MultipartUploadParams): Promise<{ size:
   const file = await open(params.path, 'r');
   try {
     const { size, mtimeMs } = await file.stat();
-    const hash = params.sha256 ? createHash('sha256') : undefined;
+    const hash = params.sha256 ? createMeteredStream({ sha256: true }) : undefined;
     if (size <= params.partSize) await putSingle(params, file, size, hash);
     else await putMultipart(params, file, size, hash);
     const after = await file.stat();
     if (after.size !== size || after.mtimeMs !== mtimeMs) throw new StoreAccessError(`${params.path}: changed while it was uploaded; upload it again once nothing writes to it`);
     params.onProgress?.(size, size);
-    return { size, ...(hash ? { sha256: hash.digest('hex') } : {}) };
+    return { size, ...(hash ? { sha256: hash.digest()! } : {}) };
   } finally {
     await file.close();
   }
 }
 
-async function putSingle(params: MultipartUploadParams, file: FileHandle, size: number, hash: Hash | undefined): Promise<void> {
+async function putSingle(params: MultipartUploadParams, file: FileHandle, size: number, hash: MeteredStream | undefined): Promise<void> {
   const body = await readPart(params.path, file, Buffer.allocUnsafe(size), 0, size);
-  hash?.update(body);
+  hash?.absorb(body);
   await params.client.send(
     new PutObjectCommand({
       Bucket: params.bucket,
@@ -71,7 +71,7 @@ async function putSingle(params: MultipartUploadParams, file: FileHandle, size: 
   );
 }
 
-async function putMultipart(params: MultipartUploadParams, file: FileHandle, size: number, hash: Hash | undefined): Promise<void> {
+async function putMultipart(params: MultipartUploadParams, file: FileHandle, size: number, hash: MeteredStream | undefined): Promise<void> {
   const { client, bucket, key, partSize, signal } = params;
   const created = await client.send(
     new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: params.contentType, ChecksumAlgorithm: 'CRC32' }),
@@ -101,7 +101,7 @@ async function putMultipart(params: MultipartUploadParams, file: FileHandle, siz
         signal?.throwIfAborted();
         const offset = index * partSize;
         const body = await readPart(params.path, file, buffer, offset, Math.min(partSize, size - offset));
-        hash?.update(body);
+        hash?.absorb(body);
         const partNumber = index + 1;
         const checksum = crc32Base64(body);
         const task = client
