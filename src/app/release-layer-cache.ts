@@ -146,7 +146,7 @@ export async function pullLayer(options: LayerTransferOptions): Promise<LayerTra
       }
       if (root === 'layer') {
         const entry = await readStagedEntry(target);
-        if (!entry.success || entry.data.key !== key) throw new ImagebuildError('SHARED_CACHE_INVALID', `${store.describe(`${prefix}metadata.json`)}: its entry.json is not a cache entry for ${key.slice(0, 12)}; not used`, 1);
+        if (entry?.key !== key) throw new ImagebuildError('SHARED_CACHE_INVALID', `${store.describe(`${prefix}metadata.json`)}: its entry.json is not a cache entry for ${key.slice(0, 12)}; not used`, 1);
       }
       await placePulled(target);
     }

@@ -5,7 +5,7 @@ import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CacheEntry } from '../../core/plan/cache-entry.js';
 import { ImagebuildError } from '../../errors.js';
-import { cacheLayout } from '../workspace/cache-layout.js';
+import { CACHE_ENTRY_FILE, cacheLayout } from '../workspace/cache-layout.js';
 
 // The local side of the shared layer cache: what a push reads from `<cache>/layers/<key>/` (and the
 // bootstrap image under it), and where a pull stages files before one rename puts them in place.
@@ -71,9 +71,10 @@ export async function receivePulledFile(target: PullTarget, path: string, body: 
   await pipeline([body, ...stages, createWriteStream(file)]);
 }
 
-/** The staged entry.json of a pulled layer, checked against the cache entry schema. */
-export async function readStagedEntry(target: PullTarget): Promise<ReturnType<typeof CacheEntry.safeParse>> {
-  return CacheEntry.safeParse(JSON.parse(await readFile(join(target.staging, 'entry.json'), 'utf8')));
+/** The staged entry.json of a pulled layer; undefined when it is not a valid cache entry. */
+export async function readStagedEntry(target: PullTarget): Promise<CacheEntry | undefined> {
+  const parsed = CacheEntry.safeParse(JSON.parse(await readFile(join(target.staging, CACHE_ENTRY_FILE), 'utf8')));
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** Renames a verified staging directory into place; one that another run put there first wins, and the staging copy goes. */

@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 
+/** A registered layer's record, in its directory under layers/ (and in a pulled copy's staging directory). */
+export const CACHE_ENTRY_FILE = 'entry.json';
+
 /**
  * Where everything lives under a spec's cache directory. The one owner of the cache's layout: every
  * other module asks it for a path instead of joining names of its own.
@@ -61,7 +64,7 @@ export function cacheLayout(cacheDir: string): CacheLayout {
     kvmProbe: join(cacheDir, 'kvm-probe.json'),
     layerDir,
     layerImage: (key) => join(layerDir(key), 'layer.qcow2'),
-    layerEntry: (key) => join(layerDir(key), 'entry.json'),
+    layerEntry: (key) => join(layerDir(key), CACHE_ENTRY_FILE),
     layerScratch: (purpose, key, pid) => join(layers, `.${purpose}-${key.slice(0, 16)}-${pid}`),
     bootstrapDir,
     bootstrapImage: (key) => join(bootstrapDir(key), 'base.qcow2'),
