@@ -9,11 +9,12 @@ import type { BuildOptions } from '../src/app/build/options.js';
 import { listCache, pruneCache, rollbackLayer } from '../src/app/cache-admin.js';
 import { ImageManifest } from '../src/core/manifest/image-manifest.js';
 import { GateFailedError, VersionExistsError } from '../src/errors.js';
-import { processesMentioning, waitForOutput } from './helpers/processes.js';
+import { processesMentioning } from './helpers/processes.js';
+import { waitForOutput } from './helpers/wait.js';
 import { BUILT_CLI, PROJECT_ROOT } from './helpers/project-root.js';
 import { smallDemoSpec } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
-import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
+import { FAKE_BIN, FAKE_BUILD_TOOLS, packerRuns } from './helpers/fake-tools.js';
 import { requireTools } from './helpers/require-tools.js';
 
 // The whole engine with real qemu-img chains, real hashing and the fake packer of test/fixtures/bin,
@@ -54,7 +55,6 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     signal: new AbortController().signal,
     ...extra,
   });
-  const packerRuns = () => (existsSync(record) ? readFileSync(record, 'utf8').trim().split('\n').filter(Boolean) : []);
   const cacheKeys = async () => (await readdir(join(work.dir, '.imagebuild/cache/layers'))).filter((n) => !n.startsWith('.')).sort();
 
   it('builds every layer cold, gates each, and writes a flattened artifact with a valid manifest', async () => {
@@ -64,7 +64,7 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', report.artifact], { encoding: 'utf8' }));
     const sha = execFileSync('sha256sum', [report.artifact], { encoding: 'utf8' }).split(' ')[0];
     expect(report.status).toBe('built');
-    expect(packerRuns()).toEqual(['build base', 'build driver', 'build runtime', 'build frameworks', 'build validation', 'build seal']);
+    expect(packerRuns(record)).toEqual(['build base', 'build driver', 'build runtime', 'build frameworks', 'build validation', 'build seal']);
     expect(report.layers.map((l) => l.action)).toEqual(['built', 'built', 'built', 'built', 'built']);
     expect(info['backing-filename']).toBeUndefined();
     expect(manifest.checksum_sha256).toBe(sha);
@@ -79,7 +79,7 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     const report = await buildImage(options('1.0.0'));
 
     expect(report.status).toBe('unchanged');
-    expect(packerRuns()).toEqual([]);
+    expect(packerRuns(record)).toEqual([]);
     expect(report.notices[0]).toContain('already built from identical inputs');
   });
 
@@ -90,7 +90,7 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
 
     await expect(build).rejects.toBeInstanceOf(VersionExistsError);
     await expect(buildImage(options('1.0.0', { specArg: 'changed.yaml' }))).rejects.toThrow('versions are immutable');
-    expect(packerRuns()).toEqual([]);
+    expect(packerRuns(record)).toEqual([]);
   });
 
   it('reuses every layer and the identical image for a new version with unchanged layers: no Packer run, no re-hash', async () => {
@@ -99,7 +99,7 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     const manifest = ImageManifest.parse(JSON.parse(readFileSync(report.manifestPath, 'utf8')));
     const previous = ImageManifest.parse(JSON.parse(readFileSync(join(work.dir, 'output/vault-cube-demo-box/v1.0.0/image-manifest.json'), 'utf8')));
     expect(report.layers.map((l) => l.action)).toEqual(['reused', 'reused', 'reused', 'reused', 'reused']);
-    expect(packerRuns()).toEqual([]);
+    expect(packerRuns(record)).toEqual([]);
     expect(manifest.artifact_reused_from).toBe('1.0.0');
     expect(manifest.checksum_sha256).toBe(previous.checksum_sha256);
     expect(manifest.seal_key).toBe(previous.seal_key);
@@ -112,7 +112,7 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     const report = await buildImage(options('1.1.0'));
 
     expect(report.layers.map((l) => l.action)).toEqual(['reused', 'reused', 'reused', 'built', 'built']);
-    expect(packerRuns()).toEqual(['build frameworks', 'build validation', 'build seal']);
+    expect(packerRuns(record)).toEqual(['build frameworks', 'build validation', 'build seal']);
   });
 
   it('stops at a failed gate, keeps the layer under failed/, caches nothing for it, and resumes from it', async () => {
@@ -137,7 +137,7 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     const resumed = await buildImage(options('1.2.0'));
 
     expect(resumed.layers.map((l) => l.action)).toEqual(['reused', 'built', 'built', 'built', 'built']);
-    expect(packerRuns()).toEqual(['build driver', 'build runtime', 'build frameworks', 'build validation', 'build seal']);
+    expect(packerRuns(record)).toEqual(['build driver', 'build runtime', 'build frameworks', 'build validation', 'build seal']);
   });
 
   it('keeps a Packer failure under failed/ with its log and says where', async () => {
@@ -198,7 +198,7 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     } finally {
       process.env.PATH = path;
     }
-    expect(packerRuns()).toEqual([]);
+    expect(packerRuns(record)).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import type { StoreSpec } from '../src/core/spec/schema.js';
 import { startS3Server, type TestS3Server } from './helpers/s3-server.js';
 import { smallDemoSpec } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
-import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
+import { FAKE_BIN, FAKE_BUILD_TOOLS, packerRuns } from './helpers/fake-tools.js';
 import { requireTools } from './helpers/require-tools.js';
 
 // The shared layer cache end to end: the build engine (fake packer, real qemu-img) of several
@@ -53,7 +53,6 @@ describe.skipIf(!hasBuildTools)('shared layer cache across runners', () => {
     else process.env.IMAGEBUILD_BUILD_KEY_FILE = sharedKey;
     return buildImage({ specArg: 'box.yaml', version, cwd: work.dir, hostProfile: 'cpu', renderer: 'silent', skipVerify: true, signal: new AbortController().signal });
   }
-  const packerRuns = () => (existsSync(record) ? readFileSync(record, 'utf8').trim().split('\n').filter(Boolean) : []);
   const localLayers = async (name: string) => (await readdir(join(work.dir, name, 'cache', 'layers'))).filter((n) => !n.startsWith('.')).sort();
 
   let first: BuildReport;
@@ -63,7 +62,7 @@ describe.skipIf(!hasBuildTools)('shared layer cache across runners', () => {
 
     const store = await openStore(storeSpec(), { cwd: work.dir });
     const entries = await Promise.all(first.layers.map((l) => store.getJson(`${sharedLayerPrefix(l.key)}metadata.json`)));
-    expect(packerRuns()).toEqual(['build base', 'build driver', 'build runtime', 'build frameworks', 'build validation', 'build seal']);
+    expect(packerRuns(record)).toEqual(['build base', 'build driver', 'build runtime', 'build frameworks', 'build validation', 'build seal']);
     expect(entries.map((e) => (e?.value as { layer: string } | undefined)?.layer)).toEqual(['base', 'driver', 'runtime', 'frameworks', 'validation']);
     expect(first.notices.filter((n) => /^shared cache: \w+ [0-9a-f]{12} pushed/.test(n))).toHaveLength(5);
   });
@@ -72,7 +71,7 @@ describe.skipIf(!hasBuildTools)('shared layer cache across runners', () => {
     const report = await buildOn('runner-b', '1.0.0');
 
     const manifest = JSON.parse(readFileSync(report.manifestPath, 'utf8')) as { layers: { key: string }[] };
-    expect(packerRuns()).toEqual(['build seal']);
+    expect(packerRuns(record)).toEqual(['build seal']);
     expect(report.layers.map((l) => l.action)).toEqual(['reused', 'reused', 'reused', 'reused', 'reused']);
     expect(manifest.layers.map((l) => l.key)).toEqual(first.layers.map((l) => l.key));
     expect(await localLayers('runner-b')).toEqual(first.layers.map((l) => l.key).sort());
@@ -81,7 +80,7 @@ describe.skipIf(!hasBuildTools)('shared layer cache across runners', () => {
   it('gives a runner with its own build key its own layer keys: nothing it cannot log in to is pulled', async () => {
     const report = await buildOn('runner-c', '1.0.0', { sharedKey: false });
 
-    expect(packerRuns()).toEqual(['build base', 'build driver', 'build runtime', 'build frameworks', 'build validation', 'build seal']);
+    expect(packerRuns(record)).toEqual(['build base', 'build driver', 'build runtime', 'build frameworks', 'build validation', 'build seal']);
     expect(report.layers.map((l) => l.key).some((k) => first.layers.some((f) => f.key === k))).toBe(false);
   });
 
@@ -98,7 +97,7 @@ describe.skipIf(!hasBuildTools)('shared layer cache across runners', () => {
 
     const report = await buildOn('runner-d', '1.0.0');
 
-    expect(packerRuns()).toEqual(['build runtime', 'build frameworks', 'build validation', 'build seal']);
+    expect(packerRuns(record)).toEqual(['build runtime', 'build frameworks', 'build validation', 'build seal']);
     expect(report.layers.map((l) => l.action)).toEqual(['reused', 'reused', 'built', 'built', 'built']);
     expect(report.notices.find((n) => n.includes('SHA-256'))).toMatch(/^shared cache: .*layer\.qcow2: SHA-256 [0-9a-f]{64}, expected [0-9a-f]{64}; the shared layer [0-9a-f]{12} was not used; building it locally$/);
     expect((await readdir(join(work.dir, 'runner-d', 'cache', 'layers'))).filter((n) => n.startsWith('.'))).toEqual([]);

@@ -3,12 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { freeTmpfs, killSurvivors, makePublishedRelease, mountTmpfs, NAME, packerRuns, registeredLayers, runCli, startCli, survivorsAfter, tmpfsUnavailable } from '../helpers/fault-harness.js';
+import { freeTmpfs, killSurvivors, makePublishedRelease, mountTmpfs, NAME, registeredLayers, runCli, startCli, survivorsAfter, tmpfsUnavailable } from '../helpers/fault-harness.js';
 import { sha256Of } from '../helpers/release-project.js';
-import { FAKE_BUILD_TOOLS } from '../helpers/fake-tools.js';
+import { FAKE_BUILD_TOOLS, packerRuns } from '../helpers/fake-tools.js';
 import { requireTools } from '../helpers/require-tools.js';
 import { smallDemoSpec } from '../helpers/spec-builders.js';
 import { listTree, makeTempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const hasBuildTools = requireTools('test/faults/disk-full.test.ts', ...FAKE_BUILD_TOOLS);
 
@@ -27,13 +28,6 @@ const BUILD = ['build', 'v1.0.0', '--spec', 'box.yaml', '--host-profile', 'cpu',
 function errorLines(stderr: string): { lines: string[]; stack: boolean } {
   const lines = stderr.split('\n').filter(Boolean);
   return { lines, stack: lines.some((l) => l.startsWith('    at ')) };
-}
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !(await condition()); ) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Shrinks a tmpfs to what it holds now (plus a page): the next writes find it full. Retried while a writer grows it past the size asked for. */

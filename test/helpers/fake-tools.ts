@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './project-root.js';
 
@@ -16,3 +17,8 @@ export const FAULT_BIN = join(PROJECT_ROOT, 'test/fixtures/faults/bin');
  * layer with qemu-img and writes into it with qemu-io.
  */
 export const FAKE_BUILD_TOOLS = ['qemu-img', 'qemu-io', 'qemu-system-x86_64', 'ansible-playbook', 'ssh-keygen'] as const;
+
+/** What the fake packer was asked to build, in order: the lines ("build <unit>") of its FAKE_PACKER_RECORD file, [] when absent. */
+export function packerRuns(record: string): string[] {
+  return existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter(Boolean) : [];
+}

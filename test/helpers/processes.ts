@@ -1,5 +1,4 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Readable } from 'node:stream';
 
 export type MentioningProcess = { pid: number; cmdline: string };
 
@@ -24,19 +23,4 @@ export function processesMentioning(text: string, where: 'cmdline' | 'cmdline-or
     }
   }
   return found;
-}
-
-/** Resolves once `stream` (a child's output) has carried `text`; after `timeoutMs` rejects with `message` and all it carried. */
-export function waitForOutput(stream: Readable | null | undefined, text: string, timeoutMs: number, message: string): Promise<void> {
-  let seen = '';
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${message}${seen}`)), timeoutMs);
-    stream?.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (seen.includes(text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
 }
