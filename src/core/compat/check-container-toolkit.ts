@@ -2,6 +2,7 @@ import { sourceUrl } from './describe-facts.js';
 import { compareDottedVersions, parseDottedVersion } from './dotted-version.js';
 import { errorAt, type CompatFinding, type StackContext } from './stack-context.js';
 
+/** Refuses a Container Toolkit exposed to a known CVE. */
 export function checkContainerToolkit({ stack, table }: StackContext): CompatFinding[] {
   const version = stack.containerToolkit;
   if (version === undefined) return [];

@@ -12,6 +12,7 @@ import {
 } from './stack-context.js';
 import { cudaMinDriver, driverAtLeast, firstPyTorchFor, lookupKey, shipsKernelsFor, sortedVersionKeys, variantsShippingFor } from './table-queries.js';
 
+/** Refuses a Python version that is not dotted. */
 export function checkPythonVersion({ stack }: StackContext): CompatFinding[] {
   const version = stack.python.version;
   if (version === undefined || parseDottedVersion(version) !== undefined) return [];
@@ -23,6 +24,7 @@ export function checkPythonVersion({ stack }: StackContext): CompatFinding[] {
   ];
 }
 
+/** Refuses pip-installed frameworks into an externally managed system Python (PEP 668). */
 export function checkPythonVenv({ os, stack }: StackContext): CompatFinding[] {
   // Without a pip-installed framework nothing goes into the system Python, so PEP 668 does not bite.
   const installsWithPip = stack.pytorch !== undefined || stack.tensorflow !== undefined || stack.vllm !== undefined;
@@ -35,14 +37,17 @@ export function checkPythonVenv({ os, stack }: StackContext): CompatFinding[] {
   ];
 }
 
+/** Reports a PyTorch version the table does not know. */
 export function checkPyTorchKnown({ pytorch, table }: StackContext): CompatFinding[] {
   return reportUnknownFramework(pytorch, PYTORCH, table.pytorch);
 }
 
+/** Refuses a Python that PyTorch publishes no wheels for. */
 export function checkPyTorchPython({ pytorch, python, table }: StackContext): CompatFinding[] {
   return checkFrameworkPython(pytorch, python, PYTORCH, table.pytorch);
 }
 
+/** Refuses a CUDA variant that PyTorch publishes no wheels for. */
 export function checkPyTorchVariantAvailable({ pytorch, stack }: StackContext): CompatFinding[] {
   const variant = stack.pytorch?.cudaVariant;
   if (pytorch.status !== 'found' || variant === undefined || Object.hasOwn(pytorch.facts.variants, variant)) return [];
@@ -54,6 +59,7 @@ export function checkPyTorchVariantAvailable({ pytorch, stack }: StackContext): 
   ];
 }
 
+/** Refuses PyTorch wheels that ship no kernels for the GPU. */
 export function checkPyTorchSupportsGpu({ pytorch, gpu, stack, table }: StackContext): CompatFinding[] {
   if (pytorch.status !== 'found' || gpu === undefined) return [];
   const shipping = variantsShippingFor(pytorch.facts, gpu);
@@ -80,6 +86,7 @@ export function checkPyTorchSupportsGpu({ pytorch, gpu, stack, table }: StackCon
   ];
 }
 
+/** Refuses a driver older than the one the wheels' bundled CUDA needs. */
 export function checkPyTorchVariantDriver({ pytorch, driver, gpu, stack, table }: StackContext): CompatFinding[] {
   const variantName = stack.pytorch?.cudaVariant;
   if (pytorch.status !== 'found' || driver === undefined || variantName === undefined) return [];
@@ -103,14 +110,17 @@ export function checkPyTorchVariantDriver({ pytorch, driver, gpu, stack, table }
   ];
 }
 
+/** Reports a TensorFlow version the table does not know. */
 export function checkTensorFlowKnown({ tensorflow, table }: StackContext): CompatFinding[] {
   return reportUnknownFramework(tensorflow, TENSORFLOW, table.tensorflow);
 }
 
+/** Refuses a Python that TensorFlow publishes no wheels for. */
 export function checkTensorFlowPython({ tensorflow, python, table }: StackContext): CompatFinding[] {
   return checkFrameworkPython(tensorflow, python, TENSORFLOW, table.tensorflow);
 }
 
+/** Warns that TensorFlow wheels ship no kernels for the GPU. */
 export function checkTensorFlowSupportsGpu({ tensorflow, gpu }: StackContext): CompatFinding[] {
   if (tensorflow.status !== 'found' || gpu === undefined) return [];
   const shipped = tensorflow.facts.maxComputeCapability;
@@ -125,6 +135,7 @@ export function checkTensorFlowSupportsGpu({ tensorflow, gpu }: StackContext): C
   ];
 }
 
+/** Warns about a CUDA major TensorFlow was not tested with. */
 export function checkTensorFlowCuda({ tensorflow, cuda, table }: StackContext): CompatFinding[] {
   const cudaVersion = validVersion(cuda);
   if (tensorflow.status !== 'found' || cudaVersion === undefined) return [];

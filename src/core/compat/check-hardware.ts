@@ -3,17 +3,20 @@ import { compareDottedVersions, majorMinor, majorOf, parseDottedVersion } from '
 import { errorAt, reportUnknownVersion, validVersion, warningAt, type CompatFinding, type StackContext } from './stack-context.js';
 import { cudaMinDriver, driverAtLeast, lookupKey, newestCudaWithMinimum, runsWithoutPeerToPeer, sortedVersionKeys } from './table-queries.js';
 
+/** Refuses an OS the table does not know. */
 export function checkOsKnown({ os, stack, table }: StackContext): CompatFinding[] {
   if (os !== undefined) return [];
   return [errorAt('os', `OS ${stack.os} is not in the compatibility table; known: ${Object.keys(table.os).join(', ')}`)];
 }
 
+/** Refuses a GPU model the table does not know. */
 export function checkGpuModelKnown({ gpu, stack, table }: StackContext): CompatFinding[] {
   if (gpu !== undefined) return [];
   const known = Object.keys(table.gpus).join(', ');
   return [errorAt('hardware.gpu.model', `GPU model ${stack.gpu.model} is not in the compatibility table; known: ${known}`)];
 }
 
+/** Warns that several cards without PCIe peer-to-peer run NCCL through host memory. */
 export function checkPeerToPeer({ gpu, stack }: StackContext): CompatFinding[] {
   if (gpu === undefined || !runsWithoutPeerToPeer(gpu, stack.gpu.count)) return [];
   return [
@@ -24,6 +27,7 @@ export function checkPeerToPeer({ gpu, stack }: StackContext): CompatFinding[] {
   ];
 }
 
+/** Refuses a driver version that is not dotted. */
 export function checkDriverVersion({ driver, stack }: StackContext): CompatFinding[] {
   if (driver !== undefined) return [];
   return [
@@ -34,6 +38,7 @@ export function checkDriverVersion({ driver, stack }: StackContext): CompatFindi
   ];
 }
 
+/** Refuses a driver older than the first that drives the GPU. */
 export function checkDriverSupportsGpu({ gpu, driver }: StackContext): CompatFinding[] {
   if (gpu === undefined || driver === undefined || driverAtLeast(driver, gpu.minDriver)) return [];
   return [
@@ -44,6 +49,7 @@ export function checkDriverSupportsGpu({ gpu, driver }: StackContext): CompatFin
   ];
 }
 
+/** Refuses a kernel module flavour the GPU's architecture does not support. */
 export function checkKernelModule({ gpu, stack }: StackContext): CompatFinding[] {
   const flavour = stack.driver.kernelModule;
   if (gpu === undefined || gpu.kernelModules.includes(flavour)) return [];
@@ -55,6 +61,7 @@ export function checkKernelModule({ gpu, stack }: StackContext): CompatFinding[]
   ];
 }
 
+/** Reports a CUDA version the table does not know. */
 export function checkCudaKnown({ cuda, table }: StackContext): CompatFinding[] {
   return reportUnknownVersion(cuda, {
     label: 'CUDA',
@@ -64,6 +71,7 @@ export function checkCudaKnown({ cuda, table }: StackContext): CompatFinding[] {
   });
 }
 
+/** Refuses a CUDA that cannot compile for the GPU's compute capability. */
 export function checkCudaSupportsGpu({ gpu, cuda }: StackContext): CompatFinding[] {
   const version = validVersion(cuda);
   if (gpu === undefined || version === undefined) return [];
@@ -76,6 +84,7 @@ export function checkCudaSupportsGpu({ gpu, cuda }: StackContext): CompatFinding
   ];
 }
 
+/** Refuses a driver below CUDA's minimum; warns where CUDA names no GA minimum. */
 export function checkDriverSupportsCuda({ cuda, driver, table }: StackContext): CompatFinding[] {
   if (cuda.status !== 'found' || driver === undefined) return [];
   const needed = cudaMinDriver(cuda.key, table);
@@ -101,6 +110,7 @@ export function checkDriverSupportsCuda({ cuda, driver, table }: StackContext): 
   ];
 }
 
+/** Refuses a cuDNN without a build for the CUDA major; warns about cuDNN 9 on CUDA 11. */
 export function checkCudnn({ cuda, stack, table }: StackContext): CompatFinding[] {
   const cudnn = stack.cudnn;
   if (cudnn === undefined) return [];

@@ -3,6 +3,7 @@ import { compareDottedVersions } from './dotted-version.js';
 import { errorAt, warningAt, type CompatFinding, type StackContext } from './stack-context.js';
 import { lookupKey, shipsKernelsFor } from './table-queries.js';
 
+/** Refuses an NCCL pin that is not a full version; warns about one older than what torch bundles. */
 export function checkNcclPin({ pytorch, stack }: StackContext): CompatFinding[] {
   const pinned = stack.nccl?.version;
   if (pinned === undefined) return [];
@@ -22,6 +23,7 @@ export function checkNcclPin({ pytorch, stack }: StackContext): CompatFinding[] 
   ];
 }
 
+/** Refuses an NCCL reported broken on the GPUs' topology; warns about one no source confirms there. */
 export function checkNcclOnTopology({ pytorch, gpu, stack, table }: StackContext): CompatFinding[] {
   if (gpu === undefined) return [];
   const topology = table.nccl.topologies.find(

@@ -2,6 +2,7 @@ import { describeGpuFacts, describeRelease, lastCoveredVersion } from './describ
 import { compareDottedVersions } from './dotted-version.js';
 import { errorAt, reportUnknownVersion, validVersion, type CompatFinding, type StackContext } from './stack-context.js';
 
+/** Reports a vLLM version the table does not know. */
 export function checkVllmKnown({ vllm, table }: StackContext): CompatFinding[] {
   const releases = table.vllm.releases;
   const last = releases.at(-1);
@@ -15,6 +16,7 @@ export function checkVllmKnown({ vllm, table }: StackContext): CompatFinding[] {
   });
 }
 
+/** Refuses a PyTorch other than the one the vLLM release pins. */
 export function checkVllmTorchPin({ vllm, pytorch, table }: StackContext): CompatFinding[] {
   const torch = validVersion(pytorch);
   if (vllm.status !== 'found' || torch === undefined) return [];
@@ -30,6 +32,7 @@ export function checkVllmTorchPin({ vllm, pytorch, table }: StackContext): Compa
   return [errorAt('layers.frameworks.vllm.version', `vLLM ${vllm.version} pins torch ${pin}, spec has ${torch}; ${fix}`)];
 }
 
+/** Refuses a PyTorch CUDA variant other than the one vLLM's wheels are built for. */
 export function checkVllmWheelCuda({ vllm, stack }: StackContext): CompatFinding[] {
   const variant = stack.pytorch?.cudaVariant;
   if (vllm.status !== 'found' || variant === undefined) return [];
@@ -44,6 +47,7 @@ export function checkVllmWheelCuda({ vllm, stack }: StackContext): CompatFinding
   ];
 }
 
+/** Refuses a vLLM older than the first with kernels for the GPU's architecture. */
 export function checkVllmSupportsGpu({ vllm, gpu, table }: StackContext): CompatFinding[] {
   const version = validVersion(vllm);
   if (gpu === undefined || version === undefined) return [];

@@ -16,7 +16,7 @@ export function describeRelease(release: VllmRelease): string {
   return release.until === undefined ? `>= ${release.from}` : `${release.from}–${lastCoveredVersion(release)}`;
 }
 
-// Ranges end at an exclusive `until`; for messages, name the last release inside: 0.10.2 → 0.10.1, 0.8.0 → 0.7.x.
+/** The last release inside a range with an exclusive end, for messages: 0.10.2 → 0.10.1, 0.8.0 → 0.7.x. */
 export function lastCoveredVersion(release: VllmRelease): string {
   if (release.until === undefined) return 'later';
   const parts = release.until.split('.').map(Number);
