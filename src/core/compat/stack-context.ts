@@ -28,8 +28,10 @@ export type CompatOptions = {
   today?: string;
 };
 
+/** One problem with a stack, at the spec path to fix. */
 export type CompatFinding = { severity: 'error' | 'warning'; path: string; message: string };
 
+/** The spec fields a finding can point at. */
 export type CompatPath =
   | 'os'
   | 'hardware.gpu.model'
@@ -47,12 +49,14 @@ export type CompatPath =
   | 'layers.frameworks.nccl.version'
   | 'layers.runtime.container_toolkit';
 
+/** A spec version looked up in a table section: found with its row, or why not. */
 export type VersionLookup<T> =
   | { status: 'absent' }
   | { status: 'malformed'; version: string }
   | { status: 'found'; version: string; key: string; facts: T }
   | { status: 'older' | 'newer' | 'gap'; version: string };
 
+/** A stack with its table rows looked up once, which every check reads. */
 export type StackContext = {
   stack: GpuStack;
   table: CompatTable;
@@ -69,6 +73,7 @@ export type StackContext = {
   vllm: VersionLookup<VllmRelease>;
 };
 
+/** One check: reads the resolved stack, returns its findings (usually none). */
 export type StackCheck = (context: StackContext) => CompatFinding[];
 
 /** Looks up every table row the stack names, once, for the checks to share. */
