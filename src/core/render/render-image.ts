@@ -6,6 +6,7 @@ import { compareDottedVersions } from '../compat/dotted-version.js';
 import { driverBranchOf, gpuFactsOf, hasUnbranchedDriverPackages, ncclWheelForVariant, osFactsOf, runsWithoutPeerToPeer } from '../compat/table-queries.js';
 import { gpuStackOf } from '../spec/parse-spec.js';
 import { encodeCanonicalJson, encodeHclValue, encodeYamlValue, HclExpression } from './encode.js';
+import { chooseAccelerator } from '../preflight/check-preflight.js';
 
 /** Template sources, keyed by their path under `templates/` (e.g. `packer/layer.pkr.hcl.hbs`), plus static files under `packer/`. */
 export type TemplateSources = {
@@ -103,7 +104,9 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
   const source = spec.os.source;
   const fromInstaller = unit === 'base' && source.kind !== 'bootstrap';
   const sourceKind = fromInstaller ? source.kind : 'overlay';
-  const accelerator = spec.hardware.build_vm.accelerator === 'tcg' ? 'tcg' : 'kvm';
+  // The default of the Packer variable, for a hand-run `packer build` of these files: the build passes
+  // the accelerator preflight settled. Such a run happens on the GPU host, so `auto` assumes KVM works.
+  const { accelerator } = chooseAccelerator(spec.hardware.build_vm.accelerator, { usable: true, reason: 'assumed for a hand-run packer build' });
   const layer = unit === 'seal' ? undefined : spec.layers[unit];
   const frameworks = spec.layers.frameworks;
   // Defaults the compatibility table owns, read through the same spec → stack mapping validate checks.
