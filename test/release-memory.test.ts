@@ -9,7 +9,7 @@ import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
 import { PROJECT_ROOT } from './helpers/project-root.js';
 import { readManifest, startReleaseCli, TSX_LOADER } from './helpers/release-project.js';
 import { startS3Server, type TestS3Server } from './helpers/s3-server.js';
-import { smallDemoSpec } from './helpers/spec-builders.js';
+import { DEMO_NAME, smallDemoSpec } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 import { requireTools } from './helpers/require-tools.js';
 
@@ -22,7 +22,6 @@ const hasBuildTools = requireTools('test/release-memory.test.ts', ...FAKE_BUILD_
 const GIB = 1024 * 1024 * 1024;
 const MIB = 1024 * 1024;
 const MAX_GROWTH = 300 * MIB;
-const NAME = 'vault-cube-demo-box';
 
 type Rss = { baselineRss: number; maxRss: number };
 
@@ -43,8 +42,8 @@ describe.skipIf(!hasBuildTools)('a 1 GiB sparse image in constant memory', () =>
       process.env.PATH = path;
     }
     // The built release, its image replaced by a 1 GiB sparse file: a hole the size of a small golden image.
-    const dir = join(work.dir, 'output', NAME, 'v1.0.0');
-    const built = await readManifest(join(work.dir, 'output', NAME), '1.0.0');
+    const dir = join(work.dir, 'output', DEMO_NAME, 'v1.0.0');
+    const built = await readManifest(join(work.dir, 'output', DEMO_NAME), '1.0.0');
     await truncate(join(dir, built.artifact), GIB);
     const hashed = await execa('node', ['--import', TSX_LOADER, join(PROJECT_ROOT, 'test/helpers/hash-file.ts'), join(dir, built.artifact)]);
     const result = JSON.parse(hashed.stdout) as Rss & { sha256: string; bytes: number };
@@ -70,7 +69,7 @@ describe.skipIf(!hasBuildTools)('a 1 GiB sparse image in constant memory', () =>
 
   it.for(['s3', 'filesystem'] as const)('publishes it to a %s store and downloads it, verified, in bounded memory', async (kind, { annotate }) => {
     const store: StoreSpec =
-      kind === 's3' ? { kind: 's3', bucket: s3.bucket, prefix: 'big', region: 'us-east-1', endpoint: s3.endpoint, force_path_style: true } : { kind: 'filesystem', dir: 'big-store' };
+      kind === 's3' ? s3.storeSpec('big') : { kind: 'filesystem', dir: 'big-store' };
     await writeFile(join(work.dir, `${kind}.yaml`), specWith(store));
     const env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey };
     const measure = async (args: string[]) => {

@@ -19,7 +19,7 @@ import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
 import { deriveRelease, flipByte, readManifest, sha256Of, startReleaseCli } from './helpers/release-project.js';
 import { waitForSize } from './helpers/wait.js';
 import { startS3Server, type TestS3Server } from './helpers/s3-server.js';
-import { smallDemoSpec } from './helpers/spec-builders.js';
+import { DEMO_NAME, smallDemoSpec } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 import { requireTools } from './helpers/require-tools.js';
 
@@ -28,7 +28,6 @@ import { requireTools } from './helpers/require-tools.js';
 
 const hasBuildTools = requireTools('test/release.test.ts', ...FAKE_BUILD_TOOLS);
 
-const NAME = 'vault-cube-demo-box';
 const MIB = 1024 * 1024;
 
 let s3: TestS3Server;
@@ -49,7 +48,7 @@ afterAll(async () => {
 });
 
 function credentialsEnv(): Record<string, string> {
-  return { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  return s3.credentialsEnv;
 }
 
 type Kind = 's3' | 'filesystem';
@@ -59,7 +58,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
   let outputRoot: string;
   let storeSpec: StoreSpec;
   let store: ArtifactStore;
-  const key = (rest: string) => `${NAME}/${rest}`;
+  const key = (rest: string) => `${DEMO_NAME}/${rest}`;
   /** The file holding a stored object's bytes on this machine (to corrupt it). */
   const storedFile = (k: string) => (kind === 's3' ? s3.objectFile(`${kind}-team/${k}`) : join(work.dir, 'release-store', k));
   const run = async (command: string, ...args: string[]) => {
@@ -73,10 +72,10 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
 
   beforeAll(async () => {
     work = await makeTempDir(`imagebuild-release-${kind}-`);
-    outputRoot = join(work.dir, 'output', NAME);
+    outputRoot = join(work.dir, 'output', DEMO_NAME);
     storeSpec =
       kind === 's3'
-        ? { kind: 's3', bucket: s3.bucket, prefix: `${kind}-team`, region: 'us-east-1', endpoint: s3.endpoint, force_path_style: true }
+        ? s3.storeSpec(`${kind}-team`)
         : { kind: 'filesystem', dir: 'release-store' };
     await writeFile(join(work.dir, 'box.yaml'), specText());
     const path = process.env.PATH;
@@ -97,7 +96,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
     const { store: recording, calls } = recordingStore(store, async (call) => {
       // When the index is written, everything it points at must already be complete.
       if (call === `putJson ${key('releases.json')}`) {
-        expect(await store.head(key(`v1.0.0/${NAME}-v1.0.0.qcow2`))).toBeDefined();
+        expect(await store.head(key(`v1.0.0/${DEMO_NAME}-v1.0.0.qcow2`))).toBeDefined();
         expect(await store.getJson(key('v1.0.0/image-manifest.json'))).toBeDefined();
       }
     });
@@ -105,9 +104,9 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
 
     const report = await publishRelease({ ...options, cwd: work.dir, version: '1.0.0', store: recording, onProgress: (p) => progress.push(p.bytes) });
 
-    const { index } = await readReleaseIndex(store, NAME);
+    const { index } = await readReleaseIndex(store, DEMO_NAME);
     expect(calls.filter((c) => c.startsWith('put'))).toEqual([
-      `putFile ${key(`v1.0.0/${NAME}-v1.0.0.qcow2`)}`,
+      `putFile ${key(`v1.0.0/${DEMO_NAME}-v1.0.0.qcow2`)}`,
       `putFile ${key('v1.0.0/SHA256SUMS')}`,
       `putJson ${key('v1.0.0/spec.json')}`,
       `putJson ${key('v1.0.0/image-manifest.json')}`,
@@ -142,13 +141,13 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
 
     await expect(interrupted).rejects.toThrow('network cable pulled');
     expect((await listReleases({ ...options, cwd: work.dir })).releases.map((r) => r.version)).toEqual(['1.0.0']);
-    expect(await store.head(key(`v1.0.1/${NAME}-v1.0.1.qcow2`))).toBeDefined();
+    expect(await store.head(key(`v1.0.1/${DEMO_NAME}-v1.0.1.qcow2`))).toBeDefined();
 
     const report = await publishRelease({ ...options, cwd: work.dir, version: '1.0.1' });
 
     expect(report.notices.join('\n')).toContain('left by an interrupted publish of v1.0.1');
     expect(report.bump).toMatchObject({ from: '1.0.0', actual: 'patch', required: 'patch' });
-    expect((await readReleaseIndex(store, NAME)).index.current?.version).toBe('1.0.1');
+    expect((await readReleaseIndex(store, DEMO_NAME)).index.current?.version).toBe('1.0.1');
   });
 
   it('refuses a bump that does not fit the changes, naming the change, and records an override', async () => {
@@ -172,7 +171,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
     expect(overridden.bump).toMatchObject({ actual: 'patch', required: 'major', override: 'customer pinned to 1.x; approved by ops' });
     expect(stored.version_override).toBe('customer pinned to 1.x; approved by ops');
     expect((await readManifest(outputRoot, '1.1.1')).version_override).toBe('customer pinned to 1.x; approved by ops');
-    expect((await readReleaseIndex(store, NAME)).index.releases.find((r) => r.version === '1.1.1')?.bump.override).toBe('customer pinned to 1.x; approved by ops');
+    expect((await readReleaseIndex(store, DEMO_NAME)).index.releases.find((r) => r.version === '1.1.1')?.bump.override).toBe('customer pinned to 1.x; approved by ops');
     await rm(join(outputRoot, 'v1.0.2'), { recursive: true });
     await rm(join(outputRoot, 'v2.0.0'), { recursive: true });
   });
@@ -218,7 +217,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
     expect(JSON.parse(await readFile(join(work.dir, 'dl/image-manifest.json'), 'utf8'))).toEqual(manifest);
     expect(await readFile(join(work.dir, 'dl/SHA256SUMS'), 'utf8')).toBe(`${manifest.checksum_sha256}  ${manifest.artifact}\n`);
     expect(current.exitCode).toBe(0);
-    expect(existsSync(join(work.dir, `${NAME}-v1.1.1`, `${NAME}-v1.1.1.qcow2`))).toBe(true);
+    expect(existsSync(join(work.dir, `${DEMO_NAME}-v1.1.1`, `${DEMO_NAME}-v1.1.1.qcow2`))).toBe(true);
   });
 
   it('resumes a download whose process was killed mid-way, and verifies the whole image', async () => {
@@ -246,7 +245,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
   });
 
   it('detects a corrupted stored image: no file under the final name, and says so', async () => {
-    const artifactKey = key(`v1.0.1/${NAME}-v1.0.1.qcow2`);
+    const artifactKey = key(`v1.0.1/${DEMO_NAME}-v1.0.1.qcow2`);
     await flipByte(storedFile(artifactKey), 1000);
 
     try {
@@ -266,7 +265,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
     const result = await run('rollback', '--to', 'v1.0.1', '--reason', 'vllm regression in 1.2.0');
     const missing = await run('rollback', '--to', 'v9.9.9');
 
-    const { index } = await readReleaseIndex(store, NAME);
+    const { index } = await readReleaseIndex(store, DEMO_NAME);
     const last = index.history.at(-1)!;
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain('current is now v1.0.1');
@@ -288,7 +287,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
 
       expect(result.exitCode).toBe(2);
       expect(result.stderr).toContain('v1.1.0 failed its gates');
-      expect((await readReleaseIndex(store, NAME)).index.current?.version).toBe('1.0.1');
+      expect((await readReleaseIndex(store, DEMO_NAME)).index.current?.version).toBe('1.0.1');
     } finally {
       await store.putJson(key('releases.json'), stored.value);
     }
@@ -296,7 +295,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
 
   it('prunes beyond the newest 3, never the current one: a dry run first, then --yes', async () => {
     const dryRun = await pruneReleases({ ...options, cwd: work.dir, apply: false });
-    const storedBefore = await store.list(`${NAME}/v1.0.0/`);
+    const storedBefore = await store.list(`${DEMO_NAME}/v1.0.0/`);
 
     const applied = await run('prune', '--yes');
 
@@ -307,8 +306,8 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
     expect(applied.exitCode).toBe(0);
     expect(applied.stdout).toMatch(/removed v1\.0\.0 .*older than the newest 3/);
     expect(applied.stdout).toMatch(/keep {3}v1\.0\.1 {2}\(current \(never pruned\)\)/);
-    expect(await store.list(`${NAME}/v1.0.0/`)).toEqual([]);
-    expect((await readReleaseIndex(store, NAME)).index.releases.map((r) => r.version)).toEqual(['1.0.1', '1.1.0', '1.1.1', '1.2.0']);
+    expect(await store.list(`${DEMO_NAME}/v1.0.0/`)).toEqual([]);
+    expect((await readReleaseIndex(store, DEMO_NAME)).index.releases.map((r) => r.version)).toEqual(['1.0.1', '1.1.0', '1.1.1', '1.2.0']);
     expect(existsSync(join(outputRoot, 'v1.0.0'))).toBe(false);
     expect(existsSync(join(outputRoot, 'v1.0.1'))).toBe(true);
   });

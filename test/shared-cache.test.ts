@@ -24,7 +24,7 @@ describe.skipIf(!hasBuildTools)('shared layer cache across runners', () => {
   let record: string;
   let sharedKey: string;
   const savedEnv = { ...process.env };
-  const storeSpec = (): StoreSpec => ({ kind: 's3', bucket: s3.bucket, prefix: 'team', region: 'us-east-1', endpoint: s3.endpoint, force_path_style: true });
+  const storeSpec = (): StoreSpec => s3.storeSpec('team');
 
   beforeAll(async () => {
     work = await makeTempDir('imagebuild-shared-');

@@ -71,7 +71,7 @@ async function measure(settings: BenchSettings): Promise<FigureResult> {
     };
     const ours = async (rep: number) => {
       const spec = `s3-${rep}.yaml`;
-      const store = { kind: 's3', bucket: s3.bucket, prefix: `ours-${rep}`, region: 'us-east-1', endpoint: s3.endpoint, force_path_style: true };
+      const store = s3.storeSpec(`ours-${rep}`);
       await writeFile(join(project, spec), benchSpecText([[['artifacts', 'store'], store]]));
       await flushWrites();
       const up = await run('node', [cliPath(), 'publish', `v${VERSION}`, '--spec', spec]);

@@ -1,11 +1,11 @@
 import { cp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeReleasedProject, NAME, runCli } from '../helpers/fault-harness.js';
+import { makeReleasedProject, runCli } from '../helpers/fault-harness.js';
 import { deriveRelease } from '../helpers/release-project.js';
 import { FAKE_BUILD_TOOLS } from '../helpers/fake-tools.js';
 import { requireTools } from '../helpers/require-tools.js';
-import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { DEMO_NAME, smallDemoSpec } from '../helpers/spec-builders.js';
 import { listTree, makeTempDir } from '../helpers/temp-dir.js';
 
 const hasBuildTools = requireTools('test/faults/bad-inputs.test.ts', ...FAKE_BUILD_TOOLS);
@@ -31,9 +31,9 @@ type Case = {
 };
 
 const SPEC = ['--spec', 'box.yaml'];
-const OUT = (version = '1.0.0') => `output/${NAME}/v${version}/image-manifest.json`;
-const STORED = (version = '1.0.0') => `store/${NAME}/v${version}/image-manifest.json`;
-const INDEX = `store/${NAME}/releases.json`;
+const OUT = (version = '1.0.0') => `output/${DEMO_NAME}/v${version}/image-manifest.json`;
+const STORED = (version = '1.0.0') => `store/${DEMO_NAME}/v${version}/image-manifest.json`;
+const INDEX = `store/${DEMO_NAME}/releases.json`;
 
 /** Rewrites a JSON file of the copy through `change`. */
 const editJson = (path: string, change: (value: Record<string, unknown>) => unknown) => async (dir: string) => {
@@ -110,7 +110,7 @@ const CASES: readonly Case[] = [
   { name: 'build over a truncated manifest in output/', args: ['build', 'v1.0.0', ...SPEC, '--host-profile', 'cpu', '--no-verify', '--json'], exit: 1, setup: truncateHalf(OUT()), message: /v1\.0\.0\/image-manifest\.json: / },
   { name: 'build over a manifest with a wrong type in output/', args: ['build', 'v1.0.0', ...SPEC, '--host-profile', 'cpu', '--no-verify', '--json'], exit: 1, setup: editJson(OUT(), (m) => ({ ...m, size_bytes: 'big' })), message: /v1\.0\.0\/image-manifest\.json: not a valid image manifest .*; move it away or restore it/ },
   { name: 'publish a release whose manifest lacks its sha256', args: ['publish', 'v1.0.2', ...SPEC], exit: 1, setup: async (dir) => {
-    await cp(join(dir, `output/${NAME}/v1.0.1`), join(dir, `output/${NAME}/v1.0.2`), { recursive: true });
+    await cp(join(dir, `output/${DEMO_NAME}/v1.0.1`), join(dir, `output/${DEMO_NAME}/v1.0.2`), { recursive: true });
     await editJson(OUT('1.0.2'), (m) => without('checksum_sha256')({ ...m, version: '1.0.2' }))(dir);
   }, message: /image-manifest\.json: .*checksum_sha256/ },
   { name: 'diff (no store) with a truncated local manifest', args: ['diff', 'v1.0.0', 'v1.0.1', '--spec', 'nostore.yaml'], exit: 1, setup: truncateHalf(OUT('1.0.1')), message: /v1\.0\.1\/image-manifest\.json: not JSON/ },
@@ -130,7 +130,7 @@ const CASES: readonly Case[] = [
   { name: 'diff with an index of another format', args: ['diff', 'v1.0.0', 'v1.0.1', ...SPEC], exit: 1, setup: editJson(INDEX, (i) => ({ ...i, format: 2 })), message: /unsupported release index format/ },
   { name: 'rollback --to with an index listing a version twice', args: ['rollback', '--to', 'v1.0.0', ...SPEC], exit: 1, setup: editJson(INDEX, (i) => ({ ...i, releases: [...(i.releases as unknown[]), (i.releases as unknown[])[0]] })), message: /listed twice/ },
   { name: 'publish with a release index holding a bad sha256', args: ['publish', 'v1.0.2', ...SPEC], exit: 1, setup: async (dir) => {
-    await deriveRelease(join(dir, 'output', NAME), '1.0.1', '1.0.2');
+    await deriveRelease(join(dir, 'output', DEMO_NAME), '1.0.1', '1.0.2');
     await editJson(INDEX, (i) => ({ ...i, releases: (i.releases as Record<string, unknown>[]).map((r) => ({ ...r, sha256: 'abc' })) }))(dir);
   }, message: /releases\.json: .*sha256/ },
   // --- corrupted cache metadata ---

@@ -2,11 +2,11 @@ import { hostname } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, killSurvivors, NAME, runCli, startCli } from '../helpers/fault-harness.js';
+import { type CliResult, killSurvivors, runCli, startCli } from '../helpers/fault-harness.js';
 import { waitForFile } from '../helpers/wait.js';
 import { FAKE_BUILD_TOOLS } from '../helpers/fake-tools.js';
 import { requireTools } from '../helpers/require-tools.js';
-import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { DEMO_NAME, smallDemoSpec } from '../helpers/spec-builders.js';
 import { listTree, makeTempDir } from '../helpers/temp-dir.js';
 
 const hasBuildTools = requireTools('test/faults/concurrent-builds.test.ts', ...FAKE_BUILD_TOOLS);
@@ -64,7 +64,7 @@ describe.skipIf(!hasBuildTools)('two builds started at once against one cache', 
 
       const refused: CliResult = { exitCode: first.result.exitCode, stdout: String(first.result.stdout), stderr: String(first.result.stderr) };
       const refusal = (version: string) => [
-        `error: ${cacheLock()}: held by pid ${holder.pid} on ${hostname()} (imagebuild build v${version} (${NAME})) since ${holder.startedAt}; wait for it to finish, or remove the file if that process is gone`,
+        `error: ${cacheLock()}: held by pid ${holder.pid} on ${hostname()} (imagebuild build v${version} (${DEMO_NAME})) since ${holder.startedAt}; wait for it to finish, or remove the file if that process is gone`,
       ];
       expect(holder.pid).toBe(children[winner]!.pid);
       expect(refused.exitCode).toBe(1);
@@ -100,7 +100,7 @@ describe.skipIf(!hasBuildTools)('two builds started at once against one cache', 
     const built = await holder;
     for (const refused of [rollback, prune]) {
       expect(refused.exitCode).toBe(1);
-      expect(refused.stderr.split('\n').filter(Boolean)).toEqual([expect.stringContaining(`held by pid ${holder.pid} on ${hostname()} (imagebuild build v2.0.0 (${NAME}))`)]);
+      expect(refused.stderr.split('\n').filter(Boolean)).toEqual([expect.stringContaining(`held by pid ${holder.pid} on ${hostname()} (imagebuild build v2.0.0 (${DEMO_NAME}))`)]);
     }
     expect(after).toEqual(before);
     expect(built.exitCode, String(built.stderr)).toBe(0);

@@ -3,11 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { freeTmpfs, killSurvivors, makePublishedRelease, mountTmpfs, NAME, registeredLayers, runCli, startCli, survivorsAfter, tmpfsUnavailable } from '../helpers/fault-harness.js';
+import { freeTmpfs, killSurvivors, makePublishedRelease, mountTmpfs, registeredLayers, runCli, startCli, survivorsAfter, tmpfsUnavailable } from '../helpers/fault-harness.js';
 import { sha256Of } from '../helpers/release-project.js';
 import { FAKE_BUILD_TOOLS, packerRuns } from '../helpers/fake-tools.js';
 import { requireTools } from '../helpers/require-tools.js';
-import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { DEMO_NAME, smallDemoSpec } from '../helpers/spec-builders.js';
 import { listTree, makeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -142,7 +142,7 @@ describe.skipIf(tmpfsUnavailable !== undefined || !hasBuildTools)(`disk full dur
 
     expect(resumed.exitCode, resumed.stderr).toBe(0);
     expect(packerRuns(record)).toEqual(['build seal']);
-    expect(existsSync(join(output, NAME, 'v1.0.0', 'image-manifest.json'))).toBe(true);
+    expect(existsSync(join(output, DEMO_NAME, 'v1.0.0', 'image-manifest.json'))).toBe(true);
   });
 
   it('is refused by preflight, in one line, when the cache filesystem is too small to start', async () => {
@@ -203,7 +203,7 @@ describe.skipIf(tmpfsUnavailable !== undefined)(`disk full during a download (${
     const { lines, stack } = errorLines(String(full.stderr));
     const errors = lines.filter((l) => !/^(download|hash) /.test(l));
     const part = await readFile(partPath);
-    const image = await readFile(join(work.dir, 'output', NAME, 'v1.0.0', manifest.artifact));
+    const image = await readFile(join(work.dir, 'output', DEMO_NAME, 'v1.0.0', manifest.artifact));
     expect(full.exitCode).toBe(1);
     expect(stack).toBe(false);
     expect(errors).toEqual([

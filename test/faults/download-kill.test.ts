@@ -3,11 +3,12 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageManifest } from '../../src/core/manifest/image-manifest.js';
-import { makePublishedRelease, NAME, runCli, seededRandom, startCli } from '../helpers/fault-harness.js';
+import { makePublishedRelease, runCli, seededRandom, startCli } from '../helpers/fault-harness.js';
 import { sleep } from '../helpers/wait.js';
 import { flipByte, sha256Of } from '../helpers/release-project.js';
 import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { DEMO_NAME } from '../helpers/spec-builders.js';
 
 // `imagebuild download` SIGKILLed at 20 seeded random points against a real S3-protocol server (s3rver:
 // HTTP bodies arrive in small chunks, so the .part file ends at arbitrary byte offsets and every resume
@@ -36,9 +37,9 @@ describe('download killed at random points', () => {
     s3 = await startS3Server();
     temp = await makeTempDir('imagebuild-fault-download-');
     project = temp.dir;
-    env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-    manifest = await makePublishedRelease(project, SIZE, { kind: 's3', bucket: s3.bucket, prefix: 'team', region: 'us-east-1', endpoint: s3.endpoint, force_path_style: true });
-    source = await readFile(join(project, 'output', NAME, 'v1.0.0', manifest.artifact));
+    env = s3.credentialsEnv;
+    manifest = await makePublishedRelease(project, SIZE, s3.storeSpec('team'));
+    source = await readFile(join(project, 'output', DEMO_NAME, 'v1.0.0', manifest.artifact));
     const published = await runCli(['publish', 'v1.0.0', '--spec', 'box.yaml'], project, env);
     expect(published.exitCode, published.stderr).toBe(0);
   });
@@ -116,7 +117,7 @@ describe('download killed at random points', () => {
   });
 
   it('catches a flipped byte in the stored object: exit 1, one line, nothing under the final name, no partial left', async () => {
-    const stored = s3.objectFile(`team/${NAME}/v1.0.0/${manifest.artifact}`);
+    const stored = s3.objectFile(`team/${DEMO_NAME}/v1.0.0/${manifest.artifact}`);
     const offset = Math.floor(seededRandom(SEED + 1)() * SIZE);
     await flipByte(stored, offset);
     try {
@@ -132,7 +133,7 @@ describe('download killed at random points', () => {
   });
 
   it('catches a flipped byte beyond a killed download: the resume fails verification and leaves nothing under the final name', async () => {
-    const stored = s3.objectFile(`team/${NAME}/v1.0.0/${manifest.artifact}`);
+    const stored = s3.objectFile(`team/${DEMO_NAME}/v1.0.0/${manifest.artifact}`);
     const child = startCli(DOWNLOAD, project, env);
     while ((await partSize()) < SIZE / 4 && child.exitCode === null) await sleep(2);
     child.kill('SIGKILL');

@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, filesUnder, NAME, runCli } from '../helpers/fault-harness.js';
+import { type CliResult, filesUnder, runCli } from '../helpers/fault-harness.js';
 import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
 import { FAKE_BUILD_TOOLS } from '../helpers/fake-tools.js';
 import { requireTools } from '../helpers/require-tools.js';
-import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { DEMO_NAME, smallDemoSpec } from '../helpers/spec-builders.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const hasBuildTools = requireTools('test/faults/secrets.test.ts', ...FAKE_BUILD_TOOLS);
@@ -53,12 +53,10 @@ describe.skipIf(!hasBuildTools)('secrets never reach a log, manifest, rendered f
       ...privateKeyParts('IMAGEBUILD_BUILD_KEY_FILE private key', await readFile(join(keys, 'build_ed25519'), 'utf8')),
     ];
     env = {
-      AWS_ACCESS_KEY_ID: s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...s3.credentialsEnv,
       IMAGEBUILD_BUILD_KEY_FILE: join(keys, 'build_ed25519'),
     };
-    const store = { kind: 's3', bucket: s3.bucket, prefix: 'secrets', region: 'us-east-1', endpoint: s3.endpoint, force_path_style: true };
+    const store = s3.storeSpec('secrets');
     await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['artifacts'], { store, retention: 3 }]]));
     await writeFile(join(work.dir, 'failing.yaml'), smallDemoSpec([[['artifacts'], { store, retention: 3 }], [['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
 
@@ -122,7 +120,7 @@ describe.skipIf(!hasBuildTools)('secrets never reach a log, manifest, rendered f
 
   it('the cache keeps its copy of the build key private (0600) and the manifest records no key material', async () => {
     const key = await stat(join(work.dir, '.imagebuild/cache/keys/build_ed25519'));
-    const manifest = await readFile(join(work.dir, 'output', NAME, 'v1.0.0', 'image-manifest.json'), 'utf8');
+    const manifest = await readFile(join(work.dir, 'output', DEMO_NAME, 'v1.0.0', 'image-manifest.json'), 'utf8');
 
     expect(key.mode & 0o077).toBe(0);
     expect(manifest).not.toMatch(/PRIVATE KEY|ssh-ed25519 AAAA/);

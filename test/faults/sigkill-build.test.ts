@@ -2,13 +2,13 @@ import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { comparableManifest, killGroup, killSurvivors, LAYERS, NAME, registeredLayers, runCli, startCli, survivorsAfter } from '../helpers/fault-harness.js';
+import { comparableManifest, killGroup, killSurvivors, LAYERS, registeredLayers, runCli, startCli, survivorsAfter } from '../helpers/fault-harness.js';
 import { readManifestFile } from '../helpers/release-project.js';
 import { sleep, waitForFile } from '../helpers/wait.js';
 import { processesMentioning } from '../helpers/processes.js';
 import { FAKE_BUILD_TOOLS, packerRuns } from '../helpers/fake-tools.js';
 import { requireTools } from '../helpers/require-tools.js';
-import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { DEMO_NAME, smallDemoSpec } from '../helpers/spec-builders.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const hasBuildTools = requireTools('test/faults/sigkill-build.test.ts', ...FAKE_BUILD_TOOLS);
@@ -47,7 +47,7 @@ describe.skipIf(!hasBuildTools)('SIGKILL at every layer and in the finalisation,
   let reference: string;
   const killedPids: number[] = [];
   const cacheDir = () => join(project, '.imagebuild/cache');
-  const outputRoot = () => join(project, 'output', NAME);
+  const outputRoot = () => join(project, 'output', DEMO_NAME);
 
   beforeAll(async () => {
     work = await makeTempDir('imagebuild-fault-kill-');
@@ -111,10 +111,10 @@ describe.skipIf(!hasBuildTools)('SIGKILL at every layer and in the finalisation,
 
     const report = JSON.parse(result.stdout) as { status: string; notices: string[]; layers: { action: string }[]; manifestPath: string };
     const resumed = await readManifestFile(report.manifestPath);
-    const uninterrupted = await readManifestFile(join(reference, 'output', NAME, 'v1.0.0', 'image-manifest.json'));
+    const uninterrupted = await readManifestFile(join(reference, 'output', DEMO_NAME, 'v1.0.0', 'image-manifest.json'));
     expect(result.exitCode, result.stderr).toBe(0);
     expect(report.status).toBe('built');
-    expect(report.notices).toContain(`took over a stale lock of pid ${killedPids.at(-1)} (imagebuild build v1.0.0 (${NAME}))`);
+    expect(report.notices).toContain(`took over a stale lock of pid ${killedPids.at(-1)} (imagebuild build v1.0.0 (${DEMO_NAME}))`);
     expect(report.notices).toContain(`removed what an interrupted run left in the cache: layers/.staging-0123456789abcdef-${killedPids.at(-1)}`);
     expect((await readdir(join(cacheDir(), 'layers'))).filter((n) => n.startsWith('.'))).toEqual([]);
     expect(packerRuns(record)).toEqual(['build seal']);

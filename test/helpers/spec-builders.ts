@@ -7,6 +7,8 @@ import { PROJECT_ROOT } from './project-root.js';
 
 export const DEMO_SPEC_PATH = join(PROJECT_ROOT, 'manifests/vault-cube-demo-box.yaml');
 export const LOCAL_DEV_SPEC_PATH = join(PROJECT_ROOT, 'manifests/local-dev.yaml');
+/** The demo box's image name: its releases live in output/<name>/ and the store under <name>/. */
+export const DEMO_NAME = 'vault-cube-demo-box';
 
 /** Changes at YAML paths; a value of undefined deletes the key. */
 export type ManifestChanges = readonly (readonly [readonly (string | number)[], unknown])[];
