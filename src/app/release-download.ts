@@ -18,7 +18,7 @@ import { createMeteredStream } from '../adapters/fs/metered-stream.js';
 import { ChecksumMismatchError, ReleaseInconsistentError, ReleaseRefusedError } from '../core/release/errors.js';
 import { resolveRelease } from '../core/release/release-index.js';
 import { formatBytes } from '../core/release/transfer-rate.js';
-import { ImagebuildError } from '../errors.js';
+import { firstLine, ImagebuildError } from '../errors.js';
 import { createProgressReporter, loadReleaseSpec, openSpecStore, readReleaseIndex, readStoredManifest, type ProgressReporter, type ReleaseCommandOptions, type TransferProgress } from './release-store.js';
 
 export type DownloadOptions = ReleaseCommandOptions & {
@@ -127,7 +127,7 @@ export async function downloadRelease(options: DownloadOptions): Promise<Downloa
         if (error instanceof ImagebuildError) throw error;
         const interrupted = options.signal?.aborted === true;
         const full = (error as NodeJS.ErrnoException).code === 'ENOSPC';
-        const why = interrupted ? 'interrupted' : full ? `${dest.dir} is full (ENOSPC)` : (error as Error).message.split('\n')[0];
+        const why = interrupted ? 'interrupted' : full ? `${dest.dir} is full (ENOSPC)` : firstLine(error);
         const then = full ? `free at least ${formatBytes(manifest.size_bytes - have)} there, then run the same command again` : 'run the same command again';
         throw new ImagebuildError(
           interrupted ? 'INTERRUPTED' : full ? 'NO_SPACE' : 'DOWNLOAD_INTERRUPTED',
