@@ -8,7 +8,7 @@ import { buildImage } from '../src/app/build/pipeline.js';
 import type { BuildOptions } from '../src/app/build/options.js';
 import { listCache, pruneCache, rollbackLayer } from '../src/app/cache-admin.js';
 import { ImageManifest } from '../src/core/manifest/image-manifest.js';
-import { GateFailedError, VersionExistsError } from '../src/errors.js';
+import { GateFailedError, VersionExistsError } from '../src/errors/index.js';
 import { processesMentioning } from './helpers/processes.js';
 import { waitForOutput } from './helpers/wait.js';
 import { BUILT_CLI, PROJECT_ROOT } from './helpers/project-root.js';

@@ -6,7 +6,7 @@ import { RELEASE_COMMANDS } from '../src/cli/command-registry.js';
 import { parseRate } from '../src/cli/commands/download.js';
 import { VERSION_ROLLBACK_FLAGS } from '../src/cli/commands/rollback.js';
 import { createProgressRenderer } from '../src/cli/transfer-progress.js';
-import { UsageError } from '../src/errors.js';
+import { UsageError } from '../src/errors/index.js';
 import { PROJECT_ROOT } from './helpers/project-root.js';
 
 function fakeOutput(interactive: boolean): Output & { lines: string[] } {

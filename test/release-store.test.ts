@@ -6,7 +6,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreAccessError, StoreConflictError, StoreNotConfiguredError } from '../src/adapters/store/errors.js';
+import { StoreAccessError, StoreConflictError, StoreNotConfiguredError } from '../src/errors/index.js';
 import { openStore } from '../src/adapters/store/open-store.js';
 import { resolveS3Settings } from '../src/adapters/store/s3/config.js';
 import { uploadFile } from '../src/adapters/store/s3/multipart.js';

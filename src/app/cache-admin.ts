@@ -8,7 +8,7 @@ import { listVisibleNames } from '../adapters/fs/read-files.js';
 import { cacheLayout } from '../adapters/workspace/cache-layout.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { MANIFEST_FILE, outputRootOf } from '../adapters/workspace/release-layout.js';
-import { ManifestInvalidError } from '../core/manifest/errors.js';
+import { ManifestInvalidError } from '../errors/index.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
 import type { HostProfile } from '../core/spec/host-profile.js';
 import { LAYER_NAMES, type LayerName } from '../core/spec/layers.js';

@@ -2,7 +2,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { readTextFile } from '../adapters/fs/read-files.js';
 import { findPackageRoot } from '../adapters/fs/project-root.js';
 import { parseSpec, type ParsedSpec } from '../core/spec/parse-spec.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../errors/index.js';
 
 /** The spec used when no --spec is given: the reference demo box shipped with imagebuild. */
 export const DEFAULT_SPEC = 'manifests/vault-cube-demo-box.yaml';

@@ -15,10 +15,10 @@ import {
 } from '../adapters/download/download-destination.js';
 import { freeBytes } from '../adapters/fs/free-bytes.js';
 import { createMeteredStream } from '../adapters/fs/metered-stream.js';
-import { ChecksumMismatchError, ReleaseInconsistentError, ReleaseRefusedError } from '../core/release/errors.js';
+import { ChecksumMismatchError, ReleaseInconsistentError, ReleaseRefusedError } from '../errors/index.js';
 import { resolveRelease } from '../core/release/release-index.js';
 import { formatBytes } from '../core/release/transfer-rate.js';
-import { firstLine, ImagebuildError } from '../errors.js';
+import { firstLine, ImagebuildError } from '../errors/index.js';
 import { createProgressReporter, loadReleaseSpec, openSpecStore, readReleaseIndex, readStoredManifest, type ProgressReporter, type ReleaseCommandOptions, type TransferProgress } from './release-store.js';
 
 export type DownloadOptions = ReleaseCommandOptions & {
@@ -102,7 +102,6 @@ export async function downloadRelease(options: DownloadOptions): Promise<Downloa
       throw new ImagebuildError(
         'NO_SPACE',
         `${dest.dir}: ${formatBytes(free)} free, but ${offset > 0 ? 'the rest of ' : ''}v${record.version} needs ${formatBytes(needed)}; free space there (or choose another --dest), then run the same command again`,
-        1,
       );
     }
     if (offset === 0) await startPart(dest, wanted);
@@ -132,7 +131,6 @@ export async function downloadRelease(options: DownloadOptions): Promise<Downloa
         throw new ImagebuildError(
           interrupted ? 'INTERRUPTED' : full ? 'NO_SPACE' : 'DOWNLOAD_INTERRUPTED',
           `download of v${record.version} stopped at ${have} of ${manifest.size_bytes} bytes (${why}); ${then} to resume from ${basename(dest.part)}`,
-          interrupted ? 130 : 1,
           { cause: error },
         );
       }

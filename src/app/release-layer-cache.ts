@@ -11,12 +11,12 @@ import {
   receivePulledFile,
   type SharedRoot,
 } from '../adapters/cache/shared-layer-files.js';
-import { StoreConflictError } from '../adapters/store/errors.js';
+import { StoreConflictError } from '../errors/index.js';
 import { createMeteredStream } from '../adapters/fs/metered-stream.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
 import { Sha256 } from '../core/digest.js';
-import { ChecksumMismatchError } from '../core/release/errors.js';
-import { ImagebuildError } from '../errors.js';
+import { ChecksumMismatchError } from '../errors/index.js';
+import { ImagebuildError } from '../errors/index.js';
 import { createProgressReporter, currentActor, timestampOf, type TransferProgress } from './release-store.js';
 
 // The shared layer cache: `<cache>/layers/<key>/` (and, for a bootstrapped base layer, the
@@ -116,7 +116,7 @@ export async function pullLayer(options: LayerTransferOptions): Promise<LayerTra
   if (!stored) return { key, status: 'absent', bytes: 0, files: 0 };
   const parsed = SharedLayerEntry.safeParse(stored.value);
   if (!parsed.success || parsed.data.key !== key) {
-    throw new ImagebuildError('SHARED_CACHE_INVALID', `${store.describe(`${prefix}metadata.json`)}: not a valid shared layer entry for ${key.slice(0, 12)}; delete it from the store`, 1);
+    throw new ImagebuildError('SHARED_CACHE_INVALID', `${store.describe(`${prefix}metadata.json`)}: not a valid shared layer entry for ${key.slice(0, 12)}; delete it from the store`);
   }
   const metadata = parsed.data;
   const targetOf = (root: SharedRoot) => pullTarget(cacheDir, root, key, metadata.bootstrap_key);
@@ -146,7 +146,7 @@ export async function pullLayer(options: LayerTransferOptions): Promise<LayerTra
       }
       if (root === 'layer') {
         const entry = await readStagedEntry(target);
-        if (entry?.key !== key) throw new ImagebuildError('SHARED_CACHE_INVALID', `${store.describe(`${prefix}metadata.json`)}: its entry.json is not a cache entry for ${key.slice(0, 12)}; not used`, 1);
+        if (entry?.key !== key) throw new ImagebuildError('SHARED_CACHE_INVALID', `${store.describe(`${prefix}metadata.json`)}: its entry.json is not a cache entry for ${key.slice(0, 12)}; not used`);
       }
       await placePulled(target);
     }

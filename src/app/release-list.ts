@@ -2,7 +2,7 @@ import { readLocalCurrent } from '../adapters/workspace/local-releases.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { currentLinkPath, releaseLayout } from '../adapters/workspace/release-layout.js';
 import { diffReleases, type ReleaseDiff } from '../core/release/diff-releases.js';
-import { ReleaseNotFoundError } from '../core/release/errors.js';
+import { ReleaseNotFoundError } from '../errors/index.js';
 import { resolveRelease, type CurrentChange, type CurrentPointer } from '../core/release/release-index.js';
 import { loadReleaseSpec, localReleaseNotFound, openSpecStore, readReleaseIndex, readStoredManifest, type ReleaseCommandOptions } from './release-store.js';
 

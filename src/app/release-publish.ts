@@ -7,12 +7,12 @@ import { readManifestFile, writeManifestFile } from '../adapters/workspace/manif
 import { artifactFileName, releaseLayout } from '../adapters/workspace/release-layout.js';
 import { serializeManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
 import { checkVersionBump, classifyManifestChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
-import { ReleaseNotFoundError, ReleaseRefusedError } from '../core/release/errors.js';
+import { ReleaseNotFoundError, ReleaseRefusedError } from '../errors/index.js';
 import { addRelease, findRelease, previousRelease, releaseKeys, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
 import { specHashOf, specIdentity, specIdentityText } from '../core/spec/spec-hash.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
 import type { ImageSpec } from '../core/spec/schema.js';
-import { FileAccessError, VersionExistsError } from '../errors.js';
+import { FileAccessError, VersionExistsError } from '../errors/index.js';
 import {
   createProgressReporter,
   currentActor,

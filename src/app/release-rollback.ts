@@ -2,7 +2,7 @@ import { readLocalCurrent, setLocalCurrent } from '../adapters/workspace/local-r
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { currentLinkPath, releaseLayout } from '../adapters/workspace/release-layout.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
-import { ReleaseRefusedError } from '../core/release/errors.js';
+import { ReleaseRefusedError } from '../errors/index.js';
 import { resolveRelease, setCurrent } from '../core/release/release-index.js';
 import {
   currentActor,

@@ -1,12 +1,12 @@
 import { hostname, userInfo } from 'node:os';
 import { openStore } from '../adapters/store/open-store.js';
-import { StoreConflictError, StoreNotConfiguredError } from '../adapters/store/errors.js';
+import { StoreConflictError, StoreNotConfiguredError } from '../errors/index.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
 import { listLocalReleases } from '../adapters/workspace/local-releases.js';
 import { outputRootOf } from '../adapters/workspace/release-layout.js';
 import { parseManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
-import { ManifestInvalidError } from '../core/manifest/errors.js';
-import { ReleaseNotFoundError } from '../core/release/errors.js';
+import { ManifestInvalidError } from '../errors/index.js';
+import { ReleaseNotFoundError } from '../errors/index.js';
 import { emptyReleaseIndex, parseReleaseIndex, releaseIndexKey, type ReleaseIndex } from '../core/release/release-index.js';
 import { createTransferMeter, sampleTransfer, type TransferMeter } from '../core/release/transfer-rate.js';
 import type { ImageSpec } from '../core/spec/schema.js';

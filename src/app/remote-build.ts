@@ -6,7 +6,7 @@ import { releaseLayout } from '../adapters/workspace/release-layout.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
 import { REMOTE_PID_MARKER, remoteBuildCommand, shellQuote, type RemoteHostSpec } from '../core/remote/remote-command.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
-import { BuildInterruptedError, ImagebuildError } from '../errors.js';
+import { firstLine, ImagebuildError, InterruptedError } from '../errors/index.js';
 import { loadSpec } from './load-spec.js';
 import { renderSpec } from './prepare-image.js';
 import { releaseDirName } from '../core/version/release-version.js';
@@ -58,11 +58,11 @@ export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBu
   try {
     const versions = await host.run(`${options.imagebuild} --version && (packer version 2>/dev/null | sed -n 1p || true)`);
     if (versions.code !== 0) {
-      throw new ImagebuildError('REMOTE_NO_IMAGEBUILD', `${host.name}: \`${options.imagebuild} --version\` failed (${versions.stderr.trim().split('\n')[0] ?? `exit ${versions.code}`}); install imagebuild on the host or pass --remote-command`, 1);
+      throw new ImagebuildError('REMOTE_NO_IMAGEBUILD', `${host.name}: \`${options.imagebuild} --version\` failed (${firstLine(versions.stderr.trim()) || `exit ${versions.code}`}); install imagebuild on the host or pass --remote-command`);
     }
     const [remoteVersion, packerLine = ''] = versions.stdout.trim().split('\n');
     if (remoteVersion?.trim() !== options.localVersion) {
-      throw new ImagebuildError('REMOTE_VERSION_MISMATCH', `${host.name} runs imagebuild ${remoteVersion?.trim()}, this is ${options.localVersion}; install the same version on both so the host builds what was rendered here`, 1);
+      throw new ImagebuildError('REMOTE_VERSION_MISMATCH', `${host.name} runs imagebuild ${remoteVersion?.trim()}, this is ${options.localVersion}; install the same version on both so the host builds what was rendered here`);
     }
     const packerVersion = /v?(\d+\.\d+\.\d+)/.exec(packerLine)?.[1];
 
@@ -71,7 +71,7 @@ export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBu
     await replaceDirectory(join(stage, 'rendered'), await renderSpec(spec, packerVersion));
     options.onStep(`uploading the spec and the rendered files (for Packer ${packerVersion ?? 'unknown'}) to ${host.name}:${buildDir}`);
     const cleared = await host.run(`mkdir -p ${shellQuote(buildDir)} && rm -rf ${shellQuote(posix.join(buildDir, 'rendered'))}`);
-    if (cleared.code !== 0) throw new ImagebuildError('REMOTE_FAILED', `${host.name}: cannot prepare ${buildDir}: ${cleared.stderr.trim().split('\n')[0] ?? cleared.code}`, 1);
+    if (cleared.code !== 0) throw new ImagebuildError('REMOTE_FAILED', `${host.name}: cannot prepare ${buildDir}: ${firstLine(cleared.stderr.trim()) || `exit ${cleared.code}`}`);
     await host.uploadFile(loaded.path, posix.join(buildDir, 'spec.yaml'));
     await host.uploadTree(join(stage, 'rendered'), posix.join(buildDir, 'rendered'));
 
@@ -85,10 +85,10 @@ export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBu
     const exit = await runInterruptible(host, command, options);
 
     if (exit.interrupted) {
-      throw new BuildInterruptedError(`remote build on ${host.name} interrupted; it stopped Packer and kept what it cached — re-run the same command to resume`);
+      throw new InterruptedError(`remote build on ${host.name} interrupted; it stopped Packer and kept what it cached — re-run the same command to resume`);
     }
     if (exit.code !== 0) {
-      throw new ImagebuildError('REMOTE_BUILD_FAILED', `remote build on ${host.name} failed (exit ${exit.code ?? exit.signal ?? 'unknown'}); its output is above, its logs are on the host under ${buildDir}`, exit.code === 2 ? 2 : 1);
+      throw new ImagebuildError(exit.code === 2 ? 'REMOTE_BUILD_REFUSED' : 'REMOTE_BUILD_FAILED', `remote build on ${host.name} failed (exit ${exit.code ?? exit.signal ?? 'unknown'}); its output is above, its logs are on the host under ${buildDir}`);
     }
 
     const remoteVersionDir = posix.join(buildDir, 'output', spec.name, releaseDirName(request.version));
@@ -97,7 +97,7 @@ export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBu
     options.onStep(`bringing the manifest, logs and gate reports home to ${localDir}`);
     const files = await replaceDirectoryWith(localDir, (temp) => host.downloadTree(remoteVersionDir, temp, (path) => !path.endsWith('.qcow2')));
     const manifest = await readManifestFile(home.manifest);
-    if (!manifest) throw new ImagebuildError('REMOTE_NO_MANIFEST', `${host.name}:${remoteVersionDir} has no image-manifest.json after a successful build`, 1);
+    if (!manifest) throw new ImagebuildError('REMOTE_NO_MANIFEST', `${host.name}:${remoteVersionDir} has no image-manifest.json after a successful build`);
     return { host: host.name, remoteBuildDir: buildDir, remoteVersionDir, localDir, filesFetched: files, manifest, durationS: (Date.now() - started) / 1000 };
   } finally {
     host.close();

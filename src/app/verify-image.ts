@@ -14,7 +14,7 @@ import { MANIFEST_FILE } from '../adapters/workspace/release-layout.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { checkParams } from '../core/render/render-image.js';
 import type { ImageSpec } from '../core/spec/schema.js';
-import { FileAccessError } from '../errors.js';
+import { FileAccessError, firstLine } from '../errors/index.js';
 import { loadSpec } from './load-spec.js';
 
 export type VerifyInput = {
@@ -89,7 +89,7 @@ export async function verifyArtifact(input: VerifyInput): Promise<ArtifactVerifi
             const run = await attempt.session.exec(
               `sudo -n python3 /tmp/imagebuild-verify/run_checks.py --params /tmp/imagebuild-verify/${layer}.json --out /tmp/imagebuild-verify/${layer}-gate.json && cat /tmp/imagebuild-verify/${layer}-gate.json`,
             );
-            if (run.code !== 0) throw new Error(`run_checks.py for ${layer} exited ${run.code}: ${run.stderr.split('\n')[0]}`);
+            if (run.code !== 0) throw new Error(`run_checks.py for ${layer} exited ${run.code}: ${firstLine(run.stderr)}`);
             verdicts.push(evaluateGate({ layer, spec: input.spec, report: parseGuestGateReport(JSON.parse(run.stdout), `${layer} gate of the verify boot`), imageChecksOnly: true }));
           }
           await attempt.session.exec('rm -rf /tmp/imagebuild-verify');

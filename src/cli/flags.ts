@@ -1,5 +1,5 @@
 import { parseVersionArgument } from '../core/version/release-version.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../errors/index.js';
 import type { FlagSpec } from './command.js';
 
 // The flags several commands share, and reading parsed flags with the one-line usage errors every

@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
-import { ImagebuildError, SpecInvalidError, UsageError } from '../errors.js';
+import { firstLine, ImagebuildError, INTERNAL_ERROR_EXIT, SpecInvalidError, UsageError } from '../errors/index.js';
 import type { Command } from './command.js';
 import { COMMANDS } from './command-registry.js';
 import { createOutput, type Output } from './output.js';
 import { quoteInput } from './flags.js';
 import { packageVersion } from './package-version.js';
 
-const EXIT_UNEXPECTED = 70;
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -31,7 +30,7 @@ function mainHelp(): string {
     '  AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, …  S3 stores (artifacts.store, cache.store)',
     '  GITHUB_ACTIONS=true        groups, annotations and a step summary in GitHub Actions',
     '  NO_COLOR                   plain output',
-    'Exit codes: 0 ok, 1 failure, 2 bad input or usage, 70 internal error.',
+    'Exit codes: 0 ok, 1 failure, 2 bad input or usage, 130 interrupted, 70 internal error; each error code: docs/errors.md.',
   ].join('\n');
 }
 
@@ -76,7 +75,7 @@ export async function runCli(argv: readonly string[], output: Output = createOut
     if (positionals.length < command.positionals.min || positionals.length > command.positionals.max) {
       const expected = command.positionals.min === command.positionals.max ? `${command.positionals.min}` : `${command.positionals.min}-${command.positionals.max}`;
       // The first usage line only: an error is one line (see --help for the others).
-      throw new UsageError(`${command.name}: expected ${expected} argument(s), got ${positionals.length}; usage: ${command.usage.split('\n')[0]} (see imagebuild ${command.name} --help)`);
+      throw new UsageError(`${command.name}: expected ${expected} argument(s), got ${positionals.length}; usage: ${firstLine(command.usage)} (see imagebuild ${command.name} --help)`);
     }
     return await command.run({ positionals, flags: values, cwd, output });
   } catch (error) {
@@ -97,7 +96,7 @@ function parseCommandArgs(command: Command, args: readonly string[]) {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (error) {
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const message = firstLine(error);
     const valid = Object.keys(command.flags).map((f) => `--${f}`);
     throw new UsageError(`${command.name}: ${message}; valid options: ${valid.length > 0 ? valid.join(', ') : 'none'} (see imagebuild ${command.name} --help)`);
   }
@@ -111,6 +110,7 @@ function reportError(error: unknown, output: Output, debug: boolean): number {
   }
   if (error instanceof ImagebuildError) {
     for (const line of error.message.split('\n')) output.err(`${output.paint('red', 'error:')} ${line}`);
+    if (debug) output.err(`code: ${error.code} (exit ${error.exitCode}; docs/errors.md lists every code)`);
     if (debug && error.cause) output.err(String(error.cause instanceof Error ? error.cause.stack : error.cause));
     return error.exitCode;
   }
@@ -122,7 +122,7 @@ function reportError(error: unknown, output: Output, debug: boolean): number {
   }
   output.err(`${output.paint('red', 'internal error:')} ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   output.err('This is a bug in imagebuild; please report it with the command line and the spec.');
-  return EXIT_UNEXPECTED;
+  return INTERNAL_ERROR_EXIT;
 }
 
 /** What the machine did not allow (a full disk, a read-only or forbidden path): the user's to fix, not a bug. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { FileAccessError, ImagebuildError } from '../../errors.js';
+import { FileAccessError, ImagebuildError } from '../../errors/index.js';
 import { createQcow2FromRaw } from '../qemu-img/qemu-img.js';
 import { openBuildLog, runLogged, type BuildLog } from './build-log.js';
 import { customizeHookEnv, renderCustomizeHook } from './customize-hook.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTempDir } from '../../../test/helpers/temp-dir.js';
-import { ToolFailedError } from '../../errors.js';
+import { ToolFailedError } from '../../errors/index.js';
 import { openBuildLog, runLogged } from './build-log.js';
 
 const work = useTempDir('imagebuild-build-log-');

@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { execa } from 'execa';
-import { ToolFailedError } from '../../errors.js';
+import { ToolFailedError } from '../../errors/index.js';
 
 const TAIL_LINES = 20;
 

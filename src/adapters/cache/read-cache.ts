@@ -1,6 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { parseJsonOrUndefined } from '../../core/parse-json.js';
-import { ImagebuildError } from '../../errors.js';
+import { firstLine, ImagebuildError } from '../../errors/index.js';
 import { CacheEntry } from '../../core/plan/cache-entry.js';
 import { computeLayerKey } from '../../core/plan/plan-build.js';
 import { cacheLayout } from '../workspace/cache-layout.js';
@@ -32,7 +32,7 @@ export async function readCacheEntries(cacheDir: string): Promise<CacheScan> {
         entries.push(parsed.data);
       }
     } catch (error) {
-      problems.push(`${path}: unreadable (${(error as Error).message.split('\n')[0]}); ignored`);
+      problems.push(`${path}: unreadable (${firstLine(error)}); ignored`);
     }
   }
   return { entries, problems };
@@ -43,7 +43,7 @@ export async function readCacheEntry(cacheDir: string, key: string, layer: strin
   const path = cacheLayout(cacheDir).layerEntry(key);
   const parsed = CacheEntry.safeParse(await readFile(path, 'utf8').then(parseJsonOrUndefined, () => undefined));
   if (!parsed.success) {
-    throw new ImagebuildError('CACHE_ENTRY_INVALID', `${path}: unreadable or not a valid cache entry; run \`imagebuild rollback --layer ${layer}\` to drop it`, 1);
+    throw new ImagebuildError('CACHE_ENTRY_INVALID', `${path}: unreadable or not a valid cache entry; run \`imagebuild rollback --layer ${layer}\` to drop it`);
   }
   return parsed.data;
 }

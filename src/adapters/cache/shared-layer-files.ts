@@ -4,7 +4,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CacheEntry } from '../../core/plan/cache-entry.js';
-import { ImagebuildError } from '../../errors.js';
+import { ImagebuildError } from '../../errors/index.js';
 import { CACHE_ENTRY_FILE, cacheLayout } from '../workspace/cache-layout.js';
 
 // The local side of the shared layer cache: what a push reads from `<cache>/layers/<key>/` (and the
@@ -23,7 +23,7 @@ export async function readLayerForPush(cacheDir: string, key: string): Promise<{
   const entry = CacheEntry.parse(
     JSON.parse(
       await readFile(layout.layerEntry(key), 'utf8').catch(() => {
-        throw new ImagebuildError('CACHE_ENTRY_MISSING', `${layerDir}: no registered layer with this key to push`, 1);
+        throw new ImagebuildError('CACHE_ENTRY_MISSING', `${layerDir}: no registered layer with this key to push`);
       }),
     ),
   );

@@ -4,7 +4,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listTree, useTempDir } from '../../../test/helpers/temp-dir.js';
-import { acquireLock, LockHeldError } from './lock.js';
+import { acquireLock } from './lock.js';
+import { LockHeldError } from '../../errors/index.js';
 
 const work = useTempDir();
 

@@ -1,20 +1,6 @@
 import { hostname } from 'node:os';
 import { link, readFile, rm, writeFile } from 'node:fs/promises';
-import { ImagebuildError } from '../../errors.js';
-
-/** Who holds a lock: written into the lock file so a refused build can say who to wait for. */
-export type LockOwner = { readonly pid: number; readonly hostname: string; readonly command: string; readonly startedAt: string };
-
-/** Another live process holds the lock. */
-export class LockHeldError extends ImagebuildError {
-  constructor(
-    readonly path: string,
-    readonly owner: LockOwner | undefined,
-  ) {
-    const who = owner ? `pid ${owner.pid} on ${owner.hostname} (${owner.command}) since ${owner.startedAt}` : 'a process that left an unreadable lock file';
-    super('LOCKED', `${path}: held by ${who}; wait for it to finish, or remove the file if that process is gone`, 1);
-  }
-}
+import { LockHeldError, type LockOwner } from '../../errors/index.js';
 
 export type HeldLock = {
   /** The stale owner whose lock was taken over, if any (its process was dead). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { FileAccessError } from '../../errors.js';
+import { FileAccessError } from '../../errors/index.js';
 import type { TemplateSources } from '../../core/render/render-image.js';
 
 /** Reads a text file, turning "not found"/"permission denied" into a one-line FileAccessError naming the file. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { useTempDir } from '../../../test/helpers/temp-dir.js';
-import { FileAccessError } from '../../errors.js';
+import { FileAccessError } from '../../errors/index.js';
 import { sha256File } from './sha256.js';
 
 const work = useTempDir('imagebuild-sha256-');

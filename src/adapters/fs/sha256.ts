@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { FileAccessError } from '../../errors.js';
+import { FileAccessError } from '../../errors/index.js';
 import { createMeteredStream, type MeteredStream } from './metered-stream.js';
 
 // 4 MiB reads: with the 64 KiB default, per-chunk overhead costs ~60% (1 GiB: 0.9 s vs 0.55 s here);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FileAccessError } from '../../errors.js';
+import { FileAccessError } from '../../errors/index.js';
 
 /** Marks a directory as written by imagebuild, so replacing it can never delete a user's own files. */
 export const RENDER_MARKER = '.imagebuild-rendered';

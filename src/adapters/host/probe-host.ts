@@ -3,6 +3,7 @@ import { readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promis
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { cacheLayout } from '../workspace/cache-layout.js';
+import { firstLine } from '../../errors/index.js';
 
 /** The device id of the filesystem `path` is (or would be created) on. */
 export async function filesystemOf(path: string): Promise<string> {
@@ -46,7 +47,7 @@ export async function probeKvm(kernel: string | undefined, workDir: string, time
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (/Kernel panic|Run \/init|VFS: /.test(log)) return { usable: true, reason: `a kernel booted under KVM in ${seconds} s` };
   if (result.timedOut) return { usable: false, reason: `/dev/kvm opens but a kernel did not boot under KVM within ${timeoutMs / 1000} s` };
-  return { usable: false, reason: `the KVM boot probe failed: ${(result.stderr || 'no output').split('\n')[0]}` };
+  return { usable: false, reason: `the KVM boot probe failed: ${firstLine(result.stderr || 'no output')}` };
 }
 
 /** The newest host kernel under /boot, for the KVM probe when no image kernel is at hand. */

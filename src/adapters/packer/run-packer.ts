@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { execa } from 'execa';
-import { FileAccessError, ToolFailedError } from '../../errors.js';
+import { FileAccessError, ToolFailedError } from '../../errors/index.js';
 import { describeFsError } from '../fs/describe-fs-error.js';
 import { startOrphanWatchdog } from '../process/orphan-watchdog.js';
 

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, chmod, mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import { FileAccessError, ToolFailedError } from '../../errors.js';
+import { FileAccessError, ToolFailedError } from '../../errors/index.js';
 
 /** Quotes a value for POSIX sh so it is taken literally. */
 function shellQuote(value: string): string {

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { requireTools } from '../../../test/helpers/require-tools.js';
 import { useTempDir } from '../../../test/helpers/temp-dir.js';
-import { ToolFailedError } from '../../errors.js';
+import { ToolFailedError } from '../../errors/index.js';
 import { qemuImgShimDir } from './qemu-img-shim.js';
 import { checkImage, createOverlay, createQcow2FromRaw, flattenImage, readImageInfo, rebaseUnsafe } from './qemu-img.js';
 

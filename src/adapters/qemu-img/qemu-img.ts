@@ -1,7 +1,7 @@
 import { rename, rm, stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import { z } from 'zod';
-import { ToolFailedError } from '../../errors.js';
+import { ToolFailedError } from '../../errors/index.js';
 
 /** One image of a backing chain, as `qemu-img info` reports it. */
 export type ImageLayerInfo = {

@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { ToolFailedError } from '../../errors.js';
+import { firstLine, ToolFailedError } from '../../errors/index.js';
 import { startOrphanWatchdog } from '../process/orphan-watchdog.js';
 
 export type BootedVm = {
@@ -68,7 +68,7 @@ export async function bootVm(input: { image: string; workDir: string; accelerato
   // Fail fast when QEMU refuses to start (bad image, missing accelerator).
   const early = await Promise.race([exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1500))]);
   if (early) {
-    throw new ToolFailedError('qemu-system-x86_64', `qemu could not boot ${input.image}: ${String(early.stderr ?? '').split('\n')[0] || `exit ${early.exitCode}`}`, early.exitCode);
+    throw new ToolFailedError('qemu-system-x86_64', `qemu could not boot ${input.image}: ${firstLine(String(early.stderr ?? '')) || `exit ${early.exitCode}`}`, early.exitCode);
   }
   return {
     sshPort,

@@ -3,7 +3,7 @@ import { copyFile, chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyFingerprint } from '../../core/remote/known-hosts.js';
-import { ImagebuildError, ToolFailedError } from '../../errors.js';
+import { firstLine, ImagebuildError, ToolFailedError } from '../../errors/index.js';
 import { cacheLayout } from '../workspace/cache-layout.js';
 
 export type BuildKey = {
@@ -40,7 +40,7 @@ export async function ensureBuildKey(cacheDir: string, env: NodeJS.ProcessEnv = 
     const result = await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'imagebuild-build-key', '-f', join(temp, 'build_ed25519')], { reject: false, stdin: 'ignore' });
     if (result.exitCode !== 0) {
       await rm(temp, { recursive: true, force: true });
-      throw new ToolFailedError('ssh-keygen', `ssh-keygen could not create the build key: ${result.stderr.split('\n')[0] ?? result.exitCode}`, result.exitCode);
+      throw new ToolFailedError('ssh-keygen', `ssh-keygen could not create the build key: ${firstLine(result.stderr) || `exit ${result.exitCode}`}`, result.exitCode);
     }
     try {
       await rename(temp, dir);
@@ -48,7 +48,7 @@ export async function ensureBuildKey(cacheDir: string, env: NodeJS.ProcessEnv = 
       await rm(temp, { recursive: true, force: true });
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-      if (!existsSync(publicKeyFile)) throw new ImagebuildError('BUILD_KEY_MISSING', `${dir}: holds no build key (build_ed25519.pub); remove the directory to have a new key made`, 1);
+      if (!existsSync(publicKeyFile)) throw new ImagebuildError('CACHE_BROKEN', `${dir}: holds no build key (build_ed25519.pub); remove the directory to have a new key made`);
     }
   }
   const publicKey = (await readFile(publicKeyFile, 'utf8')).trim();
@@ -91,7 +91,7 @@ async function adoptSharedKey(source: string, dir: string, privateKeyFile: strin
 /** The public key line of the private key at `source` (ssh-keygen -y, which refuses anything unusable or passphrase-protected). */
 async function derivePublicKey(source: string): Promise<string> {
   if (!existsSync(source)) {
-    throw new ImagebuildError('BUILD_KEY_MISSING', `${SHARED_BUILD_KEY_ENV}=${source}: no such file; point it at an unencrypted ed25519 private key (e.g. a runner secret written to a file)`, 2);
+    throw new ImagebuildError('BUILD_KEY_MISSING', `${SHARED_BUILD_KEY_ENV}=${source}: no such file; point it at an unencrypted ed25519 private key (e.g. a runner secret written to a file)`);
   }
   // Through a private 0600 copy: a secret written to a file is often mode 0644, which ssh-keygen refuses.
   const temp = await mkdtemp(join(tmpdir(), 'imagebuild-key-'));
@@ -105,7 +105,7 @@ async function derivePublicKey(source: string): Promise<string> {
     await rm(temp, { recursive: true, force: true });
   }
   if (derived.exitCode !== 0) {
-    throw new ImagebuildError('BUILD_KEY_INVALID', `${SHARED_BUILD_KEY_ENV}=${source}: not an unencrypted OpenSSH private key (ssh-keygen -y failed); give an ed25519 key without a passphrase`, 2);
+    throw new ImagebuildError('BUILD_KEY_INVALID', `${SHARED_BUILD_KEY_ENV}=${source}: not an unencrypted OpenSSH private key (ssh-keygen -y failed); give an ed25519 key without a passphrase`);
   }
   return `${derived.stdout.trim().split(/\s+/).slice(0, 2).join(' ')} imagebuild-build-key`;
 }

@@ -5,7 +5,7 @@ import { dirname, join, posix, relative, sep } from 'node:path';
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { checkHostKey, entryNamesHost, keyFingerprint, knownHostName, parseKnownHosts } from '../../core/remote/known-hosts.js';
 import type { RemoteHostSpec } from '../../core/remote/remote-command.js';
-import { ImagebuildError } from '../../errors.js';
+import { firstLine, HostKeyError, ImagebuildError } from '../../errors/index.js';
 
 // A build host reached over SSH with ssh2: the server's key checked against known_hosts before any
 // credential is offered (on by default; unknown and changed keys are refused), authentication by
@@ -35,15 +35,9 @@ export type RemoteHost = {
   close(): void;
 };
 
-export class HostKeyError extends ImagebuildError {
-  constructor(message: string) {
-    super('HOST_KEY_REFUSED', message, 1);
-  }
-}
-
 async function readIdentity(auth: RemoteAuth, env: NodeJS.ProcessEnv): Promise<Pick<ConnectConfig, 'privateKey' | 'agent'>> {
   if (auth.identity) {
-    if (!existsSync(auth.identity)) throw new ImagebuildError('IDENTITY_MISSING', `--identity ${auth.identity}: no such file; give a private key file`, 2);
+    if (!existsSync(auth.identity)) throw new ImagebuildError('IDENTITY_MISSING', `--identity ${auth.identity}: no such file; give a private key file`);
     return { privateKey: await readFile(auth.identity) };
   }
   if (env.SSH_AUTH_SOCK) return { agent: env.SSH_AUTH_SOCK };
@@ -51,7 +45,7 @@ async function readIdentity(auth: RemoteAuth, env: NodeJS.ProcessEnv): Promise<P
     const path = join(env.HOME ?? homedir(), '.ssh', name);
     if (existsSync(path)) return { privateKey: await readFile(path) };
   }
-  throw new ImagebuildError('NO_SSH_IDENTITY', 'no SSH identity: start ssh-agent (SSH_AUTH_SOCK), or give --identity FILE, or create ~/.ssh/id_ed25519', 2);
+  throw new ImagebuildError('NO_SSH_IDENTITY', 'no SSH identity: start ssh-agent (SSH_AUTH_SOCK), or give --identity FILE, or create ~/.ssh/id_ed25519');
 }
 
 /** Connects to a build host; refuses a host key known_hosts does not vouch for. */
@@ -83,9 +77,9 @@ export async function connectRemoteHost(target: RemoteHostSpec, auth: RemoteAuth
       client.end();
       if (refusal) return settle(new HostKeyError(refusal));
       const why = error.level === 'client-authentication' ? `authentication as ${target.username} refused (agent or --identity key not authorised)` : error.message;
-      settle(new ImagebuildError('SSH_CONNECT_FAILED', `ssh ${target.username}@${name}: ${why}`, 1));
+      settle(new ImagebuildError('SSH_CONNECT_FAILED', `ssh ${target.username}@${name}: ${why}`));
     });
-    client.once('close', () => settle(new ImagebuildError('SSH_CONNECT_FAILED', `ssh ${target.username}@${name}: ${refusal ?? 'connection closed'}`, 1)));
+    client.once('close', () => settle(new ImagebuildError('SSH_CONNECT_FAILED', `ssh ${target.username}@${name}: ${refusal ?? 'connection closed'}`)));
     client.connect({
       host: target.host,
       port: target.port,
@@ -163,14 +157,14 @@ export async function connectRemoteHost(target: RemoteHostSpec, auth: RemoteAuth
         else files.push(rel);
       }
       const made = await host.run(`mkdir -p ${[...dirs].map((d) => `'${d.replace(/'/g, `'\\''`)}'`).join(' ')}`);
-      if (made.code !== 0) throw new ImagebuildError('REMOTE_FAILED', `${host.name}: mkdir ${remoteDir} failed: ${made.stderr.trim().split('\n')[0] ?? made.code}`, 1);
+      if (made.code !== 0) throw new ImagebuildError('REMOTE_FAILED', `${host.name}: mkdir ${remoteDir} failed: ${firstLine(made.stderr.trim()) || `exit ${made.code}`}`);
       for (const rel of files) await host.uploadFile(join(localDir, ...rel.split('/')), posix.join(remoteDir, rel));
       return files.length;
     },
     async downloadTree(remoteDir, localDir, include = () => true) {
       const s = await getSftp();
       const listing = await host.run(`cd '${remoteDir.replace(/'/g, `'\\''`)}' && find . -type f -print`);
-      if (listing.code !== 0) throw new ImagebuildError('REMOTE_FAILED', `${host.name}: cannot list ${remoteDir}: ${listing.stderr.trim().split('\n')[0] ?? listing.code}`, 1);
+      if (listing.code !== 0) throw new ImagebuildError('REMOTE_FAILED', `${host.name}: cannot list ${remoteDir}: ${firstLine(listing.stderr.trim()) || `exit ${listing.code}`}`);
       const files = listing.stdout
         .split('\n')
         .filter((l) => l.startsWith('./'))

@@ -1,4 +1,4 @@
-import { StoreAccessError } from './errors.js';
+import { StoreAccessError } from '../../errors/index.js';
 
 /** Checks a store key: `/`-separated, no empty, `.` or `..` segments, printable and path-safe. */
 export function assertStoreKey(key: string): string {

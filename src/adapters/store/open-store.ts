@@ -1,5 +1,5 @@
 import type { StoreSpec } from '../../core/spec/schema.js';
-import { StoreNotConfiguredError } from './errors.js';
+import { StoreNotConfiguredError } from '../../errors/index.js';
 import type { ArtifactStore } from './types.js';
 
 /** Opens the store a spec names; the S3 back-end (and the AWS SDK with it) is loaded only here, on first use. */

@@ -1,6 +1,7 @@
 import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { firstLine } from '../../errors/index.js';
 
 /** A tool's version as read from its own `--version` output, or why it could not be read. */
 export type ToolVersion = { readonly tool: string; readonly version: string | null; readonly error?: string };
@@ -76,7 +77,7 @@ export async function readToolVersion(tool: keyof typeof PROBES, options: { env?
     if (version && options.cache) options.cache[found.path] = { stamp: found.stamp, version };
     return version ? { tool, version } : { tool, version: null, error: `unrecognised \`${tool} ${probe.args.join(' ')}\` output` };
   } catch (error) {
-    return { tool, version: null, error: (error as Error).message.split('\n')[0] };
+    return { tool, version: null, error: firstLine(error) };
   }
 }
 

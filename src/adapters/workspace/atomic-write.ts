@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FileAccessError } from '../../errors.js';
+import { FileAccessError } from '../../errors/index.js';
 import { describeFsError } from '../fs/describe-fs-error.js';
 
 /** Writes a file atomically: a temporary file beside it, then one rename; on failure (a full disk) the temporary file goes too. */

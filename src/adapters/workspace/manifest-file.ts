@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ManifestInvalidError } from '../../core/manifest/errors.js';
+import { ManifestInvalidError } from '../../errors/index.js';
 import { parseManifest, serializeManifest, type ImageManifest } from '../../core/manifest/image-manifest.js';
 import { describeFsError } from '../fs/describe-fs-error.js';
 import { writeFileAtomically } from './atomic-write.js';

@@ -7,7 +7,7 @@ import { readImageInfo, rebaseUnsafe } from '../../adapters/qemu-img/qemu-img.js
 import { describeGateFailure, evaluateGate, GateVerdict } from '../../core/gate/evaluate-gate.js';
 import { parseAnsibleRunReport, parseGuestFacts, parseGuestGateReport, type GuestFacts } from '../../core/gate/gate-report.js';
 import type { LayerPlan } from '../../core/plan/plan-build.js';
-import { GateFailedError, ImagebuildError } from '../../errors.js';
+import { GateFailedError, ImagebuildError } from '../../errors/index.js';
 import type { BuildRun } from './build-run.js';
 import type { LayerOutcome } from './options.js';
 import { runPackerUnit, type UnitBase } from './packer-unit.js';
@@ -43,7 +43,7 @@ export async function reuseLayer(run: BuildRun, layerPlan: LayerPlan, parentImag
   const facts = entry.facts === undefined ? undefined : parseGuestFacts(entry.facts, `${layerPlan.layer} cache entry`);
   const gate = GateVerdict.safeParse(entry.gate);
   if (!gate.success) {
-    throw new ImagebuildError('CACHE_ENTRY_INVALID', `${image}: cache entry has no valid gate verdict; run \`imagebuild rollback --layer ${layerPlan.layer}\` to drop it`, 1);
+    throw new ImagebuildError('CACHE_ENTRY_INVALID', `${image}: cache entry has no valid gate verdict; run \`imagebuild rollback --layer ${layerPlan.layer}\` to drop it`);
   }
   return { image, facts, outcome: { layer: layerPlan.layer, key: layerPlan.key, action: 'reused', durationS: entry.durationS ?? 0, gate: gate.data }, notices };
 }

@@ -9,7 +9,7 @@ import { releaseLayout, type ReleaseLayout } from '../../adapters/workspace/rele
 import type { BuildPlan } from '../../core/plan/plan-build.js';
 import { encodeCanonicalJson } from '../../core/render/encode.js';
 import { specHashOf } from '../../core/spec/spec-hash.js';
-import { VersionExistsError } from '../../errors.js';
+import { VersionExistsError } from '../../errors/index.js';
 import { prepareImage, type PreparedImage } from '../prepare-image.js';
 import type { BuildRun } from './build-run.js';
 import type { BuildOptions, BuildReport } from './options.js';

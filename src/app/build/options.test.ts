@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../errors/index.js';
 import { BUILD_REQUEST_FLAGS, decodeBuildFlags, encodeBuildRequest, type BuildRequest } from './options.js';
 
 const OPTIONS = Object.fromEntries(Object.entries(BUILD_REQUEST_FLAGS).map(([name, type]) => [name, { type }]));

@@ -3,7 +3,7 @@ import type { GateVerdict } from '../../core/gate/evaluate-gate.js';
 import type { ImageManifest } from '../../core/manifest/image-manifest.js';
 import type { HostProfile } from '../../core/spec/host-profile.js';
 import { isLayerName, LAYER_NAMES, type LayerName } from '../../core/spec/layers.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../errors/index.js';
 
 export type BuildOptions = {
   readonly specArg?: string;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ensureDirectory, pathExists, removeTree } from '../../adapters/fs/directories.js';
 import { runPackerBuild } from '../../adapters/packer/run-packer.js';
-import { BuildInterruptedError, ImagebuildError } from '../../errors.js';
+import { InterruptedError, ImagebuildError } from '../../errors/index.js';
 import type { BuildRun } from './build-run.js';
 
 /** What a Packer run builds on: the image below it and how the build VM runs. */
@@ -29,7 +29,7 @@ export async function runPackerUnit(run: BuildRun, unit: string, base: UnitBase,
   };
   await ensureDirectory(vars.report_dir);
   await removeTree(vars.output_directory);
-  if (run.signal.aborted) throw new BuildInterruptedError('interrupted');
+  if (run.signal.aborted) throw new InterruptedError('interrupted');
   const { durationS } = await runPackerBuild({
     templateDir: run.dir.renderedOf(unit),
     templateFile: `${unit}.pkr.hcl`,

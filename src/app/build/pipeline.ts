@@ -3,7 +3,7 @@ import { readCacheEntries } from '../../adapters/cache/read-cache.js';
 import type { GuestFacts } from '../../core/gate/gate-report.js';
 import type { ArtifactVerification, ImageManifest } from '../../core/manifest/image-manifest.js';
 import { computeSealKey, type BuildPlan } from '../../core/plan/plan-build.js';
-import { BuildInterruptedError } from '../../errors.js';
+import { InterruptedError } from '../../errors/index.js';
 import { bootstrapDirOf, ensureBootstrap } from './bootstrap.js';
 import { buildLayer, reuseLayer, type LayerResult } from './layer.js';
 import { openBuild } from './open-build.js';
@@ -124,9 +124,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     await settlePlan(plan);
     await runSteps(steps, { renderer: options.renderer, onEvent: options.onEvent, outcomeOf: (step) => outcomes.find((o) => o.layer === step) });
   } catch (error) {
-    if (!options.signal.aborted || error instanceof BuildInterruptedError) throw error;
+    if (!options.signal.aborted || error instanceof InterruptedError) throw error;
     const next = plan.layers.find((l) => l.action === 'build' && !outcomes.some((o) => o.layer === l.layer));
-    throw new BuildInterruptedError(`build interrupted${next ? ` during ${next.layer}` : ''}; nothing half-done was registered — re-run the same command to resume${next ? ` from ${next.layer}` : ''}`);
+    throw new InterruptedError(`build interrupted${next ? ` during ${next.layer}` : ''}; nothing half-done was registered — re-run the same command to resume${next ? ` from ${next.layer}` : ''}`);
   } finally {
     // Layers that passed their gate finish uploading even when a later layer failed (not after Ctrl-C).
     if (!options.signal.aborted) await Promise.all(pushes);

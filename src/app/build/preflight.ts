@@ -3,7 +3,7 @@ import { pathExists } from '../../adapters/fs/directories.js';
 import { commandExists, filesystemOf, hostKernel, pciDriverOf, probeKvmOncePerBoot } from '../../adapters/host/probe-host.js';
 import type { BuildPlan } from '../../core/plan/plan-build.js';
 import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../../core/preflight/check-preflight.js';
-import { PreflightError } from '../../errors.js';
+import { PreflightError } from '../../errors/index.js';
 import type { BuildRun } from './build-run.js';
 
 /** The host tools a build runs, and why: what preflight looks for on PATH. */

@@ -4,7 +4,7 @@ import { readTree } from '../../adapters/fs/read-files.js';
 import { RENDER_MARKER, replaceDirectory } from '../../adapters/fs/write-files.js';
 import { qemuImgShimDir } from '../../adapters/qemu-img/qemu-img-shim.js';
 import { compareRendered } from '../../core/render/compare-rendered.js';
-import { ImagebuildError } from '../../errors.js';
+import { ImagebuildError } from '../../errors/index.js';
 import { renderSpec } from '../prepare-image.js';
 import type { BuildRun } from './build-run.js';
 
@@ -23,7 +23,6 @@ export async function prepareBuildDirectory(run: BuildRun, renderedDir: string |
       throw new ImagebuildError(
         'RENDERED_MISMATCH',
         `${renderedDir}: not what this imagebuild renders for the spec (${differences.slice(0, 3).join(', ')}${differences.length > 3 ? `, +${differences.length - 3} more` : ''}); render with the same imagebuild version and Packer version`,
-        2,
       );
     }
   }

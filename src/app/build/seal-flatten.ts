@@ -4,10 +4,10 @@ import { ensureDirectory, fileSize, linkOrCopyFile, listDirectory, pathExists, r
 import { flattenImage } from '../../adapters/qemu-img/qemu-img.js';
 import { readManifestFile } from '../../adapters/workspace/manifest-file.js';
 import { releaseLayout } from '../../adapters/workspace/release-layout.js';
-import { ManifestInvalidError } from '../../core/manifest/errors.js';
+import { ManifestInvalidError } from '../../errors/index.js';
 import type { ArtifactVerification, ImageManifest } from '../../core/manifest/image-manifest.js';
 import { versionOfReleaseDirName } from '../../core/version/release-version.js';
-import { ImagebuildError } from '../../errors.js';
+import { ImagebuildError } from '../../errors/index.js';
 import type { BuildRun } from './build-run.js';
 import { runPackerUnit, type UnitBase } from './packer-unit.js';
 

@@ -3,7 +3,7 @@ import { openStore } from '../../adapters/store/open-store.js';
 import type { ArtifactStore } from '../../adapters/store/types.js';
 import type { BuildPlan, LayerPlan } from '../../core/plan/plan-build.js';
 import { formatBytes, formatTransfer } from '../../core/release/transfer-rate.js';
-import { firstLine } from '../../errors.js';
+import { firstLine } from '../../errors/index.js';
 import { pullLayerChain, pushLayer } from '../release-layer-cache.js';
 import type { BuildRun } from './build-run.js';
 

@@ -1,4 +1,4 @@
-import { VerifyFailedError } from '../../errors.js';
+import { VerifyFailedError } from '../../errors/index.js';
 import type { ArtifactVerification } from '../../core/manifest/image-manifest.js';
 import { verifyArtifact } from '../verify-image.js';
 import type { BuildRun } from './build-run.js';

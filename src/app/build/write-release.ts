@@ -6,7 +6,7 @@ import { MANIFEST_FILE, sumsFileText, SUMS_FILE } from '../../adapters/workspace
 import type { GuestFacts } from '../../core/gate/gate-report.js';
 import { assembleManifest, serializeManifest, type ArtifactVerification, type ImageManifest } from '../../core/manifest/image-manifest.js';
 import type { BuildPlan } from '../../core/plan/plan-build.js';
-import { ImagebuildError } from '../../errors.js';
+import { ImagebuildError } from '../../errors/index.js';
 import type { BuildRun } from './build-run.js';
 import type { LayerOutcome } from './options.js';
 import { stagingDirOf } from './seal-flatten.js';

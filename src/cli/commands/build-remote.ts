@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { decodeBuildFlags } from '../../app/build/options.js';
 import { parseHostArg } from '../../core/remote/remote-command.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../errors/index.js';
 import type { Invocation } from '../command.js';
 import { stringFlag } from '../flags.js';
 import { withInterrupt } from '../interrupt.js';

@@ -1,6 +1,6 @@
 import { decodeBuildFlags } from '../../app/build/options.js';
 import { formatBytes } from '../../core/release/transfer-rate.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../errors/index.js';
 import type { Command } from '../command.js';
 import { HOST_PROFILE_FLAG, JSON_FLAG, SPEC_FLAG, stringFlag } from '../flags.js';
 

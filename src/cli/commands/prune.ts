@@ -1,5 +1,5 @@
 import { formatBytes } from '../../core/release/transfer-rate.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../errors/index.js';
 import type { Command } from '../command.js';
 import { STORE_JSON_FLAG, STORE_SPEC_FLAG, stringFlag } from '../flags.js';
 

@@ -1,5 +1,5 @@
 import { formatBytes, formatDuration } from '../../core/release/transfer-rate.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../errors/index.js';
 import type { Command } from '../command.js';
 import { STORE_JSON_FLAG, STORE_NOTE, STORE_SPEC_FLAG, stringFlag, versionArg } from '../flags.js';
 import { withInterrupt } from '../interrupt.js';

@@ -1,6 +1,6 @@
 import { decodeBuildFlags, layerOfFlag } from '../../app/build/options.js';
 import { LAYER_NAMES } from '../../core/spec/layers.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../errors/index.js';
 import type { Command, FlagSpec, Invocation } from '../command.js';
 import { HOST_PROFILE_FLAG, JSON_FLAG, SPEC_FLAG, stringFlag, versionArg } from '../flags.js';
 

@@ -1,4 +1,4 @@
-import { SpecInvalidError } from '../../errors.js';
+import { SpecInvalidError } from '../../errors/index.js';
 import type { Command } from '../command.js';
 import { JSON_FLAG, SPEC_FLAG, stringFlag } from '../flags.js';
 

@@ -2,7 +2,7 @@ import type { LayerName } from '../spec/layers.js';
 import type { ImageSpec } from '../spec/schema.js';
 import type { GateCheckResult } from './gate-verdict.js';
 import type { AnsibleRunReport } from './gate-report.js';
-import { oneLine } from './judge-measurement.js';
+import { oneLine } from '../../errors/index.js';
 
 const MAX_NAMED_TASKS = 5;
 

@@ -3,7 +3,8 @@ import type { ImageSpec } from '../spec/schema.js';
 import { ansibleChecks, type GateAnsibleReports } from './ansible-checks.js';
 import type { GuestGateReport } from './gate-report.js';
 import { verdictOf, type GateCheckResult, type GateVerdict } from './gate-verdict.js';
-import { oneLine, type GateRule } from './judge-measurement.js';
+import { oneLine } from '../../errors/index.js';
+import type { GateRule } from './judge-measurement.js';
 import { rulesFor } from './layer-rules.js';
 
 // The guest measures, the host judges: every threshold comes from the spec here, so changing one

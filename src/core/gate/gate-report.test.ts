@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { catchErrorOf } from '../../../test/helpers/catch-error.js';
-import { GateReportInvalidError } from './errors.js';
+import { GateReportInvalidError } from '../../errors/index.js';
 import { parseAnsibleRunReport, parseGuestFacts, parseGuestGateReport } from './gate-report.js';
 
 // Shapes as run_checks.py, facts.py and the imagebuild_report callback write them (recorded from the

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LAYER_NAMES } from '../spec/layers.js';
-import { GateReportInvalidError } from './errors.js';
+import { GateReportInvalidError } from '../../errors/index.js';
 
 // Schemas for the three JSON files that come back from the build VM (guest/run_checks.py,
 // guest/facts.py, ansible/callback_plugins/imagebuild_report.py). Objects are loose: the guest

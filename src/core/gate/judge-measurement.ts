@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { oneLine } from '../../errors/index.js';
 
 // How a rule turns one measured value into pass, fail or error; a value of the wrong kind is an error, never a pass.
 
@@ -90,10 +91,4 @@ export function formatMeasured(value: Json): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   const line = oneLine(text);
   return line.length <= 200 ? line : `${line.slice(0, 197)}...`;
-}
-
-// Guest reasons are stderr tails; the CLI prints one line per check.
-/** Text on one line: guest reasons are stderr tails, and the CLI prints one line per check. */
-export function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }

@@ -5,7 +5,7 @@ import { demoSpecYaml } from '../../../test/helpers/demo-spec-yaml.js';
 import { parseSpec } from '../spec/parse-spec.js';
 import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
 import { catchErrorOf } from '../../../test/helpers/catch-error.js';
-import { ManifestInvalidError } from './errors.js';
+import { ManifestInvalidError } from '../../errors/index.js';
 import { assembleManifest, ImageManifest, serializeManifest, type ManifestInput, type ManifestLayerInput } from './image-manifest.js';
 
 // The reference's image-manifest.json (epic-1a-architecture.md, "Metadata File"), verbatim: the shape

@@ -6,7 +6,7 @@ import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
 import type { ImageSpec } from '../spec/schema.js';
 import { Sha256 } from '../digest.js';
 import { ReleaseVersion } from '../version/release-version.js';
-import { ManifestInvalidError } from './errors.js';
+import { ManifestInvalidError } from '../../errors/index.js';
 
 // image-manifest.json: the reference's shape (epic-1a-architecture.md, "Metadata File") first and in
 // its order, then imagebuild's additive fields. Every value describing the image is read from the

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bumpOf, checkVersionBump, classifyManifestChanges, classifySpecChanges, requiredBump } from './bump-policy.js';
-import { BumpMismatchError } from './errors.js';
+import { BumpMismatchError } from '../../errors/index.js';
 import { testManifest } from '../../../test/helpers/test-manifest.js';
 
 describe('classifyManifestChanges', () => {

@@ -1,6 +1,6 @@
 import semver from 'semver';
 import type { ImageManifest } from '../manifest/image-manifest.js';
-import { BumpMismatchError } from './errors.js';
+import { BumpMismatchError } from '../../errors/index.js';
 
 // The reference's versioning rule, made checkable: MAJOR for an OS or architecture change, at least
 // MINOR for a new framework or capability, PATCH for fixes, driver patches and security updates.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { VersionExistsError } from '../../errors.js';
-import { ReleaseIndexInvalidError, ReleaseNotFoundError, ReleaseRefusedError } from './errors.js';
+import { VersionExistsError } from '../../errors/index.js';
+import { ReleaseIndexInvalidError, ReleaseNotFoundError, ReleaseRefusedError } from '../../errors/index.js';
 import { addRelease, emptyReleaseIndex, latestRelease, parseReleaseIndex, previousRelease, removeReleases, resolveRelease, setCurrent, type ReleaseRecord } from './release-index.js';
 
 function record(version: string): ReleaseRecord {

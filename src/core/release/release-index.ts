@@ -1,7 +1,7 @@
 import semver from 'semver';
 import { z } from 'zod';
-import { VersionExistsError } from '../../errors.js';
-import { ReleaseIndexInvalidError, ReleaseNotFoundError, ReleaseRefusedError } from './errors.js';
+import { VersionExistsError } from '../../errors/index.js';
+import { ReleaseIndexInvalidError, ReleaseNotFoundError, ReleaseRefusedError } from '../../errors/index.js';
 import { Sha256 } from '../digest.js';
 import { ReleaseVersion } from '../version/release-version.js';
 

@@ -4,7 +4,7 @@ import { parseDocument, type Document } from 'yaml';
 import { describe, expect, it } from 'vitest';
 
 import { catchErrorOf } from '../../../test/helpers/catch-error.js';
-import { SpecInvalidError } from '../../errors.js';
+import { SpecInvalidError } from '../../errors/index.js';
 import { parseSpec } from './parse-spec.js';
 
 const DEMO_FILE = 'manifests/vault-cube-demo-box.yaml';

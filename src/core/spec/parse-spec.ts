@@ -1,6 +1,6 @@
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { SpecInvalidError } from '../../errors.js';
+import { firstLine, SpecInvalidError } from '../../errors/index.js';
 import { checkGpuStack, describeGpu, minimumsFor, type CompatOptions, type GpuStack } from '../compat/check-gpu-stack.js';
 import { COMPAT_TABLE } from '../compat/table.js';
 import { ImageSpec } from './schema.js';
@@ -194,8 +194,4 @@ function typeName(value: unknown): string {
 function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(root)';
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0] ?? message;
 }

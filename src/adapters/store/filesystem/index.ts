@@ -4,9 +4,8 @@ import { link, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } fr
 import { basename, dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ImagebuildError } from '../../../errors.js';
 import { acquireLock } from '../../fs/lock.js';
-import { StoreAccessError, StoreConflictError } from '../errors.js';
+import { ImagebuildError, InterruptedError, StoreAccessError, StoreConflictError } from '../../../errors/index.js';
 import { assertStoreKey } from '../keys.js';
 import { createMeteredStream } from '../../fs/metered-stream.js';
 import type { ArtifactStore, PutFileOptions, PutJsonOptions, StoreObject, StoredJson } from '../types.js';
@@ -150,7 +149,7 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
   return store;
 
   function fail(action: string, key: string, error: unknown): never {
-    if ((error as Error).name === 'AbortError') throw new ImagebuildError('INTERRUPTED', `${describe(key)}: ${action} interrupted`, 130);
+    if ((error as Error).name === 'AbortError') throw new InterruptedError(`${describe(key)}: ${action} interrupted`);
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new StoreAccessError(`${describe(key)}: cannot ${action} it (${code})`, { cause: error });
   }

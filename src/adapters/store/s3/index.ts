@@ -1,8 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { ImagebuildError } from '../../../errors.js';
-import { StoreAccessError, StoreConflictError } from '../errors.js';
+import { ImagebuildError, InterruptedError, StoreAccessError, StoreConflictError } from '../../../errors/index.js';
 import { assertStoreKey } from '../keys.js';
 import type { ArtifactStore, PutFileOptions, PutJsonOptions, StoreObject, StoredJson } from '../types.js';
 import type { S3StoreSettings } from './config.js';
@@ -54,7 +53,7 @@ export function createS3Store(settings: S3StoreSettings, env: NodeJS.ProcessEnv 
     if (status === 412 || e.name === 'PreconditionFailed') {
       throw new StoreConflictError(key, `${describe(key)}: ${action} refused by the server: the object exists or changed since it was read (HTTP 412)`);
     }
-    if (e.name === 'AbortError') throw new ImagebuildError('INTERRUPTED', `${describe(key)}: ${action} interrupted`, 130);
+    if (e.name === 'AbortError') throw new InterruptedError(`${describe(key)}: ${action} interrupted`);
     const name = e.code && (e.name === undefined || e.name === 'Error') ? e.code : (e.name ?? 'Error');
     // Error texts come from a server; never let one echo a credential back into a message or log.
     const message = scrub(e.message ?? String(error), secrets);
@@ -101,7 +100,7 @@ export function createS3Store(settings: S3StoreSettings, env: NodeJS.ProcessEnv 
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         });
       } catch (error) {
-        if (options.signal?.aborted) throw new ImagebuildError('INTERRUPTED', `${describe(key)}: upload interrupted`, 130);
+        if (options.signal?.aborted) throw new InterruptedError(`${describe(key)}: upload interrupted`);
         translate(error, 'upload', key);
       }
     },

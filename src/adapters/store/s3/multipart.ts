@@ -10,7 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { createMeteredStream, type MeteredStream } from '../../fs/metered-stream.js';
-import { StoreAccessError } from '../errors.js';
+import { StoreAccessError } from '../../../errors/index.js';
 
 // Why not @aws-sdk/lib-storage's Upload: it cuts a stream into parts by gluing the read chunks into a
 // new buffer per part (a copy of every byte, and 2 GiB of short-lived buffers per 2 GiB uploaded) and

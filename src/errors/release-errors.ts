@@ -1,43 +1,59 @@
-import { ImagebuildError } from '../../errors.js';
+import { ImagebuildError, oneLine } from './imagebuild-error.js';
+
+// Releases: their manifests, the release index, and the bytes they promise.
+
+/** An image manifest that does not validate, on assembly, on read or on write; names the image or file and the first problem. */
+export class ManifestInvalidError extends ImagebuildError {
+  /** The problem without the manifest's location, e.g. `size_bytes: expected number`. */
+  readonly detail: string;
+
+  constructor(
+    readonly problem: string,
+    options?: ErrorOptions & { readonly detail?: string },
+  ) {
+    super('MANIFEST_INVALID', `image-manifest.json: ${oneLine(problem)}`, options);
+    this.detail = options?.detail ?? problem;
+  }
+}
 
 /** The version bump does not match what changed since the previous release (semver policy); names the change and the bump it demands. */
 export class BumpMismatchError extends ImagebuildError {
   constructor(message: string) {
-    super('BUMP_MISMATCH', message, 2);
+    super('BUMP_MISMATCH', message);
   }
 }
 
 /** A release version or `current` that the store (or the output directory) does not hold. */
 export class ReleaseNotFoundError extends ImagebuildError {
   constructor(message: string) {
-    super('RELEASE_NOT_FOUND', message, 2);
+    super('RELEASE_NOT_FOUND', message);
   }
 }
 
 /** A release that cannot be made current or published: its gates or its verification failed. */
 export class ReleaseRefusedError extends ImagebuildError {
   constructor(message: string) {
-    super('RELEASE_REFUSED', message, 2);
+    super('RELEASE_REFUSED', message);
   }
 }
 
 /** A release index (releases.json) that does not parse or validate. */
 export class ReleaseIndexInvalidError extends ImagebuildError {
   constructor(message: string, options?: ErrorOptions) {
-    super('RELEASE_INDEX_INVALID', message.replace(/\s*[\r\n]+\s*/g, ' '), 1, options);
+    super('RELEASE_INDEX_INVALID', oneLine(message), options);
   }
 }
 
 /** The store contradicts itself (a manifest that disagrees with the release index): corrupted state, not bad input. */
 export class ReleaseInconsistentError extends ImagebuildError {
   constructor(message: string) {
-    super('RELEASE_INCONSISTENT', message, 1);
+    super('RELEASE_INCONSISTENT', message);
   }
 }
 
 /** A downloaded (or pulled) file whose SHA-256 is not the one its manifest records. */
 export class ChecksumMismatchError extends ImagebuildError {
   constructor(message: string) {
-    super('CHECKSUM_MISMATCH', message, 1);
+    super('CHECKSUM_MISMATCH', message);
   }
 }
