@@ -1,20 +1,12 @@
-import { ImagebuildError, oneLine } from './imagebuild-error.js';
+import { errorWithCode, ImagebuildError, oneLine } from './imagebuild-error.js';
 
 // Something imagebuild must reach could not be reached or refused it: files, the store, the cache lock, a remote host.
 
 /** A file the tool must read or write could not be, for a reason the user can act on. */
-export class FileAccessError extends ImagebuildError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('FILE_ACCESS', message, options);
-  }
-}
+export class FileAccessError extends errorWithCode('FILE_ACCESS') {}
 
 /** The spec names no artifacts.store, and the command needs one. */
-export class StoreNotConfiguredError extends ImagebuildError {
-  constructor(message: string) {
-    super('STORE_NOT_CONFIGURED', message);
-  }
-}
+export class StoreNotConfiguredError extends errorWithCode('STORE_NOT_CONFIGURED') {}
 
 /** A store request failed (network, permissions, missing bucket, server error); the message never carries credentials. */
 export class StoreAccessError extends ImagebuildError {
@@ -48,8 +40,4 @@ export class LockHeldError extends ImagebuildError {
 }
 
 /** A remote host's SSH key is not the one known_hosts records (or none is recorded and none may be learned). */
-export class HostKeyError extends ImagebuildError {
-  constructor(message: string) {
-    super('HOST_KEY_REFUSED', message);
-  }
-}
+export class HostKeyError extends errorWithCode('HOST_KEY_REFUSED') {}

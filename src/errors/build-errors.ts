@@ -1,4 +1,4 @@
-import { ImagebuildError, oneLine } from './imagebuild-error.js';
+import { errorWithCode, ImagebuildError, oneLine } from './imagebuild-error.js';
 
 // A build that failed or was stopped: what ran, what it found, where the evidence is kept.
 
@@ -46,15 +46,7 @@ export class GateReportInvalidError extends ImagebuildError {
 }
 
 /** The finished artifact failed its verification boot; it is not published. */
-export class VerifyFailedError extends ImagebuildError {
-  constructor(message: string) {
-    super('VERIFY_FAILED', message);
-  }
-}
+export class VerifyFailedError extends errorWithCode('VERIFY_FAILED') {}
 
 /** Work stopped by SIGINT/SIGTERM (a build, an upload, a download); nothing half-done was registered. */
-export class InterruptedError extends ImagebuildError {
-  constructor(message: string) {
-    super('INTERRUPTED', message);
-  }
-}
+export class InterruptedError extends errorWithCode('INTERRUPTED') {}

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from './codes.js';
 import { ImagebuildError } from './imagebuild-error.js';
-import { InterruptedError, UsageError } from './index.js';
+import { InterruptedError, ReleaseNotFoundError, UsageError } from './index.js';
 
 const DOC = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 
@@ -18,6 +18,13 @@ describe('error codes', () => {
     expect(new UsageError('x').exitCode).toBe(2);
     expect(new InterruptedError('x').exitCode).toBe(130);
     expect(new ImagebuildError('CACHE_BROKEN', 'x').exitCode).toBe(1);
+  });
+
+  it('gives a class made with errorWithCode its own name and code', () => {
+    const error = new ReleaseNotFoundError('v9.9.9 is not in the store');
+
+    expect(error).toBeInstanceOf(ImagebuildError);
+    expect([error.name, error.code, error.exitCode, error.message]).toEqual(['ReleaseNotFoundError', 'RELEASE_NOT_FOUND', 2, 'v9.9.9 is not in the store']);
   });
 
   it('uses only the exit statuses README and --help promise', () => {

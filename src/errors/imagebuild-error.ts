@@ -24,3 +24,12 @@ export function firstLine(error: unknown): string {
 export function oneLine(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
+
+/** The base of an error class whose every instance has `code` and takes a message: `class ReleaseNotFoundError extends errorWithCode('RELEASE_NOT_FOUND') {}`. */
+export function errorWithCode(code: ErrorCode) {
+  return class extends ImagebuildError {
+    constructor(message: string, options?: ErrorOptions) {
+      super(code, message, options);
+    }
+  };
+}

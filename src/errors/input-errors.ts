@@ -1,4 +1,4 @@
-import { ImagebuildError } from './imagebuild-error.js';
+import { errorWithCode, ImagebuildError } from './imagebuild-error.js';
 
 // What the user gave is wrong: exit 2, fix the input and run again.
 
@@ -15,15 +15,7 @@ export class SpecInvalidError extends ImagebuildError {
 }
 
 /** Wrong command-line usage: unknown flag, missing or malformed argument. */
-export class UsageError extends ImagebuildError {
-  constructor(message: string) {
-    super('USAGE', message);
-  }
-}
+export class UsageError extends errorWithCode('USAGE') {}
 
 /** A version that was already built from other inputs: versions are immutable. */
-export class VersionExistsError extends ImagebuildError {
-  constructor(message: string) {
-    super('VERSION_EXISTS', message);
-  }
-}
+export class VersionExistsError extends errorWithCode('VERSION_EXISTS') {}

@@ -1,4 +1,4 @@
-import { ImagebuildError, oneLine } from './imagebuild-error.js';
+import { errorWithCode, ImagebuildError, oneLine } from './imagebuild-error.js';
 
 // Releases: their manifests, the release index, and the bytes they promise.
 
@@ -17,25 +17,13 @@ export class ManifestInvalidError extends ImagebuildError {
 }
 
 /** The version bump does not match what changed since the previous release (semver policy); names the change and the bump it demands. */
-export class BumpMismatchError extends ImagebuildError {
-  constructor(message: string) {
-    super('BUMP_MISMATCH', message);
-  }
-}
+export class BumpMismatchError extends errorWithCode('BUMP_MISMATCH') {}
 
 /** A release version or `current` that the store (or the output directory) does not hold. */
-export class ReleaseNotFoundError extends ImagebuildError {
-  constructor(message: string) {
-    super('RELEASE_NOT_FOUND', message);
-  }
-}
+export class ReleaseNotFoundError extends errorWithCode('RELEASE_NOT_FOUND') {}
 
 /** A release that cannot be made current or published: its gates or its verification failed. */
-export class ReleaseRefusedError extends ImagebuildError {
-  constructor(message: string) {
-    super('RELEASE_REFUSED', message);
-  }
-}
+export class ReleaseRefusedError extends errorWithCode('RELEASE_REFUSED') {}
 
 /** A release index (releases.json) that does not parse or validate. */
 export class ReleaseIndexInvalidError extends ImagebuildError {
@@ -45,15 +33,7 @@ export class ReleaseIndexInvalidError extends ImagebuildError {
 }
 
 /** The store contradicts itself (a manifest that disagrees with the release index): corrupted state, not bad input. */
-export class ReleaseInconsistentError extends ImagebuildError {
-  constructor(message: string) {
-    super('RELEASE_INCONSISTENT', message);
-  }
-}
+export class ReleaseInconsistentError extends errorWithCode('RELEASE_INCONSISTENT') {}
 
 /** A downloaded (or pulled) file whose SHA-256 is not the one its manifest records. */
-export class ChecksumMismatchError extends ImagebuildError {
-  constructor(message: string) {
-    super('CHECKSUM_MISMATCH', message);
-  }
-}
+export class ChecksumMismatchError extends errorWithCode('CHECKSUM_MISMATCH') {}
