@@ -1,8 +1,9 @@
-import { join, posix, resolve } from 'node:path';
+import { join, posix } from 'node:path';
 import { replaceDirectory, replaceDirectoryWith } from '../adapters/fs/write-files.js';
 import { connectRemoteHost, type RemoteAuth, type RemoteHost } from '../adapters/ssh/remote-host.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { releaseLayout } from '../adapters/workspace/release-layout.js';
+import { remoteStagingDir } from '../adapters/workspace/project-layout.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
 import { REMOTE_PID_MARKER, remoteBuildCommand, shellQuote, type RemoteHostSpec } from '../core/remote/remote-command.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
@@ -67,7 +68,7 @@ export async function remoteBuild(options: RemoteBuildOptions): Promise<RemoteBu
     const packerVersion = /v?(\d+\.\d+\.\d+)/.exec(packerLine)?.[1];
 
     const buildDir = posix.join(options.remoteDir, spec.name);
-    const stage = resolve(options.cwd, '.imagebuild', 'remote', `${options.target.host}-${options.target.port}`, spec.name);
+    const stage = remoteStagingDir(options.cwd, options.target.host, options.target.port, spec.name);
     await replaceDirectory(join(stage, 'rendered'), await renderSpec(spec, packerVersion));
     options.onStep(`uploading the spec and the rendered files (for Packer ${packerVersion ?? 'unknown'}) to ${host.name}:${buildDir}`);
     const cleared = await host.run(`mkdir -p ${shellQuote(buildDir)} && rm -rf ${shellQuote(posix.join(buildDir, 'rendered'))}`);

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { defaultRenderDir } from '../adapters/workspace/project-layout.js';
 import { replaceDirectory } from '../adapters/fs/write-files.js';
 import { readToolVersion } from '../adapters/tools/tool-versions.js';
 import type { RenderedFile } from '../core/render/render-image.js';
@@ -20,7 +21,7 @@ export async function renderSpecFiles(options: { specArg?: string; outArg?: stri
     ? { version: options.packerVersion, source: 'flag' as const }
     : await detectPackerTarget();
   const files = await renderSpec(spec.spec, packerTarget.version);
-  const outDir = resolve(options.cwd, options.outArg ?? `.imagebuild/rendered/${spec.spec.name}`);
+  const outDir = options.outArg === undefined ? defaultRenderDir(options.cwd, spec.spec.name) : resolve(options.cwd, options.outArg);
   await replaceDirectory(outDir, files);
   return { spec, outDir, files, packerTarget };
 }
