@@ -59,9 +59,12 @@ export async function buildLayer(run: BuildRun, layerPlan: LayerPlan, base: Unit
   const workDir = run.dir.outputOf(layer);
   const logFile = run.dir.log(layer);
   const failure = (reason: string) => ({ layer, key: layerPlan.key, stamp: run.stamp, workDir, reportsDir, logFile, reason });
+  // A base layer is an overlay of the bootstrap image (bootstrap sources) or of nothing (installer, cloud image).
+  const bootstrapKey = layerPlan.inputs.bootstrapKey;
+  const unitBase = layer === 'base' ? { ...base, parentImage: bootstrapKey === undefined ? undefined : run.cache.bootstrapImage(bootstrapKey) } : base;
   let built: { image: string; durationS: number };
   try {
-    built = await runPackerUnit(run, layer, base, onLine);
+    built = await runPackerUnit(run, layer, unitBase, onLine);
   } catch (error) {
     if (!run.signal.aborted) await keepFailedLayer(run.cache.root, failure(error instanceof Error ? error.message : String(error)));
     else await removeTree(workDir);
