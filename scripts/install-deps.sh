@@ -21,6 +21,10 @@ declare -A PACKAGES=(
   [/usr/sbin/sshd]=openssh-server # the remote-build tests start their own sshd on 127.0.0.1
   [python3]=python3
   [cc]=gcc # builds the stand-in libnccl of the validation-suite tests
+  [apt-ftparchive]=apt-utils # indexes the stand-in vendor mirror (test/vendor-mirror)
+  [gpg]=gnupg # signs the stand-in vendor mirror's repositories
+  [dpkg-deb]=dpkg # builds the stand-in packages
+  [objcopy]=binutils # gives the stand-in nvidia.ko its .modinfo section
 )
 
 missing=()
