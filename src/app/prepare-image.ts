@@ -19,6 +19,8 @@ export type PrepareOptions = PlanOptions & {
   readonly hostProfile?: HostProfile;
   /** Where ansible/ and the guest programs are taken from; defaults to the installed package. */
   readonly projectDir?: string;
+  /** Told as soon as the spec is loaded, before the slower reads (tools, cache, project files). */
+  readonly onSpecLoaded?: (loaded: LoadedSpec) => void;
 };
 
 /** Everything a plan is made from, and the plan: what `plan` shows and `build` starts from. */
@@ -46,6 +48,7 @@ export type PreparedImage = {
 /** Loads the spec, the project's files, the tool versions and the cache index, and plans the build. */
 export async function prepareImage(options: PrepareOptions): Promise<PreparedImage> {
   const loaded = await loadSpec(options.specArg, options.cwd);
+  options.onSpecLoaded?.(loaded);
   const spec = applyHostProfile(loaded.spec, options.hostProfile);
   const projectDir = options.projectDir ?? findPackageRoot();
   const cacheDir = resolve(options.cwd, spec.cache.dir);

@@ -9,9 +9,10 @@ export class ManifestInvalidError extends ImagebuildError {
 
   constructor(
     readonly problem: string,
-    options?: ErrorOptions & { readonly detail?: string },
+    /** `detail`: the problem without its location; `located`: the problem starts with the manifest file's path already. */
+    options?: ErrorOptions & { readonly detail?: string; readonly located?: boolean },
   ) {
-    super('MANIFEST_INVALID', `image-manifest.json: ${oneLine(problem)}`, options);
+    super('MANIFEST_INVALID', options?.located ? oneLine(problem) : `image-manifest.json: ${oneLine(problem)}`, options);
     this.detail = options?.detail ?? problem;
   }
 }

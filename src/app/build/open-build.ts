@@ -25,10 +25,14 @@ export type OpenedBuild =
  * makes the build key and plans again with it.
  */
 export async function openBuild(options: BuildOptions, started: number): Promise<OpenedBuild> {
-  const prepared = await prepareImage(options);
+  const prepared = await prepareImage({
+    ...options,
+    onSpecLoaded: (loaded) => {
+      options.onEvent?.({ type: 'start', image: loaded.spec.name, version: options.version });
+      for (const warning of loaded.warnings) options.onEvent?.({ type: 'warning', message: warning, file: loaded.displayPath });
+    },
+  });
   const { spec, loaded } = prepared;
-  options.onEvent?.({ type: 'start', image: spec.name, version: options.version });
-  for (const warning of loaded.warnings) options.onEvent?.({ type: 'warning', message: warning, file: loaded.displayPath });
   const release = releaseLayout(prepared.outputRoot, spec.name, options.version);
   const specHash = specHashOf(spec);
   const unchanged = await judgeExistingVersion(release, prepared.plan, specHash, started);

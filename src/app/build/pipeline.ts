@@ -19,7 +19,11 @@ import { writeRelease } from './write-release.js';
 /** Builds a versioned image: preflight, plan, layers (reused or built with Packer and gated), seal, flatten, checksum, verify and manifest. */
 export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   const started = Date.now();
-  const opened = await openBuild(options, started);
+  const opened = await openBuild(options, started).catch((error: unknown) => {
+    // Ctrl-C while the lock is taken or the build key made: nothing was built yet, the same command starts over.
+    if (!options.signal.aborted || error instanceof InterruptedError) throw error;
+    throw new InterruptedError('build interrupted before its first step; nothing was registered — re-run the same command');
+  });
   if (opened.status === 'unchanged') return opened.report;
   const { run, lock } = opened;
   const shared = sharedCacheOf(run);

@@ -13,7 +13,13 @@ export type SharedCache = { readonly store: () => Promise<ArtifactStore> };
 /** The shared cache of a run; opening it is deferred until a pull or push needs it. */
 export function sharedCacheOf(run: BuildRun): SharedCache {
   let opened: Promise<ArtifactStore> | undefined;
-  return { store: () => (opened ??= openStore(run.spec.cache.store, { cwd: dirname(run.loaded.path) })) };
+  // A failed open is not remembered: the next push tries again, as a store that was briefly away may be back.
+  const open = () =>
+    openStore(run.spec.cache.store, { cwd: dirname(run.loaded.path) }).catch((error: unknown) => {
+      opened = undefined;
+      throw error;
+    });
+  return { store: () => (opened ??= open()) };
 }
 
 /** What a pull did: the step's title, notices, and whether anything arrived (then the caller plans again). */

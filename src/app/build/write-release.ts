@@ -2,9 +2,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { copyTree, moveIntoPlace, pathExists, removeTree, writeTextFile } from '../../adapters/fs/directories.js';
 import { readGitCommit } from '../../adapters/tools/git-commit.js';
+import { writeManifestFile } from '../../adapters/workspace/manifest-file.js';
 import { MANIFEST_FILE, sumsFileText, SUMS_FILE } from '../../adapters/workspace/release-layout.js';
 import type { GuestFacts } from '../../core/gate/gate-report.js';
-import { assembleManifest, serializeManifest, type ArtifactVerification, type ImageManifest } from '../../core/manifest/image-manifest.js';
+import { assembleManifest, type ArtifactVerification, type ImageManifest } from '../../core/manifest/image-manifest.js';
 import type { BuildPlan } from '../../core/plan/plan-build.js';
 import { ImagebuildError } from '../../errors/index.js';
 import type { BuildRun } from './build-run.js';
@@ -53,7 +54,7 @@ export async function writeRelease(run: BuildRun, contents: ReleaseContents): Pr
     sealKey: contents.sealKey,
     artifactReusedFrom: contents.reusedFrom,
   });
-  await writeTextFile(join(staging, MANIFEST_FILE), serializeManifest(manifest));
+  await writeManifestFile(join(staging, MANIFEST_FILE), manifest);
   await writeTextFile(join(staging, SUMS_FILE), sumsFileText(contents.artifact.sha256, run.release.artifactName));
   await copyTree(run.dir.logs, join(staging, 'logs'));
   // The gate reports of the layers built in this run (reused layers keep theirs in their cache entry).

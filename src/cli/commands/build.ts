@@ -73,7 +73,9 @@ export const buildCommand: Command = {
           : undefined;
         github?.succeeded(report, published ? `v${published.version} to ${published.store}` : undefined);
         if (flags.json === true) {
-          output.json(published ? { ...report, published } : report);
+          // The report's manifest is for observers (CI output); --json keeps its shape: the manifest is at manifestPath.
+          const { manifest: _manifest, ...json } = report;
+          output.json(published ? { ...json, published } : json);
           return;
         }
         if (published) output.out(`${output.paint('green', '✔')} published v${published.version} to ${published.store}`);
