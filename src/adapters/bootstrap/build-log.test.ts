@@ -32,6 +32,25 @@ describe('runLogged', () => {
     expect((error as ToolFailedError).stderrTail).toContain('W: noise');
   });
 
+  it('stops a tool that prints nothing for the stall limit, naming its last line', async () => {
+    const log = openBuildLog(join(work.dir, 'step.log'));
+
+    const error = await runLogged(log, 'sh', ['-c', 'echo "I: fetching"; sleep 30'], { stallMs: 300 }).catch((caught: unknown) => caught);
+    await log.close();
+
+    expect(error).toBeInstanceOf(ToolFailedError);
+    expect((error as ToolFailedError).message).toBe('sh printed nothing for 300 ms and was stopped as stalled (last line: I: fetching)');
+  });
+
+  it('lets a slow tool that keeps printing run past the stall limit: the limit follows progress, not wall time', async () => {
+    const log = openBuildLog(join(work.dir, 'step.log'));
+
+    const stdout = await runLogged(log, 'sh', ['-c', 'for i in 1 2 3 4 5 6; do echo "step $i"; sleep 0.1; done'], { stallMs: 250 });
+    await log.close();
+
+    expect(stdout.split('\n')).toEqual(['step 1', 'step 2', 'step 3', 'step 4', 'step 5', 'step 6']);
+  });
+
   it('reports a missing tool as not installed', async () => {
     const log = openBuildLog(join(work.dir, 'step.log'));
 

@@ -44,19 +44,38 @@ function failureReason(lines: readonly string[]): string {
 }
 
 /**
+ * How long a bootstrap tool may print nothing before it counts as stalled: mmdebstrap prints a line per
+ * download and per unpacked package, so even a slow mirror on a loaded machine speaks well within this.
+ * The limit follows progress, not wall time: a slow but moving run is never stopped.
+ */
+export const STALL_LIMIT_MS = 600_000;
+
+/**
  * Runs `tool` (no shell) with stdout and stderr streamed line by line into `log`; returns stdout.
- * A non-zero exit becomes a ToolFailedError with a one-line message, the output's tail and the log path.
+ * A non-zero exit becomes a ToolFailedError with a one-line message, the output's tail and the log path;
+ * so does silence for `stallMs` (the tool is stopped).
  */
 export async function runLogged(
   log: BuildLog,
   tool: string,
   args: readonly string[],
-  options: { input?: string; env?: Record<string, string> } = {},
+  options: { input?: string; env?: Record<string, string>; stallMs?: number } = {},
 ): Promise<string> {
+  const stallMs = options.stallMs ?? STALL_LIMIT_MS;
+  let stalled = false;
+  let stallTimer: NodeJS.Timeout | undefined;
+  const armStallTimer = () => {
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(() => {
+      stalled = true;
+      subprocess.kill('SIGTERM');
+    }, stallMs);
+  };
   log.line(`$ ${[tool, ...args].map(quoteForLog).join(' ')}`);
   const tail: string[] = [];
   const errorLines: string[] = [];
   const record = (line: string, isStderr: boolean): void => {
+    armStallTimer();
     log.line(line);
     tail.push(line);
     if (tail.length > TAIL_LINES) tail.shift();
@@ -76,7 +95,11 @@ export async function runLogged(
       yield line;
     },
   });
-  const result = await subprocess;
+  armStallTimer();
+  const result = await subprocess.finally(() => clearTimeout(stallTimer));
+  if (stalled) {
+    throw new ToolFailedError(tool, `${tool} printed nothing for ${stallMs >= 1000 ? `${Math.round(stallMs / 1000)} s` : `${stallMs} ms`} and was stopped as stalled (last line: ${tail.at(-1) ?? 'none'})`, result.exitCode, tail.join('\n'), log.path, { cause: result });
+  }
   if (result.exitCode === 0) return result.stdout;
   if (result.code === 'ENOENT') {
     throw new ToolFailedError(tool, `${tool} is not installed (not on PATH)`, undefined, undefined, log.path, { cause: result });

@@ -41,7 +41,9 @@ export async function bootVm(input: { image: string; workDir: string; accelerato
   await rm(pidFile, { force: true });
   // Started before QEMU, on its pid file: a SIGKILL of imagebuild right after the spawn must not orphan the VM.
   // (`cleanup` below stops QEMU when imagebuild exits or is signalled, but not when it is SIGKILLed.)
-  const watchdog = startOrphanWatchdog({ pidFile }, 5000);
+  // No grace: these VMs boot throwaway overlays (verification, the KVM probe) with nothing to save, and a SIGTERM
+  // that a loaded TCG guest is slow to act on would leave the VM running while the machine is busiest.
+  const watchdog = startOrphanWatchdog({ pidFile }, 0);
   const child: ResultPromise = execa(
     'qemu-system-x86_64',
     [
