@@ -24,7 +24,8 @@ Output (format 1):
      "cudnn_version": "9.10.2" | null, "docker_version": "28.3.3" | null,
      "container_toolkit_version": "1.17.8" | null, "python_version": "3.12.3", "venv": "/opt/ai/venv" | null,
      "frameworks": {"pytorch": "2.13.0+cu130" | null, "tensorflow": "2.21.0" | null, "vllm": "0.29.0" | null,
-                    "nccl": "2.31.2" | null}}
+                    "nccl": "2.31.2" | null},
+     "stand_ins": ["deb:nvidia-open", "pypi:torch"] (test stand-ins installed; [] in every real image)}
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ def version(*names):
             pass
     return None
 # nccl: the NCCL wheel in the venv (torch's pin, or the one installed over it: layers.frameworks.nccl).
+# stand_ins: distributions of imagebuild's hermetic test mirror (test/vendor-mirror), marked in their metadata.
+stand_ins = sorted(d.metadata["Name"] for d in metadata.distributions() if "imagebuild-stand-in" in (d.metadata["Keywords"] or ""))
 print(json.dumps({"pytorch": version("torch"), "tensorflow": version("tensorflow", "tensorflow-cpu"), "vllm": version("vllm"),
-                  "nccl": version("nvidia-nccl-cu13", "nvidia-nccl-cu12", "nvidia-nccl-cu11")}))
+                  "nccl": version("nvidia-nccl-cu13", "nvidia-nccl-cu12", "nvidia-nccl-cu11"), "stand_ins": stand_ins}))
 """
 
 
@@ -206,11 +209,10 @@ def venv_python(venv: Optional[str]) -> Optional[str]:
     return python if os.path.exists(python) else None
 
 
-def framework_versions(venv: Optional[str]) -> Dict[str, Optional[str]]:
-    versions: Dict[str, Optional[str]] = {"pytorch": None, "tensorflow": None, "vllm": None, "nccl": None}
+def venv_report(venv: Optional[str]) -> Dict[str, Any]:
     python = venv_python(venv)
     if python is None:
-        return versions
+        return {}
     out = run_command([python, "-c", FRAMEWORK_VERSIONS], timeout=VENV_TIMEOUT_S)
     for line in reversed((out or "").splitlines()):
         try:
@@ -218,11 +220,35 @@ def framework_versions(venv: Optional[str]) -> Dict[str, Optional[str]]:
         except ValueError:
             continue
         if isinstance(found, dict):
-            for key in versions:
-                value = found.get(key)
-                versions[key] = value if isinstance(value, str) and value else None
-            break
+            return found
+    return {}
+
+
+def framework_versions(venv: Optional[str]) -> Dict[str, Optional[str]]:
+    versions: Dict[str, Optional[str]] = {"pytorch": None, "tensorflow": None, "vllm": None, "nccl": None}
+    found = venv_report(venv)
+    for key in versions:
+        value = found.get(key)
+        versions[key] = value if isinstance(value, str) and value else None
     return versions
+
+
+# The marker every stand-in package of imagebuild's hermetic test mirror carries (test/vendor-mirror).
+STAND_IN_MAINTAINER = "stand-in@imagebuild.invalid"
+
+
+def stand_ins(venv: Optional[str]) -> List[str]:
+    """Test stand-ins installed in the image: "deb:<name>" and "pypi:<name>". An image with any is never published."""
+    found: List[str] = []
+    out = run_command(["dpkg-query", "-W", "-f=${db:Status-Abbrev}\t${Package}\t${Maintainer}\n"])
+    for line in (out or "").splitlines():
+        fields = line.split("\t")
+        if len(fields) == 3 and fields[0].startswith("ii") and STAND_IN_MAINTAINER in fields[2]:
+            found.append("deb:" + fields[1])
+    names = venv_report(venv).get("stand_ins")
+    if isinstance(names, list):
+        found.extend("pypi:" + name for name in names if isinstance(name, str) and name)
+    return sorted(set(found))
 
 
 def safely(name: str, read: Callable[[], Any], default: Any = None) -> Any:
@@ -249,6 +275,7 @@ def collect_facts(venv: Optional[str]) -> Dict[str, Any]:
         "python_version": platform.python_version(),
         "venv": venv if safely("venv", lambda: venv_python(venv)) else None,
         "frameworks": safely("frameworks", lambda: framework_versions(venv), {"pytorch": None, "tensorflow": None, "vllm": None, "nccl": None}),
+        "stand_ins": safely("stand_ins", lambda: stand_ins(venv), []),
     }
 
 

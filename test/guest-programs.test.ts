@@ -448,8 +448,15 @@ describe('facts.py', () => {
       python_version: pythonVersion,
       venv: '/opt/ai/venv',
       frameworks: { pytorch: '2.7.1+cu128', tensorflow: '2.19.0', vllm: '0.10.1', nccl: '2.26.2' },
+      stand_ins: [],
     });
     expect(result.stderr).toBe('');
+  });
+
+  it("lists the installed packages of imagebuild's hermetic test mirror by their maintainer mark, not removed ones", async () => {
+    const { facts } = await runFacts(['--venv', '/opt/ai/venv'], { root: ubuntuRoot, env: { FAKE_STAND_INS: '1', FAKE_MODINFO: '580.95.05' } });
+
+    expect(facts.stand_ins).toEqual(['deb:cuda-toolkit-13-0', 'deb:nvidia-open']);
   });
 
   it('reports null for everything that is not installed', async () => {
@@ -472,6 +479,7 @@ describe('facts.py', () => {
       python_version: pythonVersion,
       venv: null,
       frameworks: { pytorch: null, tensorflow: null, vllm: null, nccl: null },
+      stand_ins: [],
     });
   });
 

@@ -75,6 +75,11 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   if (local.version !== options.version || local.name !== spec.name) {
     throw new ReleaseRefusedError(`${release.manifest} describes ${local.name} v${local.version}, not ${spec.name} v${options.version}`);
   }
+  if (local.stand_ins) {
+    throw new ReleaseRefusedError(
+      `v${options.version} was built against imagebuild's test stand-ins (${local.stand_ins.slice(0, 3).join(', ')}${local.stand_ins.length > 3 ? `, +${local.stand_ins.length - 3} more` : ''}); such an image is never published`,
+    );
+  }
   if (local.verify?.status === 'failed') {
     throw new ReleaseRefusedError(`v${options.version} failed its verification boot (${local.verify.problems.join('; ') || 'see the manifest'}); a failed image is never published`);
   }

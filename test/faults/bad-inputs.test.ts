@@ -113,6 +113,10 @@ const CASES: readonly Case[] = [
     await cp(join(dir, `output/${DEMO_NAME}/v1.0.1`), join(dir, `output/${DEMO_NAME}/v1.0.2`), { recursive: true });
     await editJson(OUT('1.0.2'), (m) => without('checksum_sha256')({ ...m, version: '1.0.2' }))(dir);
   }, message: /image-manifest\.json: .*checksum_sha256/ },
+  { name: 'publish a release built against the test stand-ins', args: ['publish', 'v1.0.2', ...SPEC], exit: 2, setup: async (dir) => {
+    await cp(join(dir, `output/${DEMO_NAME}/v1.0.1`), join(dir, `output/${DEMO_NAME}/v1.0.2`), { recursive: true });
+    await editJson(OUT('1.0.2'), (m) => ({ ...m, version: '1.0.2', stand_ins: ['deb:nvidia-open', 'pypi:torch'] }))(dir);
+  }, message: /v1\.0\.2 was built against imagebuild's test stand-ins \(deb:nvidia-open, pypi:torch\); such an image is never published/ },
   { name: 'diff (no store) with a truncated local manifest', args: ['diff', 'v1.0.0', 'v1.0.1', '--spec', 'nostore.yaml'], exit: 1, setup: truncateHalf(OUT('1.0.1')), message: /v1\.0\.1\/image-manifest\.json: not JSON/ },
   { name: 'rollback --to (no store) onto a manifest with wrong types', args: ['rollback', '--to', 'v1.0.0', '--spec', 'nostore.yaml'], exit: 1, setup: editJson(OUT(), (m) => ({ ...m, layers: 'all of them' })), message: /image-manifest\.json: layers: / },
   { name: 'cache prune over a truncated release manifest', args: ['cache', 'prune', ...SPEC, '--host-profile', 'cpu'], exit: 1, setup: truncateHalf(OUT()), message: /v1\.0\.0\/image-manifest\.json: unreadable or not a valid manifest, so it is unknown which cached layers v1\.0\.0 uses/ },

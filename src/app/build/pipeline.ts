@@ -121,6 +121,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     { step: 'release', title: 'Write image-manifest.json and publish the version directory', run: async () => {
       const contents = { plan, outcomes, facts, artifact: { sha256: sha256!, sizeBytes: artifact!.sizeBytes }, accelerator, verification, sealKey, reusedFrom: reuse?.version, started, finalizeStarted };
       manifest = await writeRelease(run, contents);
+      if (manifest.stand_ins) notices.push(`built against imagebuild's test stand-ins (${manifest.stand_ins.length} packages): this image can never be published`);
     } },
   ];
 

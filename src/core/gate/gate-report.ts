@@ -111,6 +111,8 @@ export const GuestFacts = z.looseObject({
     // Facts from before NCCL was read have no such key.
     nccl: FactText.nullable().default(null),
   }),
+  /** Packages of imagebuild's hermetic test mirror installed in the image (`deb:…`, `pypi:…`); older facts have none. */
+  stand_ins: z.array(FactText).default([]),
 });
 export type GuestFacts = z.infer<typeof GuestFacts>;
 

@@ -48,6 +48,7 @@ const GPU_FACTS: GuestFacts = {
   python_version: '3.12.3',
   venv: '/opt/ai/venv',
   frameworks: { pytorch: '2.13.0+cu130', tensorflow: '2.19.1', vllm: '0.29.0.1', nccl: '2.31.2' },
+  stand_ins: [],
 };
 
 const GPU_LESS_FACTS: GuestFacts = {
@@ -134,6 +135,14 @@ describe('assembleManifest', () => {
     const manifest = assembleManifest(input());
 
     expect(manifest.components).toEqual({ cudnn: '9.28.1.4', nccl: '2.31.2', container_toolkit: '1.20.0', docker: '28.3.3' });
+  });
+
+  it("lists the hermetic test mirror's stand-ins an image holds, and says nothing of them in a real image", () => {
+    const built = assembleManifest(input({ facts: { ...GPU_FACTS, stand_ins: ['deb:nvidia-open', 'pypi:torch'] } }));
+    const real = assembleManifest(input());
+
+    expect(built.stand_ins).toEqual(['deb:nvidia-open', 'pypi:torch']);
+    expect(real).not.toHaveProperty('stand_ins');
   });
 
   it('takes every installed version from the facts and the tools, not the spec', () => {

@@ -87,6 +87,8 @@ export const ImageManifest = z
         docker: ImageFact.nullable(),
       })
       .optional(),
+    /** Test stand-ins installed in the image (hermetic vendor mirror); present only when there are any: such an image is never published. */
+    stand_ins: z.array(ImageFact).min(1).optional(),
     artifact: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, { error: 'not a plain file name' }),
     qemu_img_version: ToolVersion,
     spec_name: z.string().min(1),
@@ -198,6 +200,7 @@ export function assembleManifest(input: ManifestInput): ImageManifest {
       container_toolkit: facts.container_toolkit_version,
       docker: facts.docker_version,
     },
+    ...(facts.stand_ins.length > 0 ? { stand_ins: [...facts.stand_ins] } : {}),
     artifact: artifact.fileName,
     qemu_img_version: tools.qemuImg,
     spec_name: input.spec.name,
