@@ -1,8 +1,7 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILT_CLI, PROJECT_ROOT } from './helpers/project-root.js';
+import { DRIVER_ROLE, localPlayHead, renderSpecInto, resolveDriverRoleData, runLocalPlay, type DriverRoleData } from './helpers/role-data.js';
 import { DEMO_SPEC_PATH, LOCAL_DEV_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 import { requireTools } from './helpers/require-tools.js';
@@ -12,10 +11,6 @@ import { requireTools } from './helpers/require-tools.js';
 // files in a temporary directory (nothing is installed), and has the real apt parse the pins it writes. Whether
 // the names exist in NVIDIA's and Canonical's archives is for the hermetic-mirror build (issue 16).
 const hasTools = requireTools('test/driver-role-data.test.ts', 'ansible-playbook', 'apt-cache');
-
-const ROLE = join(PROJECT_ROOT, 'ansible/roles/nvidia_driver');
-
-type Resolved = { set: string; packages: string[]; pinning: string; patterns: string[]; preferences: string };
 
 // One at a time: six ansible-playbook runs at once on CI's two cores could pass the test timeout.
 describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-playbook, real apt)', { timeout: 120_000 }, () => {
@@ -27,39 +22,9 @@ describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-pla
     await work.cleanup();
   });
 
-  /** Writes `specText` to <dir>/spec.yaml and renders it into <dir>/rendered with the built CLI. */
-  async function renderInto(dir: string, specText: string): Promise<void> {
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'spec.yaml'), specText);
-    await execa('node', [BUILT_CLI, 'render', '--spec', join(dir, 'spec.yaml'), '--out', join(dir, 'rendered')]);
-  }
-
-  /** The head of a play on localhost that sees what the role sees: its defaults and the rendered driver vars. */
-  function localPlay(name: string, dir: string): string[] {
-    return [`- name: ${name}`, '  hosts: localhost', '  connection: local', '  gather_facts: false', `  vars_files: ["${ROLE}/defaults/main.yml", "${dir}/rendered/driver/vars.yml"]`, '  tasks:'];
-  }
-
-  async function resolve(name: string, specText: string): Promise<Resolved> {
+  async function resolve(name: string, specText: string): Promise<DriverRoleData> {
     const dir = join(work.dir, name);
-    await renderInto(dir, specText);
-    await mkdir(join(dir, 'preferences.d'));
-    const playbook = [
-      ...localPlay('Resolve the driver role data', dir),
-      '    - name: Write what the role would install',
-      '      ansible.builtin.copy:',
-      `        dest: ${dir}/resolved.json`,
-      '        mode: "0644"',
-      "        content: \"{{ {'set': nvidia_driver_package_set, 'packages': nvidia_driver_packages, 'pinning': nvidia_driver_pinning_package | trim, 'patterns': nvidia_driver_pin_patterns} | to_json }}\"",
-      '    - name: Write its apt preferences',
-      '      ansible.builtin.template:',
-      `        src: ${ROLE}/templates/nvidia-pin.pref.j2`,
-      `        dest: ${dir}/preferences.d/imagebuild-nvidia`,
-      '        mode: "0644"',
-    ].join('\n');
-    await writeFile(join(dir, 'play.yml'), `${playbook}\n`);
-    await execa('ansible-playbook', ['-i', 'localhost,', join(dir, 'play.yml')], { env: { ANSIBLE_CONFIG: join(PROJECT_ROOT, 'ansible/ansible.cfg') } });
-    const resolved = JSON.parse(await readFile(join(dir, 'resolved.json'), 'utf8')) as Omit<Resolved, 'preferences'>;
-    const preferences = await readFile(join(dir, 'preferences.d/imagebuild-nvidia'), 'utf8');
+    const resolved = await resolveDriverRoleData(dir, specText);
     // apt reads only these preferences (not the host's) and must accept every stanza and regex in them: it exits 0
     // even then, but warns ("W: Invalid regular expression", "W: Did not understand pin type").
     const apt = await execa(
@@ -69,7 +34,7 @@ describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-pla
     );
     expect(apt.exitCode).toBe(0);
     expect(apt.stderr.slice(0, 2000)).not.toMatch(/^[WE]:/m);
-    return { ...resolved, preferences };
+    return resolved;
   }
 
   it("installs Canonical's signed server modules for the demo box and refuses NVIDIA's same-named builds", async () => {
@@ -132,19 +97,14 @@ describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-pla
   it("fails before installing, naming every driver package the sources lack at the spec's version (real apt-cache madison)", async () => {
     // This machine's apt sources are Debian's, without NVIDIA's repository: the check must fail and say what is missing.
     const dir = join(work.dir, 'lookup');
-    await renderInto(dir, mutateManifest(LOCAL_DEV_SPEC_PATH, []));
+    await renderSpecInto(dir, mutateManifest(LOCAL_DEV_SPEC_PATH, []));
     const playbook = [
-      ...localPlay("Run the driver role's package check here, read-only (apt-cache madison)", dir),
+      ...localPlayHead("Run the driver role's package check here, read-only (apt-cache madison)", [`${DRIVER_ROLE}/defaults/main.yml`, `${dir}/rendered/driver/vars.yml`]),
       '    - name: The role\'s check',
-      `      ansible.builtin.include_tasks: ${ROLE}/tasks/check-packages.yml`,
-    ].join('\n');
-    await writeFile(join(dir, 'play.yml'), `${playbook}\n`);
+      `      ansible.builtin.include_tasks: ${DRIVER_ROLE}/tasks/check-packages.yml`,
+    ];
 
-    const run = await execa('ansible-playbook', ['-i', 'localhost,', join(dir, 'play.yml')], {
-      env: { ANSIBLE_CONFIG: join(PROJECT_ROOT, 'ansible/ansible.cfg') },
-      reject: false,
-      all: true,
-    });
+    const run = await runLocalPlay(dir, playbook, { reject: false });
 
     expect(run.exitCode).not.toBe(0);
     expect(run.all).toContain('apt has no nvidia-driver-pinning-580.95.05, nvidia-open at driver 580.95.05 in the configured sources.');
