@@ -128,7 +128,8 @@ describe.skipIf(!hasTools)('PyPI stand-in mirror, installed from as the framewor
     expect(role.pytorch_index_url).toBe(pytorchIndexUrl);
     expect(new URL(pytorchIndexUrl).pathname).toBe(new URL('https://download.pytorch.org/whl/cu130').pathname);
     expect(role.pypi_env).toEqual({ PIP_INDEX_URL: pypiIndexUrl });
-    expect(role.pip_env).toEqual({ PIP_CONSTRAINT: join(venv, 'imagebuild-constraints.txt'), PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_CACHE_DIR: '1' });
+    // The mirror is plain http, as a site's internal index may be: the role trusts its host, or pip would ignore it.
+    expect(role.pip_env).toEqual({ PIP_CONSTRAINT: join(venv, 'imagebuild-constraints.txt'), PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_CACHE_DIR: '1', PIP_TRUSTED_HOST: '127.0.0.1' });
   });
 
   it('installs every step of the role from the mirror', () => {
