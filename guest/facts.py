@@ -47,7 +47,7 @@ sys.dont_write_bytecode = True
 # guest_files.py travels beside this file (Packer copies the whole folder); loaded by path, this
 # program still finds it.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest_files import guest_path, write_json_atomic  # noqa: E402
+from guest_files import guest_path, write_result  # noqa: E402
 
 FORMAT = 1
 COMMAND_TIMEOUT_S = 30
@@ -303,13 +303,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         except (OSError, ValueError) as e:
             print("facts.py: cannot read --params %s: %s" % (args.params, e), file=sys.stderr)
             return 2
-    facts = collect_facts(venv)
-    try:
-        write_json_atomic(args.out, facts)
-    except OSError as e:
-        print("facts.py: cannot write %s: %s" % (args.out, e), file=sys.stderr)
-        return 1
-    return 0
+    return write_result("facts.py", args.out, collect_facts(venv))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from typing import Any, Dict
 
@@ -38,3 +39,13 @@ def write_json_atomic(path: str, data: Dict[str, Any]) -> None:
         except OSError:
             pass
         raise
+
+
+def write_result(program: str, path: str, data: Dict[str, Any]) -> int:
+    """A guest program's last step: writes its JSON result atomically; the exit status (0, or 1 naming the file on stderr)."""
+    try:
+        write_json_atomic(path, data)
+    except OSError as e:
+        print("%s: cannot write %s: %s" % (program, path, e), file=sys.stderr)
+        return 1
+    return 0

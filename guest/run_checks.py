@@ -49,7 +49,7 @@ sys.dont_write_bytecode = True
 # guest_files.py travels beside this file (Packer copies the whole folder); loaded by path, this
 # program still finds it.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest_files import guest_path, write_json_atomic  # noqa: E402
+from guest_files import guest_path, write_result  # noqa: E402
 
 FORMAT = 1
 LAYERS = ("base", "driver", "runtime", "frameworks", "validation")
@@ -1140,12 +1140,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "host": host,
         "checks": gate.checks,
     }
-    try:
-        write_json_atomic(args.out, report)
-    except OSError as e:
-        print("run_checks.py: cannot write %s: %s" % (args.out, e), file=sys.stderr)
-        return 1
-    return 0
+    return write_result("run_checks.py", args.out, report)
 
 
 if __name__ == "__main__":
