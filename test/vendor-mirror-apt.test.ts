@@ -136,6 +136,10 @@ describe.skipIf(!hasTools)('stand-in NVIDIA apt mirror against the roles (real a
       expect(unheld, "packages apt would install that none of the role's pins hold").toEqual([]);
       const driverPackages = [...installs].filter(([name]) => !ownVersioned(name, role) && name !== role.cudaPackage && !role.cudnnPackages.includes(name));
       expect(driverPackages.filter(([, version]) => !version.startsWith(`${driverCase.driver}-`) || !driverCase.revision.test(version))).toEqual([]);
+      // The role's own arguments, globs and all, as its list refresh simulates them against this repository alone.
+      const own = await apt.simulateInstall(role.specs);
+      expect(own.run.exitCode, own.run.stderr).toBe(0);
+      expect(new Map(own.installs)).toEqual(new Map(installs));
     });
   }
 
@@ -160,6 +164,9 @@ describe.skipIf(!hasTools)('stand-in NVIDIA apt mirror against the roles (real a
       expect(held.get(name)?.versions.find((v) => v.version === version)?.priority, name).toBe(1001);
     }
     expect(wanted.get('nvidia-container-toolkit')?.versions.map((v) => v.version).sort()).toEqual(['1.17.8-1', '1.20.0-1']);
+    const own = await apt.simulateInstall(role.specs);
+    expect(own.run.exitCode, own.run.stderr).toBe(0);
+    expect(new Map(own.installs)).toEqual(new Map(installs));
     expect(await readFile(join(mirror.dir, APT_MIRROR_PATHS.containerToolkitList), 'utf8')).toContain(
       `deb ${mirror.guestUrl}/libnvidia-container/stable/deb/$(ARCH) /`,
     );

@@ -23,6 +23,8 @@ export type DriverRoleData = {
   cudaAptVersion: string;
   cudnnPackages: string[];
   cudnnAptVersion: string;
+  /** Every apt argument the role installs with, in order (`nvidia-open=580.95.05-*`): its list refresh simulates these. */
+  specs: string[];
   /** The text of the role's preferences file (also written to <dir>/preferences.d/imagebuild-nvidia). */
   preferences: string;
 };
@@ -30,6 +32,8 @@ export type DriverRoleData = {
 export type RuntimeRoleData = {
   packages: string[];
   aptVersion: string;
+  /** The apt arguments the role installs with (`nvidia-container-toolkit=1.20.0-*`). */
+  specs: string[];
   /** The sources line the role writes, after `deb [signed-by=…] `. */
   repoLine: string;
   gpgkeyUrl: string;
@@ -70,6 +74,7 @@ export async function resolveDriverRoleData(dir: string, specText: string): Prom
     "'cudaAptVersion': nvidia_driver_cuda_apt_version",
     "'cudnnPackages': nvidia_driver_cudnn_packages",
     "'cudnnAptVersion': nvidia_driver_cudnn_apt_version",
+    "'specs': nvidia_driver_pinning_specs + nvidia_driver_driver_specs + nvidia_driver_cuda_specs + nvidia_driver_cudnn_specs",
   ].join(', ');
   await runLocalPlay(dir, [
     ...localPlayHead('Resolve the driver role data', [`${DRIVER_ROLE}/defaults/main.yml`, `${dir}/rendered/driver/vars.yml`]),
@@ -103,7 +108,7 @@ export async function resolveRuntimeRoleData(dir: string, specText: string): Pro
     '      ansible.builtin.copy:',
     `        dest: ${dir}/resolved.json`,
     '        mode: "0644"',
-    "        content: \"{{ {'packages': container_runtime_packages, 'aptVersion': container_runtime_apt_version, 'repoLine': container_runtime_repo_line, 'gpgkeyUrl': container_runtime_gpgkey_url} | to_json }}\"",
+    "        content: \"{{ {'packages': container_runtime_packages, 'aptVersion': container_runtime_apt_version, 'specs': container_runtime_specs, 'repoLine': container_runtime_repo_line, 'gpgkeyUrl': container_runtime_gpgkey_url} | to_json }}\"",
     '    - name: Write its apt preferences',
     '      ansible.builtin.copy:',
     `        dest: ${dir}/preferences.d/imagebuild-nvidia-container-toolkit`,
