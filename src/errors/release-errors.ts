@@ -38,3 +38,6 @@ export class ReleaseInconsistentError extends errorWithCode('RELEASE_INCONSISTEN
 
 /** A downloaded (or pulled) file whose SHA-256 is not the one its manifest records. */
 export class ChecksumMismatchError extends errorWithCode('CHECKSUM_MISMATCH') {}
+
+/** Something at a download's destination that the download did not write (a link, a directory, another user's file or directory): never followed, never replaced. */
+export class DownloadDestinationUnsafeError extends errorWithCode('DOWNLOAD_DEST_UNSAFE') {}
