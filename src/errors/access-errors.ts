@@ -8,6 +8,9 @@ export class FileAccessError extends errorWithCode('FILE_ACCESS') {}
 /** The spec names no artifacts.store, and the command needs one. */
 export class StoreNotConfiguredError extends errorWithCode('STORE_NOT_CONFIGURED') {}
 
+/** A store setting (from the spec or the environment) that cannot be used: the message names it and what would be valid. */
+export class StoreSettingsInvalidError extends errorWithCode('STORE_SETTINGS_INVALID') {}
+
 /** A store request failed (network, permissions, missing bucket, server error); the message never carries credentials. */
 export class StoreAccessError extends ImagebuildError {
   constructor(message: string, options?: ErrorOptions) {

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   RELEASE_NOT_FOUND: { exit: INPUT, meaning: 'no such release in output/ or in the store' },
   RELEASE_REFUSED: { exit: INPUT, meaning: 'the release may not be published or made current (failed gates or verification, wrong name)' },
   STORE_NOT_CONFIGURED: { exit: INPUT, meaning: 'the spec names no artifacts.store (or cache.store) for this command' },
+  STORE_SETTINGS_INVALID: { exit: INPUT, meaning: 'a store setting is not valid: an S3 prefix with empty, . or .. segments, or a timeout variable that is not a number of seconds' },
   BUILD_KEY_MISSING: { exit: INPUT, meaning: '$IMAGEBUILD_BUILD_KEY_FILE names no file' },
   BUILD_KEY_INVALID: { exit: INPUT, meaning: '$IMAGEBUILD_BUILD_KEY_FILE is not an unencrypted OpenSSH private key' },
   IDENTITY_MISSING: { exit: INPUT, meaning: '--identity names no file' },

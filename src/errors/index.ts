@@ -4,4 +4,4 @@ export { firstLine, ImagebuildError, oneLine } from './imagebuild-error.js';
 export { SpecInvalidError, UsageError, VersionExistsError } from './input-errors.js';
 export { GateFailedError, GateReportInvalidError, InterruptedError, PreflightError, ToolFailedError, VerifyFailedError } from './build-errors.js';
 export { BumpMismatchError, ChecksumMismatchError, DownloadDestinationUnsafeError, ManifestInvalidError, ReleaseIndexInvalidError, ReleaseInconsistentError, ReleaseNotFoundError, ReleaseRefusedError } from './release-errors.js';
-export { FileAccessError, HostKeyError, LockHeldError, StoreAccessError, StoreConflictError, StoreNotConfiguredError, type LockOwner } from './access-errors.js';
+export { FileAccessError, HostKeyError, LockHeldError, StoreAccessError, StoreConflictError, StoreNotConfiguredError, StoreSettingsInvalidError, type LockOwner } from './access-errors.js';
