@@ -7,7 +7,7 @@ import { readManifestFile, writeManifestFile } from '../adapters/workspace/manif
 import { artifactFileName, releaseLayout } from '../adapters/workspace/release-layout.js';
 import { serializeManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
 import { checkVersionBump, classifyManifestChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
-import { ReleaseNotFoundError, ReleaseRefusedError } from '../errors/index.js';
+import { ChecksumMismatchError, ReleaseNotFoundError, ReleaseRefusedError } from '../errors/index.js';
 import { addRelease, findRelease, previousRelease, releaseKeys, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
 import { specHashOf, specIdentity, specIdentityText } from '../core/spec/spec-hash.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
@@ -61,7 +61,8 @@ export type PublishPreflight = { readonly store: string; readonly previous: stri
  * `imagebuild publish vX.Y.Z` (and `build --publish` after a build): uploads a built release to the
  * spec's store — the image, then its manifest, SHA256SUMS and spec, then the release index with
  * `current` last — after refusing a version the store already has and checking the semver bump
- * against the previous release. Nothing here hashes the image: its SHA-256 comes from the manifest.
+ * against the previous release. The image is hashed as it uploads (read once) and must match its
+ * manifest's SHA-256, or the upload is deleted and nothing is listed.
  */
 export async function publishRelease(options: PublishOptions): Promise<PublishReport> {
   const started = Date.now();
@@ -110,8 +111,15 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     const leftover = await store.head(keys.artifact);
     if (leftover) notices.push(`replaced ${store.describe(keys.artifact)}, left by an interrupted publish of v${options.version}`);
     const progress = createProgressReporter('upload', local.artifact, local.size_bytes, options.onProgress);
-    await store.putFile(keys.artifact, artifactPath, { ifAbsent: !leftover, signal: options.signal, onProgress: (bytes) => progress.update(bytes) });
-    const uploaded = progress.finish(local.size_bytes);
+    // The bytes are proved as they leave: hashed on the way (the file is read once), compared with the manifest.
+    const sent = await store.putFile(keys.artifact, artifactPath, { ifAbsent: !leftover, sha256: true, signal: options.signal, onProgress: (bytes) => progress.update(bytes) });
+    const uploaded = progress.finish(sent.size);
+    if (sent.sha256 !== local.checksum_sha256 || sent.size !== local.size_bytes) {
+      await store.delete([keys.artifact]);
+      throw new ChecksumMismatchError(
+        `${artifactPath} no longer matches its manifest (${sent.size !== local.size_bytes ? `${sent.size} bytes sent, the manifest says ${local.size_bytes}` : `SHA-256 ${sent.sha256 ?? 'unknown'}, the manifest says ${local.checksum_sha256}`}): the image changed after it was built; the upload was deleted and nothing was published — rebuild it under a new version`,
+      );
+    }
 
     // 2. What describes it. The manifest is the release record; readers find it only through the index.
     const sumsPath = await ensureReleaseSums(release, manifest.checksum_sha256, manifest.artifact);

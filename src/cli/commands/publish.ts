@@ -18,8 +18,9 @@ export const publishCommand: Command = {
     'are immutable. The bump is checked against the previous release by the semver rule — OS or architecture change:\n' +
     'MAJOR; new framework or capability: at least MINOR; fixes, driver patches, security updates: PATCH — and a\n' +
     'mismatch is refused with the change that demands the bump, unless --allow-bump-mismatch gives a reason (recorded\n' +
-    'in the manifest). `current` moves to the new version unless a higher one is already published. The image is not\n' +
-    're-hashed: its SHA-256 comes from the manifest.\n' +
+    'in the manifest). `current` moves to the new version unless a higher one is already published. The image is\n' +
+    'hashed as it uploads (read once) and must match the SHA-256 its manifest records: an image that changed after its\n' +
+    'build is refused (exit 1), its upload deleted, and nothing is listed.\n' +
     STORE_NOTE,
   flags: {
     spec: STORE_SPEC_FLAG,
