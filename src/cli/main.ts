@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { firstLine, ImagebuildError, INTERNAL_ERROR_EXIT, SpecInvalidError, UsageError } from '../errors/index.js';
+import { describeFsError } from '../adapters/fs/describe-fs-error.js';
+import { firstLine, ImagebuildError, INTERNAL_ERROR_EXIT, oneLine, SpecInvalidError, UsageError } from '../errors/index.js';
 import type { Command } from './command.js';
 import { COMMANDS } from './command-registry.js';
 import { createOutput, type Output } from './output.js';
@@ -50,37 +51,49 @@ function commandHelp(command: Command): string {
   ].join('\n');
 }
 
-/** Runs the CLI with the given arguments (without node and script) and returns the exit code; never calls process.exit. */
+/**
+ * Runs the CLI with the given arguments (without node and script) and returns the exit code; never calls process.exit.
+ * Output that stdout could not take (a full disk, /dev/full) fails the command with one line; a closed reader does not.
+ */
 export async function runCli(argv: readonly string[], output: Output = createOutput(), cwd: string = process.cwd()): Promise<number> {
   const debug = argv.includes('--debug');
-  const args = argv.filter((a) => a !== '--debug');
+  let code: number;
   try {
-    const [first, ...rest] = args;
-    if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-      const topic = first === 'help' ? rest[0] : undefined;
-      const command = topic === undefined ? undefined : findCommand(topic);
-      output.out(command ? commandHelp(command) : mainHelp());
-      return 0;
-    }
-    if (first === '--version' || first === '-V') {
-      output.out(packageVersion());
-      return 0;
-    }
-    const command = findCommand(first);
-    if (rest.includes('--help') || rest.includes('-h')) {
-      output.out(commandHelp(command));
-      return 0;
-    }
-    const { values, positionals } = parseCommandArgs(command, rest);
-    if (positionals.length < command.positionals.min || positionals.length > command.positionals.max) {
-      const expected = command.positionals.min === command.positionals.max ? `${command.positionals.min}` : `${command.positionals.min}-${command.positionals.max}`;
-      // The first usage line only: an error is one line (see --help for the others).
-      throw new UsageError(`${command.name}: expected ${expected} argument(s), got ${positionals.length}; usage: ${firstLine(command.usage)} (see imagebuild ${command.name} --help)`);
-    }
-    return await command.run({ positionals, flags: values, cwd, output });
+    code = await runCommand(argv.filter((a) => a !== '--debug'), output, cwd);
   } catch (error) {
-    return reportError(error, output, debug);
+    code = reportError(error, output, debug);
   }
+  const failure = await output.finish?.();
+  // A non-zero code already said why (the error may be this very failure, thrown by the next write).
+  if (failure === undefined || code !== 0) return code;
+  output.err(`${output.paint('red', 'error:')} stdout: ${failure}`);
+  return 1;
+}
+
+async function runCommand(args: readonly string[], output: Output, cwd: string): Promise<number> {
+  const [first, ...rest] = args;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    const topic = first === 'help' ? rest[0] : undefined;
+    const command = topic === undefined ? undefined : findCommand(topic);
+    output.out(command ? commandHelp(command) : mainHelp());
+    return 0;
+  }
+  if (first === '--version' || first === '-V') {
+    output.out(packageVersion());
+    return 0;
+  }
+  const command = findCommand(first);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    output.out(commandHelp(command));
+    return 0;
+  }
+  const { values, positionals } = parseCommandArgs(command, rest);
+  if (positionals.length < command.positionals.min || positionals.length > command.positionals.max) {
+    const expected = command.positionals.min === command.positionals.max ? `${command.positionals.min}` : `${command.positionals.min}-${command.positionals.max}`;
+    // The first usage line only: an error is one line (see --help for the others).
+    throw new UsageError(`${command.name}: expected ${expected} argument(s), got ${positionals.length}; usage: ${firstLine(command.usage)} (see imagebuild ${command.name} --help)`);
+  }
+  return await command.run({ positionals, flags: values, cwd, output });
 }
 
 function findCommand(name: string): Command {
@@ -133,12 +146,24 @@ const ENVIRONMENT_ERRORS: Readonly<Record<string, string>> = {
   EACCES: 'permission denied (EACCES); check the ownership and mode of the path',
   EPERM: 'operation not permitted (EPERM); check the ownership and mode of the path',
   EMFILE: 'too many open files (EMFILE); raise the limit (ulimit -n)',
+  ENOTDIR: 'a part of the path is not a directory (ENOTDIR); point the spec, cache or output at a directory',
+  ELOOP: 'too many levels of symbolic links (ELOOP); a link in the path points back at itself',
+  EISDIR: 'is a directory where a file was expected (EISDIR)',
+  EEXIST: 'already exists (EEXIST); a file may stand where a directory must go',
+  ENAMETOOLONG: 'file name too long (ENAMETOOLONG); use a shorter path',
+  EIO: 'input/output error (EIO); check the disk',
+  EFBIG: 'file too large for the filesystem (EFBIG)',
 };
 
+/**
+ * A system error on a path or a system call is the machine's state, not a bug in imagebuild: one line
+ * naming the path (the known codes with what to do about it), exit 1.
+ */
 function environmentalError(error: unknown): string | undefined {
   if (!(error instanceof Error)) return undefined;
   const { code, path, syscall } = error as NodeJS.ErrnoException;
-  const what = code === undefined ? undefined : ENVIRONMENT_ERRORS[code];
+  if (typeof code !== 'string') return undefined;
+  const what = ENVIRONMENT_ERRORS[code] ?? (typeof syscall === 'string' ? describeFsError(error) : undefined);
   if (what === undefined) return undefined;
-  return `${path ? `${path}: ` : ''}${what}${syscall ? ` (during ${syscall})` : ''}`;
+  return oneLine(`${path ? `${path}: ` : ''}${what}${syscall ? ` (during ${syscall})` : ''}`);
 }

@@ -11,9 +11,18 @@ export function pathExists(path: string): boolean {
   return existsSync(path);
 }
 
-/** Creates `path` and its parents when missing. */
+/** Creates `path` and its parents when missing; a failure names the real reason (EROFS, EACCES, ENOTDIR). */
 export async function ensureDirectory(path: string): Promise<void> {
-  await mkdir(path, { recursive: true });
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (error) {
+    // Node's recursive mkdir reports ENOENT for a parent it could not make (on a read-only filesystem, say); one level at a time tells why.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path) throw error;
+    await ensureDirectory(dirname(path));
+    await mkdir(path).catch((inner: NodeJS.ErrnoException) => {
+      if (inner.code !== 'EEXIST') throw inner;
+    });
+  }
 }
 
 /** A new private directory under the system's temporary directory, named `<prefix>XXXXXX`. */

@@ -1,5 +1,6 @@
 import { freeBytes } from '../../adapters/fs/free-bytes.js';
 import { pathExists } from '../../adapters/fs/directories.js';
+import { whyNotWritableDirectory } from '../../adapters/fs/probe-directory.js';
 import { commandExists, filesystemOf, hostKernel, pciDriverOf, probeKvmOncePerBoot } from '../../adapters/host/probe-host.js';
 import type { BuildPlan } from '../../core/plan/plan-build.js';
 import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../../core/preflight/check-preflight.js';
@@ -30,6 +31,9 @@ function toolsNeeded(run: BuildRun): PreflightNeeds['tools'] {
  * naming every problem.
  */
 export async function runPreflight(run: BuildRun, plan: BuildPlan, accel: 'kvm' | 'tcg' | undefined): Promise<{ accelerator: 'kvm' | 'tcg'; notices: string[] }> {
+  // First, and alone: the disk probes below cannot even measure a path that is a file or a link loop.
+  const unwritable = await unwritableDirectories(run);
+  if (unwritable.length > 0) throw new PreflightError(unwritable);
   const tools = toolsNeeded(run);
   const accelerator = accel ?? run.spec.hardware.build_vm.accelerator;
   const needs: PreflightNeeds = {
@@ -46,6 +50,21 @@ export async function runPreflight(run: BuildRun, plan: BuildPlan, accel: 'kvm' 
   const result = checkPreflight(needs, { freeBytes: freeBytesByPath, filesystems, commands, kvm, pciDrivers });
   if (result.problems.length > 0) throw new PreflightError(result.problems);
   return { accelerator: result.accelerator, notices: [...result.notices] };
+}
+
+/** Every directory the build will write to, with what it is for; a problem line for each it could not. */
+async function unwritableDirectories(run: BuildRun): Promise<string[]> {
+  const dirs = [
+    { path: run.cache.root, what: 'cache directory (cache.dir or $IMAGEBUILD_CACHE_DIR)' },
+    { path: run.dir.root, what: "this build's work directory in the cache" },
+    { path: run.outputRoot, what: 'output directory (output.dir or $IMAGEBUILD_OUTPUT_DIR)' },
+  ];
+  const problems: string[] = [];
+  for (const { path, what } of dirs) {
+    const why = await whyNotWritableDirectory(path);
+    if (why !== undefined) problems.push(`${what}: ${why}; point it at a writable directory`);
+  }
+  return problems;
 }
 
 /** The kernel the KVM probe boots: the bootstrap image's when it exists, else the host's. */
