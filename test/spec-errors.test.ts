@@ -123,6 +123,15 @@ const BAD_SPECS: readonly BadSpec[] = [
   { name: 'bad pci address', mutate: (d) => d.setIn(['hardware', 'gpu', 'passthrough', 0], '01:00.0'), expectedPath: 'hardware.gpu.passthrough[0]', expectedFragment: 'not a PCI address' },
   { name: 'duplicate pci address', mutate: (d) => d.setIn(['hardware', 'gpu', 'passthrough', 2], '0000:01:00.0'), expectedPath: 'hardware.gpu.passthrough[2]', expectedFragment: 'is listed twice' },
   { name: 'ssh allows unknown user', mutate: (d) => d.setIn(['layers', 'base', 'ssh', 'allow_users'], ['nobody']), expectedPath: 'layers.base.ssh.allow_users[0]', expectedFragment: "nobody is not one of the spec's users" },
+  {
+    name: 'two verify_login users',
+    mutate: (d) => {
+      d.setIn(['users', 0, 'verify_login'], true);
+      d.setIn(['users', 1], { name: 'second', verify_login: true, ssh_authorized_keys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG5xIzS2sxbaXaj99WyngVs5C0FroKgeI9aXsY+y8Xpi ops@x'] });
+    },
+    expectedPath: 'users',
+    expectedFragment: 'verify_login is set for',
+  },
   { name: 'gate expects more gpus', mutate: (d) => d.setIn(['layers', 'driver', 'gate', 'gpu_count'], 8), expectedPath: 'layers.driver.gate.gpu_count', expectedFragment: 'expects 8 GPUs but hardware.gpu.count is 4' },
   // A long multi-line value must not be echoed into the message
   { name: 'long multi-line description', mutate: (d) => d.setIn(['description'], 'line\n'.repeat(101)), expectedPath: 'description', expectedFragment: 'is too big; maximum 500' },

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { readCacheEntries, type CacheScan } from '../adapters/cache/read-cache.js';
 import { findPackageRoot } from '../adapters/fs/project-root.js';
 import { loadTemplateSources } from '../adapters/fs/read-files.js';
-import { readBuildKeyFingerprint } from '../adapters/ssh/build-key.js';
+import { readBuildKeyFingerprint, readVerifyKeyFingerprint } from '../adapters/ssh/build-key.js';
 import { readToolVersions, type ToolVersion } from '../adapters/tools/tool-versions.js';
 import { outputRootOf } from '../adapters/workspace/release-layout.js';
 import { planBuild, type BuildPlan, type CachedLayer, type PlanOptions, type ProjectFiles, type ToolVersions } from '../core/plan/plan-build.js';
@@ -40,10 +40,15 @@ export type PreparedImage = {
   readonly cache: CacheScan;
   /** The cache's build key, read, never made here: planning must write nothing. */
   readonly buildKeyFingerprint: string | undefined;
+  /** The cache's verification key, read, never made here (a base layer input when a user has verify_login). */
+  readonly verifyKeyFingerprint: string | undefined;
   readonly plan: BuildPlan;
   /** Plans again from the cache as it is now (after the build key was made or layers were pulled). */
-  readonly replan: (entries: readonly CachedLayer[], buildKeyFingerprint: string | undefined) => BuildPlan;
+  readonly replan: (entries: readonly CachedLayer[], keys: CacheKeys) => BuildPlan;
 };
+
+/** Fingerprints of the cache's keys that are layer inputs (undefined: not made yet). */
+export type CacheKeys = { readonly build: string | undefined; readonly verify: string | undefined };
 
 /** Loads the spec, the project's files, the tool versions and the cache index, and plans the build. */
 export async function prepareImage(options: PrepareOptions): Promise<PreparedImage> {
@@ -52,19 +57,20 @@ export async function prepareImage(options: PrepareOptions): Promise<PreparedIma
   const spec = applyHostProfile(loaded.spec, options.hostProfile);
   const projectDir = options.projectDir ?? findPackageRoot();
   const cacheDir = resolve(options.cwd, spec.cache.dir);
-  const [project, toolProbes, cache, buildKeyFingerprint] = await Promise.all([
+  const [project, toolProbes, cache, buildKeyFingerprint, verifyKeyFingerprint] = await Promise.all([
     collectProjectFiles(projectDir),
     readToolVersions(),
     readCacheEntries(cacheDir),
     readBuildKeyFingerprint(cacheDir),
+    readVerifyKeyFingerprint(cacheDir),
   ]);
   const tools: ToolVersions = {
     packer: toolProbes.packer.version ?? 'missing',
     ansible: toolProbes.ansible.version ?? 'missing',
     qemuImg: toolProbes.qemuImg.version ?? 'missing',
   };
-  const replan = (entries: readonly CachedLayer[], buildKey: string | undefined) =>
-    planBuild(spec, options.version, project, tools, entries, { fromLayer: options.fromLayer, untilLayer: options.untilLayer, buildKey });
+  const replan = (entries: readonly CachedLayer[], keys: CacheKeys) =>
+    planBuild(spec, options.version, project, tools, entries, { fromLayer: options.fromLayer, untilLayer: options.untilLayer, buildKey: keys.build, verifyKey: keys.verify });
   return {
     loaded,
     spec,
@@ -76,7 +82,8 @@ export async function prepareImage(options: PrepareOptions): Promise<PreparedIma
     tools,
     cache,
     buildKeyFingerprint,
-    plan: replan(cache.entries, buildKeyFingerprint),
+    verifyKeyFingerprint,
+    plan: replan(cache.entries, { build: buildKeyFingerprint, verify: verifyKeyFingerprint }),
     replan,
   };
 }

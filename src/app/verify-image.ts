@@ -13,7 +13,7 @@ import { cacheLayout } from '../adapters/workspace/cache-layout.js';
 import { MANIFEST_FILE } from '../adapters/workspace/release-layout.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { checkParams } from '../core/render/render-image.js';
-import type { ImageSpec } from '../core/spec/schema.js';
+import { verifyLoginUser, type ImageSpec } from '../core/spec/schema.js';
 import { FileAccessError, firstLine } from '../errors/index.js';
 import { loadSpec } from './load-spec.js';
 
@@ -52,7 +52,7 @@ export async function verifyArtifact(input: VerifyInput): Promise<ArtifactVerifi
   let booted: boolean;
   let hostKey: string | null;
   let buildAccountRefused = input.buildKey === undefined;
-  let gate: ArtifactVerification['gate'] = { status: 'skipped', summary: 'no spec user key given (--verify-key/--verify-user): in-guest checks not run', checks: [] };
+  let gate: ArtifactVerification['gate'] = { status: 'skipped', summary: 'no spec user key given (--verify-user/--verify-key, or a users[].verify_login user): in-guest checks not run', checks: [] };
   log(`booting ${input.artifact} through a throwaway overlay (${input.accelerator})`);
   const vm = await bootVm({ image: overlay, workDir: input.workDir, accelerator: input.accelerator, memoryMiB: Math.min(input.spec.hardware.build_vm.memory_mib, 4096), cpus: Math.min(input.spec.hardware.build_vm.cpus, 4) });
   try {
@@ -129,6 +129,12 @@ export async function verifyArtifact(input: VerifyInput): Promise<ArtifactVerifi
   };
 }
 
+/** The spec's verify_login user with the cache's verification key, when the spec has one and the key exists. */
+export function cacheVerifyLogin(spec: ImageSpec, privateKey: string | undefined): { user: string; privateKey: string } | undefined {
+  const user = verifyLoginUser(spec);
+  return user === undefined || privateKey === undefined ? undefined : { user, privateKey };
+}
+
 /** `imagebuild verify`: verifies an image file, taking the expected SHA-256 from the image-manifest.json beside it and the build key from the spec's cache. */
 export async function verifyImageFile(options: {
   image: string;
@@ -140,7 +146,7 @@ export async function verifyImageFile(options: {
   if (!pathExists(options.image)) throw new FileAccessError(`${options.image}: image not found; give the path of a built <name>-vX.Y.Z.qcow2`);
   const { spec } = await loadSpec(options.specArg, options.cwd);
   const manifest = await readManifestFile(join(dirname(options.image), MANIFEST_FILE), 'cannot check the SHA-256');
-  const { buildKey } = cacheLayout(resolve(options.cwd, spec.cache.dir));
+  const { buildKey, verifyKey } = cacheLayout(resolve(options.cwd, spec.cache.dir));
   const workDir = await makeTempDirectory('imagebuild-verify-');
   try {
     return await verifyArtifact({
@@ -152,7 +158,7 @@ export async function verifyImageFile(options: {
       projectDir: findPackageRoot(),
       expectedSha256: manifest?.checksum_sha256,
       buildKey: pathExists(buildKey) ? buildKey : undefined,
-      login: options.login,
+      login: options.login ?? cacheVerifyLogin(spec, pathExists(verifyKey) ? verifyKey : undefined),
     });
   } finally {
     await removeTree(workDir);

@@ -10,7 +10,7 @@ export type PackerBuildInput = {
   /** Directory of the rendered unit (holds `<unit>.pkr.hcl`, vars.yml, checks.json). */
   readonly templateDir: string;
   readonly templateFile: string;
-  /** Values for the template's variables, passed as `-var name=value` (paths only: never secrets). */
+  /** Values for the template's variables, passed as `-var name=value` (paths and public keys: never secrets). */
   readonly vars: Readonly<Record<string, string>>;
   /** Everything Packer prints is appended here. */
   readonly logFile: string;

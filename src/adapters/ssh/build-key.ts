@@ -36,12 +36,7 @@ export async function ensureBuildKey(cacheDir: string, env: NodeJS.ProcessEnv = 
     const temp = join(cacheDir, `.keys-${process.pid}`);
     await rm(temp, { recursive: true, force: true });
     await mkdir(temp, { mode: 0o700 });
-    const { execa } = await import('execa');
-    const result = await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'imagebuild-build-key', '-f', join(temp, 'build_ed25519')], { reject: false, stdin: 'ignore' });
-    if (result.exitCode !== 0) {
-      await rm(temp, { recursive: true, force: true });
-      throw new ToolFailedError('ssh-keygen', `ssh-keygen could not create the build key: ${firstLine(result.stderr) || `exit ${result.exitCode}`}`, result.exitCode);
-    }
+    await generateKeyPair(join(temp, 'build_ed25519'), 'imagebuild-build-key', temp);
     try {
       await rename(temp, dir);
     } catch (error) {
@@ -53,6 +48,51 @@ export async function ensureBuildKey(cacheDir: string, env: NodeJS.ProcessEnv = 
   }
   const publicKey = (await readFile(publicKeyFile, 'utf8')).trim();
   return { privateKeyFile, publicKeyFile, publicKey, fingerprint: publicKeyFingerprint(publicKey) };
+}
+
+/**
+ * The cache's verification key: the verification boot logs in with it as the spec's verify_login user, whose
+ * authorized_keys the users role gives its public half (from the build host's user-mode address only). Made once
+ * per cache, with the cache lock held; never in git, logs or the rendered files (Packer gets it as a variable).
+ */
+export async function ensureVerifyKey(cacheDir: string): Promise<BuildKey> {
+  const { keys: dir, verifyKey: privateKeyFile } = cacheLayout(cacheDir);
+  const publicKeyFile = `${privateKeyFile}.pub`;
+  if (!existsSync(privateKeyFile) || !existsSync(publicKeyFile)) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const temp = join(dir, `.verify-${process.pid}`);
+    await rm(temp, { recursive: true, force: true });
+    await mkdir(temp, { mode: 0o700 });
+    try {
+      await generateKeyPair(join(temp, 'verify_ed25519'), 'imagebuild-verify-key', temp);
+      // The public half last: it says the pair is complete, so a crash in between is redone next time.
+      await rename(join(temp, 'verify_ed25519'), privateKeyFile);
+      await rename(join(temp, 'verify_ed25519.pub'), publicKeyFile);
+    } finally {
+      await rm(temp, { recursive: true, force: true });
+    }
+  }
+  const publicKey = (await readFile(publicKeyFile, 'utf8')).trim();
+  return { privateKeyFile, publicKeyFile, publicKey, fingerprint: publicKeyFingerprint(publicKey) };
+}
+
+/** The fingerprint of the cache's verification key, without creating one; undefined when there is none yet. */
+export async function readVerifyKeyFingerprint(cacheDir: string): Promise<string | undefined> {
+  try {
+    return publicKeyFingerprint(await readFile(`${cacheLayout(cacheDir).verifyKey}.pub`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** ssh-keygen makes an unencrypted ed25519 pair at `file` and `file`.pub; `cleanup` is removed when it fails. */
+async function generateKeyPair(file: string, comment: string, cleanup: string): Promise<void> {
+  const { execa } = await import('execa');
+  const result = await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { reject: false, stdin: 'ignore' });
+  if (result.exitCode !== 0) {
+    await rm(cleanup, { recursive: true, force: true });
+    throw new ToolFailedError('ssh-keygen', `ssh-keygen could not create the ${comment}: ${firstLine(result.stderr) || `exit ${result.exitCode}`}`, result.exitCode);
+  }
 }
 
 /**

@@ -22,6 +22,8 @@ export type CacheLayout = {
   readonly shim: string;
   readonly keys: string;
   readonly buildKey: string;
+  /** The key the verification boot logs in with as the spec's verify_login user (its public half is in the image). */
+  readonly verifyKey: string;
   /** The KVM probe's verdict for the host's current boot. */
   readonly kvmProbe: string;
   /** `<cache>/layers/<key>/`: a registered layer's entry.json, layer.qcow2 and reports. */
@@ -61,6 +63,7 @@ export function cacheLayout(cacheDir: string): CacheLayout {
     shim: join(cacheDir, 'shim'),
     keys,
     buildKey: join(keys, 'build_ed25519'),
+    verifyKey: join(keys, 'verify_ed25519'),
     kvmProbe: join(cacheDir, 'kvm-probe.json'),
     layerDir,
     layerImage: (key) => join(layerDir(key), 'layer.qcow2'),

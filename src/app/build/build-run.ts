@@ -24,5 +24,7 @@ export type BuildRun = {
   /** `YYYYMMDDTHHMMSS` of the run's start, naming its build and failed-layer directories. */
   readonly stamp: string;
   readonly buildKey: BuildKey;
+  /** The cache's verification key, when a spec user has verify_login: Packer passes its public half to the users role. */
+  readonly verifyKey: BuildKey | undefined;
   readonly signal: AbortSignal;
 };

@@ -2,12 +2,13 @@ import { removeLeftovers } from '../../adapters/cache/layer-cache.js';
 import { readCacheEntries } from '../../adapters/cache/read-cache.js';
 import { ensureDirectory } from '../../adapters/fs/directories.js';
 import { acquireLock, type HeldLock } from '../../adapters/fs/lock.js';
-import { ensureBuildKey } from '../../adapters/ssh/build-key.js';
+import { ensureBuildKey, ensureVerifyKey } from '../../adapters/ssh/build-key.js';
 import { buildDirLayout, cacheLayout } from '../../adapters/workspace/cache-layout.js';
 import { readManifestFile } from '../../adapters/workspace/manifest-file.js';
 import { releaseLayout, type ReleaseLayout } from '../../adapters/workspace/release-layout.js';
 import type { BuildPlan } from '../../core/plan/plan-build.js';
 import { encodeCanonicalJson } from '../../core/render/encode.js';
+import { verifyLoginUser } from '../../core/spec/schema.js';
 import { specHashOf } from '../../core/spec/spec-hash.js';
 import { VersionExistsError } from '../../errors/index.js';
 import { prepareImage, type PreparedImage } from '../prepare-image.js';
@@ -48,7 +49,10 @@ export async function openBuild(options: BuildOptions, started: number): Promise
     if (leftovers.length > 0) notices.push(`removed what an interrupted run left in the cache: ${leftovers.join(', ')}`);
     // The key first: the bootstrap image's key includes it, and preflight probes KVM with that image's kernel.
     const buildKey = await ensureBuildKey(cache.root);
-    const plan = buildKey.fingerprint === prepared.buildKeyFingerprint ? prepared.plan : prepared.replan((await readCacheEntries(cache.root)).entries, buildKey.fingerprint);
+    // After the build key: a fresh cache's keys directory is made by renaming the build key's into place.
+    const verifyKey = verifyLoginUser(spec) === undefined ? undefined : await ensureVerifyKey(cache.root);
+    const keysAsPlanned = buildKey.fingerprint === prepared.buildKeyFingerprint && (verifyKey === undefined || verifyKey.fingerprint === prepared.verifyKeyFingerprint);
+    const plan = keysAsPlanned ? prepared.plan : prepared.replan((await readCacheEntries(cache.root)).entries, { build: buildKey.fingerprint, verify: verifyKey?.fingerprint });
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
     const run: BuildRun = {
       loaded,
@@ -64,6 +68,7 @@ export async function openBuild(options: BuildOptions, started: number): Promise
       outputRoot: prepared.outputRoot,
       stamp,
       buildKey,
+      verifyKey,
       signal: options.signal,
     };
     return { status: 'open', run, plan, replan: prepared.replan, lock, notices };

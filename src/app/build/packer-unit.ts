@@ -25,6 +25,7 @@ export async function runPackerUnit(run: BuildRun, unit: string, base: UnitBase,
     kernel_dir: base.kernelDir ?? '',
     ssh_private_key_file: run.buildKey.privateKeyFile,
     build_key_pub: run.buildKey.publicKeyFile,
+    verify_key_pub: run.verifyKey?.publicKey ?? '',
     accelerator: base.accelerator,
   };
   await ensureDirectory(vars.report_dir);

@@ -88,7 +88,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     { step: 'shared-cache', title: 'Pull layers from the shared cache', enabled: () => run.spec.cache.store !== undefined && plan.layers.some((l) => l.action === 'build'), run: async (task) => {
       const pull = await pullSharedLayers(run, shared, plan, (line) => (task.output = line));
       notices.push(...pull.notices);
-      if (pull.pulled.length > 0) await settlePlan(opened.replan((await readCacheEntries(run.cache.root)).entries, run.buildKey.fingerprint));
+      if (pull.pulled.length > 0) await settlePlan(opened.replan((await readCacheEntries(run.cache.root)).entries, { build: run.buildKey.fingerprint, verify: run.verifyKey?.fingerprint }));
       task.title = pull.title;
     } },
     { step: 'preflight', title: 'Preflight', run: async (task) => {

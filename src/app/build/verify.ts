@@ -1,6 +1,6 @@
 import { VerifyFailedError } from '../../errors/index.js';
 import type { ArtifactVerification } from '../../core/manifest/image-manifest.js';
-import { verifyArtifact } from '../verify-image.js';
+import { cacheVerifyLogin, verifyArtifact } from '../verify-image.js';
 import type { BuildRun } from './build-run.js';
 import type { BuildOptions } from './options.js';
 import { stagingDirOf } from './seal-flatten.js';
@@ -24,7 +24,7 @@ export async function verifyStagedArtifact(
     projectDir: run.projectDir,
     expectedSha256: artifact.sha256,
     buildKey: run.buildKey.privateKeyFile,
-    login,
+    login: login ?? cacheVerifyLogin(run.spec, run.verifyKey?.privateKeyFile),
     onLine,
   });
   if (verification.status === 'failed') {

@@ -181,6 +181,20 @@ describe('planBuild and the build key', () => {
 
     expect(planBuild(spec(), '1.1.0', PROJECT, TOOLS, cached, { buildKey: KEY_A }).layers.map((l) => l.action)).toEqual(['reuse', 'reuse', 'reuse', 'reuse', 'reuse']);
   });
+
+  it('makes the verification key a base input only for a spec with a verify_login user', () => {
+    const verifying = () => spec((s) => Object.assign(s.users[0]!, { verify_login: true }));
+    const before = planBuild(verifying(), '1.0.0', PROJECT, TOOLS, [], { buildKey: KEY_A, verifyKey: KEY_A });
+
+    const after = planBuild(verifying(), '1.1.0', PROJECT, TOOLS, cacheFrom(before), { buildKey: KEY_A, verifyKey: KEY_B });
+    const plain = planBuild(spec(), '1.0.0', PROJECT, TOOLS, [], { buildKey: KEY_A, verifyKey: KEY_B });
+
+    expect(after.layers[0]!.reasons).toEqual([`verification key ${KEY_A} → ${KEY_B}`]);
+    expect(after.layers.map((l) => l.action)).toEqual(['build', 'build', 'build', 'build', 'build']);
+    expect(after.layers[1]!.inputs.verifyKey).toBeUndefined();
+    expect(plain.layers[0]!.inputs.verifyKey).toBeUndefined();
+    expect(plain.layers[0]!.key).toBe(planBuild(spec(), '1.0.0', PROJECT, TOOLS, [], { buildKey: KEY_A }).layers[0]!.key);
+  });
 });
 
 describe('planBuild and the bootstrap image', () => {

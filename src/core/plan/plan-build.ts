@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { parseDocument } from 'yaml';
 import { encodeCanonicalJson } from '../render/encode.js';
 import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
-import type { ImageSpec } from '../spec/schema.js';
+import { verifyLoginUser, type ImageSpec } from '../spec/schema.js';
 
 /** Versions of the tools whose behaviour shapes a layer's content. */
 export type ToolVersions = { readonly packer: string; readonly ansible: string; readonly qemuImg: string };
@@ -18,6 +18,8 @@ export type LayerInputs = {
   readonly parentKey: string | null;
   /** Base layer only: fingerprint of the build key whose public half the image authorises. */
   readonly buildKey?: string;
+  /** Base layer of a spec with a verify_login user only: fingerprint of the verification key the image authorises. */
+  readonly verifyKey?: string;
   /** Bootstrapped base layer only: the key of the bootstrap image it is an overlay of. */
   readonly bootstrapKey?: string;
 };
@@ -63,6 +65,8 @@ export type PlanOptions = {
    * base layer's inputs: a layer built for another key cannot be built upon (Packer could not log in).
    */
   readonly buildKey?: string;
+  /** Fingerprint of the cache's verification key; a base layer input when a spec user has verify_login. */
+  readonly verifyKey?: string;
 };
 
 const SHARED_FILES = ['ansible/ansible.cfg', 'ansible/callback_plugins/', 'guest/', 'packer/plugins.pkr.hcl', 'templates/packer/'];
@@ -181,6 +185,7 @@ export function planBuild(
       tools,
       parentKey,
       ...(layer === 'base' && options.buildKey !== undefined ? { buildKey: options.buildKey } : {}),
+      ...(layer === 'base' && verifyLoginUser(spec) !== undefined && options.verifyKey !== undefined ? { verifyKey: options.verifyKey } : {}),
       ...(layer === 'base' && spec.os.source.kind === 'bootstrap' ? { bootstrapKey: computeBootstrapKey(spec, options.buildKey) } : {}),
     };
     const key = computeLayerKey(inputs);
@@ -233,6 +238,7 @@ export function explainMiss(inputs: LayerInputs, previous: CachedLayer | undefin
     if (previous.inputs.tools[tool] !== inputs.tools[tool]) reasons.push(`${tool} ${previous.inputs.tools[tool]} → ${inputs.tools[tool]}`);
   }
   if (previous.inputs.buildKey !== inputs.buildKey) reasons.push(`build key ${previous.inputs.buildKey ?? 'unrecorded'} → ${inputs.buildKey ?? 'unknown'}`);
+  if (previous.inputs.verifyKey !== inputs.verifyKey) reasons.push(`verification key ${previous.inputs.verifyKey ?? 'none'} → ${inputs.verifyKey ?? 'none'}`);
   if (reasons.length === 0 && previous.inputs.bootstrapKey !== inputs.bootstrapKey) reasons.push('bootstrap image inputs changed (cache.apt_proxy or the build key)');
   if (reasons.length === 0 && previous.inputs.parentKey !== inputs.parentKey) reasons.push('parent layer differs from the cached build');
   return reasons.length > 0 ? reasons : ['not in the cache'];

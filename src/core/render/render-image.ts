@@ -1,7 +1,7 @@
 import Handlebars from 'handlebars';
 import { resolveVendorSources } from '../spec/vendor-sources.js';
 import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
-import type { ImageSpec } from '../spec/schema.js';
+import { verifyLoginUser, type ImageSpec } from '../spec/schema.js';
 import { compareDottedVersions } from '../compat/dotted-version.js';
 import { driverBranchOf, gpuFactsOf, hasUnbranchedDriverPackages, ncclWheelForVariant, osFactsOf, runsWithoutPeerToPeer } from '../compat/table-queries.js';
 import { gpuStackOf } from '../spec/parse-spec.js';
@@ -145,6 +145,7 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
     // Ansible vars
     users: spec.users.map((u) => ({ name: u.name, groups: u.groups, sudo: u.sudo, ssh_authorized_keys: u.ssh_authorized_keys })),
     sshAllowUsers: spec.layers.base.ssh.allow_users ?? spec.users.map((u) => u.name),
+    verifyUser: verifyLoginUser(spec) ?? '',
     bootloader: source.kind === 'bootstrap' ? 'grub-pc' : 'keep',
     aptProxy: spec.cache.apt_proxy ?? '',
     driverBranch: driverBranchOf(stack.driver.version),

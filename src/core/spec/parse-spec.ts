@@ -126,6 +126,10 @@ function checkCrossFields(spec: ImageSpec): Finding[] {
   const userNames = spec.users.map((u) => u.name);
   const duplicateUser = userNames.find((n, i) => userNames.indexOf(n) !== i);
   if (duplicateUser) problems.push({ path: 'users', message: `user ${duplicateUser} is listed twice; give each user once` });
+  const verifyUsers = spec.users.filter((u) => u.verify_login).map((u) => u.name);
+  if (verifyUsers.length > 1) {
+    problems.push({ path: 'users', message: `verify_login is set for ${verifyUsers.join(' and ')}; the verification boot logs in as one user, so set it for one` });
+  }
   base.ssh.allow_users?.forEach((name, i) => {
     if (!userNames.includes(name)) {
       problems.push({ path: `layers.base.ssh.allow_users[${i}]`, message: `${name} is not one of the spec's users; valid: ${userNames.join(', ')}` });

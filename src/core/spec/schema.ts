@@ -139,6 +139,12 @@ export const UserSpec = specObject({
   groups: z.array(linuxName).default([]),
   sudo: z.enum(['nopasswd', 'none']).default('nopasswd'),
   ssh_authorized_keys: z.array(sshPublicKey).min(1, { error: 'no SSH key; password login is disabled, so give at least one public key' }),
+  /**
+   * The build's verification boot logs in as this user with a key generated under the cache, whose public half the
+   * image authorises for this user (from the build host's user-mode network address only), so the artifact's gates
+   * run in it without a --verify-key. For development images built and used on one machine; at most one user.
+   */
+  verify_login: z.boolean().default(false),
 });
 export type UserSpec = z.infer<typeof UserSpec>;
 
@@ -344,4 +350,9 @@ export const ImageSpec = specObject({
   }).default({ retention: 3 }),
 });
 export type ImageSpec = z.infer<typeof ImageSpec>;
+
+/** The user the verification boot logs in as with the cache's verification key (users[].verify_login), if any. */
+export function verifyLoginUser(spec: Pick<ImageSpec, 'users'>): string | undefined {
+  return spec.users.find((user) => user.verify_login)?.name;
+}
 export type ImageSpecInput = z.input<typeof ImageSpec>;

@@ -40,6 +40,12 @@ variable "build_key_pub" {
   description = "Public build key file offered to cloud-init on the seed CD (cloud_image sources)."
 }
 
+variable "verify_key_pub" {
+  type        = string
+  default     = ""
+  description = "Public half of the cache's verification key (an OpenSSH public key line); the users role authorises it for the spec's verify_login user."
+}
+
 variable "accelerator" {
   type        = string
   default     = "kvm"
@@ -110,7 +116,7 @@ build {
     playbook_file   = "${var.project_dir}/ansible/playbooks/base.yml"
     user            = "imagebuild"
     use_proxy       = false
-    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml"]
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub })]
     ansible_env_vars = [
       "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
       "ANSIBLE_HOST_KEY_CHECKING=False",
@@ -124,7 +130,7 @@ build {
     playbook_file   = "${var.project_dir}/ansible/playbooks/base.yml"
     user            = "imagebuild"
     use_proxy       = false
-    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml"]
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub })]
     ansible_env_vars = [
       "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
       "ANSIBLE_HOST_KEY_CHECKING=False",
