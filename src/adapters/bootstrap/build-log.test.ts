@@ -39,7 +39,7 @@ describe('runLogged', () => {
     await log.close();
 
     expect(error).toBeInstanceOf(ToolFailedError);
-    expect((error as ToolFailedError).message).toBe('sh printed nothing for 300 ms and was stopped as stalled (last line: I: fetching)');
+    expect((error as ToolFailedError).message).toBe('sh printed nothing and used no CPU time for 300 ms and was stopped as stalled (last line: I: fetching)');
   });
 
   it('lets a slow tool that keeps printing run past the stall limit: the limit follows progress, not wall time', async () => {
@@ -49,6 +49,17 @@ describe('runLogged', () => {
     await log.close();
 
     expect(stdout.split('\n')).toEqual(['step 1', 'step 2', 'step 3', 'step 4', 'step 5', 'step 6']);
+  });
+
+  it('lets a silent tool run past the stall limit while its process tree uses CPU time (output held in a pipe buffer)', async () => {
+    const log = openBuildLog(join(work.dir, 'step.log'));
+    // A child that computes for several stall limits without printing, as dpkg does behind mmdebstrap's pipes.
+    const busy = 'end=$(($(date +%s) + 2)); while [ "$(date +%s)" -lt "$end" ]; do :; done';
+
+    const stdout = await runLogged(log, 'sh', ['-c', `echo start; sh -c '${busy}'; echo done`], { stallMs: 600, pollMs: 100 });
+    await log.close();
+
+    expect(stdout.split('\n')).toEqual(['start', 'done']);
   });
 
   it('reports a missing tool as not installed', async () => {

@@ -1,4 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { processTreeCpuTicks } from '../process/process-tree.js';
 import { execa } from 'execa';
 import { ToolFailedError } from '../../errors/index.js';
 
@@ -44,11 +45,15 @@ function failureReason(lines: readonly string[]): string {
 }
 
 /**
- * How long a bootstrap tool may print nothing before it counts as stalled: mmdebstrap prints a line per
- * download and per unpacked package, so even a slow mirror on a loaded machine speaks well within this.
- * The limit follows progress, not wall time: a slow but moving run is never stopped.
+ * How long a bootstrap tool may make no progress before it counts as stalled. Progress is a printed line or CPU
+ * time used by the tool's process tree: mmdebstrap runs apt and dpkg behind pipes that buffer their lines, so on a
+ * loaded machine it can print nothing for ten minutes while it unpacks (measured: a GPU spec's bootstrap with four
+ * other jobs running). The limit follows progress, not wall time: a slow but moving run is never stopped; a tree
+ * that neither prints nor computes (a dead mirror connection) is.
  */
 export const STALL_LIMIT_MS = 600_000;
+/** How often a silent tool's process tree is asked whether it used CPU time. */
+const PROGRESS_POLL_MS = 15_000;
 
 /**
  * Runs `tool` (no shell) with stdout and stderr streamed line by line into `log`; returns stdout.
@@ -59,7 +64,7 @@ export async function runLogged(
   log: BuildLog,
   tool: string,
   args: readonly string[],
-  options: { input?: string; env?: Record<string, string>; stallMs?: number } = {},
+  options: { input?: string; env?: Record<string, string>; stallMs?: number; pollMs?: number } = {},
 ): Promise<string> {
   const stallMs = options.stallMs ?? STALL_LIMIT_MS;
   let stalled = false;
@@ -71,6 +76,15 @@ export async function runLogged(
       subprocess.kill('SIGTERM');
     }, stallMs);
   };
+  // A silent tree that still uses CPU time is working, not stalled.
+  let lastTicks: number | undefined;
+  const poll = setInterval(() => {
+    if (subprocess.pid === undefined) return;
+    void processTreeCpuTicks(subprocess.pid).then((ticks) => {
+      if (ticks !== undefined && lastTicks !== undefined && ticks > lastTicks && !stalled) armStallTimer();
+      lastTicks = ticks ?? lastTicks;
+    });
+  }, Math.min(options.pollMs ?? PROGRESS_POLL_MS, stallMs));
   log.line(`$ ${[tool, ...args].map(quoteForLog).join(' ')}`);
   const tail: string[] = [];
   const errorLines: string[] = [];
@@ -96,9 +110,12 @@ export async function runLogged(
     },
   });
   armStallTimer();
-  const result = await subprocess.finally(() => clearTimeout(stallTimer));
+  const result = await subprocess.finally(() => {
+    clearTimeout(stallTimer);
+    clearInterval(poll);
+  });
   if (stalled) {
-    throw new ToolFailedError(tool, `${tool} printed nothing for ${stallMs >= 1000 ? `${Math.round(stallMs / 1000)} s` : `${stallMs} ms`} and was stopped as stalled (last line: ${tail.at(-1) ?? 'none'})`, result.exitCode, tail.join('\n'), log.path, { cause: result });
+    throw new ToolFailedError(tool, `${tool} printed nothing and used no CPU time for ${stallMs >= 1000 ? `${Math.round(stallMs / 1000)} s` : `${stallMs} ms`} and was stopped as stalled (last line: ${tail.at(-1) ?? 'none'})`, result.exitCode, tail.join('\n'), log.path, { cause: result });
   }
   if (result.exitCode === 0) return result.stdout;
   if (result.code === 'ENOENT') {
