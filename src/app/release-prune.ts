@@ -2,8 +2,9 @@ import { apparentBytes } from '../adapters/fs/disk-usage.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
 import { listLocalReleases, readLocalCurrent, removeLocalRelease } from '../adapters/workspace/local-releases.js';
 import { releaseLayout } from '../adapters/workspace/release-layout.js';
-import { removeReleases } from '../core/release/release-index.js';
+import { findRelease, publishIdTime, recordKeys, releaseVersionPrefix, removeReleases, type ReleaseIndex } from '../core/release/release-index.js';
 import { selectReleasesToPrune } from '../core/release/retention.js';
+import { isReleaseVersion } from '../core/version/release-version.js';
 import { loadReleaseSpec, openSpecStoreIfConfigured, readReleaseIndex, updateReleaseIndex, type ReleaseCommandOptions } from './release-store.js';
 
 export type PruneOptions = ReleaseCommandOptions & {
@@ -23,7 +24,7 @@ export type PruneReport = {
     readonly current: string | null;
     readonly kept: readonly { readonly version: string; readonly why: string }[];
     readonly removed: readonly PrunedRelease[];
-    /** Objects of versions the index does not list: left by an interrupted publish. */
+    /** Objects no listed release owns, per publish that left them (a failed, interrupted or raced publish), older than a day. */
     readonly orphans: readonly PrunedRelease[];
   } | null;
   readonly local: {
@@ -45,7 +46,7 @@ export async function pruneReleases(options: PruneOptions): Promise<PruneReport>
   const keep = options.keep ?? context.spec.artifacts.retention;
   const store = await openSpecStoreIfConfigured(context, options.cwd, options.env);
   try {
-    const storeReport = store ? await pruneStore(store, context.spec.name, keep, options.apply) : null;
+    const storeReport = store ? await pruneStore(store, context.spec.name, keep, options.apply, new Date()) : null;
     const localCurrent = (await readLocalCurrent(context.outputRoot)) ?? null;
     const local = await listLocalReleases(context.outputRoot);
     // Never delete the local copy of what either side calls current.
@@ -77,7 +78,7 @@ export async function pruneReleases(options: PruneOptions): Promise<PruneReport>
   }
 }
 
-async function pruneStore(store: ArtifactStore, name: string, keep: number, apply: boolean): Promise<NonNullable<PruneReport['store']>> {
+async function pruneStore(store: ArtifactStore, name: string, keep: number, apply: boolean, now: Date): Promise<NonNullable<PruneReport['store']>> {
   const { index } = await readReleaseIndex(store, name);
   const current = index.current?.version ?? null;
   const plan = selectReleasesToPrune(
@@ -86,23 +87,58 @@ async function pruneStore(store: ArtifactStore, name: string, keep: number, appl
     keep,
   );
   const objects = await store.list(`${name}/v`);
-  const objectsOf = (version: string) => objects.filter((o) => o.key.startsWith(`${name}/v${version}/`));
+  const sizeOf = (keys: readonly string[]) => objects.filter((o) => keys.includes(o.key)).reduce((s, o) => s + o.size, 0);
+  const objectsOf = (version: string) => objects.filter((o) => o.key.startsWith(releaseVersionPrefix(name, version))).map((o) => o.key);
   const removed = plan.remove.map((r) => {
     const own = objectsOf(r.version);
-    return { version: r.version, why: r.why, bytes: own.reduce((s, o) => s + o.size, 0), paths: own.map((o) => store.describe(o.key)) };
+    return { version: r.version, why: r.why, bytes: sizeOf(own), paths: own.map((k) => store.describe(k)), keys: own };
   });
-  const listed = new Set(index.releases.map((r) => r.version));
-  const orphanVersions = [...new Set(objects.map((o) => /^[^/]+\/v([^/]+)\//.exec(o.key)?.[1]).filter((v): v is string => v !== undefined && !listed.has(v)))];
-  const orphans = orphanVersions.map((version) => {
-    const own = objectsOf(version);
-    return { version, why: 'not in the release index: left by an interrupted publish', bytes: own.reduce((s, o) => s + o.size, 0), paths: own.map((o) => store.describe(o.key)) };
-  });
+  const orphans = unfinishedPublishes(index, name, objects.map((o) => o.key), now)
+    .filter((o) => !plan.remove.some((r) => r.version === o.version))
+    .map((o) => ({ ...o, bytes: sizeOf(o.keys), paths: o.keys.map((k) => store.describe(k)) }));
   if (apply) {
     if (removed.length > 0) {
       const doomed = removed.map((r) => r.version);
       await updateReleaseIndex(store, name, (fresh) => removeReleases(fresh, doomed));
     }
-    for (const r of [...removed, ...orphans]) await store.delete(objectsOf(r.version).map((o) => o.key));
+    for (const r of [...removed, ...orphans.filter((o) => o.remove)]) await store.delete(r.keys);
   }
-  return { location: store.location, current, kept: plan.keep, removed, orphans };
+  const strip = <T extends { keys: unknown; remove?: unknown }>({ keys: _k, remove: _r, ...rest }: T) => rest;
+  return {
+    location: store.location,
+    current,
+    kept: [...plan.keep, ...orphans.filter((o) => !o.remove).map((o) => ({ version: o.version, why: o.why }))],
+    removed: removed.map(strip),
+    orphans: orphans.filter((o) => o.remove).map(strip),
+  };
+}
+
+// An unfinished publish younger than this may still be uploading: prune leaves it alone.
+const UNFINISHED_GRACE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Objects under <name>/v… that no listed release owns, grouped by the publish that left them: a
+ * publish that failed, was interrupted or lost a race for its version. One started less than a day
+ * ago (its publish id says when) may still be uploading and is kept.
+ */
+function unfinishedPublishes(index: ReleaseIndex, name: string, keys: readonly string[], now: Date): { version: string; why: string; keys: string[]; remove: boolean }[] {
+  const owned = new Set(index.releases.flatMap(recordKeys));
+  const groups = new Map<string, { version: string; started: string | undefined; keys: string[] }>();
+  for (const key of keys) {
+    if (owned.has(key)) continue;
+    const [, version, segment] = /^[^/]+\/v([^/]+)\/(?:([^/]+)\/)?/.exec(key) ?? [];
+    // Only what a publish writes: <name>/v<release version>/…; anything else in the store is not ours to delete.
+    if (version === undefined || !isReleaseVersion(version) || !key.startsWith(releaseVersionPrefix(name, version))) continue;
+    const started = segment === undefined ? undefined : publishIdTime(segment);
+    const group = `${version}/${started === undefined ? '' : segment}`;
+    const entry = groups.get(group) ?? { version, started, keys: [] };
+    entry.keys.push(key);
+    groups.set(group, entry);
+  }
+  return [...groups.values()].map(({ version, started, keys: own }) => {
+    const recent = started !== undefined && now.getTime() - Date.parse(started) < UNFINISHED_GRACE_MS;
+    const listed = findRelease(index, version) !== undefined;
+    const what = `${listed ? 'not part of the listed release' : 'not in the release index'}: left by an unfinished publish${started === undefined ? '' : ` started ${started}`}`;
+    return { version, keys: own, remove: !recent, why: recent ? `${what}, which may still be running (pruned once a day old)` : what };
+  });
 }

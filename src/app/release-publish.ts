@@ -1,18 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import semver from 'semver';
 import { fileSize } from '../adapters/fs/directories.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
 import { ensureReleaseSums, setLocalCurrent } from '../adapters/workspace/local-releases.js';
 import { readManifestFile, writeManifestFile } from '../adapters/workspace/manifest-file.js';
-import { artifactFileName, releaseLayout } from '../adapters/workspace/release-layout.js';
+import { releaseLayout } from '../adapters/workspace/release-layout.js';
 import { serializeManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
 import { checkVersionBump, classifyManifestChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
 import { ChecksumMismatchError, ReleaseNotFoundError, ReleaseRefusedError } from '../errors/index.js';
-import { addRelease, findRelease, previousRelease, releaseKeys, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
+import { addRelease, findRelease, previousRelease, publishIdOf, releaseKeys, releaseVersionPrefix, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
 import { specHashOf, specIdentity, specIdentityText } from '../core/spec/spec-hash.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
 import type { ImageSpec } from '../core/spec/schema.js';
-import { FileAccessError, VersionExistsError } from '../errors/index.js';
+import { FileAccessError, firstLine, StoreAccessError, VersionExistsError } from '../errors/index.js';
 import {
   createProgressReporter,
   currentActor,
@@ -93,9 +94,8 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   const store = options.store ?? (await openSpecStore(context, options.cwd, options.env));
   try {
     const notices: string[] = [];
-    const keys = releaseKeys(spec.name, options.version, local.artifact);
     const { index } = await readReleaseIndex(store, spec.name);
-    await refuseExisting(store, index, options.version, keys.manifest);
+    refuseListed(store, index, options.version);
 
     const canonicalSpec = canonicalSpecOf(spec, local.spec_hash);
     if (canonicalSpec === undefined) {
@@ -107,68 +107,134 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     const manifest: ImageManifest = bump.override ? { ...local, version_override: bump.override } : local;
     if (bump.override && bump.override !== local.version_override) await writeManifestFile(release.manifest, manifest);
 
-    // 1. The image. A leftover of an interrupted publish of this version (not in the index, no manifest) is replaced.
-    const leftover = await store.head(keys.artifact);
-    if (leftover) notices.push(`replaced ${store.describe(keys.artifact)}, left by an interrupted publish of v${options.version}`);
-    const progress = createProgressReporter('upload', local.artifact, local.size_bytes, options.onProgress);
-    // The bytes are proved as they leave: hashed on the way (the file is read once), compared with the manifest.
-    const sent = await store.putFile(keys.artifact, artifactPath, { ifAbsent: !leftover, sha256: true, signal: options.signal, onProgress: (bytes) => progress.update(bytes) });
-    const uploaded = progress.finish(sent.size);
-    if (sent.sha256 !== local.checksum_sha256 || sent.size !== local.size_bytes) {
-      await store.delete([keys.artifact]);
-      throw new ChecksumMismatchError(
-        `${artifactPath} no longer matches its manifest (${sent.size !== local.size_bytes ? `${sent.size} bytes sent, the manifest says ${local.size_bytes}` : `SHA-256 ${sent.sha256 ?? 'unknown'}, the manifest says ${local.checksum_sha256}`}): the image changed after it was built; the upload was deleted and nothing was published — rebuild it under a new version`,
-      );
-    }
-
-    // 2. What describes it. The manifest is the release record; readers find it only through the index.
-    const sumsPath = await ensureReleaseSums(release, manifest.checksum_sha256, manifest.artifact);
-    await store.putFile(keys.sums, sumsPath, {});
-    if (canonicalSpec !== undefined) await store.putJson(keys.spec, canonicalSpec);
-    await store.putJson(keys.manifest, JSON.parse(serializeManifest(manifest)), { ifAbsent: true });
-
-    // 3. The index, with `current`, last.
+    // Every object of this publish goes under a directory of its own (its publish id): a second runner
+    // publishing the same version at once writes elsewhere, whatever conditional headers the server
+    // ignores, and the index — one conditional write — lists exactly one publisher's objects.
     const stamp = { at: timestampOf(new Date()), by: currentActor(options.env) };
-    const record: ReleaseRecord = {
-      version: options.version,
-      published_at: stamp.at,
-      published_by: stamp.by,
-      manifest_key: keys.manifest,
-      artifact_key: keys.artifact,
-      sums_key: keys.sums,
-      spec_key: canonicalSpec === undefined ? null : keys.spec,
-      size_bytes: manifest.size_bytes,
-      sha256: manifest.checksum_sha256,
-      gate_status: 'passed',
-      gpu_validated: manifest.gpu_validated,
-      bump: { from: bump.from, actual: bump.actual, required: bump.required, override: bump.override },
-    };
-    let madeCurrent = false;
-    await updateReleaseIndex(store, spec.name, (fresh) => {
-      const added = addRelease(fresh, record);
-      madeCurrent = fresh.current === null || semver.gt(options.version, fresh.current.version);
-      return madeCurrent ? setCurrent(added, options.version, stamp, 'publish') : added;
-    });
-    if (madeCurrent) await setLocalCurrent(outputRoot, options.version);
-    else notices.push(`current stays at a higher version; make v${options.version} current with imagebuild rollback --to v${options.version}`);
+    const keys = releaseKeys(spec.name, options.version, local.artifact, publishIdOf(stamp.at, randomBytes(4).toString('hex')));
+    const unfinished = (await store.list(releaseVersionPrefix(spec.name, options.version))).length;
+    if (unfinished > 0) {
+      notices.push(`${unfinished} object(s) of an unfinished earlier publish of v${options.version} remain under ${store.describe(releaseVersionPrefix(spec.name, options.version))}; imagebuild prune --yes removes them`);
+    }
+    const written: string[] = [];
+    const discard = async () => store.delete(written).catch(() => undefined);
+    try {
+      // 1. The image, proved as it leaves: hashed on the way (the file is read once), compared with the manifest.
+      const progress = createProgressReporter('upload', local.artifact, local.size_bytes, options.onProgress);
+      written.push(keys.artifact);
+      const sent = await store.putFile(keys.artifact, artifactPath, { ifAbsent: true, sha256: true, signal: options.signal, onProgress: (bytes) => progress.update(bytes) });
+      const uploaded = progress.finish(sent.size);
+      if (sent.sha256 !== local.checksum_sha256 || sent.size !== local.size_bytes) {
+        throw new ChecksumMismatchError(
+          `${artifactPath} no longer matches its manifest (${sent.size !== local.size_bytes ? `${sent.size} bytes sent, the manifest says ${local.size_bytes}` : `SHA-256 ${sent.sha256 ?? 'unknown'}, the manifest says ${local.checksum_sha256}`}): the image changed after it was built; the upload was deleted and nothing was published — rebuild it under a new version`,
+        );
+      }
 
-    return {
-      name: spec.name,
-      version: options.version,
-      store: store.location,
-      artifact: store.describe(keys.artifact),
-      manifest: store.describe(keys.manifest),
-      bytes: manifest.size_bytes,
-      durationS: (Date.now() - started) / 1000,
-      rate: uploaded.rate,
-      bump,
-      current: madeCurrent,
-      specStored: canonicalSpec !== undefined,
-      notices,
-    };
+      // 2. What describes it. The manifest is the release record; readers find it only through the index.
+      const sumsPath = await ensureReleaseSums(release, manifest.checksum_sha256, manifest.artifact);
+      written.push(keys.sums);
+      await store.putFile(keys.sums, sumsPath, { ifAbsent: true });
+      if (canonicalSpec !== undefined) {
+        written.push(keys.spec);
+        await store.putJson(keys.spec, canonicalSpec, { ifAbsent: true });
+      }
+      written.push(keys.manifest);
+      await store.putJson(keys.manifest, JSON.parse(serializeManifest(manifest)), { ifAbsent: true });
+
+      // 3. The index, with `current`, last: the one write that claims the version.
+      const record: ReleaseRecord = {
+        version: options.version,
+        published_at: stamp.at,
+        published_by: stamp.by,
+        manifest_key: keys.manifest,
+        artifact_key: keys.artifact,
+        sums_key: keys.sums,
+        spec_key: canonicalSpec === undefined ? null : keys.spec,
+        size_bytes: manifest.size_bytes,
+        sha256: manifest.checksum_sha256,
+        gate_status: 'passed',
+        gpu_validated: manifest.gpu_validated,
+        bump: { from: bump.from, actual: bump.actual, required: bump.required, override: bump.override },
+      };
+      try {
+        await updateReleaseIndex(store, spec.name, (fresh) => {
+          refuseListed(store, fresh, options.version, ' meanwhile');
+          const added = addRelease(fresh, record);
+          const current = fresh.current === null || semver.gt(options.version, fresh.current.version);
+          return current ? setCurrent(added, options.version, stamp, 'publish') : added;
+        });
+      } catch (error) {
+        const outcome = await indexOutcomeAfter(store, spec.name, record, error);
+        if (outcome.keep) written.length = 0;
+        if (outcome.error !== undefined) throw outcome.error;
+        notices.push(`the index write reported a failure (${firstLine(error)}), but the index lists this publish of v${options.version}`);
+      }
+      // A server that ignores If-Match lets a second publisher's index write replace ours: read it back.
+      const { index: after } = await readReleaseIndex(store, spec.name);
+      const listed = findRelease(after, options.version);
+      if (listed?.manifest_key !== record.manifest_key) {
+        throw new VersionExistsError(
+          `v${options.version} was published meanwhile${listed ? ` by ${listed.published_by} (${listed.published_at})` : ''} and the store did not refuse this publish's index write; this publish's objects were deleted — versions are immutable: publish a new version`,
+        );
+      }
+      written.length = 0;
+      const madeCurrent = after.current?.version === options.version;
+      if (madeCurrent) await setLocalCurrent(outputRoot, options.version);
+      else notices.push(`current stays at a higher version; make v${options.version} current with imagebuild rollback --to v${options.version}`);
+
+      return {
+        name: spec.name,
+        version: options.version,
+        store: store.location,
+        artifact: store.describe(keys.artifact),
+        manifest: store.describe(keys.manifest),
+        bytes: manifest.size_bytes,
+        durationS: (Date.now() - started) / 1000,
+        rate: uploaded.rate,
+        bump,
+        current: madeCurrent,
+        specStored: canonicalSpec !== undefined,
+        notices,
+      };
+    } finally {
+      // Nothing of a publish that did not get listed stays behind (unless the index may list it after all).
+      if (written.length > 0) await discard();
+    }
   } finally {
     if (options.store === undefined) store.close();
   }
+}
+
+/**
+ * After a failed index write, what became of this publish: refused (another publisher listed the
+ * version, or the write lost every try) — its objects go; listed after all (the write reached the
+ * server, its answer did not reach us) — a success; unknown (the index cannot be read back) — its
+ * objects stay, and the error says how to find out.
+ */
+async function indexOutcomeAfter(store: ArtifactStore, name: string, record: ReleaseRecord, error: unknown): Promise<{ keep: boolean; error?: unknown }> {
+  if (error instanceof VersionExistsError) return { keep: false, error };
+  const listed = await readReleaseIndex(store, name).then(
+    ({ index }) => findRelease(index, record.version)?.manifest_key === record.manifest_key,
+    () => undefined,
+  );
+  if (listed === true) return { keep: true };
+  if (listed === false) {
+    return {
+      keep: false,
+      error: new StoreAccessError(
+        `v${record.version} was uploaded, but the release index could not be updated (${firstLine(error)}); nothing was listed and this publish's objects were deleted — run the same publish again`,
+        { cause: error },
+      ),
+    };
+  }
+  const dir = record.manifest_key.slice(0, record.manifest_key.lastIndexOf('/') + 1);
+  return {
+    keep: true,
+    error: new StoreAccessError(
+      `the release index update for v${record.version} failed (${firstLine(error)}) and the index could not be read back, so it may list this publish; its objects under ${store.describe(dir)} are kept — run imagebuild list: if v${record.version} is not listed, run the same publish again`,
+      { cause: error },
+    ),
+  };
 }
 
 /**
@@ -181,7 +247,7 @@ export async function checkPublishable(options: ReleaseCommandOptions & { versio
   const store = await openSpecStore(context, options.cwd, options.env);
   try {
     const { index } = await readReleaseIndex(store, context.spec.name);
-    await refuseExisting(store, index, options.version, releaseKeys(context.spec.name, options.version, artifactFileName(context.spec.name, options.version)).manifest);
+    refuseListed(store, index, options.version);
     const previous = previousRelease(index, options.version);
     const notices: string[] = [];
     if (!previous) return { store: store.location, previous: null, changes: [], notices };
@@ -198,14 +264,11 @@ export async function checkPublishable(options: ReleaseCommandOptions & { versio
   }
 }
 
-async function refuseExisting(store: ArtifactStore, index: ReleaseIndex, version: string, manifestKey: string): Promise<void> {
+/** Refuses a version the index lists: versions are immutable. */
+function refuseListed(store: ArtifactStore, index: ReleaseIndex, version: string, when = ''): void {
   const listed = findRelease(index, version);
   if (listed) {
-    throw new VersionExistsError(`v${version} is already published in ${store.location} (${listed.published_at} by ${listed.published_by}); versions are immutable: publish a new version`);
-  }
-  // The index is the truth for readers, but s3rver ignores conditional writes: check the manifest explicitly too.
-  if (await store.head(manifestKey)) {
-    throw new VersionExistsError(`${store.describe(manifestKey)} already exists although the release index does not list v${version}; versions are immutable: publish a new version (imagebuild prune --yes removes such leftovers)`);
+    throw new VersionExistsError(`v${version} was${when} published in ${store.location} (${listed.published_at} by ${listed.published_by}); versions are immutable: publish a new version`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishRelease } from '../../src/app/release-publish.js';
@@ -34,6 +35,7 @@ describe.each(['s3', 'filesystem'] as const)('publish of a changed image (%s sto
   async function project(): Promise<{ store: ArtifactStore; outputRoot: string; storeSpec: StoreSpec }> {
     const storeSpec = storeSpecOf();
     const { outputRoot } = await writeReleaseProject(temp.dir, storeSpec);
+    if (storeSpec.kind === 'filesystem') await mkdir(join(temp.dir, storeSpec.dir), { recursive: true });
     return { store: await openStore(storeSpec, { cwd: temp.dir }), outputRoot, storeSpec };
   }
 

@@ -12,8 +12,9 @@ export const pruneCommand: Command = {
   description:
     'Keeps the newest N releases by version (the spec\'s artifacts.retention, default 3, or --keep) and always the\n' +
     'current one, in the store and in output/<name>/; lists the rest, and deletes them only with --yes. In the store a\n' +
-    'release leaves the index before its objects are deleted, so no reader follows it to a missing image. Objects of\n' +
-    'versions the index does not list (an interrupted publish) are removed too — do not prune while publishing.',
+    'release leaves the index before its objects are deleted, so no reader follows it to a missing image. Objects no\n' +
+    'listed release names (left by a failed, killed or raced publish) are removed too once they are a day old; a\n' +
+    'younger one may be a publish still uploading and is kept.',
   flags: {
     spec: STORE_SPEC_FLAG,
     keep: { type: 'string', value: 'N', help: "releases to keep (default: the spec's artifacts.retention)" },

@@ -12,7 +12,8 @@ export const publishCommand: Command = {
   positionals: { min: 1, max: 1 },
   summary: "upload a built release to the spec's store: image, manifest, then the release index and current",
   description:
-    'Publishes output/<name>/vX.Y.Z/ to the store in an order that keeps it atomic for readers: the qcow2 first\n' +
+    'Publishes output/<name>/vX.Y.Z/ to the store, under a directory of its own (vX.Y.Z/<publish id>/), in an order\n' +
+    'that keeps it atomic for readers: the qcow2 first\n' +
     '(multipart, 8 parts in flight, a checksum per part, retries with backoff), then image-manifest.json, SHA256SUMS\n' +
     'and the spec, then the release index with `current` last. A version already in the store is refused: versions\n' +
     'are immutable. The bump is checked against the previous release by the semver rule — OS or architecture change:\n' +
@@ -20,7 +21,9 @@ export const publishCommand: Command = {
     'mismatch is refused with the change that demands the bump, unless --allow-bump-mismatch gives a reason (recorded\n' +
     'in the manifest). `current` moves to the new version unless a higher one is already published. The image is\n' +
     'hashed as it uploads (read once) and must match the SHA-256 its manifest records: an image that changed after its\n' +
-    'build is refused (exit 1), its upload deleted, and nothing is listed.\n' +
+    'build is refused (exit 1), its upload deleted, and nothing is listed. The index write claims the version: of two\n' +
+    'runners publishing it at once one is listed and the other refused; a publish that fails deletes what it uploaded,\n' +
+    'and running it again works.\n' +
     STORE_NOTE,
   flags: {
     spec: STORE_SPEC_FLAG,

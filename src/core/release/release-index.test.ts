@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VersionExistsError } from '../../errors/index.js';
 import { ReleaseIndexInvalidError, ReleaseNotFoundError, ReleaseRefusedError } from '../../errors/index.js';
-import { addRelease, emptyReleaseIndex, latestRelease, parseReleaseIndex, previousRelease, removeReleases, resolveRelease, setCurrent, type ReleaseRecord } from './release-index.js';
+import { addRelease, emptyReleaseIndex, latestRelease, parseReleaseIndex, previousRelease, publishIdOf, publishIdTime, releaseKeys, removeReleases, resolveRelease, setCurrent, type ReleaseRecord } from './release-index.js';
 
 function record(version: string): ReleaseRecord {
   return {
@@ -55,5 +55,22 @@ describe('release index', () => {
     expect(removeReleases(withCurrent, ['1.0.1']).releases.map((r) => r.version)).toEqual(['1.0.0', '1.1.0']);
     expect(() => parseReleaseIndex({ ...withCurrent, releases: [] }, 'releases.json')).toThrow(ReleaseIndexInvalidError);
     expect(() => parseReleaseIndex({ ...withCurrent, releases: [] }, 'releases.json')).toThrow('releases.json: current.version: current points at v1.0.0');
+  });
+
+  it('puts each publish under a directory of its own, named by when it started, and reads that time back', () => {
+    const id = publishIdOf('2026-12-05T10:36:14Z', '1a2b3c4d');
+
+    expect(id).toBe('20261205T103614Z-1a2b3c4d');
+    expect(releaseKeys('box', '1.1.0', 'box-v1.1.0.qcow2', id)).toEqual({
+      dir: `box/v1.1.0/${id}`,
+      artifact: `box/v1.1.0/${id}/box-v1.1.0.qcow2`,
+      manifest: `box/v1.1.0/${id}/image-manifest.json`,
+      sums: `box/v1.1.0/${id}/SHA256SUMS`,
+      spec: `box/v1.1.0/${id}/spec.json`,
+    });
+    expect(releaseKeys('box', '1.1.0', 'box-v1.1.0.qcow2').manifest).toBe('box/v1.1.0/image-manifest.json');
+    expect(publishIdTime(id)).toBe('2026-12-05T10:36:14Z');
+    expect(publishIdTime('box-v1.1.0.qcow2')).toBeUndefined();
+    expect(() => publishIdOf('2026-12-05T10:36:14Z', 'xyz')).toThrow(RangeError);
   });
 });

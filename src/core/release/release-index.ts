@@ -80,18 +80,47 @@ export type ReleaseIndex = z.infer<typeof ReleaseIndex>;
 /** Who did something and when: the clock and the user come in as arguments. */
 export type Stamp = { readonly at: string; readonly by: string };
 
-/** Store keys of one release, relative to the store's prefix: `<name>/v<version>/…`. */
+/** Store keys of one release, relative to the store's prefix: `<name>/v<version>/<publish id>/…`. */
 export type ReleaseKeys = { readonly dir: string; readonly artifact: string; readonly manifest: string; readonly sums: string; readonly spec: string };
+
+const PUBLISH_ID = /^(\d{8}T\d{6}Z)-[0-9a-f]{8}$/;
 
 /** The key of an image's release index: `<name>/releases.json`. */
 export function releaseIndexKey(name: string): string {
   return `${name}/releases.json`;
 }
 
-/** Where a release's objects live in the store, mirroring output/<name>/v<version>/. */
-export function releaseKeys(name: string, version: string, artifact: string): ReleaseKeys {
-  const dir = `${name}/v${version}`;
+/** What every store key of an image's version starts with: `<name>/v<version>/`. */
+export function releaseVersionPrefix(name: string, version: string): string {
+  return `${name}/v${version}/`;
+}
+
+/**
+ * Where one publish of a release puts its objects: `<name>/v<version>/<publish id>/`, a directory no
+ * other publish writes, so a listed release's image, manifest, sums and spec always come from one
+ * publisher. Without a publish id: the layout of releases published before publish ids (still read).
+ */
+export function releaseKeys(name: string, version: string, artifact: string, publishId?: string): ReleaseKeys {
+  const dir = `${releaseVersionPrefix(name, version)}${publishId === undefined ? '' : `${publishId}/`}`.slice(0, -1);
   return { dir, artifact: `${dir}/${artifact}`, manifest: `${dir}/image-manifest.json`, sums: `${dir}/SHA256SUMS`, spec: `${dir}/spec.json` };
+}
+
+/** A publish id: when it started (UTC, to the second, from `timestamp` as the index writes times) and 8 random hex digits. */
+export function publishIdOf(timestamp: string, randomHex: string): string {
+  const id = `${timestamp.replace(/[-:]/g, '')}-${randomHex}`;
+  if (!PUBLISH_ID.test(id)) throw new RangeError(`not a publish id: ${id}`);
+  return id;
+}
+
+/** When the publish with this id started (ISO 8601 UTC), or undefined when `segment` is no publish id. */
+export function publishIdTime(segment: string): string | undefined {
+  const stamp = PUBLISH_ID.exec(segment)?.[1];
+  return stamp === undefined ? undefined : `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13)}`;
+}
+
+/** The keys a listed release owns in the store: what prune deletes with it, and what no other publish may leave behind. */
+export function recordKeys(record: ReleaseRecord): string[] {
+  return [record.artifact_key, record.manifest_key, record.sums_key, ...(record.spec_key === null ? [] : [record.spec_key])];
 }
 
 /** An index with no releases yet. */
