@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,10 +49,14 @@ afterEach(async () => {
 
 /** Runs the built CLI with stdout on `target` (a file such as /dev/full). */
 async function runToFile(args: readonly string[], target: string): Promise<{ exitCode?: number; stderr: string }> {
+  // The file itself as the child's stdout (execa's { file } would put a pipe in between).
   const fd = openSync(target, 'w');
   try {
-    const result = await execa('node', [BUILT_CLI, ...args], { cwd: work.dir, reject: false, stdout: fd, env: { NO_COLOR: '1' } });
-    return { exitCode: result.exitCode, stderr: String(result.stderr) };
+    const child = spawn('node', [BUILT_CLI, ...args], { cwd: work.dir, stdio: ['ignore', fd, 'pipe'], env: { NO_COLOR: '1', PATH: process.env.PATH } });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exitCode = await new Promise<number | undefined>((resolve) => child.on('close', (code) => resolve(code ?? undefined)));
+    return { exitCode, stderr };
   } finally {
     closeSync(fd);
   }
