@@ -94,13 +94,13 @@ describe.each(backends)('$kind store', ({ kind, open }) => {
 
 describe('store settings', () => {
   it('takes region and endpoint from the environment over the spec, and goes path-style with an endpoint', () => {
-    const spec = { bucket: 'b', prefix: '/images/demo/', region: 'eu-west-1', force_path_style: false };
+    const spec = { bucket: 'b', prefix: 'images/demo/', region: 'eu-west-1', force_path_style: false };
 
     const plain = resolveS3Settings(spec, {});
     const overridden = resolveS3Settings(spec, { AWS_REGION: 'us-west-2', AWS_ENDPOINT_URL: 'http://127.0.0.1:9000' });
     const s3Only = resolveS3Settings({ ...spec, endpoint: 'https://minio.example' }, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9001', AWS_ENDPOINT_URL: 'http://127.0.0.1:9000' });
 
-    expect(plain).toEqual({ bucket: 'b', prefix: 'images/demo/', region: 'eu-west-1', endpoint: undefined, forcePathStyle: false });
+    expect(plain).toEqual({ bucket: 'b', prefix: 'images/demo/', region: 'eu-west-1', endpoint: undefined, forcePathStyle: false, timeouts: { connectMs: 10_000, requestMs: 60_000, idleMs: 60_000 } });
     expect(overridden).toMatchObject({ region: 'us-west-2', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
     expect(s3Only.endpoint).toBe('http://127.0.0.1:9001');
   });

@@ -91,7 +91,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     throw new FileAccessError(`${artifactPath}: ${size === undefined ? 'missing' : `${size} bytes, but the manifest says ${local.size_bytes}`}; the release directory is damaged — rebuild it under a new version`);
   }
 
-  const store = options.store ?? (await openSpecStore(context, options.cwd, options.env));
+  const store = options.store ?? (await openSpecStore(context, options.cwd, options.env, { createMissing: true }));
   try {
     const notices: string[] = [];
     const { index } = await readReleaseIndex(store, spec.name);
@@ -244,7 +244,7 @@ async function indexOutcomeAfter(store: ArtifactStore, name: string, record: Rel
  */
 export async function checkPublishable(options: ReleaseCommandOptions & { version: string; allowBumpMismatch?: string }): Promise<PublishPreflight> {
   const context = await loadReleaseSpec(options.specArg, options.cwd);
-  const store = await openSpecStore(context, options.cwd, options.env);
+  const store = await openSpecStore(context, options.cwd, options.env, { createMissing: true });
   try {
     const { index } = await readReleaseIndex(store, context.spec.name);
     refuseListed(store, index, options.version);

@@ -50,9 +50,12 @@ export async function loadReleaseSpec(specArg: string | undefined, cwd: string):
   return { loaded, spec: loaded.spec, outputRoot: outputRootOf(cwd, loaded.spec) };
 }
 
-/** Opens the spec's artifacts.store (StoreNotConfiguredError without one); a relative filesystem dir is resolved against `cwd`, like output.dir. */
-export async function openSpecStore(context: ReleaseSpecContext, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<ArtifactStore> {
-  return openStore(context.spec.artifacts.store, { cwd, env });
+/**
+ * Opens the spec's artifacts.store (StoreNotConfiguredError without one); a relative filesystem dir is resolved against `cwd`, like output.dir.
+ * `createMissing` for publish alone: a missing store directory is then empty, not an error.
+ */
+export async function openSpecStore(context: ReleaseSpecContext, cwd: string, env: NodeJS.ProcessEnv = process.env, open: { createMissing?: boolean } = {}): Promise<ArtifactStore> {
+  return openStore(context.spec.artifacts.store, { cwd, env, createMissing: open.createMissing === true });
 }
 
 /** The spec's store, or undefined when the spec names none (prune and rollback then work on output/<name>/ alone). */

@@ -23,6 +23,12 @@ export type PutJsonOptions = {
   readonly ifMatch?: string;
 };
 
+export type CopyOptions = {
+  /** Refuse with StoreConflictError when the target exists: an explicit check, plus a conditional write where the server honours one (Ceph RGW 16.2 does not on copies). */
+  readonly ifAbsent?: boolean;
+  readonly signal?: AbortSignal;
+};
+
 /**
  * Where releases and shared layer-cache entries live: S3 (or an S3-compatible server) or a directory
  * for air-gapped sites. Keys are `/`-separated and relative to the store's prefix. Every write is
@@ -46,6 +52,8 @@ export interface ArtifactStore {
   getStream(key: string, options?: { start?: number; signal?: AbortSignal }): Promise<Readable>;
   /** Every object whose key starts with `prefix`, sorted by key. */
   list(prefix: string): Promise<StoreObject[]>;
+  /** Copies an object inside the store (server-side on S3, a new file — never a hard link — in a directory); StoreAccessError when `from` is absent. */
+  copy(from: string, to: string, options?: CopyOptions): Promise<{ size: number }>;
   /** Deletes keys; absent keys are not an error. */
   delete(keys: readonly string[]): Promise<void>;
   /** Releases connections; the store is unusable afterwards. */

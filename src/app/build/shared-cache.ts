@@ -15,7 +15,7 @@ export function sharedCacheOf(run: BuildRun): SharedCache {
   let opened: Promise<ArtifactStore> | undefined;
   // A failed open is not remembered: the next push tries again, as a store that was briefly away may be back.
   const open = () =>
-    openStore(run.spec.cache.store, { cwd: dirname(run.loaded.path) }).catch((error: unknown) => {
+    openStore(run.spec.cache.store, { cwd: dirname(run.loaded.path), createMissing: run.spec.cache.push }).catch((error: unknown) => {
       opened = undefined;
       throw error;
     });

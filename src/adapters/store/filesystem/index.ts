@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,7 +8,7 @@ import { acquireLock } from '../../fs/lock.js';
 import { ImagebuildError, InterruptedError, StoreAccessError, StoreConflictError } from '../../../errors/index.js';
 import { assertStoreKey } from '../keys.js';
 import { createMeteredStream } from '../../fs/metered-stream.js';
-import type { ArtifactStore, PutFileOptions, PutJsonOptions, StoreObject, StoredJson } from '../types.js';
+import type { ArtifactStore, CopyOptions, PutFileOptions, PutJsonOptions, StoreObject, StoredJson } from '../types.js';
 import type { FilesystemStoreSettings } from './config.js';
 
 const READ_CHUNK = 4 * 1024 * 1024;
@@ -19,6 +19,24 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
   const root = settings.dir;
   const pathOf = (key: string) => join(root, ...assertStoreKey(key).split('/'));
   const describe = (key: string) => pathOf(key);
+
+  /**
+   * A read found nothing: fine when the store's directory is there (the key is absent), an error naming
+   * the directory when it is not — an unmounted disk or a wrong artifacts.store.dir is not an empty store —
+   * unless this store was opened to create it (the first publish).
+   */
+  async function assertRootExists(): Promise<void> {
+    const info = await stat(root).catch((error: unknown) => error as NodeJS.ErrnoException);
+    if (!(info instanceof Error)) {
+      if (info.isDirectory()) return;
+      throw new StoreAccessError(`${root}: the store's directory is not a directory; fix the spec's store dir`);
+    }
+    if ((info.code === 'ENOENT' || info.code === 'ENOTDIR') && settings.createMissing) return;
+    if (info.code === 'ENOENT') {
+      throw new StoreAccessError(`${root}: the store's directory does not exist; is its disk mounted, and is the spec's store dir right? (the first publish creates it)`);
+    }
+    throw new StoreAccessError(`${root}: cannot read the store's directory (${info.code ?? info.message})`, { cause: info });
+  }
 
   async function writeAtomically(key: string, write: (temp: string) => Promise<void>, options: { ifAbsent?: boolean }): Promise<void> {
     const target = pathOf(key);
@@ -80,8 +98,9 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
       try {
         bytes = await readFile(pathOf(key));
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        fail('read', key, error);
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') fail('read', key, error);
+        await assertRootExists();
+        return undefined;
       }
       try {
         return { value: JSON.parse(bytes.toString('utf8')) as unknown, etag: createHash('sha256').update(bytes).digest('hex') };
@@ -95,8 +114,9 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
         const info = await stat(pathOf(key));
         return info.isFile() ? { key, size: info.size } : undefined;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-        fail('stat', key, error);
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && (error as NodeJS.ErrnoException).code !== 'ENOTDIR') fail('stat', key, error);
+        await assertRootExists();
+        return undefined;
       }
     },
 
@@ -107,7 +127,10 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
       await new Promise<void>((resolve, reject) => {
         stream.once('open', () => resolve());
         stream.once('error', (error) => reject(error));
-      }).catch((error: unknown) => fail('read', key, error));
+      }).catch(async (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') await assertRootExists();
+        fail('read', key, error);
+      });
       return stream;
     },
 
@@ -118,8 +141,9 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
       try {
         names = (await readdir(dir, { recursive: true })).map(String);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        fail('list', prefix, error);
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') fail('list', prefix, error);
+        await assertRootExists();
+        return [];
       }
       const objects: StoreObject[] = [];
       for (const name of names) {
@@ -131,6 +155,20 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
         if (info?.isFile()) objects.push({ key, size: info.size });
       }
       return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    },
+
+    async copy(from: string, to: string, options: CopyOptions = {}) {
+      const source = pathOf(from);
+      const info = await stat(source).catch(async (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') await assertRootExists();
+        throw new StoreAccessError(`${source}: cannot copy it to ${describe(to)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+      });
+      if (!info.isFile()) throw new StoreAccessError(`${source}: cannot copy it to ${describe(to)}: not a file`);
+      if (options.ifAbsent && (await store.head(to))) throw new StoreConflictError(to, `${describe(to)} already exists; it is not replaced`);
+      if (options.signal?.aborted) throw new InterruptedError(`${describe(to)}: copy interrupted`);
+      // A copy of its own (a reflink where the filesystem has them), never a hard link: one release's bytes must not change with another's.
+      await writeAtomically(to, (temp) => copyFile(source, temp, constants.COPYFILE_FICLONE), options);
+      return { size: info.size };
     },
 
     async delete(keys: readonly string[]) {

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createMeteredStream, type MeteredStream } from '../../fs/metered-stream.js';
 import { StoreAccessError } from '../../../errors/index.js';
+import { UPLOAD_REQUEST_OPTIONS } from './timeouts.js';
 
 // Why not @aws-sdk/lib-storage's Upload: it cuts a stream into parts by gluing the read chunks into a
 // new buffer per part (a copy of every byte, and 2 GiB of short-lived buffers per 2 GiB uploaded) and
@@ -67,7 +68,7 @@ async function putSingle(params: MultipartUploadParams, file: FileHandle, size: 
       ChecksumCRC32: crc32Base64(body),
       ...(params.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
     }),
-    { abortSignal: params.signal },
+    { abortSignal: params.signal, ...UPLOAD_REQUEST_OPTIONS },
   );
 }
 
@@ -107,6 +108,7 @@ async function putMultipart(params: MultipartUploadParams, file: FileHandle, siz
         const task = client
           .send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ChecksumCRC32: checksum }), {
             abortSignal: signal,
+            ...UPLOAD_REQUEST_OPTIONS,
           })
           .then((out) => {
             // The checksum we sent, not an echo: S3 wants every part's checksum on completion, and not every S3-compatible server echoes it.
