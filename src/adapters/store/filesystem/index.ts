@@ -98,7 +98,7 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
       try {
         bytes = await readFile(pathOf(key));
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') fail('read', key, error);
+        if (!isAbsence(error)) fail('read', key, error);
         await assertRootExists();
         return undefined;
       }
@@ -114,7 +114,7 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
         const info = await stat(pathOf(key));
         return info.isFile() ? { key, size: info.size } : undefined;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && (error as NodeJS.ErrnoException).code !== 'ENOTDIR') fail('stat', key, error);
+        if (!isAbsence(error)) fail('stat', key, error);
         await assertRootExists();
         return undefined;
       }
@@ -128,7 +128,7 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
         stream.once('open', () => resolve());
         stream.once('error', (error) => reject(error));
       }).catch(async (error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') await assertRootExists();
+        if (isAbsence(error)) await assertRootExists();
         fail('read', key, error);
       });
       return stream;
@@ -141,7 +141,7 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
       try {
         names = (await readdir(dir, { recursive: true })).map(String);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') fail('list', prefix, error);
+        if (!isAbsence(error)) throw new StoreAccessError(`${dir}: cannot list it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
         await assertRootExists();
         return [];
       }
@@ -160,7 +160,7 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
     async copy(from: string, to: string, options: CopyOptions = {}) {
       const source = pathOf(from);
       const info = await stat(source).catch(async (error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') await assertRootExists();
+        if (isAbsence(error)) await assertRootExists();
         throw new StoreAccessError(`${source}: cannot copy it to ${describe(to)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
       });
       if (!info.isFile()) throw new StoreAccessError(`${source}: cannot copy it to ${describe(to)}: not a file`);
@@ -191,4 +191,10 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new StoreAccessError(`${describe(key)}: cannot ${action} it (${code})`, { cause: error });
   }
+}
+
+/** A path that is not there: missing, or under something that is not a directory. */
+function isAbsence(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
