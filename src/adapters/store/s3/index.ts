@@ -73,8 +73,8 @@ export function createS3Store(settings: S3StoreSettings, env: NodeJS.ProcessEnv 
     const said = MEANINGLESS.has(message) || message === code ? '' : message;
     const hint = (code ? HINTS[code] : undefined) ?? (status ? STATUS_HINTS[status] : undefined);
     if (status === undefined) return `${code ?? 'network error'}${said ? `: ${said}` : ''} (endpoint ${endpoint})${hint ? `; ${hint}` : ''}`;
-    const what = code ?? `${STATUS_CODES[status] ?? 'error'} (the server sent no error code)`;
-    return `${what} (HTTP ${status})${said ? `: ${said}` : ''}${hint ? `; ${hint}` : ''}`;
+    const what = code ? `${code} (HTTP ${status})` : `HTTP ${status} ${STATUS_CODES[status] ?? ''} without an error code`.replace('  ', ' ');
+    return `${what}${said ? `: ${said}` : ''}${hint ? `; ${hint}` : ''}`;
   }
 
   function translate(error: unknown, action: string, key: string): never {
