@@ -87,7 +87,7 @@ async function emptyDir(name: string): Promise<string> {
   return dir;
 }
 
-async function runGuest(program: 'run_checks.py' | 'facts.py', args: string[], options: RunOptions = {}): Promise<Result> {
+async function runGuest(program: 'run_checks.py' | 'facts.py' | 'inventory.py', args: string[], options: RunOptions = {}): Promise<Result> {
   return execa(python3, [path.join(guestDir, program), ...args], {
     env: {
       PATH: (options.path ?? [fakeBin]).join(path.delimiter),
@@ -507,9 +507,142 @@ describe('facts.py', () => {
   });
 });
 
+type Inventory = {
+  format: number;
+  os: Record<string, string | null>;
+  architecture: string | null;
+  kernel: string;
+  dpkg: { name: string; version: string; architecture: string; source: string; source_version: string }[] | null;
+  python: { venv: string; via: string; packages: { name: string; version: string }[] } | null;
+  kernel_modules: { name: string; version: string | null; kernel: string; path: string }[];
+  container_images: { repository: string | null; tag: string | null; id: string; digest: string | null }[] | null;
+  problems: string[];
+};
+
+async function runInventory(args: string[], options: RunOptions): Promise<GuestRun & { inventory: Inventory }> {
+  const outDir = work || (await workDir());
+  const out = path.join(outDir, 'inventory.json');
+  const result = await runGuest('inventory.py', ['--out', out, ...args], options);
+  expect([result.exitCode, result.stderr]).toEqual([0, '']);
+  return { result, outDir, inventory: JSON.parse(await readFile(out, 'utf8')) };
+}
+
+/** A bin directory holding only the named fake tools: the others are "not installed". */
+async function someTools(...names: string[]): Promise<string> {
+  const dir = await emptyDir(`bin-${names.join('-') || 'none'}`);
+  for (const name of names) await copyFile(path.join(fakeBin, name), path.join(dir, name));
+  return dir;
+}
+
+/** A venv made by the real python3 -m venv, with one distribution whose metadata says Name: Foo_Bar.Baz, Version: 1.0+local. */
+async function realVenv(name: string, withPip: boolean): Promise<string> {
+  const venv = path.join(work || (await workDir()), name);
+  await execa(python3, ['-m', 'venv', ...(withPip ? [] : ['--without-pip']), venv]);
+  const { stdout: site } = await execa(path.join(venv, 'bin/python'), ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])']);
+  const distInfo = path.join(site, 'Foo_Bar.Baz-1.0+local.dist-info');
+  await mkdir(distInfo, { recursive: true });
+  await writeFile(path.join(distInfo, 'METADATA'), 'Metadata-Version: 2.1\nName: Foo_Bar.Baz\nVersion: 1.0+local\n');
+  await writeFile(path.join(distInfo, 'RECORD'), '');
+  return venv;
+}
+
+describe('inventory.py', () => {
+  it('lists the recorded Ubuntu guest: installed dpkg packages with their sources, the venv by pip inspect, NVIDIA modules, container images', async () => {
+    const { inventory } = await runInventory(['--venv', '/opt/ai/venv'], { root: ubuntuRoot, env: { FAKE_DOCKER: 'ok' } });
+
+    expect(inventory).toMatchObject({ format: 1, os: { id: 'ubuntu', version_id: '24.04', version_codename: 'noble' }, architecture: 'amd64', kernel: '6.8.0-45-generic', problems: [] });
+    // Installed (ii) and held (hi) packages, never removed ones (rc); a binNMU keeps its source's version.
+    expect(inventory.dpkg?.map((p) => `${p.name}:${p.architecture}`)).toEqual([
+      'bash:amd64',
+      'libattr1:amd64',
+      'libc6:amd64',
+      'libc6:i386',
+      'nvidia-driver-570-open:amd64',
+      'openssh-server:amd64',
+      'python3.12:amd64',
+    ]);
+    expect(inventory.dpkg).toContainEqual({ name: 'libattr1', version: '1:2.5.2-1build1.1+b1', architecture: 'amd64', source: 'attr', source_version: '1:2.5.2-1build1.1' });
+    expect(inventory.dpkg).toContainEqual({ name: 'nvidia-driver-570-open', version: '570.172.08-0ubuntu1', architecture: 'amd64', source: 'nvidia-graphics-drivers-570', source_version: '570.172.08-0ubuntu1' });
+    // dpkg-query prints no source for a package built from a source of its own name.
+    expect(inventory.dpkg).toContainEqual({ name: 'python3.12', version: '3.12.3-1ubuntu0.8', architecture: 'amd64', source: 'python3.12', source_version: '3.12.3-1ubuntu0.8' });
+    expect(inventory.python?.via).toBe('pip inspect');
+    expect(inventory.python?.packages).toContainEqual({ name: 'torch', version: '2.7.1+cu128' });
+    expect(inventory.python?.packages.map((p) => p.name)).toEqual(['Jinja2', 'numpy', 'nvidia-nccl-cu12', 'pip', 'ruamel.yaml', 'tensorflow', 'torch', 'typing_extensions', 'vllm']);
+    expect(inventory.kernel_modules).toEqual([
+      { name: 'nvidia', version: '570.172.08', kernel: '6.8.0-45-generic', path: '/lib/modules/6.8.0-45-generic/updates/dkms/nvidia.ko.zst' },
+      { name: 'nvidia_uvm', version: '570.172.08', kernel: '6.8.0-45-generic', path: '/lib/modules/6.8.0-45-generic/updates/dkms/nvidia-uvm.ko.zst' },
+    ]);
+    expect(inventory.container_images).toEqual([
+      { repository: null, tag: null, id: `sha256:${'1'.repeat(64)}`, digest: null },
+      { repository: 'nvcr.io/nvidia/cuda', tag: '12.8.1-base-ubuntu24.04', id: expect.stringMatching(/^sha256:0b3c/), digest: expect.stringMatching(/^sha256:6c1f/) },
+      { repository: 'vault/smoke', tag: 'latest', id: expect.stringMatching(/^sha256:9f8e/), digest: null },
+    ]);
+  });
+
+  it('lists a base-only image (no venv, no Docker, no NVIDIA module) as absent parts, not problems', async () => {
+    const root = await emptyDir('root');
+    await mkdir(path.join(root, 'etc'));
+    await copyFile(path.join(ubuntuRoot, 'etc/os-release'), path.join(root, 'etc/os-release'));
+    const tools = await someTools('dpkg-query', 'dpkg');
+
+    const { inventory } = await runInventory(['--venv', '/opt/ai/venv'], { root, path: [tools] });
+
+    expect(inventory).toMatchObject({ python: null, kernel_modules: [], container_images: null, problems: [] });
+    expect(inventory.dpkg).toHaveLength(7);
+  });
+
+  it('names what it could not read: no dpkg-query, a Docker daemon that does not answer, a module without a version', async () => {
+    const root = await emptyDir('root');
+    const modules = path.join(root, 'lib/modules/6.1.0-40-amd64/kernel/nvidia-580');
+    await mkdir(modules, { recursive: true });
+    await writeFile(path.join(modules, 'nvidia-drm.ko'), 'license=Dual MIT/GPL\n');
+    const tools = await someTools('docker', 'modinfo');
+
+    const { inventory } = await runInventory([], { root, path: [tools], env: { FAKE_DOCKER: 'down' } });
+
+    expect(inventory).toMatchObject({ dpkg: null, container_images: null, architecture: null });
+    expect(inventory.kernel_modules).toEqual([{ name: 'nvidia_drm', version: null, kernel: '6.1.0-40-amd64', path: '/lib/modules/6.1.0-40-amd64/kernel/nvidia-580/nvidia-drm.ko' }]);
+    expect(inventory.problems).toEqual([
+      'dpkg-query: not available or failed; no Debian packages listed',
+      'modinfo: no version in /lib/modules/6.1.0-40-amd64/kernel/nvidia-580/nvidia-drm.ko',
+      'docker: installed, but the daemon did not answer `docker image ls`; no container images listed',
+    ]);
+  });
+
+  it("reads the venv's package metadata when its pip cannot inspect", async () => {
+    const { inventory } = await runInventory(['--venv', '/opt/ai/venv'], { root: ubuntuRoot, env: { FAKE_DOCKER: 'empty', FAKE_PIP: 'missing' } });
+
+    expect(inventory.python).toEqual({ venv: '/opt/ai/venv', via: 'importlib.metadata', packages: [{ name: 'torch', version: '2.7.1+cu128' }, { name: 'vllm', version: '0.10.1' }] });
+    expect(inventory.container_images).toEqual([]);
+  });
+
+  it('lists a real venv with the real pip inspect, and one made --without-pip from its metadata', async () => {
+    const withPip = await realVenv('venv-pip', true);
+    const withoutPip = await realVenv('venv-bare', false);
+    const tools = await someTools();
+
+    const inspected = (await runInventory(['--venv', withPip], { path: [tools] })).inventory.python;
+    const read = (await runInventory(['--venv', withoutPip], { path: [tools] })).inventory.python;
+
+    expect(inspected?.via).toBe('pip inspect');
+    expect(inspected?.packages).toContainEqual({ name: 'Foo_Bar.Baz', version: '1.0+local' });
+    expect(inspected?.packages.map((p) => p.name)).toContain('pip');
+    expect(read).toEqual({ venv: withoutPip, via: 'importlib.metadata', packages: [{ name: 'Foo_Bar.Baz', version: '1.0+local' }] });
+  }, 120_000);
+
+  it('refuses an --out in a directory that does not exist (exit 2)', async () => {
+    const dir = await workDir();
+
+    const result = await runGuest('inventory.py', ['--out', path.join(dir, 'missing', 'inventory.json')], { root: ubuntuRoot });
+
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/--out: directory .*missing does not exist/);
+  });
+});
+
 describe('guest programs', () => {
   it('parse as Python 3.9, the oldest interpreter they promise to run on', async () => {
-    const programs = ['run_checks.py', 'facts.py', 'guest_files.py'].map((p) => path.join(guestDir, p));
+    const programs = ['run_checks.py', 'facts.py', 'guest_files.py', 'inventory.py'].map((p) => path.join(guestDir, p));
 
     const result = await execa(python3, ['-c', 'import ast, sys\nfor f in sys.argv[1:]:\n    ast.parse(open(f).read(), f, feature_version=(3, 9))', ...programs], { reject: false });
 
@@ -531,6 +664,18 @@ describe('guest programs', () => {
     expect(facts.exitCode).toBe(0);
     expect(JSON.parse(await readFile(path.join(work, 'gate.json'), 'utf8'))).toMatchObject({ format: 1, layer: 'runtime' });
     expect(JSON.parse(await readFile(path.join(work, 'facts.json'), 'utf8'))).toMatchObject({ format: 1, os_id: 'ubuntu' });
-    expect((await readdir(uploaded)).sort()).toEqual(['facts.py', 'guest_files.py', 'run_checks.py']);
+    expect((await readdir(uploaded)).sort()).toEqual(['facts.py', 'guest_files.py', 'inventory.py', 'run_checks.py']);
+  });
+
+  it("run inventory.py from the three files the seal role copies, and leave no bytecode beside them", async () => {
+    const copied = await emptyDir('imagebuild-inventory');
+    for (const file of ['inventory.py', 'facts.py', 'guest_files.py']) await copyFile(path.join(guestDir, file), path.join(copied, file));
+    const env = { PATH: fakeBin, FAKE_REAL_PYTHON: python3, IMAGEBUILD_GUEST_ROOT: ubuntuRoot, FAKE_DOCKER: 'ok' };
+
+    const result = await execa(python3, [path.join(copied, 'inventory.py'), '--out', path.join(copied, 'inventory.json')], { env, extendEnv: false, reject: false });
+
+    expect([result.exitCode, result.stderr]).toEqual([0, '']);
+    expect(JSON.parse(await readFile(path.join(copied, 'inventory.json'), 'utf8'))).toMatchObject({ format: 1, os: { id: 'ubuntu' } });
+    expect((await readdir(copied)).sort()).toEqual(['facts.py', 'guest_files.py', 'inventory.json', 'inventory.py']);
   });
 });
