@@ -69,7 +69,7 @@ describe('release commands', () => {
   });
 
   it('gives every command usage, a summary and a description, and rollback its --to flags', () => {
-    expect(RELEASE_COMMANDS.map((c) => c.name)).toEqual(['publish', 'list', 'download', 'diff', 'prune']);
+    expect(RELEASE_COMMANDS.map((c) => c.name)).toEqual(['publish', 'list', 'download', 'diff', 'prune', 'reindex']);
     for (const command of RELEASE_COMMANDS) {
       expect(command.usage).toMatch(new RegExp(`^imagebuild ${command.name}\\b`));
       expect(command.summary.length).toBeGreaterThan(20);

@@ -2,10 +2,11 @@ import { apparentBytes } from '../adapters/fs/disk-usage.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
 import { listLocalReleases, readLocalCurrent, removeLocalRelease } from '../adapters/workspace/local-releases.js';
 import { releaseLayout } from '../adapters/workspace/release-layout.js';
-import { findRelease, publishIdTime, recordKeys, releaseVersionPrefix, removeReleases, type ReleaseIndex } from '../core/release/release-index.js';
+import { findRelease, publishIdTime, recordKeys, releaseIndexKey, releaseVersionPrefix, removeReleases, type ReleaseIndex } from '../core/release/release-index.js';
+import { ReleaseIndexMissingError } from '../errors/index.js';
 import { selectReleasesToPrune } from '../core/release/retention.js';
 import { isReleaseVersion } from '../core/version/release-version.js';
-import { loadReleaseSpec, openSpecStoreIfConfigured, readReleaseIndex, updateReleaseIndex, type ReleaseCommandOptions } from './release-store.js';
+import { loadReleaseSpec, openSpecStoreIfConfigured, readReleaseIndex, releaseObjectsPrefix, updateReleaseIndex, type ReleaseCommandOptions } from './release-store.js';
 
 export type PruneOptions = ReleaseCommandOptions & {
   /** Delete; without it, only report what would be removed. */
@@ -79,14 +80,20 @@ export async function pruneReleases(options: PruneOptions): Promise<PruneReport>
 }
 
 async function pruneStore(store: ArtifactStore, name: string, keep: number, apply: boolean, now: Date): Promise<NonNullable<PruneReport['store']>> {
-  const { index } = await readReleaseIndex(store, name);
+  const { index, etag } = await readReleaseIndex(store, name);
+  const objects = await store.list(releaseObjectsPrefix(name));
+  if (etag === undefined && objects.length > 0) {
+    // Without an index nothing in the store is provably garbage.
+    throw new ReleaseIndexMissingError(
+      `${store.describe(releaseIndexKey(name))} is missing, but ${objects.length} object(s) lie under ${store.describe(name)}/v…; prune deletes nothing without an index — rebuild it with imagebuild reindex --yes (or publish a release, which creates it)`,
+    );
+  }
   const current = index.current?.version ?? null;
   const plan = selectReleasesToPrune(
     index.releases.map((r) => r.version),
     current,
     keep,
   );
-  const objects = await store.list(`${name}/v`);
   const sizeOf = (keys: readonly string[]) => objects.filter((o) => keys.includes(o.key)).reduce((s, o) => s + o.size, 0);
   const objectsOf = (version: string) => objects.filter((o) => o.key.startsWith(releaseVersionPrefix(name, version))).map((o) => o.key);
   const removed = plan.remove.map((r) => {
@@ -99,7 +106,7 @@ async function pruneStore(store: ArtifactStore, name: string, keep: number, appl
   if (apply) {
     if (removed.length > 0) {
       const doomed = removed.map((r) => r.version);
-      await updateReleaseIndex(store, name, (fresh) => removeReleases(fresh, doomed));
+      await updateReleaseIndex(store, name, {}, (fresh) => removeReleases(fresh, doomed));
     }
     for (const r of [...removed, ...orphans.filter((o) => o.remove)]) await store.delete(r.keys);
   }

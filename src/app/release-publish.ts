@@ -13,7 +13,7 @@ import { addRelease, findRelease, previousRelease, publishIdOf, releaseKeys, rel
 import { specHashOf, specIdentity, specIdentityText } from '../core/spec/spec-hash.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
 import type { ImageSpec } from '../core/spec/schema.js';
-import { FileAccessError, firstLine, StoreAccessError, VersionExistsError } from '../errors/index.js';
+import { FileAccessError, firstLine, ReleaseIndexMissingError, StoreAccessError, VersionExistsError } from '../errors/index.js';
 import {
   createProgressReporter,
   currentActor,
@@ -114,7 +114,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     const keys = releaseKeys(spec.name, options.version, local.artifact, publishIdOf(stamp.at, randomBytes(4).toString('hex')));
     const unfinished = (await store.list(releaseVersionPrefix(spec.name, options.version))).length;
     if (unfinished > 0) {
-      notices.push(`${unfinished} object(s) of an unfinished earlier publish of v${options.version} remain under ${store.describe(releaseVersionPrefix(spec.name, options.version))}; imagebuild prune --yes removes them`);
+      notices.push(`${unfinished} object(s) of an unfinished earlier publish of v${options.version} remain under ${store.describe(releaseVersionPrefix(spec.name, options.version).slice(0, -1))}/; imagebuild prune --yes removes them`);
     }
     const written: string[] = [];
     const discard = async () => store.delete(written).catch(() => undefined);
@@ -157,14 +157,14 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         bump: { from: bump.from, actual: bump.actual, required: bump.required, override: bump.override },
       };
       try {
-        await updateReleaseIndex(store, spec.name, (fresh) => {
+        await updateReleaseIndex(store, spec.name, { ownKeys: written }, (fresh) => {
           refuseListed(store, fresh, options.version, ' meanwhile');
           const added = addRelease(fresh, record);
           const current = fresh.current === null || semver.gt(options.version, fresh.current.version);
           return current ? setCurrent(added, options.version, stamp, 'publish') : added;
         });
       } catch (error) {
-        const outcome = await indexOutcomeAfter(store, spec.name, record, error);
+        const outcome = await indexOutcomeAfter(store, spec.name, record, written, error);
         if (outcome.keep) written.length = 0;
         if (outcome.error !== undefined) throw outcome.error;
         notices.push(`the index write reported a failure (${firstLine(error)}), but the index lists this publish of v${options.version}`);
@@ -211,9 +211,9 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
  * server, its answer did not reach us) — a success; unknown (the index cannot be read back) — its
  * objects stay, and the error says how to find out.
  */
-async function indexOutcomeAfter(store: ArtifactStore, name: string, record: ReleaseRecord, error: unknown): Promise<{ keep: boolean; error?: unknown }> {
-  if (error instanceof VersionExistsError) return { keep: false, error };
-  const listed = await readReleaseIndex(store, name).then(
+async function indexOutcomeAfter(store: ArtifactStore, name: string, record: ReleaseRecord, ownKeys: readonly string[], error: unknown): Promise<{ keep: boolean; error?: unknown }> {
+  if (error instanceof VersionExistsError || error instanceof ReleaseIndexMissingError) return { keep: false, error };
+  const listed = await readReleaseIndex(store, name, { ownKeys }).then(
     ({ index }) => findRelease(index, record.version)?.manifest_key === record.manifest_key,
     () => undefined,
   );
@@ -227,11 +227,11 @@ async function indexOutcomeAfter(store: ArtifactStore, name: string, record: Rel
       ),
     };
   }
-  const dir = record.manifest_key.slice(0, record.manifest_key.lastIndexOf('/') + 1);
+  const dir = record.manifest_key.slice(0, record.manifest_key.lastIndexOf('/'));
   return {
     keep: true,
     error: new StoreAccessError(
-      `the release index update for v${record.version} failed (${firstLine(error)}) and the index could not be read back, so it may list this publish; its objects under ${store.describe(dir)} are kept — run imagebuild list: if v${record.version} is not listed, run the same publish again`,
+      `the release index update for v${record.version} failed (${firstLine(error)}) and the index could not be read back, so it may list this publish; its objects under ${store.describe(dir)}/ are kept — run imagebuild list: if v${record.version} is not listed, run the same publish again`,
       { cause: error },
     ),
   };

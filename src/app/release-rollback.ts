@@ -58,7 +58,7 @@ export async function rollbackRelease(options: VersionRollbackOptions): Promise<
       refuseFailed(await readStoredManifest(store, record.manifest_key), store.describe(record.manifest_key));
       previous = index.current?.version ?? null;
       const changed = previous !== options.to;
-      if (changed) await updateReleaseIndex(store, spec.name, (fresh) => setCurrent(fresh, options.to, stamp, reason));
+      if (changed) await updateReleaseIndex(store, spec.name, {}, (fresh) => setCurrent(fresh, options.to, stamp, reason));
       storeResult = { location: store.location, changed };
     } else {
       if (!localManifest) throw await localReleaseNotFound(outputRoot, options.to);

@@ -1,7 +1,8 @@
 import { hostname, userInfo } from 'node:os';
+import semver from 'semver';
 import { openStore } from '../adapters/store/open-store.js';
-import { StoreConflictError, StoreNotConfiguredError } from '../errors/index.js';
-import type { ArtifactStore } from '../adapters/store/types.js';
+import { ReleaseIndexInvalidError, ReleaseIndexMissingError, StoreAccessError, StoreConflictError, StoreNotConfiguredError } from '../errors/index.js';
+import type { ArtifactStore, StoredJson, StoreObject } from '../adapters/store/types.js';
 import { listLocalReleases } from '../adapters/workspace/local-releases.js';
 import { outputRootOf } from '../adapters/workspace/release-layout.js';
 import { parseManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
@@ -10,6 +11,7 @@ import { ReleaseNotFoundError } from '../errors/index.js';
 import { emptyReleaseIndex, parseReleaseIndex, releaseIndexKey, type ReleaseIndex } from '../core/release/release-index.js';
 import { createTransferMeter, sampleTransfer, type TransferMeter } from '../core/release/transfer-rate.js';
 import type { ImageSpec } from '../core/spec/schema.js';
+import { isReleaseVersion } from '../core/version/release-version.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
 
 // What every release command shares: the spec, its store, the release index and the local
@@ -68,24 +70,71 @@ export async function openSpecStoreIfConfigured(context: ReleaseSpecContext, cwd
   }
 }
 
-/** The release index of an image in a store, with the etag its next write is conditional on (undefined: no index yet). */
-export async function readReleaseIndex(store: ArtifactStore, name: string): Promise<{ index: ReleaseIndex; etag: string | undefined }> {
+/**
+ * The release index of an image in a store, with the etag its next write is conditional on
+ * (undefined: no index yet). No index is an empty one only while the store holds no release of the
+ * image (no manifest under <name>/v…: the first publish creates the index); with releases there, a
+ * missing index is ReleaseIndexMissingError, and an unreadable one ReleaseIndexInvalidError — never
+ * "no releases", which would let prune delete them and publish list only the new one.
+ */
+export async function readReleaseIndex(store: ArtifactStore, name: string, options: IndexReadOptions = {}): Promise<{ index: ReleaseIndex; etag: string | undefined }> {
   const key = releaseIndexKey(name);
-  const stored = await store.getJson(key);
-  if (!stored) return { index: emptyReleaseIndex(name), etag: undefined };
+  const stored = await readIndexJson(store, key);
+  if (!stored) {
+    const own = new Set(options.ownKeys);
+    const manifests = storedManifestVersions((await store.list(releaseObjectsPrefix(name))).filter((o) => !own.has(o.key)));
+    if (manifests.length > 0) {
+      throw new ReleaseIndexMissingError(
+        `${store.describe(key)} is missing, but the store holds ${manifests.length === 1 ? 'a release' : `${manifests.length} releases`} of ${name} (${manifests.slice(0, 5).map((v) => `v${v}`).join(', ')}${manifests.length > 5 ? ', …' : ''}); rebuild the index from their manifests with imagebuild reindex --yes`,
+      );
+    }
+    return { index: emptyReleaseIndex(name), etag: undefined };
+  }
   const index = parseReleaseIndex(stored.value, store.describe(key));
   return { index, etag: stored.etag };
 }
+
+/** The release index as stored JSON; an object that is not JSON at all is an invalid index, like one that does not validate. */
+export async function readIndexJson(store: ArtifactStore, key: string): Promise<StoredJson | undefined> {
+  try {
+    return await store.getJson(key);
+  } catch (error) {
+    // Both stores say a document is not JSON this way; a typed error from the store would be better.
+    if (error instanceof StoreAccessError && error.message.includes('not valid JSON')) {
+      throw new ReleaseIndexInvalidError(`${error.message}; rebuild it from the releases' manifests with imagebuild reindex --yes, or restore it from the store's versioning or a backup`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** What every object of an image's releases starts with: `<name>/v`. */
+export function releaseObjectsPrefix(name: string): string {
+  return `${name}/v`;
+}
+
+/** The versions that have a manifest among `objects` (keys under <name>/v<version>/, any publish), sorted by semver. */
+export function storedManifestVersions(objects: readonly StoreObject[]): string[] {
+  const versions = objects.flatMap((o) => {
+    const version = /^[^/]+\/v([^/]+)\/(?:[^/]+\/)?image-manifest\.json$/.exec(o.key)?.[1];
+    return version !== undefined && isReleaseVersion(version) ? [version] : [];
+  });
+  return [...new Set(versions)].sort(semver.compare);
+}
+
+export type IndexReadOptions = {
+  /** Keys the caller wrote itself (a publish's own objects): with no index yet, they do not count as releases the index would lose. */
+  readonly ownKeys?: readonly string[];
+};
 
 /**
  * Read-modify-write of the release index with a conditional write: `change` runs on the freshest
  * index, again if another writer got in between (up to 3 tries). The index is the last object any
  * release operation writes, so a reader never sees a version whose objects are incomplete.
  */
-export async function updateReleaseIndex(store: ArtifactStore, name: string, change: (index: ReleaseIndex) => ReleaseIndex): Promise<ReleaseIndex> {
+export async function updateReleaseIndex(store: ArtifactStore, name: string, options: IndexReadOptions, change: (index: ReleaseIndex) => ReleaseIndex): Promise<ReleaseIndex> {
   const key = releaseIndexKey(name);
   for (let attempt = 1; ; attempt++) {
-    const { index, etag } = await readReleaseIndex(store, name);
+    const { index, etag } = await readReleaseIndex(store, name, options);
     const next = parseReleaseIndex(change(index), `the updated ${store.describe(key)}`);
     try {
       await store.putJson(key, next, etag === undefined ? { ifAbsent: true } : { ifMatch: etag });

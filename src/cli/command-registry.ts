@@ -8,6 +8,7 @@ import { listCommand } from './commands/list.js';
 import { planCommand } from './commands/plan.js';
 import { publishCommand } from './commands/publish.js';
 import { pruneCommand } from './commands/prune.js';
+import { reindexCommand } from './commands/reindex.js';
 import { renderCommand } from './commands/render.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { schemaCommand } from './commands/schema.js';
@@ -18,7 +19,7 @@ import { verifyCommand } from './commands/verify.js';
 // `--help`, `validate` and `plan` load only what they use.
 
 /** The release commands: what is published, in the store's order of work. */
-export const RELEASE_COMMANDS: readonly Command[] = [publishCommand, listCommand, downloadCommand, diffCommand, pruneCommand];
+export const RELEASE_COMMANDS: readonly Command[] = [publishCommand, listCommand, downloadCommand, diffCommand, pruneCommand, reindexCommand];
 
 /** Every command, in the order `imagebuild --help` lists them. */
 export const COMMANDS: readonly Command[] = [validateCommand, compatCommand, renderCommand, planCommand, buildCommand, verifyCommand, ...RELEASE_COMMANDS, rollbackCommand, cacheCommand, schemaCommand];

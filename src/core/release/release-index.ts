@@ -134,7 +134,7 @@ export function parseReleaseIndex(json: unknown, where: string): ReleaseIndex {
   if (result.success) return result.data;
   const [issue] = result.error.issues;
   const path = issue === undefined || issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');
-  throw new ReleaseIndexInvalidError(`${where}: ${path}: ${issue?.message ?? 'does not validate'}; restore it from the store's versioning or a backup`, { cause: result.error });
+  throw new ReleaseIndexInvalidError(`${where}: ${path}: ${issue?.message ?? 'does not validate'}; rebuild it from the releases' manifests with imagebuild reindex --yes, or restore it from the store's versioning or a backup`, { cause: result.error });
 }
 
 /** The release with this version, if listed. */
