@@ -3,20 +3,25 @@ import { basename, resolve } from 'node:path';
 import {
   absorbPart,
   appendToPart,
+  closePart,
   completeDownload,
-  createDownloadDir,
   discardPart,
   downloadDestination,
   inspectDownloaded,
+  lockDownload,
+  openPart,
   partBytes,
-  resumablePartBytes,
-  startPart,
+  prepareDownloadDir,
+  type DownloadDestination,
+  type OpenPart,
   type PartRecord,
 } from '../adapters/download/download-destination.js';
 import { freeBytes } from '../adapters/fs/free-bytes.js';
 import { createMeteredStream } from '../adapters/fs/metered-stream.js';
-import { ChecksumMismatchError, ReleaseInconsistentError, ReleaseRefusedError } from '../errors/index.js';
-import { resolveRelease } from '../core/release/release-index.js';
+import { ChecksumMismatchError, InterruptedError, ReleaseInconsistentError, ReleaseRefusedError } from '../errors/index.js';
+import { resolveRelease, type ReleaseRecord } from '../core/release/release-index.js';
+import type { ImageManifest } from '../core/manifest/image-manifest.js';
+import type { ArtifactStore } from '../adapters/store/types.js';
 import { formatBytes } from '../core/release/transfer-rate.js';
 import { firstLine, ImagebuildError } from '../errors/index.js';
 import { createProgressReporter, loadReleaseSpec, openSpecStore, readReleaseIndex, readStoredManifest, type ProgressReporter, type ReleaseCommandOptions, type TransferProgress } from './release-store.js';
@@ -67,7 +72,7 @@ export async function downloadRelease(options: DownloadOptions): Promise<Downloa
       throw new ReleaseInconsistentError(`${store.describe(record.manifest_key)} disagrees with the release index about v${record.version} (version, SHA-256 or size); refusing to download`);
     }
     const dest = downloadDestination(resolve(options.cwd, options.dest ?? `${spec.name}-v${record.version}`), manifest.artifact);
-    await createDownloadDir(dest.dir);
+    await prepareDownloadDir(dest.dir);
     const report = (status: DownloadReport['status'], bytesFetched: number, resumedFrom: number, notices: string[]): DownloadReport => ({
       name: spec.name,
       version: record.version,
@@ -82,75 +87,114 @@ export async function downloadRelease(options: DownloadOptions): Promise<Downloa
       notices,
     });
 
-    const existing = await inspectDownloaded(dest);
-    if (existing) {
-      // The final name is only ever given after verification; a matching manifest beside it proves which image it is.
-      if (existing.size === manifest.size_bytes && existing.manifest?.checksum_sha256 === manifest.checksum_sha256) return report('already-present', 0, 0, []);
-      throw new ReleaseRefusedError(`${dest.artifact} already exists and is not the verified image of v${record.version}; move it away or choose another --dest`);
-    }
-
-    const notices: string[] = [];
-    const wanted: PartRecord = { name: spec.name, version: record.version, sha256: manifest.checksum_sha256, size_bytes: manifest.size_bytes };
-    const usable = await resumablePartBytes(dest, wanted);
-    if (usable.discarded === 'foreign') notices.push(`${basename(dest.part)} belongs to another image or has no record; starting over`);
-    if (usable.discarded === 'too-long') notices.push(`${basename(dest.part)} is longer than the image; starting over`);
-    let offset = usable.bytes;
-    // Refuse up front an image that cannot fit, rather than fill the disk and stop part-way.
-    const needed = manifest.size_bytes - offset;
-    const free = await freeBytes(dest.dir);
-    if (free < needed) {
-      throw new ImagebuildError(
-        'NO_SPACE',
-        `${dest.dir}: ${formatBytes(free)} free, but ${offset > 0 ? 'the rest of ' : ''}v${record.version} needs ${formatBytes(needed)}; free space there (or choose another --dest), then run the same command again`,
-      );
-    }
-    if (offset === 0) await startPart(dest, wanted);
-
-    let progress: ProgressReporter | undefined;
-    const meter = createMeteredStream({ sha256: true, onBytes: (bytes) => progress?.update(bytes) });
-    if (offset > 0) {
-      // Resuming: the bytes already on disk must enter the hash too; read them once, streaming.
-      const hashing = createProgressReporter('hash', `${basename(dest.part)} (resumed part)`, offset, options.onProgress);
-      offset = await absorbPart(dest, offset, meter, (bytes) => hashing.update(bytes));
-      hashing.finish(offset);
-    }
-
-    const fetchStart = offset;
-    if (offset < manifest.size_bytes) {
-      progress = createProgressReporter('download', manifest.artifact, manifest.size_bytes, options.onProgress);
-      const body = await store.getStream(record.artifact_key, { start: offset, signal: options.signal });
-      try {
-        await appendToPart(dest, body, [...(options.limitRate ? [throttle(options.limitRate)] : []), meter], options.signal);
-      } catch (error) {
-        const have = await partBytes(dest);
-        if (error instanceof ImagebuildError) throw error;
-        const interrupted = options.signal?.aborted === true;
-        const full = (error as NodeJS.ErrnoException).code === 'ENOSPC';
-        const why = interrupted ? 'interrupted' : full ? `${dest.dir} is full (ENOSPC)` : firstLine(error);
-        const then = full ? `free at least ${formatBytes(manifest.size_bytes - have)} there, then run the same command again` : 'run the same command again';
-        throw new ImagebuildError(
-          interrupted ? 'INTERRUPTED' : full ? 'NO_SPACE' : 'DOWNLOAD_INTERRUPTED',
-          `download of v${record.version} stopped at ${have} of ${manifest.size_bytes} bytes (${why}); ${then} to resume from ${basename(dest.part)}`,
-          { cause: error },
-        );
+    // One downloader of this release into this directory: a second would append to the same .part.
+    const lock = await lockDownload(dest, `imagebuild download v${record.version}`);
+    try {
+      const notices: string[] = [];
+      if (lock.tookOverFrom) notices.push(`a download killed earlier (pid ${lock.tookOverFrom.pid}) left ${basename(dest.lock)}; it is no longer running, so this one took over`);
+      const existing = await inspectDownloaded(dest);
+      if (existing) {
+        // The final name is only ever given after verification; a matching manifest beside it proves which image it is.
+        if (existing.size === manifest.size_bytes && existing.manifest?.checksum_sha256 === manifest.checksum_sha256) return report('already-present', 0, 0, notices);
+        const beside = existing.manifest && existing.manifest.version !== record.version ? ` (the ${basename(dest.manifest)} beside it is v${existing.manifest.version}'s)` : '';
+        throw new ReleaseRefusedError(`${dest.artifact} already exists and is not the verified image of v${record.version}${beside}; move it away or choose another --dest`);
       }
-      offset = await partBytes(dest);
-      progress.finish(offset);
-    }
 
-    const actual = meter.digest();
-    if (offset !== manifest.size_bytes || actual !== manifest.checksum_sha256) {
-      await discardPart(dest);
-      throw new ChecksumMismatchError(
-        `${dest.artifact}: verification failed: ${offset !== manifest.size_bytes ? `${offset} bytes, expected ${manifest.size_bytes}` : `SHA-256 ${actual}, expected ${manifest.checksum_sha256}`}; the partial download was removed and nothing was written under ${basename(dest.artifact)} — run the command again, and if it fails the same way the stored image is damaged`,
-      );
+      const wanted: PartRecord = { name: spec.name, version: record.version, sha256: manifest.checksum_sha256, size_bytes: manifest.size_bytes };
+      const part = await openPart(dest, wanted);
+      try {
+        if (part.discarded === 'foreign') notices.push(`${basename(dest.part)} belongs to another image or has no record; starting over`);
+        if (part.discarded === 'too-long') notices.push(`${basename(dest.part)} is longer than the image; starting over`);
+        if (part.discarded === 'shared') notices.push(`${basename(dest.part)} has another link or others may write it, so its bytes prove nothing; starting over`);
+        return await fetchIntoPart(options, store, { record, manifest, dest, part, notices, report });
+      } finally {
+        await closePart(part);
+      }
+    } finally {
+      await lock.release();
     }
-    await completeDownload(dest, manifest);
-    if (fetchStart > 0) notices.push(`resumed an interrupted download at ${formatBytes(fetchStart)} (${fetchStart} bytes)`);
-    return report('downloaded', offset - fetchStart, fetchStart, notices);
   } finally {
     store.close();
   }
+}
+
+type FetchPlan = {
+  readonly record: ReleaseRecord;
+  readonly manifest: ImageManifest;
+  readonly dest: DownloadDestination;
+  readonly part: OpenPart;
+  readonly notices: string[];
+  readonly report: (status: DownloadReport['status'], bytesFetched: number, resumedFrom: number, notices: string[]) => DownloadReport;
+};
+
+/**
+ * Fills the open .part with the rest of the image, hashing the kept prefix first, and gives it its final
+ * name only when size and SHA-256 match. A stream that stops (a dropped link, a stalled server the
+ * store gives up on, a full disk, Ctrl-C) keeps the .part and says how to resume; a mismatch removes it.
+ */
+async function fetchIntoPart(options: DownloadOptions, store: ArtifactStore, { record, manifest, dest, part, notices, report }: FetchPlan): Promise<DownloadReport> {
+  let offset = part.kept;
+  // Refuse up front an image that cannot fit, rather than fill the disk and stop part-way.
+  const needed = manifest.size_bytes - offset;
+  const free = await freeBytes(dest.dir);
+  if (free < needed) {
+    throw new ImagebuildError(
+      'NO_SPACE',
+      `${dest.dir}: ${formatBytes(free)} free, but ${offset > 0 ? 'the rest of ' : ''}v${record.version} needs ${formatBytes(needed)}; free space there (or choose another --dest), then run the same command again`,
+    );
+  }
+
+  let progress: ProgressReporter | undefined;
+  const meter = createMeteredStream({ sha256: true, onBytes: (bytes) => progress?.update(bytes) });
+  if (offset > 0) {
+    // Resuming: the bytes already on disk must enter the hash too; read them once, streaming, through the file being appended to.
+    const hashing = createProgressReporter('hash', `${basename(dest.part)} (resumed part)`, offset, options.onProgress);
+    offset = await absorbPart(part, offset, meter, (bytes) => hashing.update(bytes));
+    hashing.finish(offset);
+  }
+
+  const fetchStart = offset;
+  if (offset < manifest.size_bytes) {
+    progress = createProgressReporter('download', manifest.artifact, manifest.size_bytes, options.onProgress);
+    const body = await store.getStream(record.artifact_key, { start: offset, signal: options.signal });
+    try {
+      await appendToPart(part, body, [...(options.limitRate ? [throttle(options.limitRate)] : []), meter], options.signal);
+    } catch (error) {
+      throw await stoppedError(error, { options, record, manifest, dest, part });
+    }
+    offset = await partBytes(part);
+    progress.finish(offset);
+  }
+
+  const actual = meter.digest();
+  if (offset !== manifest.size_bytes || actual !== manifest.checksum_sha256) {
+    await discardPart(dest, part);
+    throw new ChecksumMismatchError(
+      `${dest.artifact}: verification failed: ${offset !== manifest.size_bytes ? `${offset} bytes, expected ${manifest.size_bytes}` : `SHA-256 ${actual}, expected ${manifest.checksum_sha256}`}; the partial download was removed and nothing was written under ${basename(dest.artifact)} — run the command again, and if it fails the same way the stored image is damaged`,
+    );
+  }
+  await completeDownload(dest, part, manifest);
+  if (fetchStart > 0) notices.push(`resumed an interrupted download at ${formatBytes(fetchStart)} (${fetchStart} bytes)`);
+  return report('downloaded', offset - fetchStart, fetchStart, notices);
+}
+
+/**
+ * The one line for a download whose stream stopped part-way, whatever stopped it — Ctrl-C, a full disk,
+ * a dropped connection, or a store error such as a stalled server's idle timeout — with the bytes kept
+ * and how to resume: the .part stays.
+ */
+async function stoppedError(error: unknown, at: Omit<FetchPlan, 'notices' | 'report'> & { readonly options: DownloadOptions }): Promise<ImagebuildError> {
+  const { options, record, manifest, dest, part } = at;
+  const have = await partBytes(part).catch(() => 0);
+  const interrupted = options.signal?.aborted === true || error instanceof InterruptedError;
+  const full = (error as NodeJS.ErrnoException).code === 'ENOSPC';
+  const why = interrupted ? 'interrupted' : full ? `${dest.dir} is full (ENOSPC)` : firstLine(error);
+  const then = full ? `free at least ${formatBytes(manifest.size_bytes - have)} there, then run the same command again` : 'run the same command again';
+  return new ImagebuildError(
+    interrupted ? 'INTERRUPTED' : full ? 'NO_SPACE' : 'DOWNLOAD_INTERRUPTED',
+    `download of v${record.version} stopped at ${have} of ${manifest.size_bytes} bytes (${why}); ${then} to resume from ${basename(dest.part)}`,
+    { cause: error },
+  );
 }
 
 /** Holds the stream to `bytesPerSecond` on average: each chunk waits until the budget allows it. */

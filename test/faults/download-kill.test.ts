@@ -50,6 +50,12 @@ describe('download killed at random points', () => {
 
   const partSize = () => stat(partPath()).then((s) => s.size, () => 0);
 
+  /** Where s3rver keeps the published image's bytes: its key (under a publish id) comes from the release index. */
+  async function storedImage(): Promise<string> {
+    const index = JSON.parse(await readFile(s3.objectFile(`team/${DEMO_NAME}/releases.json`), 'utf8')) as { releases: { version: string; artifact_key: string }[] };
+    return s3.objectFile(`team/${index.releases.find((r) => r.version === '1.0.0')!.artifact_key}`);
+  }
+
   /** The .part's size now (0 when absent), and whether its bytes are exactly the image's first bytes. */
   async function partState(): Promise<{ size: number; prefixOfImage: boolean }> {
     if (!existsSync(partPath())) return { size: 0, prefixOfImage: true };
@@ -84,10 +90,11 @@ describe('download killed at random points', () => {
       expect(killed.signal, String(killed.stderr)).toBe('SIGKILL');
       if (existsSync(finalPath())) {
         // Killed after the final rename, before it exited: the image under its final name must be the
-        // verified one, with its manifest and SHA256SUMS already beside it. That ends the episode.
+        // verified one, with its manifest and SHA256SUMS already beside it (and the record and the lock
+        // file, if the kill came before they were removed). That ends the episode.
         kills.push({ target, part: SIZE });
         expect(await sha256Of(finalPath())).toBe(manifest.checksum_sha256);
-        expect((await readdir(dest())).filter((n) => !n.endsWith('.part.json')).sort()).toEqual(['SHA256SUMS', manifest.artifact, 'image-manifest.json'].sort());
+        expect((await readdir(dest())).filter((n) => !n.endsWith('.part.json') && !n.endsWith('.lock')).sort()).toEqual(['SHA256SUMS', manifest.artifact, 'image-manifest.json'].sort());
         await rm(dest(), { recursive: true });
         continue;
       }
@@ -117,7 +124,7 @@ describe('download killed at random points', () => {
   });
 
   it('catches a flipped byte in the stored object: exit 1, one line, nothing under the final name, no partial left', async () => {
-    const stored = s3.objectFile(`team/${DEMO_NAME}/v1.0.0/${manifest.artifact}`);
+    const stored = await storedImage();
     const offset = Math.floor(seededRandom(SEED + 1)() * SIZE);
     await flipByte(stored, offset);
     try {
@@ -133,7 +140,7 @@ describe('download killed at random points', () => {
   });
 
   it('catches a flipped byte beyond a killed download: the resume fails verification and leaves nothing under the final name', async () => {
-    const stored = s3.objectFile(`team/${DEMO_NAME}/v1.0.0/${manifest.artifact}`);
+    const stored = await storedImage();
     const child = startCli(DOWNLOAD, project, env);
     while ((await partSize()) < SIZE / 4 && child.exitCode === null) await sleep(2);
     child.kill('SIGKILL');

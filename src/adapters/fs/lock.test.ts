@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -42,6 +42,18 @@ describe('acquireLock', () => {
     expect(lock.tookOverFrom).toMatchObject({ pid: 999_999, command: 'imagebuild build v0.9.0' });
     expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid);
     await lock.release();
+  });
+
+  it('never follows a link planted at its temporary name', async () => {
+    const path = join(work.dir, 'lock');
+    const outside = join(work.dir, 'outside');
+    await writeFile(outside, 'precious');
+    await symlink(outside, `${path}.${process.pid}.tmp`);
+
+    const lock = await acquireLock(path, 'imagebuild download v1.0.0');
+    await lock.release();
+
+    expect(readFileSync(outside, 'utf8')).toBe('precious');
   });
 
   it('never takes over a lock from another host', async () => {

@@ -42,7 +42,10 @@ async function readOwner(path: string): Promise<LockOwner | undefined> {
 export async function acquireLock(path: string, command: string, isAlive: (pid: number) => boolean = processAlive): Promise<HeldLock> {
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), command, startedAt: new Date().toISOString() };
   const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(owner)}\n`);
+  // O_EXCL: the lock may sit in a directory others write (a download's destination), where a link planted
+  // at this predictable name must not be followed; a leftover of a dead process with this pid goes first.
+  await rm(temp, { force: true });
+  await writeFile(temp, `${JSON.stringify(owner)}\n`, { flag: 'wx' });
   let tookOverFrom: LockOwner | undefined;
   try {
     for (let attempt = 0; ; attempt++) {
