@@ -25,6 +25,12 @@ declare -A PACKAGES=(
   [gpg]=gnupg # signs the stand-in vendor mirror's repositories
   [dpkg-deb]=dpkg # builds the stand-in packages
   [objcopy]=binutils # gives the stand-in nvidia.ko its .modinfo section
+  # The RADOS Gateway tier (test/rgw-store.test.ts): a real S3 server that checks signatures and conditional writes
+  [radosgw]=radosgw
+  [ceph-mon]=ceph-mon
+  [ceph-osd]=ceph-osd
+  [ceph]=ceph-common
+  [uuidgen]=uuid-runtime
 )
 
 missing=()
