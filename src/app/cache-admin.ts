@@ -1,5 +1,6 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { dropLayers, findLeftovers } from '../adapters/cache/layer-cache.js';
+import { proveLayerImage, type LayerProof } from '../adapters/cache/layer-integrity.js';
 import { readCacheEntries } from '../adapters/cache/read-cache.js';
 import { removeTree } from '../adapters/fs/directories.js';
 import { allocatedBytes } from '../adapters/fs/disk-usage.js';
@@ -12,6 +13,7 @@ import { ManifestInvalidError } from '../errors/index.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
 import type { HostProfile } from '../core/spec/host-profile.js';
 import { LAYER_NAMES, type LayerName } from '../core/spec/layers.js';
+import { loadSpec } from './load-spec.js';
 import { planImage } from './plan-image.js';
 
 export type CacheListing = {
@@ -109,6 +111,38 @@ export async function pruneCache(options: { specArg?: string; cwd: string; apply
   } finally {
     await lock?.release();
   }
+}
+
+export type CacheVerification = {
+  readonly cacheDir: string;
+  /** Every registered layer, re-hashed: `intact`, `changed` (or missing), or `unrecorded` (no digest: an older imagebuild registered it). */
+  readonly layers: readonly { key: string; layer: LayerName; specName: string; status: LayerProof['status']; reason?: string }[];
+  /** Entries that could not be read at all (reported by every cache reader, never used). */
+  readonly problems: readonly string[];
+  readonly hashedBytes: number;
+  /** True when every layer is proven intact and no entry is unreadable. */
+  readonly ok: boolean;
+};
+
+/**
+ * Re-hashes every registered layer's image and compares it with the digest recorded when its gate
+ * passed (`cache verify`). Reads only: a changed layer is reported, and dropped by the next build that
+ * would reuse it; an entry without a digest is reported as unproven.
+ */
+export async function verifyCache(options: { specArg?: string; cwd: string }): Promise<CacheVerification> {
+  const loaded = await loadSpec(options.specArg, options.cwd);
+  const cacheDir = resolve(options.cwd, loaded.spec.cache.dir);
+  const scan = await readCacheEntries(cacheDir);
+  const layers: CacheVerification['layers'][number][] = [];
+  let hashedBytes = 0;
+  for (const entry of scan.entries) {
+    const proof = await proveLayerImage(cacheDir, entry, { full: true });
+    hashedBytes += proof.hashedBytes;
+    const reason = proof.status === 'changed' ? proof.reason : proof.status === 'unrecorded' ? `no digest recorded (an older imagebuild registered it); the next build that reuses it records SHA-256 ${proof.sha256}` : undefined;
+    layers.push({ key: entry.key, layer: entry.layer, specName: entry.specName, status: proof.status, ...(reason === undefined ? {} : { reason }) });
+  }
+  const ok = scan.problems.length === 0 && layers.every((l) => l.status === 'intact');
+  return { cacheDir, layers, problems: scan.problems, hashedBytes, ok };
 }
 
 export type LayerRollback = { readonly layer: LayerName; readonly removedLayers: readonly { layer: LayerName; key: string }[]; readonly removedFailed: readonly string[] };

@@ -3,11 +3,13 @@ import { cp, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { CacheEntry } from '../../core/plan/cache-entry.js';
 import { cacheLayout } from '../workspace/cache-layout.js';
+import { sealLayerImage } from './layer-integrity.js';
 import { readCacheEntries } from './read-cache.js';
 
 /**
  * Registers a layer whose gate passed: the image and reports are moved into a staging directory next
- * to the final one, entry.json is written last, and one rename publishes the entry. A crash at any
+ * to the final one, the image is hashed and made read-only, entry.json (with that digest) is written
+ * last, and one rename publishes the entry. A crash at any
  * point leaves either no entry or a complete one; a staging leftover is ignored by readers (dot name).
  *
  * The layer's bytes are new, so every cached layer built on top of this key (in any spec's chain) is
@@ -23,9 +25,12 @@ export async function registerLayer(cacheDir: string, entry: CacheEntry, files: 
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   try {
-    await rename(files.image, join(staging, 'layer.qcow2'));
+    const image = join(staging, 'layer.qcow2');
+    await rename(files.image, image);
+    // The one time the layer's bytes are read: what its gate passed, recorded so reuse can prove them.
+    const sealed = CacheEntry.parse({ ...checked, ...(await sealLayerImage(image)) });
     if (files.reportsDir && existsSync(files.reportsDir)) await cp(files.reportsDir, join(staging, 'reports'), { recursive: true });
-    await writeFile(join(staging, 'entry.json'), `${JSON.stringify(checked, null, 2)}\n`);
+    await writeFile(join(staging, 'entry.json'), `${JSON.stringify(sealed, null, 2)}\n`);
     await dropLayers(cacheDir, await descendantsOf(cacheDir, checked.key));
     await dropLayers(cacheDir, [checked.key]);
     await rename(staging, finalDir);
@@ -34,6 +39,11 @@ export async function registerLayer(cacheDir: string, entry: CacheEntry, files: 
     await rm(staging, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** Removes a registered layer and every cached layer built on it (their overlays sit on its bytes); returns the keys removed, deepest first. */
+export async function dropLayerAndDescendants(cacheDir: string, key: string): Promise<string[]> {
+  return dropLayers(cacheDir, [...(await descendantsOf(cacheDir, key)), key]);
 }
 
 /** Keys of the registered layers built on top of `key`, directly or not, deepest first. */

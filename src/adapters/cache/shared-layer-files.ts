@@ -1,5 +1,5 @@
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -77,8 +77,13 @@ export async function readStagedEntry(target: PullTarget): Promise<CacheEntry | 
   return parsed.success ? parsed.data : undefined;
 }
 
-/** Renames a verified staging directory into place; one that another run put there first wins, and the staging copy goes. */
+/**
+ * Renames a verified staging directory into place; one that another run put there first wins, and the
+ * staging copy goes. A layer's image is read-only, as a registered layer's is.
+ */
 export async function placePulled(target: PullTarget): Promise<void> {
+  const image = join(target.staging, 'layer.qcow2');
+  if (existsSync(image)) await chmod(image, 0o444);
   await mkdir(dirname(target.final), { recursive: true });
   if (existsSync(target.final)) await rm(target.staging, { recursive: true, force: true });
   else await rename(target.staging, target.final);

@@ -1,12 +1,13 @@
 import { join } from 'node:path';
-import { keepFailedLayer, registerLayer } from '../../adapters/cache/layer-cache.js';
+import { dropLayerAndDescendants, keepFailedLayer, registerLayer } from '../../adapters/cache/layer-cache.js';
+import { proveLayerImage, recordLayerImage, rewriteLayerImage } from '../../adapters/cache/layer-integrity.js';
 import { readCacheEntry } from '../../adapters/cache/read-cache.js';
 import { pathExists, removeTree, writeTextFile } from '../../adapters/fs/directories.js';
 import { readTextFile } from '../../adapters/fs/read-files.js';
 import { readImageInfo, rebaseUnsafe } from '../../adapters/qemu-img/qemu-img.js';
 import { describeGateFailure, evaluateGate, GateVerdict } from '../../core/gate/evaluate-gate.js';
 import { parseAnsibleRunReport, parseGuestFacts, parseGuestGateReport, type GuestFacts } from '../../core/gate/gate-report.js';
-import type { LayerPlan } from '../../core/plan/plan-build.js';
+import type { BuildPlan, LayerPlan } from '../../core/plan/plan-build.js';
 import { GateFailedError, ImagebuildError } from '../../errors/index.js';
 import type { BuildRun } from './build-run.js';
 import type { LayerOutcome } from './options.js';
@@ -36,7 +37,8 @@ export async function reuseLayer(run: BuildRun, layerPlan: LayerPlan, parentImag
       if (!pathExists(expectedParent)) {
         throw new ImagebuildError('CACHE_BROKEN', `${image}: its parent ${expectedParent} is missing; run \`imagebuild rollback --layer ${layerPlan.layer}\` and build again`);
       }
-      await rebaseUnsafe(image, expectedParent);
+      // The header changes, so the recorded digest is made again (the bytes were proven just before, by proveReusedLayers).
+      await rewriteLayerImage(run.cache.root, entry, (path) => rebaseUnsafe(path, expectedParent));
       notices.push(`${layerPlan.layer}: cache moved; re-pointed its overlay from ${info.backingFile} to ${expectedParent}`);
     }
   }
@@ -46,6 +48,38 @@ export async function reuseLayer(run: BuildRun, layerPlan: LayerPlan, parentImag
     throw new ImagebuildError('CACHE_ENTRY_INVALID', `${image}: cache entry has no valid gate verdict; run \`imagebuild rollback --layer ${layerPlan.layer}\` to drop it`);
   }
   return { image, facts, outcome: { layer: layerPlan.layer, key: layerPlan.key, action: 'reused', durationS: entry.durationS ?? 0, gate: gate.data }, notices };
+}
+
+/** What proving the layers a plan reuses found: notices to show, and the keys dropped (the plan must be made again). */
+export type ReuseProof = { readonly notices: readonly string[]; readonly dropped: readonly string[]; readonly hashedBytes: number };
+
+/**
+ * Proves each layer the plan reuses is the bytes its gate passed, bottom-up, before any is used: an
+ * unchanged stat proves it without reading a byte; otherwise its image is hashed again. A layer whose
+ * bytes changed is dropped with every cached layer on it, so the plan builds them again; an entry an
+ * older imagebuild wrote (no digest) gets the digest of its bytes as they are now.
+ */
+export async function proveReusedLayers(run: BuildRun, plan: BuildPlan): Promise<ReuseProof> {
+  const notices: string[] = [];
+  let hashedBytes = 0;
+  for (const layerPlan of plan.layers.filter((l) => l.action === 'reuse')) {
+    const entry = await readCacheEntry(run.cache.root, layerPlan.key, layerPlan.layer);
+    const proof = await proveLayerImage(run.cache.root, entry);
+    hashedBytes += proof.hashedBytes;
+    if (proof.status === 'changed') {
+      const dropped = await dropLayerAndDescendants(run.cache.root, layerPlan.key);
+      notices.push(`${layerPlan.layer}: cached layer ${layerPlan.key.slice(0, 12)} is not the bytes its gate passed (${proof.reason}); dropped it and the ${dropped.length - 1} cached layer(s) on it, building again`);
+      return { notices, dropped, hashedBytes };
+    }
+    if (proof.status === 'unrecorded') {
+      await recordLayerImage(run.cache.root, entry, proof.sha256);
+      notices.push(`${layerPlan.layer}: cached layer ${layerPlan.key.slice(0, 12)} had no recorded digest (an older imagebuild registered it); recorded SHA-256 ${proof.sha256} of its bytes as found`);
+    } else if (proof.hashedBytes > 0) {
+      // Same bytes, new stat (the cache was copied or pulled): record it, so the next reuse reads nothing.
+      await recordLayerImage(run.cache.root, entry, entry.imageSha256!);
+    }
+  }
+  return { notices, dropped: [], hashedBytes };
 }
 
 /**

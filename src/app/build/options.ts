@@ -33,7 +33,7 @@ export type BuildOptions = {
 };
 
 /** A step of the build: one of the five layers, or the work around them. */
-export type BuildStep = LayerName | 'shared-cache' | 'preflight' | 'prepare' | 'bootstrap' | 'reuse-release' | 'seal' | 'checksum' | 'verify' | 'release';
+export type BuildStep = LayerName | 'shared-cache' | 'prove-cache' | 'preflight' | 'prepare' | 'bootstrap' | 'reuse-release' | 'seal' | 'checksum' | 'verify' | 'release';
 
 /** What a build tells its observer while it runs. */
 export type BuildEvent =

@@ -5,7 +5,7 @@ import type { ArtifactVerification, ImageManifest } from '../../core/manifest/im
 import { computeSealKey, type BuildPlan } from '../../core/plan/plan-build.js';
 import { InterruptedError } from '../../errors/index.js';
 import { bootstrapDirOf, ensureBootstrap } from './bootstrap.js';
-import { buildLayer, reuseLayer, type LayerResult } from './layer.js';
+import { buildLayer, proveReusedLayers, reuseLayer, type LayerResult } from './layer.js';
 import { openBuild } from './open-build.js';
 import type { BuildOptions, BuildReport, LayerOutcome } from './options.js';
 import { runPreflight } from './preflight.js';
@@ -90,6 +90,12 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
       notices.push(...pull.notices);
       if (pull.pulled.length > 0) await settlePlan(opened.replan((await readCacheEntries(run.cache.root)).entries, { build: run.buildKey.fingerprint, verify: run.verifyKey?.fingerprint }));
       task.title = pull.title;
+    } },
+    { step: 'prove-cache', title: 'Prove the cached layers are the bytes their gates passed', enabled: () => plan.layers.some((l) => l.action === 'reuse'), run: async (task) => {
+      const proof = await proveReusedLayers(run, plan);
+      notices.push(...proof.notices);
+      if (proof.dropped.length > 0) await settlePlan(opened.replan((await readCacheEntries(run.cache.root)).entries, { build: run.buildKey.fingerprint, verify: run.verifyKey?.fingerprint }));
+      task.title = proof.dropped.length > 0 ? `Cached layers: ${proof.dropped.length} dropped (changed since their gate passed), to be built again` : `Cached layers proven (${proof.hashedBytes === 0 ? 'unchanged since registered, nothing re-hashed' : `${proof.hashedBytes} bytes re-hashed`})`;
     } },
     { step: 'preflight', title: 'Preflight', run: async (task) => {
       const result = await runPreflight(run, plan, options.accel);

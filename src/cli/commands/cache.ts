@@ -7,16 +7,21 @@ import { HOST_PROFILE_FLAG, JSON_FLAG, SPEC_FLAG, stringFlag } from '../flags.js
 /** `imagebuild cache`. */
 export const cacheCommand: Command = {
   name: 'cache',
-  usage: 'imagebuild cache <ls|prune> [--spec FILE] [--yes] [--keep-failed] [--json]',
+  usage: 'imagebuild cache <ls|prune|verify> [--spec FILE] [--yes] [--keep-failed] [--json]',
   positionals: { min: 1, max: 1 },
-  summary: 'list the layer cache, or prune what no build will use again',
+  summary: 'list the layer cache, prune what no build will use again, or verify every cached layer',
   description:
     "`cache ls` lists registered layers (key, spec, age, size, gate, and whether the current spec's plan uses them),\n" +
     'bootstrap images, failed layers kept for debugging and build directories.\n' +
     '`cache prune` removes layers used neither by the current plan nor by a release in the output directory, bootstraps\n' +
     'no kept base layer uses, failed layers (unless --keep-failed), finished build directories and staging directories\n' +
     'a killed run left (a build removes those itself when it starts). It only lists what it would remove unless --yes\n' +
-    'is given, and takes the cache lock while it deletes.',
+    'is given, and takes the cache lock while it deletes.\n' +
+    '`cache verify` re-hashes every registered layer and compares it with the SHA-256 recorded when its gate passed;\n' +
+    'it prints one line per layer that changed, is missing or has no recorded digest (an older imagebuild registered it)\n' +
+    'and exits 1 if there is any. It changes nothing: the next build that would reuse a changed layer drops and rebuilds it.\n' +
+    'Registered layers are read-only (0444); a build proves each layer it reuses by its recorded stat (size, mtime, ctime,\n' +
+    'inode) and re-hashes only a layer whose stat changed.',
   flags: {
     spec: SPEC_FLAG,
     yes: { type: 'boolean', help: 'prune: really delete (default: dry run)' },
@@ -26,7 +31,7 @@ export const cacheCommand: Command = {
   },
   async run({ positionals, flags, cwd, output }) {
     const action = positionals[0];
-    const { listCache, pruneCache } = await import('../../app/cache-admin.js');
+    const { listCache, pruneCache, verifyCache } = await import('../../app/cache-admin.js');
     const { displayPathOf } = await import('../../app/load-spec.js');
     if (action === 'ls') {
       const listing = await listCache({ specArg: stringFlag(flags.spec), cwd, hostProfile: decodeBuildFlags(flags, cwd).hostProfile });
@@ -56,6 +61,20 @@ export const cacheCommand: Command = {
       output.out(`${result.removed.length === 0 ? 'nothing to prune' : `${verb} ${result.removed.length} item(s), ${formatBytes(result.freedBytes)}`}${result.dryRun && result.removed.length > 0 ? ' — run with --yes to delete' : ''}`);
       return 0;
     }
-    throw new UsageError(`cache: unknown action "${action}"; valid: ls, prune`);
+    if (action === 'verify') {
+      const result = await verifyCache({ specArg: stringFlag(flags.spec), cwd });
+      if (flags.json === true) {
+        output.json(result);
+        return result.ok ? 0 : 1;
+      }
+      for (const l of result.layers) {
+        if (l.status !== 'intact') output.out(`  ${l.status.padEnd(10)} ${l.layer.padEnd(10)} ${l.key.slice(0, 12)}  ${l.specName}: ${l.reason ?? ''}`);
+      }
+      for (const problem of result.problems) output.out(`  unreadable ${problem}`);
+      const bad = result.layers.filter((l) => l.status !== 'intact').length + result.problems.length;
+      output.out(`cache ${displayPathOf(result.cacheDir, cwd)}: ${result.layers.length - result.layers.filter((l) => l.status !== 'intact').length} of ${result.layers.length} layer(s) intact, ${formatBytes(result.hashedBytes)} re-hashed${bad > 0 ? `; ${bad} not proven` : ''}`);
+      return result.ok ? 0 : 1;
+    }
+    throw new UsageError(`cache: unknown action "${action}"; valid: ls, prune, verify`);
   },
 };
