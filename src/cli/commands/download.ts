@@ -19,7 +19,13 @@ export const downloadCommand: Command = {
     'under the final name and says so (exit 1). Memory stays constant whatever the image size. Progress shows bytes,\n' +
     'rate and ETA: a redrawn line on a terminal, a plain line every few seconds otherwise. A destination without room\n' +
     'for the (rest of the) image is refused before anything is written; a disk that fills meanwhile stops the download\n' +
-    'with what to free, and the same command resumes it.\n' +
+    'with what to free, and the same command resumes it; so does any transfer that stops part-way (a dropped or stalled\n' +
+    'connection: one line says how many bytes the .part keeps).\n' +
+    'DIR is hostile ground: no name in it is followed as a link. A link, directory or another user\'s file at the .part\n' +
+    'or final name is refused with one line naming it (never followed, replaced or reported as verified); a link to DIR\n' +
+    'itself is followed only when you (or root) own it, and a DIR of another user, or one anybody may write without the\n' +
+    'sticky bit, is refused. One download per release and DIR at a time: a second is refused naming the first\'s pid\n' +
+    '(<image>.lock); a killed one\'s lock is taken over by the next run, which resumes.\n' +
     STORE_NOTE,
   flags: {
     spec: STORE_SPEC_FLAG,
