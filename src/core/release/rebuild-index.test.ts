@@ -13,7 +13,9 @@ describe('rebuilding a release index from stored manifests', () => {
   const stamp = { at: '2026-12-05T10:00:00Z', by: 'ops@host' };
 
   it('lists every release in semver order with its keys, and makes the highest stable release whose gates passed current', () => {
-    const failed = { verify: { status: 'failed', booted: true, ssh_host_key_sha256: null, build_account_refused: true, checked_as: null, gate: { status: 'skipped', summary: '', checks: [] }, sha256_unchanged: true, duration_s: 1, problems: ['x'] } } as const;
+    const failed: Partial<ImageManifest> = {
+      verify: { status: 'failed', booted: true, ssh_host_key_sha256: null, build_account_refused: true, checked_as: null, gate: { status: 'skipped', summary: '', checks: [] }, sha256_unchanged: true, duration_s: 1, problems: ['x'] },
+    };
 
     const index = rebuildReleaseIndex('box', [found('1.1.0-rc.1'), found('1.0.1', {}, '2026-02-01T00:00:00Z'), found('1.0.0'), found('1.0.2', failed)], stamp);
 
