@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { LAYER_NAMES } from '../spec/layers.js';
 import { GateReportInvalidError } from '../../errors/index.js';
 
-// Schemas for the three JSON files that come back from the build VM (guest/run_checks.py,
-// guest/facts.py, ansible/callback_plugins/imagebuild_report.py). Objects are loose: the guest
+// Schemas for the JSON files that come back from the build VM (guest/run_checks.py, guest/facts.py,
+// guest/inventory.py, ansible/callback_plugins/imagebuild_report.py). Objects are loose: the guest
 // may add fields (more detail) without breaking an older host. Types are strict: a value of the wrong
 // kind, an unknown status or another format number is refused.
 
@@ -115,6 +115,47 @@ export const GuestFacts = z.looseObject({
   stand_ins: z.array(FactText).default([]),
 });
 export type GuestFacts = z.infer<typeof GuestFacts>;
+
+// Package names and versions land in the SBOM verbatim: printable text, longer than a fact may be.
+const InventoryText = z
+  .string()
+  .min(1)
+  .max(1000)
+  .refine((text) => ![...text].some((ch) => ch < ' ' || ch === '\u007f'), { error: 'not a single line of printable text' });
+
+/** What inventory.py listed in the sealed image, for the release's SBOM; null where a part is absent (no venv, no Docker). */
+export const GuestInventory = z.looseObject({
+  format: z.literal(1, { error: 'unsupported inventory format; this imagebuild reads format 1' }),
+  os: z.looseObject({
+    id: InventoryText.nullable(),
+    version_id: InventoryText.nullable(),
+    version_codename: InventoryText.nullable(),
+    pretty_name: InventoryText.nullable(),
+  }),
+  architecture: InventoryText.nullable(),
+  kernel: InventoryText.nullable(),
+  dpkg: z
+    .array(z.looseObject({ name: InventoryText, version: InventoryText, architecture: InventoryText, source: InventoryText, source_version: InventoryText }))
+    .nullable(),
+  python: z
+    .looseObject({
+      venv: InventoryText,
+      via: InventoryText,
+      packages: z.array(z.looseObject({ name: InventoryText, version: InventoryText })),
+    })
+    .nullable(),
+  kernel_modules: z.array(z.looseObject({ name: InventoryText, version: InventoryText.nullable(), kernel: InventoryText, path: InventoryText })),
+  container_images: z
+    .array(z.looseObject({ repository: InventoryText.nullable(), tag: InventoryText.nullable(), id: InventoryText, digest: InventoryText.nullable() }))
+    .nullable(),
+  problems: z.array(z.string()),
+});
+export type GuestInventory = z.infer<typeof GuestInventory>;
+
+/** Validates an inventory file from inventory.py; throws GateReportInvalidError naming `source` and the first problem. */
+export function parseGuestInventory(json: unknown, source: string): GuestInventory {
+  return parseWith(GuestInventory, json, source, 'inventory');
+}
 
 /** Validates a gate file from run_checks.py; throws GateReportInvalidError naming `source` and the first problem. */
 export function parseGuestGateReport(json: unknown, source: string): GuestGateReport {
