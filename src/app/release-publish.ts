@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import semver from 'semver';
 import { fileSize } from '../adapters/fs/directories.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
 import { ensureReleaseSums, setLocalCurrent } from '../adapters/workspace/local-releases.js';
@@ -9,7 +8,7 @@ import { releaseLayout } from '../adapters/workspace/release-layout.js';
 import { serializeManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
 import { checkVersionBump, classifyManifestChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
 import { ChecksumMismatchError, ReleaseNotFoundError, ReleaseRefusedError } from '../errors/index.js';
-import { addRelease, findRelease, previousRelease, publishIdOf, releaseKeys, releaseVersionPrefix, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
+import { addRelease, becomesCurrent, findRelease, isPrerelease, previousRelease, publishIdOf, releaseKeys, releaseVersionPrefix, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
 import { specHashOf, specIdentity, specIdentityText } from '../core/spec/spec-hash.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
 import type { ImageSpec } from '../core/spec/schema.js';
@@ -32,6 +31,8 @@ export type PublishOptions = ReleaseCommandOptions & {
   readonly version: string;
   /** Publish although the bump does not match the changes; the reason is recorded in the manifest (version_override) and the index. A version_override already in the manifest counts as given. */
   readonly allowBumpMismatch?: string;
+  /** Make this version current whatever it is (a prerelease, or lower than the current one); by default only a stable version newer than `current` becomes current. */
+  readonly makeCurrent?: boolean;
   readonly onProgress?: (progress: TransferProgress) => void;
   readonly signal?: AbortSignal;
   /** An open store to publish to instead of the spec's (left open): for `build --publish` callers and tests. */
@@ -49,7 +50,7 @@ export type PublishReport = {
   /** Average upload rate of the image, bytes per second. */
   readonly rate: number;
   readonly bump: BumpCheck;
-  /** Whether `current` now points at this version (it does unless a higher version is already published). */
+  /** Whether `current` now points at this version (a stable version above the current one, or --make-current). */
   readonly current: boolean;
   readonly specStored: boolean;
   readonly notices: readonly string[];
@@ -160,8 +161,8 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         await updateReleaseIndex(store, spec.name, { ownKeys: written }, (fresh) => {
           refuseListed(store, fresh, options.version, ' meanwhile');
           const added = addRelease(fresh, record);
-          const current = fresh.current === null || semver.gt(options.version, fresh.current.version);
-          return current ? setCurrent(added, options.version, stamp, 'publish') : added;
+          if (options.makeCurrent === true) return setCurrent(added, options.version, stamp, 'publish --make-current');
+          return becomesCurrent(options.version, fresh.current?.version ?? null) ? setCurrent(added, options.version, stamp, 'publish') : added;
         });
       } catch (error) {
         const outcome = await indexOutcomeAfter(store, spec.name, record, written, error);
@@ -180,7 +181,11 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       written.length = 0;
       const madeCurrent = after.current?.version === options.version;
       if (madeCurrent) await setLocalCurrent(outputRoot, options.version);
-      else notices.push(`current stays at a higher version; make v${options.version} current with imagebuild rollback --to v${options.version}`);
+      else {
+        const stays = after.current ? `current stays at v${after.current.version}` : 'nothing is current yet';
+        const why = isPrerelease(options.version) ? `v${options.version} is a prerelease, which never becomes current unless asked` : 'a higher version is current';
+        notices.push(`${stays}: ${why}; make v${options.version} current with imagebuild rollback --to v${options.version} (or publish with --make-current)`);
+      }
 
       return {
         name: spec.name,

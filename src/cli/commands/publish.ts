@@ -8,7 +8,7 @@ import { createProgressRenderer } from '../transfer-progress.js';
 /** `imagebuild publish`. */
 export const publishCommand: Command = {
   name: 'publish',
-  usage: 'imagebuild publish <version> [--spec FILE] [--allow-bump-mismatch REASON] [--json]',
+  usage: 'imagebuild publish <version> [--spec FILE] [--allow-bump-mismatch REASON] [--make-current] [--json]',
   positionals: { min: 1, max: 1 },
   summary: "upload a built release to the spec's store: image, manifest, then the release index and current",
   description:
@@ -19,7 +19,9 @@ export const publishCommand: Command = {
     'are immutable. The bump is checked against the previous release by the semver rule — OS or architecture change:\n' +
     'MAJOR; new framework or capability: at least MINOR; fixes, driver patches, security updates: PATCH — and a\n' +
     'mismatch is refused with the change that demands the bump, unless --allow-bump-mismatch gives a reason (recorded\n' +
-    'in the manifest). `current` moves to the new version unless a higher one is already published. The image is\n' +
+    'in the manifest). `current` moves to the new version when it is a stable version above the current one; a\n' +
+    'prerelease (v1.1.0-rc.1) is published like any release but never made current unless asked: --make-current here,\n' +
+    'or imagebuild rollback --to later (--make-current also moves current to a version below it). The image is\n' +
     'hashed as it uploads (read once) and must match the SHA-256 its manifest records: an image that changed after its\n' +
     'build is refused (exit 1), its upload deleted, and nothing is listed. The index write claims the version: of two\n' +
     'runners publishing it at once one is listed and the other refused; a publish that fails deletes what it uploaded,\n' +
@@ -28,6 +30,7 @@ export const publishCommand: Command = {
   flags: {
     spec: STORE_SPEC_FLAG,
     'allow-bump-mismatch': { type: 'string', value: 'REASON', help: 'publish although the bump does not fit the changes; REASON is recorded in the manifest and index' },
+    'make-current': { type: 'boolean', help: 'make this version current even if it is a prerelease or below the current one' },
     json: STORE_JSON_FLAG,
   },
   async run({ positionals, flags, cwd, output }) {
@@ -37,7 +40,7 @@ export const publishCommand: Command = {
     const { publishRelease } = await import('../../app/release-publish.js');
     const asJson = flags.json === true;
     const report = await withInterrupt(output, 'stopping; the upload stops; nothing is listed in the release index until a publish completes', (signal) =>
-      publishRelease({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch: reason, signal, onProgress: asJson ? undefined : createProgressRenderer(output) }),
+      publishRelease({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch: reason, makeCurrent: flags['make-current'] === true, signal, onProgress: asJson ? undefined : createProgressRenderer(output) }),
     );
     if (asJson) {
       output.json(report);
@@ -47,7 +50,7 @@ export const publishCommand: Command = {
     output.out(`${output.paint('green', '✔')} published ${report.name} v${report.version} to ${report.store} (${bump}) in ${formatDuration(report.durationS)}, ${formatBytes(report.bytes)} at ${formatBytes(report.rate)}/s`);
     output.out(`  image    ${report.artifact}`);
     output.out(`  manifest ${report.manifest}`);
-    output.out(`  current  ${report.current ? `v${report.version}` : 'unchanged (a higher version is current)'}`);
+    output.out(`  current  ${report.current ? `v${report.version}` : 'unchanged (see the notice below)'}`);
     for (const change of report.bump.changes) output.out(`  ${output.paint('dim', `${change.subject}: ${change.from ?? '(none)'} → ${change.to ?? '(none)'} (${change.demands.toUpperCase()}, ${change.reason})`)}`);
     for (const notice of report.notices) output.err(`${output.paint('yellow', 'notice:')} ${notice}`);
     return 0;

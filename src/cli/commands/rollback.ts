@@ -14,7 +14,8 @@ export const VERSION_ROLLBACK_FLAGS: Readonly<Record<string, FlagSpec>> = {
 const VERSION_ROLLBACK_HELP =
   'With --to VERSION (version level): points `current` at that published release in the store — recording who\n' +
   '($USER@hostname), when and why in the release index — and output/<name>/current at its local copy. Refuses a\n' +
-  'version that does not exist or whose gates or verification failed.';
+  'version that does not exist or whose gates or verification failed. Any published version may be named, a\n' +
+  'prerelease too: this (or publish --make-current) is the only way a prerelease becomes current.';
 
 /** `imagebuild rollback --to VERSION`: the version-level rollback, called by the rollback command when --to is given. */
 export async function runVersionRollback({ flags, cwd, output }: Invocation): Promise<number> {

@@ -1,7 +1,7 @@
 import semver from 'semver';
 import type { ImageManifest } from '../manifest/image-manifest.js';
 import { bumpOf } from './bump-policy.js';
-import { addRelease, emptyReleaseIndex, parseReleaseIndex, setCurrent, type ReleaseIndex, type ReleaseKeys, type Stamp } from './release-index.js';
+import { addRelease, emptyReleaseIndex, isPrerelease, parseReleaseIndex, setCurrent, type ReleaseIndex, type ReleaseKeys, type Stamp } from './release-index.js';
 
 // `imagebuild reindex`: a release index rebuilt from what the store holds, when releases.json is
 // missing or unreadable. What the manifests do not say (who published, the bump's verdict, the
@@ -36,7 +36,7 @@ export function rebuildReleaseIndex(name: string, found: readonly FoundRelease[]
     });
     previous = manifest.version;
   }
-  const current = [...index.releases].reverse().find((r) => r.gate_status === 'passed' && semver.prerelease(r.version) === null);
+  const current = [...index.releases].reverse().find((r) => r.gate_status === 'passed' && !isPrerelease(r.version));
   if (current) index = setCurrent(index, current.version, stamp, REINDEX_CURRENT_REASON);
   return parseReleaseIndex(index, `the rebuilt release index of ${name}`);
 }

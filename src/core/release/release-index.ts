@@ -184,6 +184,16 @@ export function setCurrent(index: ReleaseIndex, version: string, stamp: Stamp, r
   };
 }
 
+/** Whether `version` is a prerelease (`1.1.0-rc.1`): built and published like any release, but never made current unless asked. */
+export function isPrerelease(version: string): boolean {
+  return semver.prerelease(version) !== null;
+}
+
+/** Whether a plain publish of `version` moves `current` to it: a stable version above the current one (or the first stable one); a prerelease never. */
+export function becomesCurrent(version: string, current: string | null): boolean {
+  return !isPrerelease(version) && (current === null || semver.gt(version, current));
+}
+
 /** Removes releases from the index; refuses the current one. */
 export function removeReleases(index: ReleaseIndex, versions: readonly string[]): ReleaseIndex {
   if (index.current && versions.includes(index.current.version)) {
