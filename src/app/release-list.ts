@@ -1,6 +1,7 @@
 import { readLocalCurrent } from '../adapters/workspace/local-releases.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { currentLinkPath, releaseLayout } from '../adapters/workspace/release-layout.js';
+import { printableText } from '../core/printable-text.js';
 import { diffReleases, type ReleaseDiff } from '../core/release/diff-releases.js';
 import { ReleaseNotFoundError } from '../errors/index.js';
 import { resolveRelease, type CurrentChange, type CurrentPointer } from '../core/release/release-index.js';
@@ -46,7 +47,7 @@ export async function listReleases(options: ReleaseCommandOptions): Promise<Rele
       index.releases.map((r) =>
         readStoredManifest(store, r.manifest_key).then(
           (m) => ({ manifest: m, problem: null }),
-          (error: unknown) => ({ manifest: undefined, problem: error instanceof Error ? error.message : String(error) }),
+          (error: unknown) => ({ manifest: undefined, problem: printableText(error instanceof Error ? error.message : String(error)) }),
         ),
       ),
     );

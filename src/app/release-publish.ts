@@ -6,6 +6,7 @@ import { ensureReleaseSums, setLocalCurrent } from '../adapters/workspace/local-
 import { readManifestFile, writeManifestFile } from '../adapters/workspace/manifest-file.js';
 import { releaseLayout } from '../adapters/workspace/release-layout.js';
 import { serializeManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
+import { printableText } from '../core/printable-text.js';
 import { checkVersionBump, classifyManifestChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
 import { ChecksumMismatchError, ReleaseNotFoundError, ReleaseRefusedError } from '../errors/index.js';
 import { addRelease, becomesCurrent, findRelease, isPrerelease, previousRelease, publishIdOf, releaseKeys, releaseVersionPrefix, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
@@ -103,7 +104,9 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       notices.push(`the spec changed since v${options.version} was built (its hash differs from the manifest's spec_hash); published without spec.json, so the next bump check compares manifests only`);
     }
     // An override already in the manifest (given to the build, or to an earlier attempt of this publish) stands.
-    const bump = await checkBump(store, index, local, canonicalSpec, options.allowBumpMismatch ?? local.version_override);
+    // The reason is recorded where every reader shows it: printable from the start, the same in manifest and index.
+    const override = options.allowBumpMismatch === undefined ? local.version_override : printableText(options.allowBumpMismatch);
+    const bump = await checkBump(store, index, local, canonicalSpec, override);
     if (bump.override) notices.push(`bump mismatch overridden: ${bump.override}`);
     const manifest: ImageManifest = bump.override ? { ...local, version_override: bump.override } : local;
     if (bump.override && bump.override !== local.version_override) await writeManifestFile(release.manifest, manifest);

@@ -2,6 +2,7 @@ import { readLocalCurrent, setLocalCurrent } from '../adapters/workspace/local-r
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { currentLinkPath, releaseLayout } from '../adapters/workspace/release-layout.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
+import { printableText } from '../core/printable-text.js';
 import { ReleaseRefusedError } from '../errors/index.js';
 import { resolveRelease, setCurrent } from '../core/release/release-index.js';
 import {
@@ -43,7 +44,8 @@ export type VersionRollbackReport = {
 export async function rollbackRelease(options: VersionRollbackOptions): Promise<VersionRollbackReport> {
   const context = await loadReleaseSpec(options.specArg, options.cwd);
   const { spec, outputRoot } = context;
-  const reason = options.reason?.trim() || 'rollback';
+  // Recorded in the index, where every reader gets it printable: the same text here and there.
+  const reason = printableText(options.reason?.trim() || 'rollback');
   const stamp = { at: timestampOf(new Date()), by: currentActor(options.env) };
   const store = await openSpecStoreIfConfigured(context, options.cwd, options.env);
   try {

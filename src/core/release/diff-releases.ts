@@ -1,4 +1,5 @@
 import semver from 'semver';
+import { printableText } from '../printable-text.js';
 import type { ImageManifest } from '../manifest/image-manifest.js';
 import { bumpOf, classifyManifestChanges, requiredBump, type Bump, type VersionChange } from './bump-policy.js';
 
@@ -115,5 +116,6 @@ export function formatReleaseDiff(diff: ReleaseDiff, formatBytes: (n: number) =>
   if (diff.bump.actual !== 'none' && diff.bump.actual !== 'downgrade') {
     lines.push(`semver: a ${diff.bump.actual.toUpperCase()} bump; the image changes alone require ${diff.bump.required.toUpperCase()}`);
   }
-  return lines;
+  // Check names and measured values come from stored manifests: shown, never obeyed by the terminal.
+  return lines.map(printableText);
 }

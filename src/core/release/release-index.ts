@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { VersionExistsError } from '../../errors/index.js';
 import { ReleaseIndexInvalidError, ReleaseNotFoundError, ReleaseRefusedError } from '../../errors/index.js';
 import { Sha256 } from '../digest.js';
+import { printableText } from '../printable-text.js';
 import { ReleaseVersion } from '../version/release-version.js';
 
 // releases.json: the one object a reader trusts. Publishing writes it last (after the image and the
@@ -12,8 +13,20 @@ import { ReleaseVersion } from '../version/release-version.js';
 const Timestamp = z.iso.datetime({ error: 'not an ISO 8601 UTC time; e.g. 2026-01-15T10:30:00Z' });
 const StoreKey = z.string().min(1).regex(/^[A-Za-z0-9._+/-]+$/, { error: 'not a store key' });
 
+/**
+ * Free text in the index (who, why) as every reader gets it: printable, one line (see printableText),
+ * at most `max` characters. Anyone who can write the store can write the index; what it says is shown
+ * to operators, never obeyed by their terminals.
+ */
+const IndexText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max * 6)
+    .transform((text) => printableText(text).slice(0, max));
+
 /** `$USER@hostname` of whoever published or moved `current`. */
-const Actor = z.string().min(1).max(200);
+const Actor = IndexText(200);
 
 /** One published release: where its objects are, and what a reader needs without fetching the manifest. */
 export const ReleaseRecord = z.strictObject({
@@ -35,7 +48,7 @@ export const ReleaseRecord = z.strictObject({
     actual: z.enum(['initial', 'major', 'minor', 'patch']),
     required: z.enum(['major', 'minor', 'patch']).nullable(),
     /** The operator's reason for publishing despite a bump mismatch (also in the manifest's version_override). */
-    override: z.string().min(1).nullable(),
+    override: IndexText(2000).nullable(),
   }),
 });
 export type ReleaseRecord = z.infer<typeof ReleaseRecord>;
@@ -45,7 +58,7 @@ export const CurrentPointer = z.strictObject({
   version: ReleaseVersion,
   set_at: Timestamp,
   set_by: Actor,
-  reason: z.string().min(1).max(500),
+  reason: IndexText(500),
 });
 export type CurrentPointer = z.infer<typeof CurrentPointer>;
 
