@@ -7,8 +7,9 @@ import { registeredLayers, runCli } from '../helpers/fault-harness.js';
 import { FAKE_BUILD_TOOLS, packerRuns } from '../helpers/fake-tools.js';
 import { sha256Of } from '../helpers/release-project.js';
 import { requireTools } from '../helpers/require-tools.js';
-import { smallDemoSpec } from '../helpers/spec-builders.js';
+import { DEMO_NAME, smallDemoSpec } from '../helpers/spec-builders.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { sleep } from '../helpers/wait.js';
 
 const hasBuildTools = requireTools('test/faults/cache-integrity.test.ts', ...FAKE_BUILD_TOOLS);
 
@@ -154,5 +155,54 @@ describe.skipIf(!hasBuildTools)('cached layer integrity', () => {
     for (const { key } of (await registeredLayers(join(work.dir, 'moved-cache'))).layers) {
       expect(Number((await stat(join(work.dir, 'moved-cache', 'layers', key, 'layer.qcow2'))).mode) & 0o777).toBe(0o444);
     }
+  });
+});
+
+// Built images in output/ are read-only, and a release never shares its image's inode with another
+// (issue 17, rule 1): a new version with identical layers gets a clone of the earlier image (reflink
+// where the filesystem can, else a copy), never a hard link, so a write through one cannot change the
+// other; and an earlier image written since its build is not cloned under its old digest.
+describe.skipIf(!hasBuildTools)('release images in output/', () => {
+  let work: { dir: string; cleanup: () => Promise<void> };
+  const artifact = (version: string) => join(work.dir, 'output', DEMO_NAME, `v${version}`, `${DEMO_NAME}-v${version}.qcow2`);
+  const manifestOf = async (version: string) => JSON.parse(await readFile(join(work.dir, 'output', DEMO_NAME, `v${version}`, 'image-manifest.json'), 'utf8')) as { checksum_sha256: string; build_date: string; artifact_reused_from?: string };
+
+  beforeEach(async () => {
+    work = await makeTempDir('imagebuild-fault-release-files-');
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
+    const first = await runCli(build('1.0.0', '--json'), work.dir);
+    expect(first.exitCode, first.stderr).toBe(0);
+  });
+  afterEach(async () => {
+    await work.cleanup();
+  });
+
+  it('a new version with the same layers gets its own read-only copy of the image: a write into one release leaves the other as its manifest says', async () => {
+    const next = await runCli(build('1.0.1', '--json'), work.dir);
+    const [first, second] = await Promise.all([stat(artifact('1.0.0')), stat(artifact('1.0.1'))]);
+    execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0xa5 4k 64k', artifact('1.0.0')], { stdio: 'pipe' });
+
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect((await manifestOf('1.0.1')).artifact_reused_from).toBe('1.0.0');
+    expect(first.mode & 0o777).toBe(0o444);
+    expect(second.mode & 0o777).toBe(0o444);
+    expect(second.ino).not.toBe(first.ino);
+    expect(second.nlink).toBe(1);
+    expect(await sha256Of(artifact('1.0.1'))).toBe((await manifestOf('1.0.1')).checksum_sha256);
+    expect(await sha256Of(artifact('1.0.0'))).not.toBe((await manifestOf('1.0.0')).checksum_sha256);
+  });
+
+  it('an earlier image written since its build (booted in place) is not copied under its old digest: the new version is sealed afresh', async () => {
+    const built = Date.parse((await manifestOf('1.0.0')).build_date);
+    await sleep(Math.max(0, built + 1500 - Date.now()));
+    execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0xa5 4k 64k', artifact('1.0.0')], { stdio: 'pipe' });
+    const record = join(work.dir, 'packer-runs.txt');
+
+    const next = await runCli(build('1.0.1', '--json'), work.dir, { FAKE_PACKER_RECORD: record });
+
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(packerRuns(record)).toEqual(['build seal']);
+    expect((await manifestOf('1.0.1')).artifact_reused_from).toBeUndefined();
+    expect(await sha256Of(artifact('1.0.1'))).toBe((await manifestOf('1.0.1')).checksum_sha256);
   });
 });

@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { copyFile, cp, link, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -64,9 +64,24 @@ export async function moveIntoPlace(from: string, to: string): Promise<void> {
   await rename(from, to);
 }
 
-/** A hard link to `from` at `to`, or a copy where links cannot be made (another filesystem). */
-export async function linkOrCopyFile(from: string, to: string): Promise<void> {
-  await link(from, to).catch(() => copyFile(from, to));
+/**
+ * A copy of `from` at `to` that shares no inode with it: a reflink (copy-on-write clone, instant) where
+ * the filesystem can (btrfs, XFS), else a copy the kernel makes (no bytes through this process). Never a
+ * hard link: a write through one name would change the other.
+ */
+export async function cloneFile(from: string, to: string): Promise<void> {
+  await copyFile(from, to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+}
+
+/** Makes a file read-only for everyone (0444): a finished image, which nothing may write in place. */
+export async function makeReadOnly(path: string): Promise<void> {
+  await chmod(path, 0o444);
+}
+
+/** A file's size in bytes and when its content last changed (ms since the epoch). */
+export async function fileSizeAndMtime(path: string): Promise<{ size: number; mtimeMs: number }> {
+  const found = await stat(path);
+  return { size: found.size, mtimeMs: found.mtimeMs };
 }
 
 /** The size of a file in bytes. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { keepFailedLayer } from '../../adapters/cache/layer-cache.js';
-import { ensureDirectory, fileSize, linkOrCopyFile, listDirectory, pathExists, recreateDirectory, removeEntriesStartingWith, removeTree } from '../../adapters/fs/directories.js';
+import { cloneFile, ensureDirectory, fileSize, fileSizeAndMtime, listDirectory, pathExists, recreateDirectory, removeEntriesStartingWith, removeTree } from '../../adapters/fs/directories.js';
 import { flattenImage } from '../../adapters/qemu-img/qemu-img.js';
 import { readManifestFile } from '../../adapters/workspace/manifest-file.js';
 import { releaseLayout } from '../../adapters/workspace/release-layout.js';
@@ -67,9 +67,20 @@ export async function findIdenticalRelease(outputRoot: string, imageName: string
     });
     if (manifest?.seal_key !== sealKey) continue;
     const artifact = join(layout.dir, manifest.artifact);
-    if (pathExists(artifact) && manifest.verify?.status !== 'failed') return { version: manifest.version, artifact, manifest };
+    if (pathExists(artifact) && manifest.verify?.status !== 'failed' && (await unchangedSinceBuilt(artifact, manifest))) return { version: manifest.version, artifact, manifest };
   }
   return undefined;
+}
+
+/**
+ * Whether a release's image still looks as its build left it, without reading it: its size is the
+ * manifest's and it was last written before the manifest (a VM booted on it, or an edit, writes later).
+ * One that fails this is not copied as a new release's image with the old digest; the seal runs instead.
+ */
+async function unchangedSinceBuilt(artifact: string, manifest: ImageManifest): Promise<boolean> {
+  const { size, mtimeMs } = await fileSizeAndMtime(artifact);
+  // build_date is to the second, truncated: the image may have been written in the second it names.
+  return size === manifest.size_bytes && mtimeMs < Date.parse(manifest.build_date) + 1000;
 }
 
 /** Puts the identical earlier release's image into this release's staging directory: no Packer run, no re-hash. */
@@ -77,7 +88,7 @@ export async function stageIdenticalRelease(run: BuildRun, reuse: IdenticalRelea
   const staging = stagingDirOf(run);
   await recreateDirectory(staging);
   const path = join(staging, run.release.artifactName);
-  // A hard link: releases are immutable, so sharing the bytes is safe and costs nothing; copy across filesystems.
-  await linkOrCopyFile(reuse.artifact, path);
+  // A clone, never a hard link: one release's image changed in place (booted, edited) must not change another's.
+  await cloneFile(reuse.artifact, path);
   return { path, sizeBytes: reuse.manifest.size_bytes, sha256: reuse.manifest.checksum_sha256, verification: reuse.manifest.verify };
 }

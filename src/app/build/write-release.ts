@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { copyTree, moveIntoPlace, pathExists, removeTree, writeTextFile } from '../../adapters/fs/directories.js';
+import { copyTree, makeReadOnly, moveIntoPlace, pathExists, removeTree, writeTextFile } from '../../adapters/fs/directories.js';
 import { readGitCommit } from '../../adapters/tools/git-commit.js';
 import { writeManifestFile } from '../../adapters/workspace/manifest-file.js';
 import { MANIFEST_FILE, sumsFileText, SUMS_FILE } from '../../adapters/workspace/release-layout.js';
@@ -54,6 +54,8 @@ export async function writeRelease(run: BuildRun, contents: ReleaseContents): Pr
     sealKey: contents.sealKey,
     artifactReusedFrom: contents.reusedFrom,
   });
+  // Read-only before it is published: nothing writes a release's image in place (boot a copy or an overlay).
+  await makeReadOnly(join(staging, run.release.artifactName));
   await writeManifestFile(join(staging, MANIFEST_FILE), manifest);
   await writeTextFile(join(staging, SUMS_FILE), sumsFileText(contents.artifact.sha256, run.release.artifactName));
   await copyTree(run.dir.logs, join(staging, 'logs'));
