@@ -2,13 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildImage } from '../src/app/build/pipeline.js';
 import type { BuildOptions } from '../src/app/build/options.js';
 import { listCache, pruneCache, rollbackLayer } from '../src/app/cache-admin.js';
 import { ImageManifest } from '../src/core/manifest/image-manifest.js';
-import { GateFailedError, VersionExistsError } from '../src/errors/index.js';
+import { GateFailedError, GateReportInvalidError, VersionExistsError } from '../src/errors/index.js';
 import { processesMentioning } from './helpers/processes.js';
 import { waitForOutput } from './helpers/wait.js';
 import { BUILT_CLI, PROJECT_ROOT } from './helpers/project-root.js';
@@ -75,6 +76,28 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     expect(await cacheKeys()).toEqual(report.layers.map((l) => l.key).sort());
   });
 
+  it('writes the SBOM and the provenance statement beside the manifest, names both in it and lists both in SHA256SUMS', async () => {
+    const dir = join(work.dir, 'output/vault-cube-demo-box/v1.0.0');
+    const manifest = ImageManifest.parse(JSON.parse(readFileSync(join(dir, 'image-manifest.json'), 'utf8')));
+    const sbomText = readFileSync(join(dir, 'sbom.cdx.json'), 'utf8');
+    const provenance = JSON.parse(readFileSync(join(dir, 'provenance.intoto.json'), 'utf8'));
+    const sha = (file: string) => execFileSync('sha256sum', [join(dir, file)], { encoding: 'utf8' }).split(' ')[0];
+
+    const checked = await execa('sha256sum', ['-c', 'SHA256SUMS'], { cwd: dir, reject: false });
+
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(sbomText)).toBeNull();
+    expect(JSON.parse(sbomText).metadata.component).toMatchObject({ name: 'vault-cube-demo-box', version: '1.0.0', hashes: [{ alg: 'SHA-256', content: manifest.checksum_sha256 }] });
+    // The recorded seal inventory (test/fixtures/packer-replay/no-gpu/seal.inventory.json) is what the SBOM lists.
+    expect(JSON.parse(sbomText).components.map((c: { purl?: string }) => c.purl)).toContain('pkg:pypi/torch@2.7.1%2Bcu128');
+    expect(manifest.sbom).toEqual({ file: 'sbom.cdx.json', sha256: sha('sbom.cdx.json') });
+    expect(manifest.provenance).toEqual({ file: 'provenance.intoto.json', sha256: sha('provenance.intoto.json') });
+    expect(provenance).toMatchObject({ _type: 'https://in-toto.io/Statement/v1', predicateType: 'https://slsa.dev/provenance/v1', subject: [{ name: manifest.artifact, digest: { sha256: manifest.checksum_sha256 } }] });
+    expect(provenance.predicate.buildDefinition.resolvedDependencies.filter((d: { name: string }) => d.name.startsWith('layer ')).map((d: { digest: { sha256: string } }) => d.digest.sha256)).toEqual(manifest.layers.map((l) => l.key));
+    expect(provenance.predicate.runDetails.byproducts).toEqual([{ name: 'sbom.cdx.json', digest: { sha256: manifest.sbom!.sha256 }, mediaType: 'application/vnd.cyclonedx+json' }]);
+    expect(checked.stdout.split('\n').sort()).toEqual([`${manifest.artifact}: OK`, 'provenance.intoto.json: OK', 'sbom.cdx.json: OK'].sort());
+    expect(existsSync(join(dir, 'reports/seal/inventory.json'))).toBe(true);
+  });
+
   it('re-running the same version from identical inputs is a no-op with zero Packer runs', async () => {
     const report = await buildImage(options('1.0.0'));
 
@@ -104,6 +127,12 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     expect(manifest.checksum_sha256).toBe(previous.checksum_sha256);
     expect(manifest.seal_key).toBe(previous.seal_key);
     expect(execFileSync('sha256sum', [report.artifact], { encoding: 'utf8' }).split(' ')[0]).toBe(manifest.checksum_sha256);
+    // No seal ran: the SBOM is made anew for this version from the inventory v1.0.0 kept, which this release keeps too.
+    const sbom = (version: string) => JSON.parse(readFileSync(join(work.dir, `output/vault-cube-demo-box/v${version}/sbom.cdx.json`), 'utf8'));
+    expect(sbom('1.0.1').metadata.component.version).toBe('1.0.1');
+    expect(sbom('1.0.1').components).toEqual(sbom('1.0.0').components);
+    expect(readFileSync(join(work.dir, 'output/vault-cube-demo-box/v1.0.1/reports/seal/inventory.json'), 'utf8')).toBe(readFileSync(join(work.dir, 'output/vault-cube-demo-box/v1.0.0/reports/seal/inventory.json'), 'utf8'));
+    expect(readFileSync(join(work.dir, 'output/vault-cube-demo-box/v1.0.1/SHA256SUMS'), 'utf8')).toContain(`${manifest.sbom!.sha256}  sbom.cdx.json`);
   });
 
   it('rebuilds only frameworks and validation after a frameworks change', async () => {
@@ -244,6 +273,31 @@ describe.skipIf(!hasBuildTools)('build engine: host problems and a moved cache',
       process.env.PATH = savedPath;
       await first.cleanup();
       await second.cleanup();
+    }
+  });
+});
+
+describe.skipIf(!hasBuildTools)('a seal that brings back no inventory', () => {
+  it('fails the build with one line naming the missing inventory, and publishes no release', async () => {
+    const work = await makeTempDir('imagebuild-no-inventory-');
+    const savedPath = process.env.PATH;
+    const replay = join(work.dir, 'replay');
+    await execa('cp', ['-a', join(PROJECT_ROOT, 'test/fixtures/packer-replay/no-gpu'), replay]);
+    await rm(join(replay, 'seal.inventory.json'));
+    process.env.PATH = `${FAKE_BIN}:${savedPath}`;
+    process.env.FAKE_PACKER_REPLAY = replay;
+    try {
+      await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec());
+
+      const error = await buildImage({ specArg: 'box.yaml', version: '1.0.0', cwd: work.dir, hostProfile: 'cpu', renderer: 'silent', skipVerify: true, signal: new AbortController().signal }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(GateReportInvalidError);
+      expect((error as Error).message).toMatch(/reports\/seal\/inventory\.json: missing: the seal step brought back no inventory of the image/);
+      expect(existsSync(join(work.dir, 'output/vault-cube-demo-box/v1.0.0'))).toBe(false);
+    } finally {
+      process.env.PATH = savedPath;
+      delete process.env.FAKE_PACKER_REPLAY;
+      await work.cleanup();
     }
   });
 });

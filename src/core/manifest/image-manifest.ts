@@ -26,6 +26,13 @@ const ToolVersion = z.string().regex(/^\d+(\.\d+){1,3}([-+~][0-9A-Za-z.+~-]+)?$/
 
 const Seconds = z.number().nonnegative();
 
+/** A file of the release beside the manifest (the SBOM, the provenance statement), with its SHA-256. */
+export const ReleaseFile = z.strictObject({
+  file: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, { error: 'not a plain file name' }),
+  sha256: Sha256,
+});
+export type ReleaseFile = z.infer<typeof ReleaseFile>;
+
 /** One layer of the image's chain, with its gate as it passed. */
 export const ManifestLayer = z.strictObject({
   layer: z.enum(LAYER_NAMES),
@@ -114,6 +121,10 @@ export const ImageManifest = z
     seal_key: Sha256.optional(),
     /** The earlier release whose identical image this one reuses (no Packer run, no re-hash). */
     artifact_reused_from: ReleaseVersion.optional(),
+    /** The CycloneDX SBOM of what the sealed image holds (sbom.cdx.json); absent in manifests written before releases had one. */
+    sbom: ReleaseFile.optional(),
+    /** The in-toto/SLSA provenance statement of the build (provenance.intoto.json); absent in manifests written before releases had one. */
+    provenance: ReleaseFile.optional(),
   })
   .superRefine((manifest, ctx) => {
     manifest.layers.forEach((entry, index) => {

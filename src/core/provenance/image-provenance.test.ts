@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { testManifest } from '../../../test/helpers/test-manifest.js';
 import { encodeCanonicalJson } from '../render/encode.js';
-import { assembleProvenance, type ProvenanceInput } from './image-provenance.js';
+import { assembleProvenance, buildRunnerOf, type ProvenanceInput } from './image-provenance.js';
 
 // The Statement and predicate shapes as the specifications define them, field by field:
 // https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md,
@@ -109,5 +109,15 @@ describe('assembleProvenance', () => {
     expect(statement.predicate.runDetails.builder.imagebuild_runner).toBe('https://github.com/acme/images/actions/runs/42');
     expect(statement.predicate.runDetails.imagebuild_verification).toEqual({ status: 'passed', booted: true, gate: 'passed', sha256_unchanged: true });
     expect(dependency(statement, 'imagebuild project (git)')).toBeUndefined();
+  });
+});
+
+describe('buildRunnerOf', () => {
+  it('names a GitHub Actions run by its URL and attempt, anything else as local', () => {
+    const github = { GITHUB_ACTIONS: 'true', GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/images', GITHUB_RUN_ID: '42', GITHUB_RUN_ATTEMPT: '2' };
+
+    expect(buildRunnerOf(github)).toEqual({ kind: 'github-actions', runUrl: 'https://github.com/acme/images/actions/runs/42/attempts/2' });
+    expect(buildRunnerOf({ ...github, GITHUB_ACTIONS: undefined })).toEqual({ kind: 'local' });
+    expect(buildRunnerOf({})).toEqual({ kind: 'local' });
   });
 });

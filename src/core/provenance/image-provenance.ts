@@ -95,6 +95,13 @@ export function assembleProvenance(input: ProvenanceInput): string {
   return `${JSON.stringify(statement, null, 2)}\n`;
 }
 
+/** Where this build ran, from its environment: a GitHub Actions run (its URL, which names the attempt), else local. */
+export function buildRunnerOf(env: Readonly<Record<string, string | undefined>>): BuildRunner {
+  const { GITHUB_ACTIONS: actions, GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: run, GITHUB_RUN_ATTEMPT: attempt } = env;
+  if (actions !== 'true' || !server || !repository || !run) return { kind: 'local' };
+  return { kind: 'github-actions', runUrl: `${server}/${repository}/actions/runs/${run}${attempt ? `/attempts/${attempt}` : ''}` };
+}
+
 /** The digest of the project's files: SHA-256 of their path → SHA-256 map as canonical JSON. */
 export function projectDigest(digests: Readonly<Record<string, string>>): string {
   return createHash('sha256').update(encodeCanonicalJson(digests)).digest('hex');
