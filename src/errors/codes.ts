@@ -27,7 +27,7 @@ export const ERROR_CODES = {
   PREFLIGHT: { exit: FAILED, meaning: 'the host cannot run this build (disk, tools, KVM, VFIO); every problem is listed' },
   LOCKED: { exit: FAILED, meaning: 'another process holds the lock: a build, prune or rollback the cache lock, or a download of the same release into the same directory' },
   GATE_FAILED: { exit: FAILED, meaning: "a layer's gate failed; the layer is kept under the cache's failed/ and not cached" },
-  GATE_REPORT_INVALID: { exit: FAILED, meaning: 'a report from the build VM (gate, facts, Ansible run, the seal's inventory) is missing or malformed' },
+  GATE_REPORT_INVALID: { exit: FAILED, meaning: 'a report from the build VM (gate, facts, Ansible run, seal inventory) is missing or malformed' },
   PACKER_NO_ARTIFACT: { exit: FAILED, meaning: 'Packer succeeded but left no image' },
   NO_LAYERS: { exit: FAILED, meaning: 'no layer was built or reused, so there is nothing to seal' },
   NO_FACTS: { exit: FAILED, meaning: 'no facts were read from the image, so no manifest can be written' },
