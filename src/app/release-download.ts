@@ -101,7 +101,17 @@ export async function downloadRelease(options: DownloadOptions): Promise<Downloa
       }
 
       const wanted: PartRecord = { name: spec.name, version: record.version, sha256: manifest.checksum_sha256, size_bytes: manifest.size_bytes };
-      const part = await openPart(dest, wanted);
+      // Refuse up front an image that cannot fit, rather than fill the disk and stop part-way (before a fresh .part is created).
+      const ensureRoom = async (kept: number) => {
+        const needed = manifest.size_bytes - kept;
+        const free = await freeBytes(dest.dir);
+        if (free >= needed) return;
+        throw new ImagebuildError(
+          'NO_SPACE',
+          `${dest.dir}: ${formatBytes(free)} free, but ${kept > 0 ? 'the rest of ' : ''}v${record.version} needs ${formatBytes(needed)}; free space there (or choose another --dest), then run the same command again`,
+        );
+      };
+      const part = await openPart(dest, wanted, ensureRoom);
       try {
         if (part.discarded === 'foreign') notices.push(`${basename(dest.part)} belongs to another image or has no record; starting over`);
         if (part.discarded === 'too-long') notices.push(`${basename(dest.part)} is longer than the image; starting over`);
@@ -134,15 +144,6 @@ type FetchPlan = {
  */
 async function fetchIntoPart(options: DownloadOptions, store: ArtifactStore, { record, manifest, dest, part, notices, report }: FetchPlan): Promise<DownloadReport> {
   let offset = part.kept;
-  // Refuse up front an image that cannot fit, rather than fill the disk and stop part-way.
-  const needed = manifest.size_bytes - offset;
-  const free = await freeBytes(dest.dir);
-  if (free < needed) {
-    throw new ImagebuildError(
-      'NO_SPACE',
-      `${dest.dir}: ${formatBytes(free)} free, but ${offset > 0 ? 'the rest of ' : ''}v${record.version} needs ${formatBytes(needed)}; free space there (or choose another --dest), then run the same command again`,
-    );
-  }
 
   let progress: ProgressReporter | undefined;
   const meter = createMeteredStream({ sha256: true, onBytes: (bytes) => progress?.update(bytes) });

@@ -184,7 +184,8 @@ describe.skipIf(tmpfsUnavailable !== undefined)(`disk full during a download (${
     const { lines, stack } = errorLines(refused.stderr);
     expect(refused.exitCode).toBe(1);
     expect(stack).toBe(false);
-    expect(lines).toEqual([`error: ${dest}: 1.0 MiB free, but v1.0.0 needs 4.0 MiB; free space there (or choose another --dest), then run the same command again`]);
+    // Free space is measured with the download's lock file (one page) already there.
+    expect(lines).toEqual([`error: ${dest}: 1020.0 KiB free, but v1.0.0 needs 4.0 MiB; free space there (or choose another --dest), then run the same command again`]);
     expect(await readdir(dest)).toEqual([]);
   });
 
@@ -226,8 +227,8 @@ describe.skipIf(tmpfsUnavailable !== undefined)(`disk full during a download (${
   it('when the image fits but its manifest does not: one line, no temp file, nothing under the final name; the next run completes with manifest and SHA256SUMS', async () => {
     const manifest = await published(MIB);
     const dest = join(work.dir, 'dl');
-    // Room for the image and the .part record beside it, not a page more.
-    unmounts.push(await mountTmpfs(dest, MIB + PAGE));
+    // Room for the image, the .part record and the download's lock file beside it, not a page more.
+    unmounts.push(await mountTmpfs(dest, MIB + 2 * PAGE));
 
     const full = await runCli(DOWNLOAD, work.dir);
 

@@ -161,9 +161,10 @@ async function readPartRecord(path: string): Promise<PartRecord | undefined> {
  * Opens the .part file to write the image through: an existing one is kept (resumed) only when it is a
  * regular file of this user with no other link, nobody else may write it, its record names the same
  * image and it is not too long; otherwise this user's .part is replaced by a fresh one, created with
- * O_EXCL. A link, directory or other user's file at the .part name is refused.
+ * O_EXCL. A link, directory or other user's file at the .part name is refused. `ensureRoom(kept)` runs
+ * once it is known how many bytes stay and before anything is written (it throws to refuse).
  */
-export async function openPart(dest: DownloadDestination, wanted: PartRecord): Promise<OpenPart> {
+export async function openPart(dest: DownloadDestination, wanted: PartRecord, ensureRoom: (kept: number) => Promise<void> = async () => {}): Promise<OpenPart> {
   const entry = await lstatOrUndefined(dest.part);
   if (entry !== undefined) {
     if (!entry.isFile() || (myUid() !== undefined && entry.uid !== myUid())) {
@@ -189,14 +190,22 @@ export async function openPart(dest: DownloadDestination, wanted: PartRecord): P
           : opened.size > wanted.size_bytes
             ? 'too-long'
             : undefined;
-    if (discarded === undefined) return { handle, kept: opened.size, dev: opened.dev, ino: opened.ino };
+    if (discarded === undefined) {
+      await ensureRoom(opened.size).catch(async (error: unknown) => {
+        await handle.close();
+        throw error;
+      });
+      return { handle, kept: opened.size, dev: opened.dev, ino: opened.ino };
+    }
     await handle.close();
+    await ensureRoom(0);
     // This user's own .part, of another image (or writable by others): only this name goes, never a link's target.
     await unlink(dest.part).catch((error: unknown) => {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new FileAccessError(`${dest.part}: cannot remove it to start over: ${describeFsError(error)}`, { cause: error });
     });
     return { ...(await createPart(dest, wanted)), discarded };
   }
+  await ensureRoom(0);
   return createPart(dest, wanted);
 }
 
