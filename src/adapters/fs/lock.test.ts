@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { symlink, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,16 +44,26 @@ describe('acquireLock', () => {
     await lock.release();
   });
 
-  it('never follows a link planted at its temporary name', async () => {
+  it('does not take over a stale lock that another process took over since this one found it stale', async () => {
     const path = join(work.dir, 'lock');
-    const outside = join(work.dir, 'outside');
-    await writeFile(outside, 'precious');
-    await symlink(outside, `${path}.${process.pid}.tmp`);
+    await writeFile(path, JSON.stringify({ pid: 999_999, hostname: hostname(), command: 'imagebuild download v1.0.0', startedAt: '2026-11-01T00:00:00Z' }));
+    const other = { pid: process.ppid, hostname: hostname(), command: 'imagebuild download v1.0.0 (the other)', startedAt: new Date().toISOString() };
+    let raced = false;
+    // The other process takes over exactly between this one reading the dead owner and replacing the lock.
+    const racing = (pid: number) => {
+      if (pid === 999_999 && !raced) {
+        raced = true;
+        rmSync(path);
+        writeFileSync(path, JSON.stringify(other));
+      }
+      return pid !== 999_999;
+    };
 
-    const lock = await acquireLock(path, 'imagebuild download v1.0.0');
-    await lock.release();
+    const mine = acquireLock(path, 'imagebuild download v1.0.0 (mine)', racing);
 
-    expect(readFileSync(outside, 'utf8')).toBe('precious');
+    await expect(mine).rejects.toThrow(`held by pid ${other.pid} on ${hostname()} (imagebuild download v1.0.0 (the other))`);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(other);
+    expect(await listTree(work.dir)).toEqual(['lock']);
   });
 
   it('never takes over a lock from another host', async () => {

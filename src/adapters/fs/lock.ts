@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { LockHeldError, type LockOwner } from '../../errors/index.js';
@@ -34,34 +35,65 @@ async function readOwner(path: string): Promise<LockOwner | undefined> {
   return undefined;
 }
 
+const sameOwner = (a: LockOwner, b: LockOwner): boolean => a.pid === b.pid && a.hostname === b.hostname && a.startedAt === b.startedAt;
+
+/**
+ * Replaces the lock of dead owner `stale` with the one in `temp`, unless someone else did first. Two
+ * processes that both found the same dead owner would otherwise each remove the lock and both hold it:
+ * a second lock (`<path>.takeover`) lets one of them at a time re-check the owner and replace it. A
+ * takeover lasts microseconds; one left by a process that died during it is cleared and tried again.
+ */
+async function replaceStaleLock(path: string, temp: string, stale: LockOwner, isAlive: (pid: number) => boolean): Promise<boolean> {
+  const guard = `${path}.takeover`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await link(temp, guard);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) return false;
+      const holder = await readOwner(guard);
+      if (!holder || holder.hostname !== hostname() || isAlive(holder.pid)) return false;
+      await rm(guard, { force: true });
+    }
+  }
+  try {
+    const current = await readOwner(path);
+    if (!current || !sameOwner(current, stale)) return false;
+    await rm(path, { force: true });
+    // EEXIST: a new acquirer linked its lock between the two; it holds it.
+    return await link(temp, path).then(
+      () => true,
+      (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw error;
+      },
+    );
+  } finally {
+    await rm(guard, { force: true });
+  }
+}
+
 /**
  * Takes an exclusive lock file. The owner record is written to a temporary file and hard-linked into
  * place, so the lock appears complete or not at all; a lock left by a dead process on this host is
- * taken over (and reported), a live one refuses with LockHeldError.
+ * taken over (and reported) by one process only, a live one refuses with LockHeldError.
  */
 export async function acquireLock(path: string, command: string, isAlive: (pid: number) => boolean = processAlive): Promise<HeldLock> {
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), command, startedAt: new Date().toISOString() };
-  const temp = `${path}.${process.pid}.tmp`;
-  // O_EXCL: the lock may sit in a directory others write (a download's destination), where a link planted
-  // at this predictable name must not be followed; a leftover of a dead process with this pid goes first.
-  await rm(temp, { force: true });
+  // An unguessable name created with O_EXCL: the lock may sit in a directory others write (a download's
+  // destination), where a link planted at a predictable name would be followed.
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(temp, `${JSON.stringify(owner)}\n`, { flag: 'wx' });
   let tookOverFrom: LockOwner | undefined;
   try {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await link(temp, path);
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
-          if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new LockHeldError(path, await readOwner(path));
-          throw error;
-        }
-        const current = await readOwner(path);
-        if (!current || current.hostname !== owner.hostname || isAlive(current.pid)) throw new LockHeldError(path, current);
-        tookOverFrom = current;
-        await rm(path, { force: true });
-      }
+    try {
+      await link(temp, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const current = await readOwner(path);
+      if (!current || current.hostname !== owner.hostname || isAlive(current.pid)) throw new LockHeldError(path, current);
+      if (!(await replaceStaleLock(path, temp, current, isAlive))) throw new LockHeldError(path, await readOwner(path));
+      tookOverFrom = current;
     }
   } finally {
     await rm(temp, { force: true });
