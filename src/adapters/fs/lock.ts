@@ -40,11 +40,11 @@ const sameOwner = (a: LockOwner, b: LockOwner): boolean => a.pid === b.pid && a.
 /**
  * Replaces the lock of dead owner `stale` with the one in `temp`, unless someone else did first. Two
  * processes that both found the same dead owner would otherwise each remove the lock and both hold it:
- * a second lock (`<path>.takeover`) lets one of them at a time re-check the owner and replace it. A
+ * a second lock (`<path>.takeover.lock`, a name that readers skipping `*.lock` skip too) lets one of them at a time re-check the owner and replace it. A
  * takeover lasts microseconds; one left by a process that died during it is cleared and tried again.
  */
 async function replaceStaleLock(path: string, temp: string, stale: LockOwner, isAlive: (pid: number) => boolean): Promise<boolean> {
-  const guard = `${path}.takeover`;
+  const guard = `${path}.takeover.lock`;
   for (let attempt = 0; ; attempt++) {
     try {
       await link(temp, guard);
