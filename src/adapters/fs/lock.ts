@@ -40,8 +40,8 @@ const sameOwner = (a: LockOwner, b: LockOwner): boolean => a.pid === b.pid && a.
 /**
  * Replaces the lock of dead owner `stale` with the one in `temp`, unless someone else did first. Two
  * processes that both found the same dead owner would otherwise each remove the lock and both hold it:
- * a second lock (`<path>.takeover.lock`, a name that readers skipping `*.lock` skip too) lets one of them at a time re-check the owner and replace it. A
- * takeover lasts microseconds; one left by a process that died during it is cleared and tried again.
+ * a second lock (`<path>.takeover.lock`) lets one of them at a time re-check the owner and replace it.
+ * A takeover lasts microseconds; one left by a process that died during it is cleared and tried again.
  */
 async function replaceStaleLock(path: string, temp: string, stale: LockOwner, isAlive: (pid: number) => boolean): Promise<boolean> {
   const guard = `${path}.takeover.lock`;
@@ -81,8 +81,9 @@ async function replaceStaleLock(path: string, temp: string, stale: LockOwner, is
 export async function acquireLock(path: string, command: string, isAlive: (pid: number) => boolean = processAlive): Promise<HeldLock> {
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), command, startedAt: new Date().toISOString() };
   // An unguessable name created with O_EXCL: the lock may sit in a directory others write (a download's
-  // destination), where a link planted at a predictable name would be followed.
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  // destination), where a link planted at a predictable name would be followed. Named like a store's
+  // temporary files and locks, so a filesystem store's listing skips it.
+  const temp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}.lock`;
   await writeFile(temp, `${JSON.stringify(owner)}\n`, { flag: 'wx' });
   let tookOverFrom: LockOwner | undefined;
   try {
