@@ -183,6 +183,7 @@ describe('the CLI with a filesystem store whose directory is missing', () => {
     ['list', ['list']],
     ['download', ['download', 'current', '--dest', 'dl']],
     ['rollback', ['rollback', '--to', 'v1.0.0']],
+    ['prune', ['prune', '--yes']],
   ])('refuses %s with one line naming the directory (exit 1), not "no releases"', async (_name, args) => {
     const result = await runCli([...args, '--spec', 'box.yaml'], temp.dir);
 

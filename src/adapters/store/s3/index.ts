@@ -199,7 +199,6 @@ export function createS3Store(settings: S3StoreSettings, env: NodeJS.ProcessEnv 
 
     async putJson(key: string, value: unknown, options: PutJsonOptions = {}) {
       const body = `${JSON.stringify(value, null, 2)}\n`;
-      fullKey(key);
       if (options.ifMatch !== undefined) return putIfMatch(key, body, options.ifMatch);
       if (options.ifAbsent) return putIfAbsent(key, body);
       try {
