@@ -5,7 +5,7 @@ import { ReleaseIndexInvalidError, ReleaseIndexMissingError, StoreAccessError, S
 import type { ArtifactStore, StoredJson, StoreObject } from '../adapters/store/types.js';
 import { listLocalReleases } from '../adapters/workspace/local-releases.js';
 import { outputRootOf } from '../adapters/workspace/release-layout.js';
-import { parseManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
+import { parseStoredManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
 import { ManifestInvalidError } from '../errors/index.js';
 import { ReleaseNotFoundError } from '../errors/index.js';
 import { emptyReleaseIndex, parseReleaseIndex, releaseIndexKey, type ReleaseIndex } from '../core/release/release-index.js';
@@ -145,11 +145,11 @@ export async function updateReleaseIndex(store: ArtifactStore, name: string, opt
   }
 }
 
-/** Reads and validates a manifest from the store; names the key on any problem. */
+/** Reads and validates a manifest from the store (fields a newer imagebuild added are dropped, known ones validated strictly); names the key on any problem. */
 export async function readStoredManifest(store: ArtifactStore, key: string): Promise<ImageManifest> {
   const stored = await store.getJson(key);
   if (!stored) throw new ManifestInvalidError(`${store.describe(key)}: missing from the store although the release index lists it`);
-  return parseManifest(stored.value, store.describe(key));
+  return parseStoredManifest(stored.value, store.describe(key));
 }
 
 /** The refusal for a version output/<name>/ does not hold, when the spec names no store: it lists what is built here. */

@@ -6,7 +6,8 @@ import { parseSpec } from '../spec/parse-spec.js';
 import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
 import { catchErrorOf } from '../../../test/helpers/catch-error.js';
 import { ManifestInvalidError } from '../../errors/index.js';
-import { assembleManifest, ImageManifest, serializeManifest, type ManifestInput, type ManifestLayerInput } from './image-manifest.js';
+import { testManifest } from '../../../test/helpers/test-manifest.js';
+import { assembleManifest, ImageManifest, parseManifest, parseStoredManifest, serializeManifest, type ManifestInput, type ManifestLayerInput } from './image-manifest.js';
 
 // The reference's image-manifest.json (epic-1a-architecture.md, "Metadata File"), verbatim: the shape
 // the manifest must keep, first and in this order.
@@ -322,5 +323,30 @@ describe('serializeManifest', () => {
 
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.path).toEqual(['gpu_validated']);
+  });
+});
+
+describe('parseStoredManifest (a manifest a newer imagebuild may have written)', () => {
+  const stored = () => {
+    const manifest = JSON.parse(JSON.stringify(testManifest())) as Record<string, unknown> & { host: Record<string, unknown>; layers: { gate: { checks: Record<string, unknown>[] } }[] };
+    manifest.attestation = { kind: 'sigstore', bundle: 'x' };
+    manifest.host.cpu_model = 'AMD EPYC 9654';
+    manifest.layers[0]!.gate.checks[0]!.duration_s = 0.2;
+    return manifest;
+  };
+
+  it('drops fields it does not know, at every level, and keeps every known one', () => {
+    const parsed = parseStoredManifest(stored(), 'store/box/v1.0.0/image-manifest.json');
+
+    expect(parsed).toEqual(testManifest());
+    expect(serializeManifest(parsed)).toBe(serializeManifest(testManifest()));
+  });
+
+  it('validates the known fields as strictly as the manifests this imagebuild writes, and the spec-side reader stays strict', () => {
+    const wrong = { ...stored(), size_bytes: '1024' };
+
+    expect(() => parseStoredManifest(wrong, 'store/m.json')).toThrow(/store\/m\.json: size_bytes: /);
+    expect(() => parseStoredManifest({ ...stored(), layers: [] }, 'store/m.json')).toThrow(ManifestInvalidError);
+    expect(() => parseManifest(stored(), 'output/m.json')).toThrow(/output\/m\.json: .*Unrecognized key/);
   });
 });

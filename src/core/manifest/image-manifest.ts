@@ -33,119 +33,141 @@ export const ReleaseFile = z.strictObject({
 });
 export type ReleaseFile = z.infer<typeof ReleaseFile>;
 
-/** One layer of the image's chain, with its gate as it passed. */
-export const ManifestLayer = z.strictObject({
-  layer: z.enum(LAYER_NAMES),
-  key: Sha256,
-  parent_key: Sha256.nullable(),
-  /** Taken from the layer cache rather than built in this run; its gate is the one recorded when it was cached. */
-  reused: z.boolean(),
-  duration_s: Seconds,
-  gate: z.strictObject({
-    status: z.enum(['passed', 'failed']),
-    gpu_validated: z.boolean(),
-    checks: z.array(GateCheckResult),
-  }),
-});
-export type ManifestLayer = z.infer<typeof ManifestLayer>;
+// The one definition of the manifest's fields, made twice: strict for what this imagebuild writes and
+// reads back from output/ (an unknown key is a bug or a typo), and stripping for manifests read from a
+// store, which a newer imagebuild may have written with fields added since: an older client drops what
+// it does not know and still validates every field it does (issue 17, rule 12).
+type ObjectSchema = typeof z.strictObject;
 
-/** The result of booting the finished artifact and checking it over SSH (`imagebuild verify`). */
-export const ArtifactVerification = z.strictObject({
-  status: z.enum(['passed', 'failed']),
-  booted: z.boolean(),
-  ssh_host_key_sha256: z.string().nullable(),
-  build_account_refused: z.boolean(),
-  checked_as: z.string().nullable(),
-  gate: z.strictObject({ status: z.enum(['passed', 'failed', 'skipped']), summary: z.string(), checks: z.array(z.unknown()) }),
-  sha256_unchanged: z.boolean(),
-  duration_s: z.number().nonnegative(),
-  problems: z.array(z.string()),
-});
-export type ArtifactVerification = z.infer<typeof ArtifactVerification>;
-
-/** image-manifest.json: the reference's fields in its order, then imagebuild's additive ones. */
-export const ImageManifest = z
-  .strictObject({
-    // --- the reference's fields, in its order ---
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { error: 'not an image name' }),
-    version: ReleaseVersion,
-    build_date: BuildDate,
-    os: ImageFact,
-    kernel: ImageFact,
-    // null: not installed in this image (e.g. a GPU-less build), never a value copied from the spec.
-    nvidia_driver: ImageFact.nullable(),
-    cuda_version: ImageFact.nullable(),
-    frameworks: z.strictObject({
-      pytorch: ImageFact.nullable(),
-      tensorflow: ImageFact.nullable(),
-      vllm: ImageFact.nullable(),
+function manifestSchemas(object: ObjectSchema, gateCheck: typeof GateCheckResult) {
+  const releaseFile = object(ReleaseFile.shape);
+  /** One layer of the image's chain, with its gate as it passed. */
+  const ManifestLayer = object({
+    layer: z.enum(LAYER_NAMES),
+    key: Sha256,
+    parent_key: Sha256.nullable(),
+    /** Taken from the layer cache rather than built in this run; its gate is the one recorded when it was cached. */
+    reused: z.boolean(),
+    duration_s: Seconds,
+    gate: object({
+      status: z.enum(['passed', 'failed']),
+      gpu_validated: z.boolean(),
+      checks: z.array(gateCheck),
     }),
-    checksum_sha256: Sha256,
-    size_bytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-    packer_version: ToolVersion,
-    ansible_version: ToolVersion,
-    // --- additive ---
-    /** Installed versions of the GPU stack's other parts, read from the image like the reference's fields; absent in older manifests. */
-    components: z
-      .strictObject({
+  });
+
+  /** The result of booting the finished artifact and checking it over SSH (`imagebuild verify`). */
+  const ArtifactVerification = object({
+    status: z.enum(['passed', 'failed']),
+    booted: z.boolean(),
+    ssh_host_key_sha256: z.string().nullable(),
+    build_account_refused: z.boolean(),
+    checked_as: z.string().nullable(),
+    gate: object({ status: z.enum(['passed', 'failed', 'skipped']), summary: z.string(), checks: z.array(z.unknown()) }),
+    sha256_unchanged: z.boolean(),
+    duration_s: z.number().nonnegative(),
+    problems: z.array(z.string()),
+  });
+
+  /** image-manifest.json: the reference's fields in its order, then imagebuild's additive ones. */
+  const ImageManifest = object({
+      // --- the reference's fields, in its order ---
+      name: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { error: 'not an image name' }),
+      version: ReleaseVersion,
+      build_date: BuildDate,
+      os: ImageFact,
+      kernel: ImageFact,
+      // null: not installed in this image (e.g. a GPU-less build), never a value copied from the spec.
+      nvidia_driver: ImageFact.nullable(),
+      cuda_version: ImageFact.nullable(),
+      frameworks: object({
+        pytorch: ImageFact.nullable(),
+        tensorflow: ImageFact.nullable(),
+        vllm: ImageFact.nullable(),
+      }),
+      checksum_sha256: Sha256,
+      size_bytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+      packer_version: ToolVersion,
+      ansible_version: ToolVersion,
+      // --- additive ---
+      /** Installed versions of the GPU stack's other parts, read from the image like the reference's fields; absent in older manifests. */
+      components: object({
         cudnn: ImageFact.nullable(),
         nccl: ImageFact.nullable(),
         container_toolkit: ImageFact.nullable(),
         docker: ImageFact.nullable(),
-      })
-      .optional(),
-    /** Test stand-ins installed in the image (hermetic vendor mirror); present only when there are any: such an image is never published. */
-    stand_ins: z.array(ImageFact).min(1).optional(),
-    artifact: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, { error: 'not a plain file name' }),
-    qemu_img_version: ToolVersion,
-    spec_name: z.string().min(1),
-    spec_hash: Sha256,
-    git_commit: z
-      .string()
-      .regex(/^[0-9a-f]{7,64}(-dirty)?$/, { error: 'not a git commit id; hex, optionally with -dirty' })
-      .nullable(),
-    host: z.strictObject({
-      hostname: z.string().min(1),
-      accelerator: z.enum(['kvm', 'tcg']),
-    }),
-    layers: z.array(ManifestLayer).min(1).max(LAYER_NAMES.length),
-    /** True only when GPU checks ran and passed in this image's chain and none was skipped. */
-    gpu_validated: z.boolean(),
-    durations: z.strictObject({ total_s: Seconds, finalize_s: Seconds }),
-    facts_source: z.string().min(1),
-    /** Why this version breaks the semver bump rule, when an operator overrode it. */
-    version_override: z.string().min(1).optional(),
-    /** The shipped artifact booted through a throwaway overlay and checked over SSH. */
-    verify: ArtifactVerification.optional(),
-    /** Key of the sealed image: equal keys mean byte-identical images (see computeSealKey). */
-    seal_key: Sha256.optional(),
-    /** The earlier release whose identical image this one reuses (no Packer run, no re-hash). */
-    artifact_reused_from: ReleaseVersion.optional(),
-    /** The CycloneDX SBOM of what the sealed image holds (sbom.cdx.json); absent in manifests written before releases had one. */
-    sbom: ReleaseFile.optional(),
-    /** The in-toto/SLSA provenance statement of the build (provenance.intoto.json); absent in manifests written before releases had one. */
-    provenance: ReleaseFile.optional(),
-  })
-  .superRefine((manifest, ctx) => {
-    manifest.layers.forEach((entry, index) => {
-      const expected = LAYER_NAMES[index];
-      if (entry.layer !== expected) {
-        ctx.addIssue({ code: 'custom', path: ['layers', index, 'layer'], message: `expected ${expected}: layers run base upwards, each once` });
-      }
-      const parent = index === 0 ? null : (manifest.layers[index - 1]?.key ?? null);
-      if (entry.parent_key !== parent) {
-        ctx.addIssue({ code: 'custom', path: ['layers', index, 'parent_key'], message: `expected ${parent ?? 'null'}: the key of the layer below` });
-      }
-      // A layer is only cached, and an image only assembled, after its gate passed.
-      if (entry.gate.status !== 'passed') {
-        ctx.addIssue({ code: 'custom', path: ['layers', index, 'gate', 'status'], message: 'gate failed; a manifest describes only an image whose gates passed' });
+      }).optional(),
+      /** Test stand-ins installed in the image (hermetic vendor mirror); present only when there are any: such an image is never published. */
+      stand_ins: z.array(ImageFact).min(1).optional(),
+      artifact: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, { error: 'not a plain file name' }),
+      qemu_img_version: ToolVersion,
+      spec_name: z.string().min(1),
+      spec_hash: Sha256,
+      git_commit: z
+        .string()
+        .regex(/^[0-9a-f]{7,64}(-dirty)?$/, { error: 'not a git commit id; hex, optionally with -dirty' })
+        .nullable(),
+      host: object({
+        hostname: z.string().min(1),
+        accelerator: z.enum(['kvm', 'tcg']),
+      }),
+      layers: z.array(ManifestLayer).min(1).max(LAYER_NAMES.length),
+      /** True only when GPU checks ran and passed in this image's chain and none was skipped. */
+      gpu_validated: z.boolean(),
+      durations: object({ total_s: Seconds, finalize_s: Seconds }),
+      facts_source: z.string().min(1),
+      /** Why this version breaks the semver bump rule, when an operator overrode it. */
+      version_override: z.string().min(1).optional(),
+      /** The shipped artifact booted through a throwaway overlay and checked over SSH. */
+      verify: ArtifactVerification.optional(),
+      /** Key of the sealed image: equal keys mean byte-identical images (see computeSealKey). */
+      seal_key: Sha256.optional(),
+      /** The earlier release whose identical image this one reuses (no Packer run, no re-hash). */
+      artifact_reused_from: ReleaseVersion.optional(),
+      /** The CycloneDX SBOM of what the sealed image holds (sbom.cdx.json); absent in manifests written before releases had one. */
+      sbom: releaseFile.optional(),
+      /** The in-toto/SLSA provenance statement of the build (provenance.intoto.json); absent in manifests written before releases had one. */
+      provenance: releaseFile.optional(),
+    })
+    .superRefine((manifest, ctx) => {
+      manifest.layers.forEach((entry, index) => {
+        const expected = LAYER_NAMES[index];
+        if (entry.layer !== expected) {
+          ctx.addIssue({ code: 'custom', path: ['layers', index, 'layer'], message: `expected ${expected}: layers run base upwards, each once` });
+        }
+        const parent = index === 0 ? null : (manifest.layers[index - 1]?.key ?? null);
+        if (entry.parent_key !== parent) {
+          ctx.addIssue({ code: 'custom', path: ['layers', index, 'parent_key'], message: `expected ${parent ?? 'null'}: the key of the layer below` });
+        }
+        // A layer is only cached, and an image only assembled, after its gate passed.
+        if (entry.gate.status !== 'passed') {
+          ctx.addIssue({ code: 'custom', path: ['layers', index, 'gate', 'status'], message: 'gate failed; a manifest describes only an image whose gates passed' });
+        }
+      });
+      if (manifest.gpu_validated !== gpuValidatedLayers(manifest.layers)) {
+        ctx.addIssue({ code: 'custom', path: ['gpu_validated'], message: 'disagrees with the layers: true only when a GPU check passed and none was skipped' });
       }
     });
-    if (manifest.gpu_validated !== gpuValidatedLayers(manifest.layers)) {
-      ctx.addIssue({ code: 'custom', path: ['gpu_validated'], message: 'disagrees with the layers: true only when a GPU check passed and none was skipped' });
-    }
-  });
+  return { ManifestLayer, ArtifactVerification, ImageManifest };
+}
+
+const strict = manifestSchemas(z.strictObject, GateCheckResult);
+
+/** One layer of the image's chain, with its gate as it passed. */
+export const ManifestLayer = strict.ManifestLayer;
+export type ManifestLayer = z.infer<typeof ManifestLayer>;
+
+/** The result of booting the finished artifact and checking it over SSH (`imagebuild verify`). */
+export const ArtifactVerification = strict.ArtifactVerification;
+export type ArtifactVerification = z.infer<typeof ArtifactVerification>;
+
+/** image-manifest.json: the reference's fields in its order, then imagebuild's additive ones. */
+export const ImageManifest = strict.ImageManifest;
 export type ImageManifest = z.infer<typeof ImageManifest>;
+
+/** image-manifest.json as read from a store: the same fields validated the same way, unknown (newer, additive) keys dropped at every level. */
+const StoredImageManifest = manifestSchemas(z.object as ObjectSchema, GateCheckResult.strip() as unknown as typeof GateCheckResult).ImageManifest;
+
 
 /** A layer of the build as assembleManifest takes it. */
 export type ManifestLayerInput = {
@@ -245,7 +267,19 @@ export function gpuValidatedLayers(layers: readonly ManifestLayer[]): boolean {
 
 /** Validates parsed JSON as an image manifest; a ManifestInvalidError names `what` and the first problem. */
 export function parseManifest(manifest: unknown, what: string): ImageManifest {
-  const result = ImageManifest.safeParse(manifest);
+  return parseWith(ImageManifest, manifest, what);
+}
+
+/**
+ * Validates a manifest read from a store, which a newer imagebuild may have written: fields added since
+ * this version are dropped (at every level), every known field is validated as strictly as parseManifest does.
+ */
+export function parseStoredManifest(manifest: unknown, what: string): ImageManifest {
+  return parseWith(StoredImageManifest, manifest, what);
+}
+
+function parseWith(schema: typeof ImageManifest, manifest: unknown, what: string): ImageManifest {
+  const result = schema.safeParse(manifest);
   if (result.success) return result.data;
   const [issue] = result.error.issues;
   const where = issue === undefined || issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');

@@ -1,0 +1,74 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishRelease } from '../src/app/release-publish.js';
+import { readReleaseIndex } from '../src/app/release-store.js';
+import { openStore } from '../src/adapters/store/open-store.js';
+import type { StoreSpec } from '../src/core/spec/schema.js';
+import { writeLocalRelease, writeReleaseProject } from './helpers/local-release.js';
+import { sha256Of, startReleaseCli } from './helpers/release-project.js';
+import { startS3Server, type TestS3Server } from './helpers/s3-server.js';
+import { DEMO_NAME } from './helpers/spec-builders.js';
+import { useTempDir } from './helpers/temp-dir.js';
+
+// Old clients keep working: a manifest in the store with fields a newer imagebuild added is read by
+// list, diff, rollback, download and the next publish's bump check, which drop what they do not know
+// and validate the rest as strictly as ever.
+
+let s3: TestS3Server;
+const savedEnv = { ...process.env };
+beforeAll(async () => {
+  s3 = await startS3Server();
+  Object.assign(process.env, s3.credentialsEnv);
+});
+afterAll(async () => {
+  process.env = savedEnv;
+  await s3.close();
+});
+
+describe.each(['s3', 'filesystem'] as const)('stored manifests from a newer imagebuild (%s store)', (kind) => {
+  const temp = useTempDir(`imagebuild-release-compat-${kind}-`);
+  const cli = (...args: string[]) => startReleaseCli([...args, '--spec', 'box.yaml'], temp.dir, s3.credentialsEnv);
+
+  it('list, diff, rollback, download and publish read them; a known field that is wrong is still refused', async () => {
+    const storeSpec: StoreSpec = kind === 's3' ? s3.storeSpec('compat') : { kind: 'filesystem', dir: 'store' };
+    if (kind === 'filesystem') await mkdir(join(temp.dir, 'store'), { recursive: true });
+    const { outputRoot } = await writeReleaseProject(temp.dir, storeSpec);
+    const store = await openStore(storeSpec, { cwd: temp.dir });
+    const built: Record<string, string> = {};
+    for (const version of ['1.0.0', '1.0.1']) {
+      built[version] = (await writeLocalRelease(outputRoot, version)).manifest.checksum_sha256;
+      await publishRelease({ specArg: 'box.yaml', cwd: temp.dir, version, store });
+    }
+    const { index } = await readReleaseIndex(store, DEMO_NAME);
+    for (const record of index.releases) {
+      const manifest = (await store.getJson(record.manifest_key))!.value as Record<string, unknown> & { host: Record<string, unknown>; layers: { gate: Record<string, unknown> }[] };
+      await store.putJson(record.manifest_key, { ...manifest, attestation: { kind: 'sigstore' }, host: { ...manifest.host, cpu_model: 'EPYC' }, layers: manifest.layers.map((l) => ({ ...l, cache_hits: 3, gate: { ...l.gate, runner: 'gpu-01' } })) });
+    }
+    await writeLocalRelease(outputRoot, '1.0.2');
+
+    const list = await cli('list', '--json');
+    const diff = await cli('diff', 'v1.0.0', 'v1.0.1');
+    const rollback = await cli('rollback', '--to', 'v1.0.0');
+    const download = await cli('download', 'v1.0.1', '--dest', 'dl', '--json');
+    const publish = await cli('publish', 'v1.0.2', '--json');
+
+    try {
+      expect(list.exitCode).toBe(0);
+      expect((JSON.parse(list.stdout) as { releases: { problem: string | null }[] }).releases.map((r) => r.problem)).toEqual([null, null]);
+      expect(diff.exitCode).toBe(0);
+      expect(rollback.exitCode).toBe(0);
+      expect(download.exitCode, download.stderr).toBe(0);
+      expect(await sha256Of(join(temp.dir, 'dl', `${DEMO_NAME}-v1.0.1.qcow2`))).toBe(built['1.0.1']);
+      expect(publish.exitCode, publish.stderr).toBe(0);
+
+      const broken = index.releases[0]!;
+      const manifest = (await store.getJson(broken.manifest_key))!.value as Record<string, unknown>;
+      await store.putJson(broken.manifest_key, { ...manifest, os: 42 });
+      const refused = await cli('list', '--json');
+      expect((JSON.parse(refused.stdout) as { releases: { version: string; problem: string | null }[] }).releases.find((r) => r.version === '1.0.0')?.problem).toMatch(/image-manifest\.json: os: /);
+    } finally {
+      store.close();
+    }
+  });
+});
