@@ -7,12 +7,14 @@ export const diffCommand: Command = {
   name: 'diff',
   usage: 'imagebuild diff <from> <to> [--spec FILE] [--json]',
   positionals: { min: 2, max: 2 },
-  summary: 'show what changed between two releases: OS, kernel, driver, CUDA, frameworks, gates, size',
+  summary: 'show what changed between two releases: OS, kernel, driver, CUDA, frameworks, packages, gates, size',
   description:
-    "Compares two releases' image-manifest.json (versions or `current`) — the release notes customer success reads:\n" +
-    'OS, kernel, NVIDIA driver, CUDA, frameworks and tool versions, each gate and the checks whose results changed,\n' +
-    'GPU validation, size, and the semver bump the image changes require. Reads the store when the spec names one,\n' +
-    'else the output directory.',
+    "Compares two releases' image-manifest.json and sbom.cdx.json (versions or `current`) — the release notes\n" +
+    'customer success reads: OS, kernel, NVIDIA driver, CUDA, frameworks and tool versions, each gate and the checks\n' +
+    'whose results changed, GPU validation, the packages added, removed or at another version (Debian packages, the\n' +
+    "frameworks venv's distributions, NVIDIA modules, container images; up to 40 per list, --json lists all), size,\n" +
+    'and the semver bump the changes require (a new framework package is at least MINOR). Reads the store when the\n' +
+    'spec names one, else the output directory; a release without an SBOM is compared without packages.',
   flags: { spec: STORE_SPEC_FLAG, json: STORE_JSON_FLAG },
   async run({ positionals, flags, cwd, output }) {
     const [from, to] = positionals.map(releaseRefArg);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bumpOf, checkVersionBump, classifyManifestChanges, classifySpecChanges, requiredBump } from './bump-policy.js';
+import { bumpOf, checkVersionBump, classifyManifestChanges, classifyPackageChanges, classifySpecChanges, requiredBump } from './bump-policy.js';
 import { BumpMismatchError } from '../../errors/index.js';
 import { testManifest } from '../../../test/helpers/test-manifest.js';
 
@@ -105,5 +105,21 @@ describe('checkVersionBump', () => {
     expect(checkVersionBump({ from: null, to: '1.0.0', changes: [] }).actual).toBe('initial');
     expect(requiredBump([])).toBe('patch');
     expect(bumpOf('1.1.9', '1.2.0-rc.1')).toBe('minor');
+  });
+});
+
+describe('classifyPackageChanges', () => {
+  it('demands MINOR for each distribution new in the frameworks venv, nothing more for Debian or changed packages', () => {
+    const changes = classifyPackageChanges({
+      added: [
+        { kind: 'pypi', name: 'flash-attn', version: '2.8.3' },
+        { kind: 'deb', name: 'htop', version: '3.2.2-2' },
+      ],
+      removed: [{ kind: 'pypi', name: 'triton', version: '3.3.1' }],
+      changed: [{ kind: 'pypi', name: 'torch', from: '2.7.1+cu128', to: '2.7.2+cu128' }],
+    });
+
+    expect(changes).toEqual([{ subject: 'package pypi:flash-attn', from: null, to: '2.8.3', demands: 'minor', reason: 'new framework package flash-attn in the venv (a new capability)' }]);
+    expect(requiredBump(changes)).toBe('minor');
   });
 });

@@ -1,5 +1,6 @@
 import semver from 'semver';
 import type { ImageManifest } from '../manifest/image-manifest.js';
+import type { PackageDiff } from '../sbom/image-sbom.js';
 import { BumpMismatchError } from '../../errors/index.js';
 
 // The reference's versioning rule, made checkable: MAJOR for an OS or architecture change, at least
@@ -14,7 +15,7 @@ const RANK: Readonly<Record<Bump, number>> = { patch: 0, minor: 1, major: 2 };
 
 /** One change between two releases and the smallest bump it demands. */
 export type VersionChange = {
-  /** What changed: a manifest field (`os`, `frameworks.vllm`), `layers`, `layer driver`, or `spec <path>`. */
+  /** What changed: a manifest field (`os`, `frameworks.vllm`), `layers`, `layer driver`, `spec <path>` or `package pypi:<name>`. */
   readonly subject: string;
   readonly from: string | null;
   readonly to: string | null;
@@ -67,6 +68,18 @@ export function classifyManifestChanges(previous: ImageManifest, next: ImageMani
     if (!after.has(layer)) changes.push({ subject: 'layers', from: layer, to: null, demands: 'major', reason: `layer ${layer} removed (breaks users of what it provided)` });
   }
   return changes;
+}
+
+/**
+ * The bump package-level changes between two images' SBOMs demand: a distribution new in the frameworks
+ * venv is a new capability (at least MINOR). Other package changes (Debian updates, upgraded or removed
+ * wheels) demand PATCH, the least any release gets, so they add no entry; the frameworks themselves
+ * are judged by classifyManifestChanges.
+ */
+export function classifyPackageChanges(diff: PackageDiff): VersionChange[] {
+  return diff.added
+    .filter((p) => p.kind === 'pypi')
+    .map((p) => ({ subject: `package pypi:${p.name}`, from: null, to: p.version, demands: 'minor' as const, reason: `new framework package ${p.name} in the venv (a new capability)` }));
 }
 
 type SpecRule = { readonly path: RegExp; readonly classify: (from: unknown, to: unknown, path: string) => Pick<VersionChange, 'demands' | 'reason'> };

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { diffReleases, formatReleaseDiff } from './diff-releases.js';
 import { testManifest } from '../../../test/helpers/test-manifest.js';
 import { formatBytes } from './transfer-rate.js';
+import type { SbomPackage } from '../sbom/image-sbom.js';
 
 describe('diffReleases', () => {
   it('reports the GPU stack components (NCCL, cuDNN, toolkit, Docker), and an older manifest without them as none', () => {
@@ -44,5 +45,44 @@ describe('diffReleases', () => {
     expect(diff.bump).toMatchObject({ actual: 'minor', required: 'minor' });
     expect(text).toContain('  frameworks.tensorflow  (none) → 2.19.0');
     expect(text).toContain('size: 1.0 KiB → 3.0 KiB (+2.0 KiB)');
+  });
+});
+
+describe('diffReleases: packages from the two SBOMs', () => {
+  const pkg = (kind: SbomPackage['kind'], name: string, version: string, ref = `${kind}:${name}`): SbomPackage => ({ kind, ref, name, version });
+  const before = [pkg('deb', 'bash', '5.2.15-2+b8', 'deb:bash:amd64'), pkg('deb', 'libfoo1', '1.2-3', 'deb:libfoo1:amd64'), pkg('pypi', 'torch', '2.7.1+cu128')];
+  const after = [pkg('deb', 'bash', '5.2.15-2+b9', 'deb:bash:amd64'), pkg('pypi', 'torch', '2.7.1+cu128'), pkg('pypi', 'flash-attn', '2.8.3')];
+
+  it('lists packages added, removed and whose version changed, and a new framework package demands MINOR', () => {
+    const diff = diffReleases(testManifest(), testManifest({ version: '1.0.1' }), { from: { packages: before }, to: { packages: after } });
+    const text = formatReleaseDiff(diff, formatBytes);
+
+    expect(diff.packages).toEqual({
+      added: [{ kind: 'pypi', name: 'flash-attn', version: '2.8.3' }],
+      removed: [{ kind: 'deb', name: 'libfoo1', version: '1.2-3' }],
+      changed: [{ kind: 'deb', name: 'bash', from: '5.2.15-2+b8', to: '5.2.15-2+b9' }],
+    });
+    expect(diff.packages_unavailable).toBeNull();
+    expect(diff.bump).toMatchObject({ actual: 'patch', required: 'minor' });
+    expect(diff.bump.changes).toContainEqual({ subject: 'package pypi:flash-attn', from: null, to: '2.8.3', demands: 'minor', reason: 'new framework package flash-attn in the venv (a new capability)' });
+    expect(text).toEqual(expect.arrayContaining(['packages: 1 added, 1 removed, 1 changed version', '  + pypi flash-attn 2.8.3', '  - deb libfoo1 1.2-3', '  ~ deb bash 5.2.15-2+b8 → 5.2.15-2+b9']));
+  });
+
+  it('says why packages were not compared when a release has no SBOM', () => {
+    const diff = diffReleases(testManifest(), testManifest({ version: '1.0.1' }), { from: { problem: 'built before releases carried an SBOM' }, to: { packages: after } });
+
+    expect(diff.packages).toBeNull();
+    expect(diff.packages_unavailable).toBe('v1.0.0: built before releases carried an SBOM');
+    expect(formatReleaseDiff(diff, formatBytes)).toContain('packages: not compared (v1.0.0: built before releases carried an SBOM)');
+    expect(diff.bump.required).toBe('patch');
+  });
+
+  it('shows at most 40 packages per list as text, and says how many more there are', () => {
+    const many = Array.from({ length: 45 }, (_, i) => pkg('deb', `lib${String(i).padStart(2, '0')}`, '1.0'));
+
+    const text = formatReleaseDiff(diffReleases(testManifest(), testManifest({ version: '1.0.1' }), { from: { packages: [] }, to: { packages: many } }), formatBytes);
+
+    expect(text.filter((l) => l.startsWith('  + deb '))).toHaveLength(40);
+    expect(text).toContain('    … 5 more (imagebuild diff --json lists all)');
   });
 });

@@ -1,10 +1,14 @@
 import semver from 'semver';
 import { printableText } from '../printable-text.js';
 import type { ImageManifest } from '../manifest/image-manifest.js';
-import { bumpOf, classifyManifestChanges, requiredBump, type Bump, type VersionChange } from './bump-policy.js';
+import { diffSbomPackages, type PackageDiff, type SbomPackage } from '../sbom/image-sbom.js';
+import { bumpOf, classifyManifestChanges, classifyPackageChanges, requiredBump, type Bump, type VersionChange } from './bump-policy.js';
 
 // `imagebuild diff`: the release notes customer success reads. Everything comes from the two
-// manifests (values read from the built images), never from a spec.
+// manifests and SBOMs (values read from the built images), never from a spec.
+
+/** One release's SBOM packages as the caller could read them: the packages, or why there are none to compare. */
+export type ReleasePackages = { readonly packages: readonly SbomPackage[] } | { readonly problem: string };
 
 /** A field of the image that differs (or not) between two releases. */
 export type FieldDiff = { readonly field: string; readonly from: string | null; readonly to: string | null; readonly changed: boolean };
@@ -37,7 +41,11 @@ export type ReleaseDiff = {
   readonly verify: { readonly from: string | null; readonly to: string | null };
   readonly size: { readonly from: number; readonly to: number; readonly delta: number };
   readonly sha256: { readonly from: string; readonly to: string; readonly same: boolean };
-  /** The semver view: what the bump was and what the changes require (from the manifests alone). */
+  /** Package by package from the two SBOMs (dpkg, the frameworks venv, NVIDIA modules, container images); null when one cannot be compared. */
+  readonly packages: PackageDiff | null;
+  /** Why `packages` is null (a release without an SBOM, one the store does not hold). */
+  readonly packages_unavailable: string | null;
+  /** The semver view: what the bump was and what the changes require (from the manifests and SBOMs). */
   readonly bump: { readonly actual: Bump | 'none' | 'downgrade'; readonly required: Bump; readonly changes: readonly VersionChange[] };
 };
 
@@ -58,8 +66,8 @@ const FIELDS: readonly [string, (m: ImageManifest) => string | null][] = [
   ['qemu_img_version', (m) => m.qemu_img_version],
 ];
 
-/** Compares two releases' manifests: image facts, gate results, size, and the bump the changes require. */
-export function diffReleases(a: ImageManifest, b: ImageManifest): ReleaseDiff {
+/** Compares two releases' manifests (image facts, gate results, size) and SBOM packages, and the bump the changes require. */
+export function diffReleases(a: ImageManifest, b: ImageManifest, sboms?: { readonly from: ReleasePackages; readonly to: ReleasePackages }): ReleaseDiff {
   const fields = FIELDS.map(([field, read]) => ({ field, from: read(a), to: read(b), changed: read(a) !== read(b) }));
   const layers = [...new Set([...a.layers.map((l) => l.layer), ...b.layers.map((l) => l.layer)])];
   const gates = layers.map((layer) => {
@@ -76,7 +84,9 @@ export function diffReleases(a: ImageManifest, b: ImageManifest): ReleaseDiff {
     const side = (l: typeof before) => (l ? { status: l.gate.status, gpu_validated: l.gate.gpu_validated, reused: l.reused } : null);
     return { layer, from: side(before), to: side(after), key_changed: before?.key !== after?.key, checks };
   });
-  const changes = classifyManifestChanges(a, b);
+  const unavailable = sboms === undefined ? 'no SBOMs were read' : 'problem' in sboms.from ? `v${a.version}: ${sboms.from.problem}` : 'problem' in sboms.to ? `v${b.version}: ${sboms.to.problem}` : null;
+  const packages = sboms !== undefined && 'packages' in sboms.from && 'packages' in sboms.to ? diffSbomPackages(sboms.from.packages, sboms.to.packages) : null;
+  const changes = [...classifyManifestChanges(a, b), ...(packages === null ? [] : classifyPackageChanges(packages))];
   const order = semver.compare(a.version, b.version);
   return {
     name: b.name,
@@ -88,11 +98,16 @@ export function diffReleases(a: ImageManifest, b: ImageManifest): ReleaseDiff {
     verify: { from: a.verify?.status ?? null, to: b.verify?.status ?? null },
     size: { from: a.size_bytes, to: b.size_bytes, delta: b.size_bytes - a.size_bytes },
     sha256: { from: a.checksum_sha256, to: b.checksum_sha256, same: a.checksum_sha256 === b.checksum_sha256 },
+    packages,
+    packages_unavailable: unavailable,
     bump: { actual: order === 0 ? 'none' : order > 0 ? 'downgrade' : bumpOf(a.version, b.version), required: requiredBump(changes), changes },
   };
 }
 
-/** The diff as text lines: changed fields first, then unchanged ones, gates, size. */
+// Hundreds of Debian packages change in a routine rebuild: the text shows this many per list, --json all.
+const PACKAGE_LINES = 40;
+
+/** The diff as text lines: changed fields first, then unchanged ones, gates, packages, size. */
 export function formatReleaseDiff(diff: ReleaseDiff, formatBytes: (n: number) => string): string[] {
   const lines = [`${diff.name}: v${diff.from.version} (${diff.from.build_date}) → v${diff.to.version} (${diff.to.build_date})`, ''];
   const width = Math.max(...diff.fields.map((f) => f.field.length));
@@ -111,11 +126,28 @@ export function formatReleaseDiff(diff: ReleaseDiff, formatBytes: (n: number) =>
   }
   lines.push(`GPU-validated: ${diff.gpu_validated.from ? 'yes' : 'no'} → ${diff.gpu_validated.to ? 'yes' : 'no'}`);
   if (diff.verify.from !== null || diff.verify.to !== null) lines.push(`verification boot: ${diff.verify.from ?? 'none'} → ${diff.verify.to ?? 'none'}`);
+  lines.push(...formatPackageDiff(diff));
   const sign = diff.size.delta >= 0 ? '+' : '-';
   lines.push(`size: ${formatBytes(diff.size.from)} → ${formatBytes(diff.size.to)} (${sign}${formatBytes(Math.abs(diff.size.delta))})${diff.sha256.same ? ', identical image' : ''}`);
   if (diff.bump.actual !== 'none' && diff.bump.actual !== 'downgrade') {
     lines.push(`semver: a ${diff.bump.actual.toUpperCase()} bump; the image changes alone require ${diff.bump.required.toUpperCase()}`);
   }
-  // Check names and measured values come from stored manifests: shown, never obeyed by the terminal.
+  // Check names, measured values and package names come from stored files: shown, never obeyed by the terminal.
   return lines.map(printableText);
+}
+
+function formatPackageDiff(diff: ReleaseDiff): string[] {
+  const { packages } = diff;
+  if (packages === null) return [`packages: not compared (${diff.packages_unavailable ?? 'no SBOM'})`];
+  const { added, removed, changed } = packages;
+  if (added.length + removed.length + changed.length === 0) return ['packages: none added, removed or changed'];
+  const lines = [`packages: ${added.length} added, ${removed.length} removed, ${changed.length} changed version`];
+  const list = <T>(items: readonly T[], line: (item: T) => string) => {
+    lines.push(...items.slice(0, PACKAGE_LINES).map(line));
+    if (items.length > PACKAGE_LINES) lines.push(`    … ${items.length - PACKAGE_LINES} more (imagebuild diff --json lists all)`);
+  };
+  list(added, (p) => `  + ${p.kind} ${p.name} ${p.version ?? '(no version)'}`);
+  list(removed, (p) => `  - ${p.kind} ${p.name} ${p.version ?? '(no version)'}`);
+  list(changed, (p) => `  ~ ${p.kind} ${p.name} ${p.from ?? '(no version)'} → ${p.to ?? '(no version)'}`);
+  return lines;
 }

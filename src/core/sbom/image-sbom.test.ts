@@ -4,7 +4,7 @@ import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { PackageURL } from 'packageurl-js';
 import { describe, expect, it } from 'vitest';
 import { parseGuestInventory, type GuestInventory } from '../gate/gate-report.js';
-import { assembleSbom, readSbomPackages, type SbomInput } from './image-sbom.js';
+import { assembleSbom, diffSbomPackages, readSbomPackages, type SbomInput } from './image-sbom.js';
 
 // The listing inventory.py wrote of the recorded Ubuntu guest (test/fixtures/packer-replay/record.sh).
 const RECORDED = join(import.meta.dirname, '../../../test/fixtures/packer-replay/no-gpu/seal.inventory.json');
@@ -115,5 +115,28 @@ describe('readSbomPackages', () => {
 
   it('names a file that is no CycloneDX BOM', () => {
     expect(readSbomPackages({ spdxVersion: 'SPDX-2.3' })).toEqual({ problem: 'not a CycloneDX JSON BOM' });
+  });
+});
+
+describe('diffSbomPackages', () => {
+  it('compares two recorded inventories package by package: a Multi-Arch pair stays two packages, a venv upgrade is a changed version', () => {
+    const read = (inventory: GuestInventory) => {
+      const result = readSbomPackages(JSON.parse(assembleSbom(input(inventory))));
+      return 'packages' in result ? result.packages : [];
+    };
+    const base = recorded();
+    const next: GuestInventory = {
+      ...base,
+      dpkg: base.dpkg!.filter((p) => !(p.name === 'libc6' && p.architecture === 'i386')),
+      python: { ...base.python!, packages: [...base.python!.packages.map((p) => (p.name === 'vllm' ? { ...p, version: '0.11.0' } : p)), { name: 'Flash_Attn', version: '2.8.3' }] },
+    };
+
+    const diff = diffSbomPackages(read(base), read(next));
+
+    expect(diff).toEqual({
+      added: [{ kind: 'pypi', name: 'Flash_Attn', version: '2.8.3' }],
+      removed: [{ kind: 'deb', name: 'libc6', version: '2.39-0ubuntu8.6' }],
+      changed: [{ kind: 'pypi', name: 'vllm', from: '0.10.1', to: '0.11.0' }],
+    });
   });
 });

@@ -103,3 +103,33 @@ export function readSbomPackages(json: unknown): { packages: SbomPackage[] } | {
   });
   return { packages };
 }
+
+/** A package in one release's SBOM and not the other's. */
+export type PackageEntry = { readonly kind: SbomPackageKind; readonly name: string; readonly version: string | null };
+/** A package in both SBOMs with another version (an upgrade, or rarely a downgrade: versions are not ordered here). */
+export type PackageVersionChange = { readonly kind: SbomPackageKind; readonly name: string; readonly from: string | null; readonly to: string | null };
+
+/** What changed package by package between two images' SBOMs, each list sorted by kind and name. */
+export type PackageDiff = {
+  readonly added: readonly PackageEntry[];
+  readonly removed: readonly PackageEntry[];
+  readonly changed: readonly PackageVersionChange[];
+};
+
+/** Compares two SBOMs' packages by their version-free refs. */
+export function diffSbomPackages(from: readonly SbomPackage[], to: readonly SbomPackage[]): PackageDiff {
+  const before = new Map(from.map((p) => [p.ref, p]));
+  const after = new Map(to.map((p) => [p.ref, p]));
+  const entry = (p: SbomPackage): PackageEntry => ({ kind: p.kind, name: p.name, version: p.version });
+  const order = <T extends { kind: string; name: string }>(list: T[]) => list.sort((a, b) => (a.kind === b.kind ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.kind < b.kind ? -1 : 1));
+  return {
+    added: order([...after.values()].filter((p) => !before.has(p.ref)).map(entry)),
+    removed: order([...before.values()].filter((p) => !after.has(p.ref)).map(entry)),
+    changed: order(
+      [...after.values()].flatMap((p) => {
+        const old = before.get(p.ref);
+        return old !== undefined && old.version !== p.version ? [{ kind: p.kind, name: p.name, from: old.version, to: p.version }] : [];
+      }),
+    ),
+  };
+}
