@@ -12,11 +12,13 @@ export const renderCommand: Command = {
     'Renders, per layer (base, driver, runtime, frameworks, validation) and for the final seal step, a Packer HCL2 build,\n' +
     "that layer's Ansible variables and its gate parameters; layer 1 also gets its autoinstall or cloud-init seed.\n" +
     'Output is deterministic (same spec, same bytes) and replaces DIR atomically; DIR defaults to .imagebuild/rendered/<name>.\n' +
+    'DIR/.imagebuild-rendered lists the files a render wrote; a render over DIR refuses (exit 1, naming them) when DIR holds\n' +
+    'anything else — a note, a directory, a link — so it never deletes a file it did not write.\n' +
     'Plugin requirements (plugins.pkr.hcl) are included only for Packer >= 1.7; the target is --packer-version, else the\n' +
     'installed packer, else current Packer.',
   flags: {
     spec: SPEC_FLAG,
-    out: { type: 'string', value: 'DIR', help: 'output directory (replaced as a whole; refused if it holds files not written by imagebuild)' },
+    out: { type: 'string', value: 'DIR', help: 'output directory (replaced as a whole; refused if it holds any file imagebuild did not write there)' },
     'packer-version': { type: 'string', value: 'X.Y.Z', help: 'render for this Packer version instead of the installed one' },
     json: JSON_FLAG,
   },
