@@ -192,7 +192,7 @@ describe.skipIf(!hasRgw)(hasRgw ? 'against a RADOS Gateway' : 'against a RADOS G
       expect(listed.exitCode, listed.stderr).toBe(0);
       expect(listed.stdout).toMatch(/^\* v1\.0\.1 /m);
       expect(listed.stdout).toMatch(/^ {2}v1\.0\.0 /m);
-    });
+    }, 120_000);
 
     it('downloads a release verified against its manifest', async () => {
       const manifest = await readManifest(outputRoot(), '1.0.0');
@@ -225,7 +225,7 @@ describe.skipIf(!hasRgw)(hasRgw ? 'against a RADOS Gateway' : 'against a RADOS G
       const listing = JSON.parse(after.stdout) as { current: { version: string }; releases: { version: string }[] };
       expect(listing.releases.map((r) => r.version)).toEqual(['1.0.3', '1.0.2', '1.0.1']);
       expect(listing.current.version).toBe('1.0.3');
-    });
+    }, 180_000);
 
     it('refuses a wrong secret in one line (exit 1) naming the status and S3 code, never the secret', async () => {
       const result = await runCli(['list', '--spec', 'box.yaml'], project, { ...rgw.credentialsEnv, AWS_SECRET_ACCESS_KEY: 'wrong-secret-for-rgw' });
@@ -275,6 +275,6 @@ describe.skipIf(!hasRgw)(hasRgw ? 'against a RADOS Gateway' : 'against a RADOS G
       expect(manifest.layers.map((l) => l.key)).toEqual(first.layers.map((l) => l.key));
       expect((await readdir(join(dir, 'runner-b', 'cache', 'layers'))).filter((n) => !n.startsWith('.')).sort()).toEqual(first.layers.map((l) => l.key).sort());
       expect(await readFile(join(dir, 'box.yaml'), 'utf8')).toContain(rgw.endpoint);
-    });
+    }, 180_000);
   });
 });
