@@ -116,9 +116,10 @@ export function createS3Store(settings: S3StoreSettings, env: NodeJS.ProcessEnv 
   }
 
   /**
-   * A read-modify-write that loses to any writer in between. The ETag goes out unquoted: S3 and MinIO
-   * compare it either way, Ceph RGW 16.2 only unquoted. A 412 for an object that still has that ETag
-   * means a server comparing another way: the quoted form is tried once before giving up with that cause.
+   * A read-modify-write that loses to any writer in between. The ETag goes out unquoted: Ceph RGW 16.2
+   * matches only that form, MinIO strips quotes before comparing, and S3 documents the value as the
+   * object's ETag. A 412 for an object that still has that ETag means a server comparing another way:
+   * the quoted form is tried once before giving up with that cause.
    */
   async function putIfMatch(key: string, body: string, expected: string): Promise<void> {
     // An explicit check as well: s3rver ignores If-Match.
