@@ -100,6 +100,8 @@ describe('a store endpoint that accepts and never answers', () => {
     ['getJson', () => store.getJson('box/releases.json')],
     ['putJson', () => store.putJson('box/releases.json', { n: 1 })],
     ['getStream', () => store.getStream('box/v1/box.qcow2')],
+    ['delete', () => store.delete(['box/v1/box.qcow2'])],
+    ['copy', () => store.copy('box/v1/box.qcow2', 'box/v2/box.qcow2')],
   ] as const)('ends %s with one line naming the endpoint and the request timeout, after two tries', async (_name, operation) => {
     const error = await failureOf(operation());
 
@@ -119,6 +121,33 @@ describe('a store endpoint that accepts and never answers', () => {
     expect(error).toBeInstanceOf(StoreAccessError);
     expect(error.message).toMatch(new RegExp(`^s3://images/box/small\\.bin: upload failed: ${server.endpoint.replaceAll('.', '\\.')} sent nothing for 0\\.3 s \\(idle timeout, 2 attempts\\)`));
     expect(server.requests.filter((r) => r.startsWith('PUT '))).toHaveLength(2);
+  });
+});
+
+describe('an endpoint that starts a multipart upload and then never reads a part', () => {
+  it('ends the upload with the idle timeout after two tries of the part, and aborts the multipart upload', async () => {
+    const server = await startStallServer((line, socket) => {
+      const reply = (status: string, body: string) => socket.write(`HTTP/1.1 ${status}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      if (line.startsWith('POST ') && line.includes('uploads')) reply('200 OK', '<?xml version="1.0"?><InitiateMultipartUploadResult><Bucket>images</Bucket><Key>box/big.bin</Key><UploadId>u-1</UploadId></InitiateMultipartUploadResult>');
+      if (line.startsWith('DELETE ')) reply('204 No Content', '');
+      // A part (PUT …partNumber=…) is never read: its bytes fill the socket buffers and stop moving.
+    });
+    const temp = await makeTempDir('imagebuild-stall-multipart-');
+    const store = await openStore({ kind: 's3', bucket: 'images', prefix: '', region: 'us-east-1', endpoint: server.endpoint, force_path_style: true }, { cwd: temp.dir, env: { ...CREDENTIALS, ...QUICK_IDLE } });
+    const file = join(temp.dir, 'big.bin');
+    await writeFile(file, Buffer.alloc(9 * MIB, 7));
+
+    try {
+      const error = await failureOf(store.putFile('box/big.bin', file));
+
+      expect(error).toBeInstanceOf(StoreAccessError);
+      expect(error.message).toMatch(new RegExp(`^s3://images/box/big\\.bin: upload failed: ${server.endpoint.replaceAll('.', '\\.')} sent nothing for 0\\.3 s \\(idle timeout, 2 attempts\\)`));
+      expect(server.requests.filter((r) => /^PUT .*partNumber=1/.test(r))).toHaveLength(2);
+      expect(server.requests.filter((r) => /^DELETE .*uploadId=u-1/.test(r))).toHaveLength(1);
+    } finally {
+      store.close();
+      await Promise.all([server.close(), temp.cleanup()]);
+    }
   });
 });
 
