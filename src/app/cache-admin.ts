@@ -69,6 +69,17 @@ function gateStatus(gate: unknown): string {
   return 'unknown';
 }
 
+/**
+ * The names imagebuild gives what it keeps in the cache, so prune and rollback remove nothing else:
+ * bootstrap images by key, failed layers as keepFailedLayer names them (`<stamp>-<layer>-<key12>-<6>`),
+ * build runs as the cache layout names them (`<stamp>-v<version>`).
+ */
+const OWN_NAMES = {
+  bootstrap: /^[0-9a-f]{64}$/,
+  failed: /^\d{8}T\d{6}-([a-z]+)-[0-9a-f]{12}-[A-Za-z0-9]{6}$/,
+  build: /^\d{8}T\d{6}-v[0-9A-Za-z.+-]+$/,
+} as const;
+
 export type PruneResult = { readonly dryRun: boolean; readonly removed: readonly { path: string; bytes: number; why: string }[]; readonly freedBytes: number };
 
 /**
@@ -96,13 +107,14 @@ export async function pruneCache(options: { specArg?: string; cwd: string; apply
     const keptBootstraps = new Set(scan.entries.filter((e) => keep.has(e.key)).map((e) => e.bootstrapKey).filter((k): k is string => k !== null));
     const leftovers = (await findLeftovers(cacheDir)).map((path) => join(cacheDir, path));
     for (const path of leftovers) await doom(path, 'left by an interrupted run');
-    for (const key of await listVisibleNames(layout.bootstrap)) {
+    // Only names imagebuild gives: a file someone put in the cache (notes, a copied image) is not its to delete.
+    for (const key of (await listVisibleNames(layout.bootstrap)).filter((name) => OWN_NAMES.bootstrap.test(name))) {
       if (!keptBootstraps.has(key) && !leftovers.includes(layout.bootstrapDir(key))) await doom(layout.bootstrapDir(key), 'bootstrap image no kept base layer uses');
     }
     if (!options.keepFailed) {
-      for (const name of await listVisibleNames(layout.failed)) await doom(layout.failedDir(name), 'failed layer kept for debugging');
+      for (const name of (await listVisibleNames(layout.failed)).filter((n) => OWN_NAMES.failed.test(n))) await doom(layout.failedDir(name), 'failed layer kept for debugging');
     }
-    for (const name of await listVisibleNames(layout.builds)) await doom(layout.buildRunDir(name), 'finished build directory (its logs are also in the release)');
+    for (const name of (await listVisibleNames(layout.builds)).filter((n) => OWN_NAMES.build.test(n))) await doom(layout.buildRunDir(name), 'finished build directory (its logs are also in the release)');
     if (options.apply) {
       await dropLayers(cacheDir, doomed.map((e) => e.key));
       for (const item of removed) if (!item.path.startsWith(layout.layers)) await removeTree(item.path);
@@ -161,7 +173,7 @@ export async function rollbackLayer(options: { specArg?: string; cwd: string; la
     if (!options.keepFailed) {
       const doomedLayers = new Set<string>(targets.map((t) => t.layer));
       for (const name of await listVisibleNames(layout.failed)) {
-        const layer = /^\d{8}T\d{6}-([a-z]+)-/.exec(name)?.[1];
+        const layer = OWN_NAMES.failed.exec(name)?.[1];
         if (layer && doomedLayers.has(layer)) {
           await removeTree(layout.failedDir(name));
           removedFailed.push(name);

@@ -41,10 +41,13 @@ export async function recreateDirectory(path: string): Promise<void> {
   await ensureDirectory(path);
 }
 
-/** Removes the entries of `dir` whose names start with `prefix` (leftovers of killed runs); a missing `dir` has none. */
+/**
+ * Removes the entries of `dir` named `prefix` followed by a pid (the staging leftovers of killed runs),
+ * and nothing else — `v1.0.0.partial-notes` is not ours; a missing `dir` has none.
+ */
 export async function removeEntriesStartingWith(dir: string, prefix: string): Promise<void> {
   for (const name of existsSync(dir) ? await readdir(dir) : []) {
-    if (name.startsWith(prefix)) await removeTree(join(dir, name));
+    if (name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length))) await removeTree(join(dir, name));
   }
 }
 
