@@ -58,6 +58,8 @@ export type DownloadReport = {
  * `.part` file (resuming one left by an interrupted run with a ranged GET), hashes it on the way
  * (the existing prefix first when resuming), and gives it its final name only when the SHA-256
  * matches the manifest. A mismatch removes the partial file: nothing stays under the final name.
+ * The destination is hostile ground (see download-destination.ts): nothing there is followed as a
+ * link, and one process at a time downloads a release into it (`<image>.lock`).
  */
 export async function downloadRelease(options: DownloadOptions): Promise<DownloadReport> {
   const started = Date.now();
