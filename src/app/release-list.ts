@@ -5,7 +5,7 @@ import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { currentLinkPath, releaseLayout } from '../adapters/workspace/release-layout.js';
 import { printableText } from '../core/printable-text.js';
 import { diffReleases, type ReleaseDiff, type ReleasePackages } from '../core/release/diff-releases.js';
-import { readSbomPackages } from '../core/sbom/image-sbom.js';
+import { readSbomPackages } from '../core/sbom/sbom-packages.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
 import { readTextFile } from '../adapters/fs/read-files.js';

@@ -1,6 +1,6 @@
 import semver from 'semver';
 import type { ImageManifest } from '../manifest/image-manifest.js';
-import type { PackageDiff } from '../sbom/image-sbom.js';
+import type { PackageDiff } from '../sbom/sbom-packages.js';
 import { BumpMismatchError } from '../../errors/index.js';
 
 // The reference's versioning rule, made checkable: MAJOR for an OS or architecture change, at least

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { diffReleases, formatReleaseDiff } from './diff-releases.js';
 import { testManifest } from '../../../test/helpers/test-manifest.js';
 import { formatBytes } from './transfer-rate.js';
-import type { SbomPackage } from '../sbom/image-sbom.js';
+import type { SbomPackage } from '../sbom/sbom-packages.js';
 
 describe('diffReleases', () => {
   it('reports the GPU stack components (NCCL, cuDNN, toolkit, Docker), and an older manifest without them as none', () => {

@@ -1,7 +1,7 @@
 import semver from 'semver';
 import { printableText } from '../printable-text.js';
 import type { ImageManifest } from '../manifest/image-manifest.js';
-import { diffSbomPackages, type PackageDiff, type SbomPackage } from '../sbom/image-sbom.js';
+import { diffSbomPackages, type PackageDiff, type SbomPackage } from '../sbom/sbom-packages.js';
 import { bumpOf, classifyManifestChanges, classifyPackageChanges, requiredBump, type Bump, type VersionChange } from './bump-policy.js';
 
 // `imagebuild diff`: the release notes customer success reads. Everything comes from the two

@@ -4,7 +4,8 @@ import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { PackageURL } from 'packageurl-js';
 import { describe, expect, it } from 'vitest';
 import { parseGuestInventory, type GuestInventory } from '../gate/gate-report.js';
-import { assembleSbom, diffSbomPackages, readSbomPackages, type SbomInput } from './image-sbom.js';
+import { assembleSbom, type SbomInput } from './image-sbom.js';
+import { diffSbomPackages, readSbomPackages } from './sbom-packages.js';
 
 // The listing inventory.py wrote of the recorded Ubuntu guest (test/fixtures/packer-replay/record.sh).
 const RECORDED = join(import.meta.dirname, '../../../test/fixtures/packer-replay/no-gpu/seal.inventory.json');
