@@ -2,6 +2,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { firstLine, SpecInvalidError } from '../../errors/index.js';
 import { checkGpuStack, describeGpu, minimumsFor, type CompatOptions, type GpuStack } from '../compat/check-gpu-stack.js';
+import { checkGates, type GateDemands } from '../compat/check-gates.js';
 import { COMPAT_TABLE } from '../compat/table.js';
 import { ImageSpec } from './schema.js';
 
@@ -47,7 +48,7 @@ export function parseSpec(text: string, file: string, options: CompatOptions = {
   }
   const spec = result.data;
 
-  const problems = checkCrossFields(spec);
+  const problems = [...checkCrossFields(spec), ...checkGates(gateDemandsOf(spec))];
   const warnings: Finding[] = [];
   let stackInvalid = false;
   for (const finding of checkGpuStack(gpuStackOf(spec), options)) {
@@ -91,6 +92,18 @@ export function gpuStackOf(spec: ImageSpec): GpuStack {
     vllm: frameworks.vllm,
     nccl: frameworks.nccl,
     containerToolkit: spec.layers.runtime.container_toolkit,
+  };
+}
+
+/** The gate thresholds of a spec and what they are measured against, for the compatibility data to judge. */
+function gateDemandsOf(spec: ImageSpec): GateDemands {
+  const { base, driver, validation } = spec.layers;
+  return {
+    gpu: { model: spec.hardware.gpu.model, count: spec.hardware.gpu.count },
+    diskSizeGib: spec.os.disk_size_gib,
+    base: { minRootFsGib: base.gate.min_root_fs_gib },
+    driver: { minMemoryMib: driver.gate.min_memory_mib },
+    validation: { soakDuration: validation.gate.soak_duration, sampleIntervalS: validation.gate.sample_interval_s, minGpuUtilizationPct: validation.gate.min_gpu_utilization_pct },
   };
 }
 
