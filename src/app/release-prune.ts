@@ -6,7 +6,7 @@ import { findRelease, publishIdTime, recordKeys, releaseIndexKey, releaseVersion
 import { ReleaseIndexMissingError } from '../errors/index.js';
 import { selectReleasesToPrune } from '../core/release/retention.js';
 import { isReleaseVersion } from '../core/version/release-version.js';
-import { loadReleaseSpec, openSpecStoreIfConfigured, readReleaseIndex, releaseObjectsPrefix, updateReleaseIndex, type ReleaseCommandOptions } from './release-store.js';
+import { isStoreKey, loadReleaseSpec, openSpecStoreIfConfigured, readReleaseIndex, releaseObjectsPrefix, updateReleaseIndex, type ReleaseCommandOptions } from './release-store.js';
 
 export type PruneOptions = ReleaseCommandOptions & {
   /** Delete; without it, only report what would be removed. */
@@ -132,7 +132,8 @@ function unfinishedPublishes(index: ReleaseIndex, name: string, keys: readonly s
   const owned = new Set(index.releases.flatMap(recordKeys));
   const groups = new Map<string, { version: string; started: string | undefined; keys: string[] }>();
   for (const key of keys) {
-    if (owned.has(key)) continue;
+    // A key imagebuild could not have written (odd characters) is not ours to delete, nor to print.
+    if (owned.has(key) || !isStoreKey(key)) continue;
     const [, version, segment] = /^[^/]+\/v([^/]+)\/(?:([^/]+)\/)?/.exec(key) ?? [];
     // Only what a publish writes: <name>/v<release version>/…; anything else in the store is not ours to delete.
     if (version === undefined || !isReleaseVersion(version) || !key.startsWith(releaseVersionPrefix(name, version))) continue;

@@ -96,7 +96,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   const store = options.store ?? (await openSpecStore(context, options.cwd, options.env, { createMissing: true }));
   try {
     const notices: string[] = [];
-    const { index } = await readReleaseIndex(store, spec.name);
+    const { index, etag: indexEtag } = await readReleaseIndex(store, spec.name);
     refuseListed(store, index, options.version);
 
     const canonicalSpec = canonicalSpecOf(spec, local.spec_hash);
@@ -161,12 +161,13 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         bump: { from: bump.from, actual: bump.actual, required: bump.required, override: bump.override },
       };
       try {
-        await updateReleaseIndex(store, spec.name, { ownKeys: written }, (fresh) => {
+        const change = (fresh: ReleaseIndex) => {
           refuseListed(store, fresh, options.version, ' meanwhile');
           const added = addRelease(fresh, record);
           if (options.makeCurrent === true) return setCurrent(added, options.version, stamp, 'publish --make-current');
           return becomesCurrent(options.version, fresh.current?.version ?? null) ? setCurrent(added, options.version, stamp, 'publish') : added;
-        });
+        };
+        await withFirstPublishRace(indexEtag === undefined, options.signal, () => updateReleaseIndex(store, spec.name, { ownKeys: written }, change));
       } catch (error) {
         const outcome = await indexOutcomeAfter(store, spec.name, record, written, error);
         if (outcome.keep) written.length = 0;
@@ -211,6 +212,26 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   } finally {
     if (options.store === undefined) store.close();
   }
+}
+
+// How long the first publish of an image waits for another first publish, seen mid-flight, to create the index.
+const FIRST_PUBLISH_WAITS_MS = [1000, 2000, 4000, 8000];
+
+/**
+ * Runs an index update; when this publish found no index and, at its write, another publish's
+ * manifest is there but still no index, that publish is creating it right now: wait for it a few
+ * seconds, then update the index it wrote (or be refused by it) instead of failing as for a lost index.
+ */
+async function withFirstPublishRace<T>(first: boolean, signal: AbortSignal | undefined, update: () => Promise<T>): Promise<T> {
+  for (const wait of first ? FIRST_PUBLISH_WAITS_MS : []) {
+    try {
+      return await update();
+    } catch (error) {
+      if (!(error instanceof ReleaseIndexMissingError) || signal?.aborted) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+  return update();
 }
 
 /**

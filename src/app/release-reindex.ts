@@ -5,6 +5,7 @@ import { parseReleaseIndex, publishIdTime, releaseIndexKey, releaseKeys, type Re
 import { firstLine, ImagebuildError, ReleaseRefusedError } from '../errors/index.js';
 import {
   currentActor,
+  isStoreKey,
   loadReleaseSpec,
   openSpecStore,
   readIndexJson,
@@ -92,6 +93,7 @@ async function findReleases(store: ArtifactStore, name: string, objects: readonl
   const sizes = new Map(objects.map((o) => [o.key, o.size]));
   const versions = new Map<string, Candidate[]>();
   for (const { key } of objects) {
+    if (!isStoreKey(key)) continue;
     const match = /^[^/]+\/v([^/]+)\/(?:([^/]+)\/)?([^/]+)$/.exec(key);
     if (!match || !key.startsWith(`${name}/v`)) continue;
     const [, version, publishId, file] = match as unknown as [string, string, string | undefined, string];

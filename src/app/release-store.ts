@@ -1,5 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import semver from 'semver';
+import { assertStoreKey } from '../adapters/store/keys.js';
 import { openStore } from '../adapters/store/open-store.js';
 import { ReleaseIndexInvalidError, ReleaseIndexMissingError, StoreAccessError, StoreConflictError, StoreNotConfiguredError } from '../errors/index.js';
 import type { ArtifactStore, StoredJson, StoreObject } from '../adapters/store/types.js';
@@ -82,10 +83,10 @@ export async function readReleaseIndex(store: ArtifactStore, name: string, optio
   const stored = await readIndexJson(store, key);
   if (!stored) {
     const own = new Set(options.ownKeys);
-    const manifests = storedManifestVersions((await store.list(releaseObjectsPrefix(name))).filter((o) => !own.has(o.key)));
+    const manifests = storedManifestVersions((await store.list(releaseObjectsPrefix(name))).filter((o) => !own.has(o.key) && isStoreKey(o.key)));
     if (manifests.length > 0) {
       throw new ReleaseIndexMissingError(
-        `${store.describe(key)} is missing, but the store holds ${manifests.length === 1 ? 'a release' : `${manifests.length} releases`} of ${name} (${manifests.slice(0, 5).map((v) => `v${v}`).join(', ')}${manifests.length > 5 ? ', …' : ''}); rebuild the index from their manifests with imagebuild reindex --yes`,
+        `${store.describe(key)} is missing, but the store holds ${manifests.length === 1 ? 'a release' : `${manifests.length} releases`} of ${name} (${manifests.slice(0, 5).map((v) => `v${v}`).join(', ')}${manifests.length > 5 ? ', …' : ''}); rebuild the index from their manifests with imagebuild reindex --yes (unless a first publish is creating it right now: then run this again in a minute)`,
       );
     }
     return { index: emptyReleaseIndex(name), etag: undefined };
@@ -104,6 +105,16 @@ export async function readIndexJson(store: ArtifactStore, key: string): Promise<
       throw new ReleaseIndexInvalidError(`${error.message}; rebuild it from the releases' manifests with imagebuild reindex --yes, or restore it from the store's versioning or a backup`, { cause: error });
     }
     throw error;
+  }
+}
+
+/** Whether `key` is one imagebuild could have written (a store may hold others: they are neither read, printed nor deleted). */
+export function isStoreKey(key: string): boolean {
+  try {
+    assertStoreKey(key);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,6 +165,67 @@ describe.each(['s3', 'filesystem'] as const)('publish faults in a %s store', (ki
     }
   });
 
+  it('two first publishes of different versions at once: the one that finds the other’s manifest but no index waits for it, and both are listed', async () => {
+    const { store, roots } = await projects('a', 'b');
+    await writeLocalRelease(roots.a!.outputRoot, '1.0.0');
+    await writeLocalRelease(roots.b!.outputRoot, '1.0.1');
+    // B starts first (no index, no release: a first publish), then A uploads everything; B's index
+    // update then finds A's manifest and no index yet — A writes it only once B has seen that.
+    const signal = () => {
+      let resolve: () => void = () => {};
+      const promise = new Promise<void>((r) => (resolve = r));
+      return { promise, resolve };
+    };
+    const bAtUpload = signal();
+    const aManifest = signal();
+    const bSawNoIndex = signal();
+    let bManifestWritten = false;
+    const a: ArtifactStore = {
+      ...store,
+      putJson: async (key, value, options) => {
+        if (key === INDEX) await bSawNoIndex.promise;
+        await store.putJson(key, value, options);
+        if (key.endsWith('/image-manifest.json')) aManifest.resolve();
+      },
+      close: () => {},
+    };
+    const b: ArtifactStore = {
+      ...store,
+      putFile: async (key, path, options) => {
+        if (key.endsWith('.qcow2')) {
+          bAtUpload.resolve();
+          await aManifest.promise;
+        }
+        return store.putFile(key, path, options);
+      },
+      putJson: async (key, value, options) => {
+        await store.putJson(key, value, options);
+        if (key.endsWith('/image-manifest.json')) bManifestWritten = true;
+      },
+      list: async (prefix) => {
+        const objects = await store.list(prefix);
+        if (bManifestWritten) bSawNoIndex.resolve();
+        return objects;
+      },
+      close: () => {},
+    };
+
+    const second = publishRelease({ specArg: 'box.yaml', cwd: roots.b!.cwd, version: '1.0.1', store: b });
+    await bAtUpload.promise;
+    const first = await publishRelease({ specArg: 'box.yaml', cwd: roots.a!.cwd, version: '1.0.0', store: a });
+    const later = await second;
+
+    try {
+      const { index } = await readReleaseIndex(store, DEMO_NAME);
+      expect(first.current).toBe(true);
+      expect(later.current).toBe(true);
+      expect(index.releases.map((r) => r.version)).toEqual(['1.0.0', '1.0.1']);
+      expect(index.current?.version).toBe('1.0.1');
+    } finally {
+      store.close();
+    }
+  });
+
   it('prune removes what unfinished publishes left (a day old), keeps a recent one that may still be running, and never the listed release', async () => {
     const { store, roots } = await projects('a');
     const { cwd, outputRoot } = roots.a!;
@@ -177,13 +238,17 @@ describe.each(['s3', 'filesystem'] as const)('publish faults in a %s store', (ki
     const recent = `${DEMO_NAME}/v1.0.2/${recentId}/${DEMO_NAME}-v1.0.2.qcow2`;
     const foreign = `${DEMO_NAME}/vnotes/readme.json`;
     for (const key of [stale, unlisted, recent, foreign]) await store.putJson(key, { left: 'behind' });
+    // A file no store key can name (someone else's, beside a stale publish): neither deleted nor a reason to fail.
+    const odd = join(temp.dir, 'store', DEMO_NAME, 'v1.0.0', '20200101T000000Z-0badf00d', 'notes from ops.txt');
+    if (kind === 'filesystem') await writeFile(odd, 'keep me');
 
     const report = await pruneReleases({ specArg: 'box.yaml', cwd, apply: true });
 
     try {
       expect(report.store?.orphans.map((o) => o.version).sort()).toEqual(['1.0.0', '1.0.1']);
       expect(report.store?.kept.find((k) => k.version === '1.0.2')?.why).toContain('may still be running');
-      expect((await store.list(`${DEMO_NAME}/`)).map((o) => o.key).sort()).toEqual([...listed, recent, foreign, INDEX].sort());
+      const oddKey = `${DEMO_NAME}/v1.0.0/20200101T000000Z-0badf00d/notes from ops.txt`;
+      expect((await store.list(`${DEMO_NAME}/`)).map((o) => o.key).sort()).toEqual([...listed, recent, foreign, INDEX, ...(kind === 'filesystem' ? [oddKey] : [])].sort());
     } finally {
       store.close();
     }
