@@ -7,9 +7,9 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { listTree, useTempDir } from '../../../test/helpers/temp-dir.js';
 import { testManifest } from '../../../test/helpers/test-manifest.js';
-import { DownloadDestinationUnsafeError } from '../../errors/index.js';
+import { DownloadDestinationUnsafeError, FileAccessError } from '../../errors/index.js';
 import { createMeteredStream } from '../fs/metered-stream.js';
-import { absorbPart, appendToPart, closePart, completeDownload, discardPart, downloadDestination, inspectDownloaded, openPart, prepareDownloadDir, type PartRecord } from './download-destination.js';
+import { absorbPart, appendToPart, closePart, completeDownload, discardPart, downloadDestination, inspectDownloaded, lockDownload, openPart, prepareDownloadDir, type PartRecord } from './download-destination.js';
 
 const work = useTempDir();
 const wanted: PartRecord = { name: 'box', version: '1.0.0', sha256: 'a'.repeat(64), size_bytes: 10 };
@@ -162,6 +162,14 @@ describe('download destination', () => {
     }
 
     expect((await stat(dir)).mode & 0o777).toBe(0o755);
+  });
+
+  it('says in one line when the lock cannot be taken (a destination this user may not write)', async () => {
+    const dest = downloadDestination(join(work.dir, 'gone'), 'box-v1.0.0.qcow2');
+
+    const locked = lockDownload(dest, 'imagebuild download v1.0.0');
+
+    await expect(locked).rejects.toThrow(new FileAccessError(`${dest.lock}: cannot take the download's lock there: no such file or directory (ENOENT); choose a --dest this user may write`));
   });
 
   describe.skipIf(!isRoot)('other users (needs root to own files as another uid)', () => {

@@ -5,7 +5,7 @@ import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type { ImageManifest } from '../../core/manifest/image-manifest.js';
-import { DownloadDestinationUnsafeError, FileAccessError, ManifestInvalidError } from '../../errors/index.js';
+import { DownloadDestinationUnsafeError, FileAccessError, ImagebuildError, ManifestInvalidError } from '../../errors/index.js';
 import { describeFsError } from '../fs/describe-fs-error.js';
 import { acquireLock, type HeldLock } from '../fs/lock.js';
 import type { MeteredStream } from '../fs/metered-stream.js';
@@ -118,7 +118,10 @@ export async function prepareDownloadDir(dir: string): Promise<void> {
 
 /** Takes the lock of this image in this directory; a second downloader of the same release here is refused with LockHeldError naming the holder's pid. */
 export async function lockDownload(dest: DownloadDestination, command: string): Promise<HeldLock> {
-  return acquireLock(dest.lock, command);
+  return acquireLock(dest.lock, command).catch((error: unknown) => {
+    if (error instanceof ImagebuildError) throw error;
+    throw new FileAccessError(`${dest.lock}: cannot take the download's lock there: ${describeFsError(error)}; choose a --dest this user may write`, { cause: error });
+  });
 }
 
 /**
