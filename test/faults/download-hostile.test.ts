@@ -129,7 +129,8 @@ describe('a download destination someone else prepared', () => {
   });
 
   it('refuses a second download of the same release into the same directory, naming the first one’s pid; the first finishes verified', async () => {
-    const first = startCli(['download', 'v1.0.0', '--spec', 'box.yaml', '--dest', 'dl', '--limit-rate', '1M'], project);
+    // 8 s at 512K: the second run meets a live first one even on a busy machine.
+    const first = startCli(['download', 'v1.0.0', '--spec', 'box.yaml', '--dest', 'dl', '--limit-rate', '512K'], project);
     await waitForSize(partPath(), 256 * 1024, 30_000);
 
     const concurrent = await download();
