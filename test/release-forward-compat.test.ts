@@ -70,5 +70,5 @@ describe.each(['s3', 'filesystem'] as const)('stored manifests from a newer imag
     } finally {
       store.close();
     }
-  });
+  }, 240_000);
 });

@@ -62,7 +62,7 @@ describe.each(['s3', 'filesystem'] as const)('prereleases in a %s store', (kind)
     } finally {
       store.close();
     }
-  });
+  }, 120_000);
 
   it('a first release that is a prerelease leaves nothing current; --make-current (CLI) and rollback --to make one current when asked', async () => {
     const { store, outputRoot, publish, current } = await project();
@@ -84,5 +84,5 @@ describe.each(['s3', 'filesystem'] as const)('prereleases in a %s store', (kind)
     } finally {
       store.close();
     }
-  });
+  }, 120_000);
 });

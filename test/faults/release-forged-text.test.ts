@@ -90,7 +90,7 @@ describe.each(['s3', 'filesystem'] as const)('strings from a forged store (%s)',
     } finally {
       store.close();
     }
-  });
+  }, 240_000);
 });
 
 /** Every string in a JSON value. */

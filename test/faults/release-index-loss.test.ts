@@ -94,7 +94,7 @@ describe.each(['s3', 'filesystem'] as const)('a lost release index (%s store)', 
     } finally {
       store.close();
     }
-  });
+  }, 240_000);
 
   it.each([
     ['not JSON', '{"format": 1, "releases": ['],
@@ -122,7 +122,7 @@ describe.each(['s3', 'filesystem'] as const)('a lost release index (%s store)', 
     } finally {
       store.close();
     }
-  });
+  }, 240_000);
 
   it('reindex skips a version without a complete publish, and names it', async () => {
     const { store, index } = await published();
@@ -143,7 +143,7 @@ describe.each(['s3', 'filesystem'] as const)('a lost release index (%s store)', 
     } finally {
       store.close();
     }
-  });
+  }, 240_000);
 
   it('the first publish to a store with no release creates the index, even past what an interrupted first publish left', async () => {
     const storeSpec: StoreSpec = kind === 's3' ? s3.storeSpec(`loss-${++prefixCount}`) : { kind: 'filesystem', dir: 'store' };
@@ -161,5 +161,5 @@ describe.each(['s3', 'filesystem'] as const)('a lost release index (%s store)', 
     } finally {
       store.close();
     }
-  });
+  }, 240_000);
 });

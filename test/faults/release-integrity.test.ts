@@ -56,7 +56,7 @@ describe.each(['s3', 'filesystem'] as const)('publish of a changed image (%s sto
     } finally {
       store.close();
     }
-  });
+  }, 120_000);
 
   it('refuses an image that changes while it uploads (after every check before the upload passed), and keeps current where it was', async () => {
     const { store, outputRoot } = await project();
@@ -85,5 +85,5 @@ describe.each(['s3', 'filesystem'] as const)('publish of a changed image (%s sto
     } finally {
       store.close();
     }
-  });
+  }, 120_000);
 });
