@@ -350,3 +350,26 @@ describe('parseStoredManifest (a manifest a newer imagebuild may have written)',
     expect(() => parseManifest(stored(), 'output/m.json')).toThrow(/output\/m\.json: .*Unrecognized key/);
   });
 });
+
+describe('the release files a manifest names (sbom, provenance)', () => {
+  const files = { sbom: { file: 'sbom.cdx.json', sha256: 'c'.repeat(64) }, provenance: { file: 'provenance.intoto.json', sha256: 'd'.repeat(64) } };
+
+  it('round-trip through the writer, after every field that came before them', () => {
+    const text = serializeManifest({ ...testManifest(), ...files });
+
+    expect(parseManifest(JSON.parse(text), 'test')).toMatchObject(files);
+    expect(Object.keys(JSON.parse(text)).slice(-2)).toEqual(['sbom', 'provenance']);
+  });
+
+  it('are optional: a manifest written before releases had them still reads', () => {
+    const { sbom: _sbom, provenance: _provenance, ...older } = { ...testManifest(), ...files };
+
+    expect(parseManifest(older, 'test').sbom).toBeUndefined();
+  });
+
+  it('must name a plain file and its SHA-256', () => {
+    const error = catchErrorOf(ManifestInvalidError, () => parseManifest({ ...testManifest(), sbom: { file: '../sbom.cdx.json', sha256: 'c'.repeat(64) } }, 'test'));
+
+    expect(error.message).toMatch(/test: sbom.file: not a plain file name$/);
+  });
+});
