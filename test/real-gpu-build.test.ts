@@ -19,8 +19,8 @@ import { serveMirror, type ServedMirror } from './vendor-mirror/serve-mirror.js'
 // stand-in packages served on the host's loopback, which the build guests reach as 10.0.2.2. Debian's own packages
 // come from Debian's mirror, as in every build here. GPU checks are skipped (nvidia-smi fails as it does without a
 // GPU), so the image is not GPU-validated, and its manifest lists the stand-ins, so it can never be published.
-// Not in CI yet (issue 16): under TCG each GPU layer's two full apt-get updates of Debian's lists take minutes,
-// so the whole build would push CI past its time target. IMAGEBUILD_REAL_GPU_BUILD=1 runs it.
+// Not in CI yet (issue 16): the GPU layers no longer read Debian's lists, but the driver role's initramfs rebuild
+// under TCG is the next bottleneck (docs/known-issues.md has the measurements). IMAGEBUILD_REAL_GPU_BUILD=1 runs it.
 const OPTED_IN = process.env.IMAGEBUILD_REAL_GPU_BUILD === '1';
 const TOOLS = ['packer', 'qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ansible-playbook', 'sfdisk', 'mke2fs', 'apt-ftparchive', 'gpg', 'dpkg-deb', 'objcopy', 'gcc'];
 const missing = !OPTED_IN || requireTools('test/real-gpu-build.test.ts', ...TOOLS) ? [] : missingTools(...TOOLS);
