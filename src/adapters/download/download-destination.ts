@@ -100,13 +100,18 @@ export async function prepareDownloadDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 }).catch((error: unknown) => {
     throw new FileAccessError(`${dir}: cannot create the download directory (${describeFsError(error)})`, { cause: error });
   });
-  const entry = (await lstatOrUndefined(dir))!;
+  const entry = await lstatOrUndefined(dir);
+  if (entry === undefined) throw new FileAccessError(`${dir}: the download directory vanished as it was created; run the command again`);
   if (entry.isSymbolicLink() && !trustedOwner(entry)) {
     throw new DownloadDestinationUnsafeError(
       `${dir}: a symbolic link (to ${await readlink(dir).catch(() => '?')}) owned by uid ${entry.uid} is there; imagebuild does not download through another user's link: name the directory itself with --dest`,
     );
   }
-  const target = entry.isSymbolicLink() ? await stat(dir) : entry;
+  const target = entry.isSymbolicLink()
+    ? await stat(dir).catch((error: unknown) => {
+        throw new FileAccessError(`${dir}: cannot follow the link to the download directory: ${describeFsError(error)}`, { cause: error });
+      })
+    : entry;
   if (!target.isDirectory()) throw new FileAccessError(`${dir}: not a directory; choose another --dest`);
   if (!trustedOwner(target)) {
     throw new DownloadDestinationUnsafeError(`${dir}: the directory belongs to uid ${target.uid}, not this user; whoever owns it could replace the image after it is verified: choose a --dest of your own`);
