@@ -1,7 +1,8 @@
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { readTextFile } from '../adapters/fs/read-files.js';
 import { findPackageRoot } from '../adapters/fs/project-root.js';
 import { parseSpec, type ParsedSpec } from '../core/spec/parse-spec.js';
+import type { StoreSpec } from '../core/spec/schema.js';
 import { UsageError } from '../errors/index.js';
 
 /** The spec used when no --spec is given: the reference demo box shipped with imagebuild. */
@@ -22,22 +23,34 @@ export function resolveSpecPath(specArg: string | undefined, cwd: string, env: N
 }
 
 /**
- * Reads and validates a spec file. $IMAGEBUILD_CACHE_DIR and $IMAGEBUILD_OUTPUT_DIR override the spec's
- * cache.dir and output.dir (e.g. on a CI runner, to keep them outside a workspace that checkout wipes).
+ * Reads and validates a spec file. Its host directories — cache.dir, output.dir and a filesystem
+ * store's dir (artifacts.store, cache.store) — come back absolute: a relative one, given or defaulted,
+ * is relative to the spec file's directory, so the same spec names the same places from any working
+ * directory. (The shipped demo box, used when no spec is named, keeps them under the working directory.)
+ * $IMAGEBUILD_CACHE_DIR and $IMAGEBUILD_OUTPUT_DIR override cache.dir and output.dir, relative to the
+ * working directory as a shell variable is (e.g. on a CI runner, outside a workspace checkout wipes).
  */
 export async function loadSpec(specArg: string | undefined, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedSpec> {
   const path = resolveSpecPath(specArg, cwd, env);
   const displayPath = displayPathOf(path, cwd);
   const text = await readTextFile(path, 'spec file');
   const parsed = parseSpec(text, displayPath, { today: todayOf(env) });
+  const specDir = (specArg ?? env.IMAGEBUILD_SPEC) ? dirname(path) : cwd;
   const cacheDir = env.IMAGEBUILD_CACHE_DIR;
   const outputDir = env.IMAGEBUILD_OUTPUT_DIR;
+  const { cache, output, artifacts } = parsed.spec;
   const spec = {
     ...parsed.spec,
-    cache: cacheDir ? { ...parsed.spec.cache, dir: resolve(cwd, cacheDir) } : parsed.spec.cache,
-    output: outputDir ? { ...parsed.spec.output, dir: resolve(cwd, outputDir) } : parsed.spec.output,
+    cache: { ...cache, dir: cacheDir ? resolve(cwd, cacheDir) : resolve(specDir, cache.dir), ...(cache.store ? { store: storeBesideSpec(cache.store, specDir) } : {}) },
+    output: { ...output, dir: outputDir ? resolve(cwd, outputDir) : resolve(specDir, output.dir) },
+    artifacts: { ...artifacts, ...(artifacts.store ? { store: storeBesideSpec(artifacts.store, specDir) } : {}) },
   };
   return { ...parsed, spec, path, displayPath };
+}
+
+/** A filesystem store with its directory made absolute against the spec's directory; an S3 store as it is. */
+function storeBesideSpec(store: StoreSpec, specDir: string): StoreSpec {
+  return store.kind === 'filesystem' ? { ...store, dir: resolve(specDir, store.dir) } : store;
 }
 
 /**

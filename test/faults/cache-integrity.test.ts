@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CacheEntry } from '../../src/core/plan/cache-entry.js';
@@ -78,6 +78,22 @@ describe.skipIf(!hasBuildTools)('cached layer integrity', () => {
     expect(report.layers.map((l) => [l.layer, l.action])).toEqual([['base', 'reused'], ['driver', 'reused'], ['runtime', 'built'], ['frameworks', 'built'], ['validation', 'built']]);
     expect(packerRuns(record)).toEqual(['build runtime', 'build frameworks', 'build validation', 'build seal']);
     expect((await readEntry(runtime)).imageSha256).toBe(await sha256Of(image));
+    expect((await verify()).exitCode).toBe(0);
+  });
+
+  it.each([
+    ['gone', async (image: string) => rm(image)],
+    ['a directory', async (image: string) => rm(image).then(() => mkdir(image))],
+  ])('a cached layer whose image is %s is dropped and rebuilt with a notice, like a changed one', async (_what, damage) => {
+    const driver = await keyOf('driver');
+    await damage(join(layerDir(driver), 'layer.qcow2'));
+    const record = join(work.dir, 'packer-runs.txt');
+
+    const next = await runCli(build('1.0.1', '--json'), work.dir, { FAKE_PACKER_RECORD: record });
+
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect((JSON.parse(next.stdout) as { notices: string[] }).notices).toContainEqual(expect.stringMatching(new RegExp(`^driver: cached layer ${driver.slice(0, 12)} is not the bytes its gate passed \\(.*layer\\.qcow2.*\\); dropped it and the 3 cached layer\\(s\\) on it, building again$`)));
+    expect(packerRuns(record)).toEqual(['build driver', 'build runtime', 'build frameworks', 'build validation', 'build seal']);
     expect((await verify()).exitCode).toBe(0);
   });
 

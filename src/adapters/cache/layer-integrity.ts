@@ -1,5 +1,6 @@
 import { chmod, stat } from 'node:fs/promises';
 import { CacheEntry, type LayerImageStat } from '../../core/plan/cache-entry.js';
+import { firstLine } from '../../errors/index.js';
 import { describeFsError } from '../fs/describe-fs-error.js';
 import { sha256File } from '../fs/sha256.js';
 import { cacheLayout } from '../workspace/cache-layout.js';
@@ -45,7 +46,12 @@ export async function proveLayerImage(cacheDir: string, entry: CacheEntry, optio
   if (options.full !== true && entry.imageSha256 !== undefined && entry.imageStat !== undefined && sameStat(entry.imageStat, now)) {
     return { status: 'intact', hashedBytes: 0 };
   }
-  const sha256 = await sha256File(image);
+  let sha256: string;
+  try {
+    sha256 = await sha256File(image);
+  } catch (error) {
+    return { status: 'changed', hashedBytes: 0, reason: firstLine(error) };
+  }
   if (entry.imageSha256 === undefined) return { status: 'unrecorded', hashedBytes: now.size, sha256 };
   if (sha256 !== entry.imageSha256) {
     return { status: 'changed', hashedBytes: now.size, reason: `${image}: SHA-256 ${sha256}, but its gate passed ${entry.imageSha256}` };
