@@ -25,13 +25,15 @@ function mainHelp(): string {
     '',
     'Environment:',
     '  IMAGEBUILD_SPEC            default spec file',
-    '  IMAGEBUILD_CACHE_DIR       overrides the spec\'s cache.dir (e.g. outside a CI workspace)',
-    '  IMAGEBUILD_OUTPUT_DIR      overrides the spec\'s output.dir',
+    '  IMAGEBUILD_CACHE_DIR       overrides the spec\'s cache.dir (e.g. outside a CI workspace); relative: to the working directory',
+    '  IMAGEBUILD_OUTPUT_DIR      overrides the spec\'s output.dir; relative: to the working directory',
     '  IMAGEBUILD_BUILD_KEY_FILE  private SSH key every runner of a shared layer cache uses as its build key',
     '  AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, …  S3 stores (artifacts.store, cache.store)',
     '  GITHUB_ACTIONS=true        groups, annotations and a step summary in GitHub Actions',
     '  NO_COLOR                   plain output',
+    'Relative directories in a spec (cache.dir, output.dir, a filesystem store\'s dir) are relative to the spec file.',
     'Exit codes: 0 ok, 1 failure, 2 bad input or usage, 130 interrupted, 70 internal error; each error code: docs/errors.md.',
+    'A stdout that cannot take the output (a full disk) is a failure (1); one whose reader left (| head) is not.',
   ].join('\n');
 }
 
