@@ -222,3 +222,40 @@ describe.skipIf(!hasBuildTools)('release images in output/', () => {
     expect(await sha256Of(artifact('1.0.1'))).toBe((await manifestOf('1.0.1')).checksum_sha256);
   });
 });
+
+// Layers pulled from a shared cache are registered layers like any other: read-only, and proven by
+// the digest their pusher recorded (the pusher's stat means nothing here: the first reuse re-hashes
+// and records this cache's, the next reads nothing).
+describe.skipIf(!hasBuildTools)('layers pulled from a shared cache', () => {
+  let work: { dir: string; cleanup: () => Promise<void> };
+  const runner = (name: string) => ({ IMAGEBUILD_CACHE_DIR: join(work.dir, name, 'cache'), IMAGEBUILD_OUTPUT_DIR: join(work.dir, name, 'output'), IMAGEBUILD_BUILD_KEY_FILE: join(work.dir, 'shared_key') });
+
+  beforeEach(async () => {
+    work = await makeTempDir('imagebuild-fault-pulled-');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(work.dir, 'shared_key')]);
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['cache', 'store'], { kind: 'filesystem', dir: 'shared' }]]));
+  });
+  afterEach(async () => {
+    await work.cleanup();
+  });
+
+  it('are read-only, proven once by re-hashing against the pusher’s digest, then by their stat alone', async () => {
+    const pushed = await runCli(build('1.0.0', '--json'), work.dir, runner('a'));
+    const pulled = await runCli(build('1.0.0'), work.dir, runner('b'));
+    const again = await runCli(build('1.0.1'), work.dir, runner('b'));
+
+    expect(pushed.exitCode, pushed.stderr).toBe(0);
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(pulled.stdout).toMatch(/Cached layers proven \(\d+ bytes re-hashed\)/);
+    expect(again.stdout).toContain('Cached layers proven (unchanged since registered, nothing re-hashed)');
+    const cacheB = join(work.dir, 'b', 'cache');
+    const { layers } = await registeredLayers(cacheB);
+    expect(layers).toHaveLength(5);
+    for (const { key } of layers) {
+      const image = join(cacheB, 'layers', key, 'layer.qcow2');
+      const entry = CacheEntry.parse(JSON.parse(await readFile(join(cacheB, 'layers', key, 'entry.json'), 'utf8')));
+      expect(Number((await stat(image)).mode) & 0o777).toBe(0o444);
+      expect(entry.imageSha256).toBe(await sha256Of(image));
+    }
+  });
+});
