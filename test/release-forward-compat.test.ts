@@ -13,7 +13,7 @@ import { useTempDir } from './helpers/temp-dir.js';
 
 // Old clients keep working: a manifest in the store with fields a newer imagebuild added is read by
 // list, diff, rollback, download and the next publish's bump check, which drop what they do not know
-// and validate the rest as strictly as ever.
+// and validate the rest as strictly as ever; fields added to releases.json are read past and kept.
 
 let s3: TestS3Server;
 const savedEnv = { ...process.env };
@@ -45,6 +45,9 @@ describe.each(['s3', 'filesystem'] as const)('stored manifests from a newer imag
       const manifest = (await store.getJson(record.manifest_key))!.value as Record<string, unknown> & { host: Record<string, unknown>; layers: { gate: Record<string, unknown> }[] };
       await store.putJson(record.manifest_key, { ...manifest, attestation: { kind: 'sigstore' }, host: { ...manifest.host, cpu_model: 'EPYC' }, layers: manifest.layers.map((l) => ({ ...l, cache_hits: 3, gate: { ...l.gate, runner: 'gpu-01' } })) });
     }
+    // The index too: fields a newer imagebuild added are read past and kept by every write.
+    const stored = (await store.getJson(`${DEMO_NAME}/releases.json`))!.value as { releases: Record<string, unknown>[] };
+    await store.putJson(`${DEMO_NAME}/releases.json`, { ...stored, mirrors: ['s3://eu/images'], releases: stored.releases.map((r) => ({ ...r, signature: 'bundle' })) });
     await writeLocalRelease(outputRoot, '1.0.2');
 
     const list = await cli('list', '--json');
@@ -61,6 +64,9 @@ describe.each(['s3', 'filesystem'] as const)('stored manifests from a newer imag
       expect(download.exitCode, download.stderr).toBe(0);
       expect(await sha256Of(join(temp.dir, 'dl', `${DEMO_NAME}-v1.0.1.qcow2`))).toBe(built['1.0.1']);
       expect(publish.exitCode, publish.stderr).toBe(0);
+      const after = (await store.getJson(`${DEMO_NAME}/releases.json`))!.value as { mirrors: string[]; releases: { version: string; signature?: string }[] };
+      expect(after.mirrors).toEqual(['s3://eu/images']);
+      expect(after.releases.map((r) => [r.version, r.signature])).toEqual([['1.0.0', 'bundle'], ['1.0.1', 'bundle'], ['1.0.2', undefined]]);
 
       const broken = index.releases[0]!;
       const manifest = (await store.getJson(broken.manifest_key))!.value as Record<string, unknown>;

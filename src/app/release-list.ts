@@ -80,7 +80,11 @@ export async function listReleases(options: ReleaseCommandOptions): Promise<Rele
         };
       })
       .reverse();
-    return { name: context.spec.name, store: store.location, current: index.current, releases, history: index.history };
+    // Only the fields this imagebuild knows: a newer one's additions stay in the store, not in this output.
+    const pointer = ({ version, set_at, set_by, reason }: CurrentPointer): CurrentPointer => ({ version, set_at, set_by, reason });
+    const current = index.current === null ? null : pointer(index.current);
+    const history = index.history.map((h): CurrentChange => ({ ...pointer(h), previous: h.previous }));
+    return { name: context.spec.name, store: store.location, current, releases, history };
   } finally {
     store.close();
   }

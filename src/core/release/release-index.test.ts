@@ -73,4 +73,21 @@ describe('release index', () => {
     expect(publishIdTime('box-v1.1.0.qcow2')).toBeUndefined();
     expect(() => publishIdOf('2026-12-05T10:36:14Z', 'xyz')).toThrow(RangeError);
   });
+
+  it('keeps fields a newer imagebuild added, at every level, through a read-modify-write, and still validates the known ones and the format', () => {
+    const stored = {
+      ...index,
+      mirrors: ['s3://eu/images'],
+      releases: index.releases.map((r) => ({ ...r, signature: 'sigstore-bundle', bump: { ...r.bump, rules: 'v2' } })),
+      current: null,
+    };
+
+    const parsed = parseReleaseIndex(stored, 'store/box/releases.json');
+    const updated = parseReleaseIndex(addRelease(parsed, record('1.2.0')), 'updated');
+
+    expect(updated).toMatchObject({ mirrors: ['s3://eu/images'] });
+    expect(updated.releases.filter((r) => r.signature === 'sigstore-bundle' && r.bump.rules === 'v2').map((r) => r.version)).toEqual(['1.0.0', '1.0.1', '1.1.0']);
+    expect(() => parseReleaseIndex({ ...stored, releases: [{ ...stored.releases[0], size_bytes: '10' }] }, 'store/x.json')).toThrow(ReleaseIndexInvalidError);
+    expect(() => parseReleaseIndex({ ...stored, format: 2 }, 'store/x.json')).toThrow(/unsupported release index format/);
+  });
 });

@@ -8,6 +8,11 @@ import { ReleaseVersion } from '../version/release-version.js';
 
 // releases.json: the one object a reader trusts. Publishing writes it last (after the image and the
 // manifest it points at), so a version listed here is always complete in the store.
+//
+// Old clients keep working (issue 17, rule 12): a field a newer imagebuild adds (to the index, a
+// record, `current` or the bump) is kept as it is — validated by nobody here, written back unchanged
+// by every read-modify-write — while every known field is validated strictly. A change older
+// clients must not read is a new `format`, which they refuse.
 
 
 const Timestamp = z.iso.datetime({ error: 'not an ISO 8601 UTC time; e.g. 2026-01-15T10:30:00Z' });
@@ -29,7 +34,7 @@ const IndexText = (max: number) =>
 const Actor = IndexText(200);
 
 /** One published release: where its objects are, and what a reader needs without fetching the manifest. */
-export const ReleaseRecord = z.strictObject({
+export const ReleaseRecord = z.looseObject({
   version: ReleaseVersion,
   published_at: Timestamp,
   published_by: Actor,
@@ -43,7 +48,7 @@ export const ReleaseRecord = z.strictObject({
   /** failed: a gate or the verification boot failed; such a release is never made current. */
   gate_status: z.enum(['passed', 'failed']),
   gpu_validated: z.boolean(),
-  bump: z.strictObject({
+  bump: z.looseObject({
     from: ReleaseVersion.nullable(),
     actual: z.enum(['initial', 'major', 'minor', 'patch']),
     required: z.enum(['major', 'minor', 'patch']).nullable(),
@@ -54,7 +59,7 @@ export const ReleaseRecord = z.strictObject({
 export type ReleaseRecord = z.infer<typeof ReleaseRecord>;
 
 /** Which release `current` points at, and who pointed it there. */
-export const CurrentPointer = z.strictObject({
+export const CurrentPointer = z.looseObject({
   version: ReleaseVersion,
   set_at: Timestamp,
   set_by: Actor,
@@ -71,7 +76,7 @@ export const HISTORY_LIMIT = 200;
 
 /** releases.json: every published release of one image, oldest first, the `current` pointer and its history. */
 export const ReleaseIndex = z
-  .strictObject({
+  .looseObject({
     format: z.literal(1, { error: 'unsupported release index format; this imagebuild reads format 1' }),
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { error: 'not an image name' }),
     releases: z.array(ReleaseRecord),
