@@ -174,15 +174,19 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         if (outcome.error !== undefined) throw outcome.error;
         notices.push(`the index write reported a failure (${firstLine(error)}), but the index lists this publish of v${options.version}`);
       }
+      // Listed: from here on these objects are a release's (a failed read below must not delete them).
+      const ours = written.splice(0);
       // A server that ignores If-Match lets a second publisher's index write replace ours: read it back.
-      const { index: after } = await readReleaseIndex(store, spec.name);
+      const { index: after } = await readReleaseIndex(store, spec.name).catch((error: unknown) => {
+        throw new StoreAccessError(`v${options.version} was listed, but the release index could not be read back (${firstLine(error)}); its objects are kept — run imagebuild list to check it`, { cause: error });
+      });
       const listed = findRelease(after, options.version);
       if (listed?.manifest_key !== record.manifest_key) {
+        await store.delete(ours).catch(() => undefined);
         throw new VersionExistsError(
           `v${options.version} was published meanwhile${listed ? ` by ${listed.published_by} (${listed.published_at})` : ''} and the store did not refuse this publish's index write; this publish's objects were deleted — versions are immutable: publish a new version`,
         );
       }
-      written.length = 0;
       const madeCurrent = after.current?.version === options.version;
       if (madeCurrent) await setLocalCurrent(outputRoot, options.version);
       else {

@@ -108,6 +108,36 @@ describe.each(['s3', 'filesystem'] as const)('publish faults in a %s store', (ki
     }
   });
 
+  it('an index that cannot be read back after the write that listed the release keeps the release’s objects, and says to check', async () => {
+    const { store, roots } = await projects('a');
+    const { cwd, outputRoot } = roots.a!;
+    await writeLocalRelease(outputRoot, '1.0.0');
+    let listed = false;
+    const blind: ArtifactStore = {
+      ...store,
+      putJson: async (key, value, options) => {
+        await store.putJson(key, value, options);
+        if (key === INDEX) listed = true;
+      },
+      getJson: async (key) => {
+        if (key === INDEX && listed) throw new StoreAccessError(`${store.describe(key)}: GET failed: connection reset`);
+        return store.getJson(key);
+      },
+      close: () => {},
+    };
+
+    const publishing = publishRelease({ specArg: 'box.yaml', cwd, version: '1.0.0', store: blind });
+
+    try {
+      await expect(publishing).rejects.toThrow(/v1\.0\.0 was listed, but the release index could not be read back \(.*connection reset\); its objects are kept — run imagebuild list/);
+      const record = (await readReleaseIndex(store, DEMO_NAME)).index.releases[0]!;
+      expect(await store.head(record.artifact_key)).toMatchObject({ size: record.size_bytes });
+      expect(await store.head(record.manifest_key)).toBeDefined();
+    } finally {
+      store.close();
+    }
+  });
+
   it('two runners publishing one version at once: the listed release is one runner’s manifest and image, the other is refused and keeps nothing', async () => {
     const { store, roots } = await projects('a', 'b');
     const a = await writeLocalRelease(roots.a!.outputRoot, '1.0.0', { size: 256 * 1024 });
