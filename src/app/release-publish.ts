@@ -92,6 +92,13 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   if (size !== local.size_bytes) {
     throw new FileAccessError(`${artifactPath}: ${size === undefined ? 'missing' : `${size} bytes, but the manifest says ${local.size_bytes}`}; the release directory is damaged — rebuild it under a new version`);
   }
+  // The SBOM and provenance statement the manifest names travel with it, proved like the image.
+  const releaseFiles = [local.sbom, local.provenance].flatMap((f) => (f === undefined ? [] : [{ ...f, path: join(release.dir, f.file) }]));
+  for (const file of releaseFiles) {
+    if ((await fileSize(file.path).catch(() => undefined)) === undefined) {
+      throw new FileAccessError(`${file.path}: missing, but the manifest names it; the release directory is damaged — rebuild it under a new version`);
+    }
+  }
 
   const store = options.store ?? (await openSpecStore(context, options.cwd, options.env, { createMissing: true }));
   try {
@@ -134,13 +141,22 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         );
       }
 
-      // 2. What describes it. The manifest is the release record; readers find it only through the index.
+      // 2. What describes it: SHA256SUMS, the spec, the SBOM and provenance beside the manifest (readers
+      // find them in the manifest's directory), the manifest last. Readers find it only through the index.
       const sumsPath = await ensureReleaseSums(release, manifest.checksum_sha256, manifest.artifact);
       written.push(keys.sums);
       await store.putFile(keys.sums, sumsPath, { ifAbsent: true });
       if (canonicalSpec !== undefined) {
         written.push(keys.spec);
         await store.putJson(keys.spec, canonicalSpec, { ifAbsent: true });
+      }
+      for (const file of releaseFiles) {
+        const key = `${keys.dir}/${file.file}`;
+        written.push(key);
+        const put = await store.putFile(key, file.path, { ifAbsent: true, sha256: true, signal: options.signal });
+        if (put.sha256 !== file.sha256) {
+          throw new ChecksumMismatchError(`${file.path} no longer matches its manifest (SHA-256 ${put.sha256 ?? 'unknown'}, the manifest says ${file.sha256}): it changed after the build; the upload was deleted and nothing was published — rebuild it under a new version`);
+        }
       }
       written.push(keys.manifest);
       await store.putJson(keys.manifest, JSON.parse(serializeManifest(manifest)), { ifAbsent: true });

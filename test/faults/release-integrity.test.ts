@@ -1,7 +1,10 @@
-import { mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishRelease } from '../../src/app/release-publish.js';
+import { readReleaseIndex } from '../../src/app/release-store.js';
 import { openStore } from '../../src/adapters/store/open-store.js';
 import type { ArtifactStore } from '../../src/adapters/store/types.js';
 import type { StoreSpec } from '../../src/core/spec/schema.js';
@@ -82,6 +85,35 @@ describe.each(['s3', 'filesystem'] as const)('publish of a changed image (%s sto
       await expect(publishing).rejects.toThrow(`${join(outputRoot, 'v1.0.1', `${DEMO_NAME}-v1.0.1.qcow2`)} no longer matches its manifest`);
       expect((await store.getJson(`${DEMO_NAME}/releases.json`))!.value).toEqual(indexBefore);
       expect(await store.list(`${DEMO_NAME}/`)).toEqual(objectsBefore);
+    } finally {
+      store.close();
+    }
+  }, 120_000);
+
+  it('uploads the SBOM and provenance statement the manifest names beside it, proved the same way: an edited one is refused and nothing is listed', async () => {
+    const { store, outputRoot } = await project();
+    const sbom = JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.6', components: [] });
+    const provenance = JSON.stringify({ _type: 'https://in-toto.io/Statement/v1' });
+    const digest = (text: string) => createHash('sha256').update(text).digest('hex');
+    const files = { sbom: { file: 'sbom.cdx.json', sha256: digest(sbom) }, provenance: { file: 'provenance.intoto.json', sha256: digest(provenance) } };
+    for (const version of ['1.0.0', '1.0.1']) {
+      const { dir } = await writeLocalRelease(outputRoot, version, { manifest: files });
+      await writeFile(join(dir, 'sbom.cdx.json'), sbom);
+      await writeFile(join(dir, 'provenance.intoto.json'), provenance);
+    }
+    await writeFile(join(outputRoot, 'v1.0.1', 'sbom.cdx.json'), sbom.replace('[]', '[{"name":"backdoor"}]'));
+
+    await publishRelease({ specArg: 'box.yaml', cwd: temp.dir, version: '1.0.0', store });
+    const edited = publishRelease({ specArg: 'box.yaml', cwd: temp.dir, version: '1.0.1', store });
+
+    try {
+      const { index } = await readReleaseIndex(store, DEMO_NAME);
+      const dir = index.releases[0]!.manifest_key.replace(/image-manifest\.json$/, '');
+      expect((await buffer(await store.getStream(`${dir}sbom.cdx.json`))).toString()).toBe(sbom);
+      expect((await buffer(await store.getStream(`${dir}provenance.intoto.json`))).toString()).toBe(provenance);
+      await expect(edited).rejects.toThrow(/sbom\.cdx\.json no longer matches its manifest .*nothing was published/);
+      expect((await readReleaseIndex(store, DEMO_NAME)).index.releases.map((r) => r.version)).toEqual(['1.0.0']);
+      expect(await store.list(`${DEMO_NAME}/v1.0.1/`)).toEqual([]);
     } finally {
       store.close();
     }
