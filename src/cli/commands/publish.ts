@@ -13,17 +13,17 @@ export const publishCommand: Command = {
   summary: "upload a built release to the spec's store: image, manifest, then the release index and current",
   description:
     'Publishes output/<name>/vX.Y.Z/ to the store, under a directory of its own (vX.Y.Z/<publish id>/), in an order\n' +
-    'that keeps it atomic for readers: the qcow2 first\n' +
-    '(multipart, 8 parts in flight, a checksum per part, retries with backoff), then image-manifest.json, SHA256SUMS\n' +
-    'and the spec, then the release index with `current` last. A version already in the store is refused: versions\n' +
-    'are immutable. The bump is checked against the previous release by the semver rule — OS or architecture change:\n' +
-    'MAJOR; new framework or capability: at least MINOR; fixes, driver patches, security updates: PATCH — and a\n' +
-    'mismatch is refused with the change that demands the bump, unless --allow-bump-mismatch gives a reason (recorded\n' +
-    'in the manifest). `current` moves to the new version when it is a stable version above the current one; a\n' +
-    'prerelease (v1.1.0-rc.1) is published like any release but never made current unless asked: --make-current here,\n' +
-    'or imagebuild rollback --to later (--make-current also moves current to a version below it). The image is\n' +
-    'hashed as it uploads (read once) and must match the SHA-256 its manifest records: an image that changed after its\n' +
-    'build is refused (exit 1), its upload deleted, and nothing is listed. The index write claims the version: of two\n' +
+    'that keeps it atomic for readers: the qcow2 first (multipart, 8 parts in flight, a checksum per part, retries with\n' +
+    'backoff), then SHA256SUMS, the spec, the SBOM and provenance statement and image-manifest.json, then the release\n' +
+    'index with `current` last. A version already in the store is refused: versions are immutable. The bump is checked\n' +
+    'against the previous release by the semver rule — OS or architecture change: MAJOR; new framework or capability:\n' +
+    'at least MINOR; fixes, driver patches, security updates: PATCH — and a mismatch is refused with the change that\n' +
+    'demands the bump, unless --allow-bump-mismatch gives a reason (recorded in the manifest). `current` moves to the\n' +
+    'new version when it is a stable version above the current one; a prerelease (v1.1.0-rc.1) is published like any\n' +
+    'release but never made current unless asked: --make-current here, or imagebuild rollback --to later\n' +
+    '(--make-current also moves current to a version below it). The image, the SBOM and the provenance statement are\n' +
+    'hashed as they upload (read once) and must match the SHA-256 their manifest records: one that changed after the\n' +
+    'build is refused (exit 1), the upload deleted, and nothing is listed. The index write claims the version: of two\n' +
     'runners publishing it at once one is listed and the other refused; a publish that fails deletes what it uploaded,\n' +
     'and running it again works.\n' +
     STORE_NOTE,
