@@ -32,7 +32,6 @@ type Case = {
 
 const SPEC = ['--spec', 'box.yaml'];
 const OUT = (version = '1.0.0') => `output/${DEMO_NAME}/v${version}/image-manifest.json`;
-const STORED = (version = '1.0.0') => `store/${DEMO_NAME}/v${version}/image-manifest.json`;
 const INDEX = `store/${DEMO_NAME}/releases.json`;
 
 /** Rewrites a JSON file of the copy through `change`. */
@@ -54,6 +53,16 @@ const entryOf = (layer: number) => async (dir: string) => {
   return `.imagebuild/cache/layers/${manifest.layers[layer]!.key}/entry.json`;
 };
 const damageEntry = (layer: number, damage: (path: string) => (dir: string) => Promise<void>) => async (dir: string) => damage(await entryOf(layer)(dir))(dir);
+/** A published release's stored manifest, where the release index says it is (each publish has a directory of its own). */
+const storedManifest = async (dir: string, version: string): Promise<string> => {
+  const index = JSON.parse(await readFile(join(dir, INDEX), 'utf8')) as { releases: { version: string; manifest_key: string }[] };
+  const record = index.releases.find((r) => r.version === version);
+  if (record === undefined) throw new Error(`the test store lists no ${version}`);
+  return `store/${record.manifest_key}`;
+};
+const damageStored = (version: string, damage: (path: string) => (dir: string) => Promise<unknown>) => async (dir: string) => {
+  await damage(await storedManifest(dir, version))(dir);
+};
 
 const BUILD = ['build', 'v1.1.0', ...SPEC, '--host-profile', 'cpu', '--no-verify', '--json'];
 
@@ -122,11 +131,11 @@ const CASES: readonly Case[] = [
   { name: 'cache prune over a truncated release manifest', args: ['cache', 'prune', ...SPEC, '--host-profile', 'cpu'], exit: 1, setup: truncateHalf(OUT()), message: /v1\.0\.0\/image-manifest\.json: unreadable or not a valid manifest, so it is unknown which cached layers v1\.0\.0 uses/ },
   { name: 'cache prune --yes over a release manifest of wrong types', args: ['cache', 'prune', '--yes', ...SPEC, '--host-profile', 'cpu'], exit: 1, setup: editJson(OUT(), (m) => ({ ...m, layers: {} })), message: /unknown which cached layers v1\.0\.0 uses/ },
   // --- corrupted manifests in the store ---
-  { name: 'download a release whose stored manifest is truncated', args: ['download', 'v1.0.0', ...SPEC], exit: 1, setup: truncateHalf(STORED()), message: /v1\.0\.0\/image-manifest\.json: not valid JSON/ },
-  { name: 'download a release whose stored manifest lacks its sha256', args: ['download', 'v1.0.0', ...SPEC], exit: 1, setup: editJson(STORED(), without('checksum_sha256')), message: /image-manifest\.json: .*checksum_sha256/ },
-  { name: 'download a release whose stored manifest disagrees with the index', args: ['download', 'v1.0.0', ...SPEC], exit: 1, setup: editJson(STORED(), (m) => ({ ...m, size_bytes: 1 })), message: /disagrees with the release index/ },
-  { name: 'diff with a stored manifest of wrong types', args: ['diff', 'v1.0.0', 'v1.0.1', ...SPEC], exit: 1, setup: editJson(STORED('1.0.1'), (m) => ({ ...m, frameworks: ['torch'] })), message: /v1\.0\.1\/image-manifest\.json: frameworks: / },
-  { name: 'rollback --to a release whose stored manifest is missing', args: ['rollback', '--to', 'v1.0.0', ...SPEC], exit: 1, setup: (dir) => rm(join(dir, STORED())), message: /missing from the store although the release index lists it/ },
+  { name: 'download a release whose stored manifest is truncated', args: ['download', 'v1.0.0', ...SPEC], exit: 1, setup: damageStored('1.0.0', truncateHalf), message: /v1\.0\.0\/(?:[^/ ]+\/)?image-manifest\.json: not valid JSON/ },
+  { name: 'download a release whose stored manifest lacks its sha256', args: ['download', 'v1.0.0', ...SPEC], exit: 1, setup: damageStored('1.0.0', (path) => editJson(path, without('checksum_sha256'))), message: /image-manifest\.json: .*checksum_sha256/ },
+  { name: 'download a release whose stored manifest disagrees with the index', args: ['download', 'v1.0.0', ...SPEC], exit: 1, setup: damageStored('1.0.0', (path) => editJson(path, (m) => ({ ...m, size_bytes: 1 }))), message: /disagrees with the release index/ },
+  { name: 'diff with a stored manifest of wrong types', args: ['diff', 'v1.0.0', 'v1.0.1', ...SPEC], exit: 1, setup: damageStored('1.0.1', (path) => editJson(path, (m) => ({ ...m, frameworks: ['torch'] }))), message: /v1\.0\.1\/(?:[^/ ]+\/)?image-manifest\.json: frameworks: / },
+  { name: 'rollback --to a release whose stored manifest is missing', args: ['rollback', '--to', 'v1.0.0', ...SPEC], exit: 1, setup: damageStored('1.0.0', (path) => (dir) => rm(join(dir, path))), message: /missing from the store although the release index lists it/ },
   // --- a corrupted release index ---
   { name: 'list with a truncated release index', args: ['list', ...SPEC], exit: 1, setup: truncateHalf(INDEX), message: /releases\.json: not valid JSON/ },
   { name: 'list with a release index that is not an object', args: ['list', ...SPEC], exit: 1, setup: writeText(INDEX, '[]'), message: /releases\.json/ },
