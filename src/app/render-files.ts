@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { defaultRenderDir } from '../adapters/workspace/project-layout.js';
+import { whyNotWritableDirectory } from '../adapters/fs/probe-directory.js';
 import { replaceDirectory } from '../adapters/fs/write-files.js';
+import { FileAccessError } from '../errors/index.js';
 import { readToolVersion } from '../adapters/tools/tool-versions.js';
 import type { RenderedFile } from '../core/render/render-image.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
@@ -22,6 +24,9 @@ export async function renderSpecFiles(options: { specArg?: string; outArg?: stri
     : await detectPackerTarget();
   const files = await renderSpec(spec.spec, packerTarget.version);
   const outDir = options.outArg === undefined ? defaultRenderDir(options.cwd, spec.spec.name) : resolve(options.cwd, options.outArg);
+  // A file or a link loop where the directory should be, or a read-only filesystem: said as such, not as a failed temporary path.
+  const unwritable = await whyNotWritableDirectory(outDir);
+  if (unwritable !== undefined) throw new FileAccessError(`render: ${unwritable}; choose another --out directory`);
   await replaceDirectory(outDir, files);
   return { spec, outDir, files, packerTarget };
 }

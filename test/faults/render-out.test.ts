@@ -55,3 +55,20 @@ describe('render --out over an earlier render', () => {
     expect(await readFile(join(out, 'base/base.pkr.hcl'), 'utf8')).toBe(hcl);
   });
 });
+
+describe('render --out where no directory can be', () => {
+  it.each([
+    ['a file', async () => writeFile(join(work.dir, 'afile'), 'mine').then(() => 'afile'), /^error: render: .*\/afile is not a directory; choose another --out directory$/],
+    ['below a file', async () => writeFile(join(work.dir, 'afile'), 'mine').then(() => 'afile/out'), /^error: render: .*\/afile is a file, so .*\/afile\/out cannot be made below it; choose another --out directory$/],
+    ['in a link loop', async () => symlink('loop', join(work.dir, 'loop')).then(() => 'loop/out'), /^error: render: .*\/loop\/out: too many levels of symbolic links \(ELOOP\); choose another --out directory$/],
+  ])('%s: one line naming it, exit 1, nothing written', async (_what, make, line) => {
+    const out = await make();
+    const before = await listTree(work.dir);
+
+    const result = await runCli([...RENDER.slice(0, 3), '--out', out, '--packer-version', '1.6.6'], work.dir);
+
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(line)]);
+    expect(await listTree(work.dir)).toEqual(before);
+  });
+});
