@@ -23,6 +23,8 @@ if (!isRoot && process.env.CI) throw new Error('the real build test needs root i
 describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Packer and QEMU (TCG)${missing.length > 0 ? ` — skipped: ${missing.join(', ')} missing` : ''}`, () => {
   let work: { dir: string; cleanup: () => Promise<void> };
   let key: string;
+  // An explicit key for the verification login; make demo's own path (local-dev's verify_login user and the cache's
+  // key) runs in test/real-gpu-build.test.ts, and the users role's line for it is authorised here as well.
   const command = () => ['build', 'v0.1.0', '--spec', 'box.yaml', '--until-layer', 'base', '--accel', 'tcg', '--verify-user', 'dev', '--verify-key', key];
 
   beforeAll(async () => {
@@ -53,7 +55,7 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     expect(info['backing-filename']).toBeUndefined();
     expect(readFileSync(join(versionDir, 'SHA256SUMS'), 'utf8')).toBe(`${manifest.checksum_sha256}  local-dev-v0.1.0.qcow2\n`);
     expect(result.all).toContain('not GPU-validated');
-  }, 1_200_000);
+  }, 1_800_000);
 
   it('runs the same command again as a no-op in seconds, with no Packer run', async () => {
     const buildsBefore = await readdir(join(work.dir, '.imagebuild/cache/builds'));
