@@ -99,7 +99,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
       // When the index is written, everything it points at must already be complete.
       if (call === `putJson ${key('releases.json')}`) {
         const uploaded = (await store.list(key('v1.0.0/'))).map((o) => o.key.split('/').at(-1));
-        expect(uploaded.sort()).toEqual(['SHA256SUMS', `${DEMO_NAME}-v1.0.0.qcow2`, 'image-manifest.json', 'spec.json'].sort());
+        expect(uploaded.sort()).toEqual(['SHA256SUMS', `${DEMO_NAME}-v1.0.0.qcow2`, 'image-manifest.json', 'provenance.intoto.json', 'sbom.cdx.json', 'spec.json'].sort());
       }
     });
     const progress: number[] = [];
@@ -113,6 +113,8 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
       `putFile ${dir}/${DEMO_NAME}-v1.0.0.qcow2`,
       `putFile ${dir}/SHA256SUMS`,
       `putJson ${dir}/spec.json`,
+      `putFile ${dir}/sbom.cdx.json`,
+      `putFile ${dir}/provenance.intoto.json`,
       `putJson ${dir}/image-manifest.json`,
       `putJson ${key('releases.json')}`,
     ]);
@@ -304,7 +306,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
     expect(dryRun.store?.removed.map((r) => r.version)).toEqual(['1.0.0']);
     expect(dryRun.store?.kept.map((r) => r.version)).toEqual(['1.2.0', '1.1.1', '1.1.0', '1.0.1']);
     expect(dryRun.local.removed.map((r) => r.version)).toEqual(['1.0.0']);
-    expect(storedBefore.length).toBe(4);
+    expect(storedBefore.length).toBe(6);
     expect(applied.exitCode).toBe(0);
     expect(applied.stdout).toMatch(/removed v1\.0\.0 .*older than the newest 3/);
     expect(applied.stdout).toMatch(/keep {3}v1\.0\.1 {2}\(current \(never pruned\)\)/);

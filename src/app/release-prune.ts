@@ -2,7 +2,7 @@ import { apparentBytes } from '../adapters/fs/disk-usage.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
 import { listLocalReleases, readLocalCurrent, removeLocalRelease } from '../adapters/workspace/local-releases.js';
 import { releaseLayout } from '../adapters/workspace/release-layout.js';
-import { findRelease, publishIdTime, recordKeys, releaseIndexKey, releaseVersionPrefix, removeReleases, type ReleaseIndex } from '../core/release/release-index.js';
+import { findRelease, publishIdTime, releaseIndexKey, releaseOwnsKey, releaseVersionPrefix, removeReleases, type ReleaseIndex } from '../core/release/release-index.js';
 import { ReleaseIndexMissingError } from '../errors/index.js';
 import { selectReleasesToPrune } from '../core/release/retention.js';
 import { isReleaseVersion } from '../core/version/release-version.js';
@@ -129,11 +129,11 @@ const UNFINISHED_GRACE_MS = 24 * 60 * 60 * 1000;
  * ago (its publish id says when) may still be uploading and is kept.
  */
 function unfinishedPublishes(index: ReleaseIndex, name: string, keys: readonly string[], now: Date): { version: string; why: string; keys: string[]; remove: boolean }[] {
-  const owned = new Set(index.releases.flatMap(recordKeys));
+  const owned = (key: string) => index.releases.some((r) => releaseOwnsKey(r, key));
   const groups = new Map<string, { version: string; started: string | undefined; keys: string[] }>();
   for (const key of keys) {
     // A key imagebuild could not have written (odd characters) is not ours to delete, nor to print.
-    if (owned.has(key) || !isStoreKey(key)) continue;
+    if (owned(key) || !isStoreKey(key)) continue;
     const [, version, segment] = /^[^/]+\/v([^/]+)\/(?:([^/]+)\/)?/.exec(key) ?? [];
     // Only what a publish writes: <name>/v<release version>/…; anything else in the store is not ours to delete.
     if (version === undefined || !isReleaseVersion(version) || !key.startsWith(releaseVersionPrefix(name, version))) continue;

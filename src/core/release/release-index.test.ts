@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VersionExistsError } from '../../errors/index.js';
 import { ReleaseIndexInvalidError, ReleaseNotFoundError, ReleaseRefusedError } from '../../errors/index.js';
-import { addRelease, emptyReleaseIndex, latestRelease, parseReleaseIndex, previousRelease, publishIdOf, publishIdTime, releaseKeys, removeReleases, resolveRelease, setCurrent, type ReleaseRecord } from './release-index.js';
+import { addRelease, emptyReleaseIndex, latestRelease, parseReleaseIndex, previousRelease, publishIdOf, publishIdTime, releaseKeys, releaseOwnsKey, removeReleases, resolveRelease, setCurrent, type ReleaseRecord } from './release-index.js';
 
 function record(version: string): ReleaseRecord {
   return {
@@ -89,5 +89,16 @@ describe('release index', () => {
     expect(updated.releases.filter((r) => r.signature === 'sigstore-bundle' && r.bump.rules === 'v2').map((r) => r.version)).toEqual(['1.0.0', '1.0.1', '1.1.0']);
     expect(() => parseReleaseIndex({ ...stored, releases: [{ ...stored.releases[0], size_bytes: '10' }] }, 'store/x.json')).toThrow(ReleaseIndexInvalidError);
     expect(() => parseReleaseIndex({ ...stored, format: 2 }, 'store/x.json')).toThrow(/unsupported release index format/);
+  });
+
+  it('owns what its record names and the files beside its manifest, not another publish of the version', () => {
+    const id = '20261205T103614Z-1a2b3c4d';
+    const published = { ...record('1.1.0'), manifest_key: `box/v1.1.0/${id}/image-manifest.json`, artifact_key: `box/v1.1.0/${id}/box-v1.1.0.qcow2`, sums_key: `box/v1.1.0/${id}/SHA256SUMS` };
+
+    expect(releaseOwnsKey(published, `box/v1.1.0/${id}/sbom.cdx.json`)).toBe(true);
+    expect(releaseOwnsKey(published, `box/v1.1.0/${id}/box-v1.1.0.qcow2`)).toBe(true);
+    expect(releaseOwnsKey(published, 'box/v1.1.0/20261205T090000Z-00000000/box-v1.1.0.qcow2')).toBe(false);
+    expect(releaseOwnsKey(record('1.0.0'), 'box/v1.0.0/SHA256SUMS')).toBe(true);
+    expect(releaseOwnsKey(record('1.0.0'), `box/v1.0.0/${id}/image-manifest.json`)).toBe(false);
   });
 });

@@ -136,9 +136,15 @@ export function publishIdTime(segment: string): string | undefined {
   return stamp === undefined ? undefined : `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13)}`;
 }
 
-/** The keys a listed release owns in the store: what prune deletes with it, and what no other publish may leave behind. */
-export function recordKeys(record: ReleaseRecord): string[] {
-  return [record.artifact_key, record.manifest_key, record.sums_key, ...(record.spec_key === null ? [] : [record.spec_key])];
+/**
+ * Whether a listed release owns `key`: the objects its record names, and every file beside its
+ * manifest (the SBOM, the provenance statement: one publish wrote that directory). Anything else
+ * under <name>/v<version>/ was left by another publish.
+ */
+export function releaseOwnsKey(record: ReleaseRecord, key: string): boolean {
+  const named = [record.artifact_key, record.manifest_key, record.sums_key, record.spec_key];
+  const dir = record.manifest_key.slice(0, record.manifest_key.lastIndexOf('/') + 1);
+  return named.includes(key) || (key.startsWith(dir) && !key.slice(dir.length).includes('/'));
 }
 
 /** An index with no releases yet. */
