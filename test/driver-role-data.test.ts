@@ -87,6 +87,8 @@ describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-pla
       'proprietary',
       mutateManifest(DEMO_SPEC_PATH, [
         [['hardware', 'gpu', 'model'], 'rtx-4090'],
+        // The demo box's memory gate is the RTX 5090's; a 4090 has 24 GiB.
+        [['layers', 'driver', 'gate', 'min_memory_mib'], 24000],
         [['layers', 'driver', 'kernel_module'], 'proprietary'],
       ]),
     );

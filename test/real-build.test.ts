@@ -53,7 +53,15 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     expect(manifest.verify).toMatchObject({ status: 'passed', booted: true, build_account_refused: true, checked_as: 'dev', sha256_unchanged: true });
     expect(manifest.verify?.gate.status).toBe('passed');
     expect(info['backing-filename']).toBeUndefined();
-    expect(readFileSync(join(versionDir, 'SHA256SUMS'), 'utf8')).toBe(`${manifest.checksum_sha256}  local-dev-v0.1.0.qcow2\n`);
+    // The image, its SBOM and its provenance statement, each with the digest the manifest records.
+    expect(readFileSync(join(versionDir, 'SHA256SUMS'), 'utf8').split('\n').filter(Boolean).sort()).toEqual(
+      [
+        `${manifest.checksum_sha256}  local-dev-v0.1.0.qcow2`,
+        `${manifest.sbom?.sha256}  ${manifest.sbom?.file}`,
+        `${manifest.provenance?.sha256}  ${manifest.provenance?.file}`,
+      ].sort(),
+    );
+    expect(execFileSync('sha256sum', ['--check', '--quiet', 'SHA256SUMS'], { cwd: versionDir, encoding: 'utf8' })).toBe('');
     expect(result.all).toContain('not GPU-validated');
   }, 1_800_000);
 
