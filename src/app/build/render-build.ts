@@ -1,5 +1,5 @@
-import { join } from 'node:path';
-import { copyTree, ensureDirectory } from '../../adapters/fs/directories.js';
+import { join, relative } from 'node:path';
+import { ensureDirectory } from '../../adapters/fs/directories.js';
 import { readTree } from '../../adapters/fs/read-files.js';
 import { RENDER_MARKER, replaceDirectory } from '../../adapters/fs/write-files.js';
 import { qemuImgShimDir } from '../../adapters/qemu-img/qemu-img-shim.js';
@@ -26,7 +26,9 @@ export async function prepareBuildDirectory(run: BuildRun, renderedDir: string |
       );
     }
   }
-  await replaceDirectory(run.dir.rendered, files);
-  if (run.spec.os.source.kind === 'iso') await copyTree(run.buildKey.publicKeyFile, join(run.dir.renderedOf('base'), 'http', 'build-key.pub'));
+  // The installer fetches the build key from the base unit's HTTP directory; written with the rendered files, so the
+  // render marker lists it and a second run in the same build directory replaces it like the rest.
+  const buildKeyFile = run.spec.os.source.kind === 'iso' ? [{ path: join(relative(run.dir.rendered, run.dir.renderedOf('base')), 'http', 'build-key.pub'), content: `${run.buildKey.publicKey}\n` }] : [];
+  await replaceDirectory(run.dir.rendered, [...files, ...buildKeyFile]);
   return { shimDir };
 }
