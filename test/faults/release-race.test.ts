@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { publishRelease } from '../../src/app/release-publish.js';
 import { pruneReleases } from '../../src/app/release-prune.js';
 import { readReleaseIndex } from '../../src/app/release-store.js';
@@ -11,7 +11,7 @@ import type { ArtifactStore } from '../../src/adapters/store/types.js';
 import type { StoreSpec } from '../../src/core/spec/schema.js';
 import { StoreAccessError, VersionExistsError } from '../../src/errors/index.js';
 import { writeLocalRelease, writeReleaseProject } from '../helpers/local-release.js';
-import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
+import { useS3Server } from '../helpers/use-s3-server.js';
 import { DEMO_NAME } from '../helpers/spec-builders.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 
@@ -20,16 +20,7 @@ import { useTempDir } from '../helpers/temp-dir.js';
 // them, whatever conditional headers the server ignores. s3rver ignores If-None-Match and If-Match
 // altogether, as RGW does on CompleteMultipartUpload; the filesystem store honours both.
 
-let s3: TestS3Server;
-const savedEnv = { ...process.env };
-beforeAll(async () => {
-  s3 = await startS3Server();
-  Object.assign(process.env, s3.credentialsEnv);
-});
-afterAll(async () => {
-  process.env = savedEnv;
-  await s3.close();
-});
+const s3 = useS3Server();
 
 const INDEX = `${DEMO_NAME}/releases.json`;
 
