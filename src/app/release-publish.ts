@@ -9,11 +9,11 @@ import { serializeManifest, type ImageManifest } from '../core/manifest/image-ma
 import { printableText } from '../core/printable-text.js';
 import { checkVersionBump, classifyManifestChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
 import { ChecksumMismatchError, ReleaseNotFoundError, ReleaseRefusedError } from '../errors/index.js';
-import { addRelease, becomesCurrent, findRelease, isPrerelease, previousRelease, publishIdOf, releaseKeys, releaseVersionPrefix, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
+import { addRelease, becomesCurrent, emptyReleaseIndex, findRelease, isPrerelease, previousRelease, publishIdOf, releaseIndexKey, releaseKeys, releaseVersionPrefix, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
 import { specHashOf, specIdentity, specIdentityText } from '../core/spec/spec-hash.js';
 import { applyHostProfile } from '../core/spec/host-profile.js';
 import type { ImageSpec } from '../core/spec/schema.js';
-import { FileAccessError, firstLine, ReleaseIndexMissingError, StoreAccessError, VersionExistsError } from '../errors/index.js';
+import { FileAccessError, firstLine, ReleaseIndexMissingError, StoreAccessError, StoreConflictError, VersionExistsError } from '../errors/index.js';
 import {
   createProgressReporter,
   currentActor,
@@ -105,6 +105,10 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     const notices: string[] = [];
     const { index, etag: indexEtag } = await readReleaseIndex(store, spec.name);
     refuseListed(store, index, options.version);
+    // The first publish of an image creates its (empty) index before it uploads anything, with a
+    // conditional put: of two first publishes racing, one creates it and both then update it like any
+    // later publish. An index missing at the final write therefore means it was lost, never "in flight".
+    if (indexEtag === undefined) await createEmptyIndex(store, spec.name);
 
     const canonicalSpec = canonicalSpecOf(spec, local.spec_hash);
     if (canonicalSpec === undefined) {
@@ -176,14 +180,14 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         gpu_validated: manifest.gpu_validated,
         bump: { from: bump.from, actual: bump.actual, required: bump.required, override: bump.override },
       };
+      const change = (fresh: ReleaseIndex) => {
+        refuseListed(store, fresh, options.version, ' meanwhile');
+        const added = addRelease(fresh, record);
+        if (options.makeCurrent === true) return setCurrent(added, options.version, stamp, 'publish --make-current');
+        return becomesCurrent(options.version, fresh.current?.version ?? null) ? setCurrent(added, options.version, stamp, 'publish') : added;
+      };
       try {
-        const change = (fresh: ReleaseIndex) => {
-          refuseListed(store, fresh, options.version, ' meanwhile');
-          const added = addRelease(fresh, record);
-          if (options.makeCurrent === true) return setCurrent(added, options.version, stamp, 'publish --make-current');
-          return becomesCurrent(options.version, fresh.current?.version ?? null) ? setCurrent(added, options.version, stamp, 'publish') : added;
-        };
-        await withFirstPublishRace(indexEtag === undefined, options.signal, () => updateReleaseIndex(store, spec.name, { ownKeys: written }, change));
+        await updateReleaseIndex(store, spec.name, { ownKeys: written }, change);
       } catch (error) {
         const outcome = await indexOutcomeAfter(store, spec.name, record, written, error);
         if (outcome.keep) written.length = 0;
@@ -192,15 +196,36 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       }
       // Listed: from here on these objects are a release's (a failed read below must not delete them).
       const ours = written.splice(0);
-      // A server that ignores If-Match lets a second publisher's index write replace ours: read it back.
-      const { index: after } = await readReleaseIndex(store, spec.name).catch((error: unknown) => {
-        throw new StoreAccessError(`v${options.version} was listed, but the release index could not be read back (${firstLine(error)}); its objects are kept — run imagebuild list to check it`, { cause: error });
-      });
+      // A server that ignores If-Match lets a concurrent index write (another publish, a rollback) replace
+      // ours: read it back, and list this publish again while it is missing (a few times).
+      const readBack = async () =>
+        (
+          await readReleaseIndex(store, spec.name).catch((error: unknown) => {
+            throw new StoreAccessError(`v${options.version} was listed, but the release index could not be read back (${firstLine(error)}); its objects are kept — run imagebuild list to check it`, { cause: error });
+          })
+        ).index;
+      let after = await readBack();
+      for (let again = 0; again < 3 && findRelease(after, options.version) === undefined; again++) {
+        try {
+          await updateReleaseIndex(store, spec.name, { ownKeys: ours }, change);
+        } catch (error) {
+          if (error instanceof VersionExistsError) await store.delete(ours).catch(() => undefined);
+          throw error;
+        }
+        notices.push(`a concurrent index write replaced this publish's (the store ignores If-Match); v${options.version} was listed again`);
+        after = await readBack();
+      }
       const listed = findRelease(after, options.version);
-      if (listed?.manifest_key !== record.manifest_key) {
+      if (listed === undefined) {
+        await store.delete(ours).catch(() => undefined);
+        throw new StoreAccessError(
+          `v${options.version} was listed, but concurrent index writes replaced the listing 4 times (the store ignores If-Match); this publish's objects were deleted — run the same publish again when the store is quiet`,
+        );
+      }
+      if (listed.manifest_key !== record.manifest_key) {
         await store.delete(ours).catch(() => undefined);
         throw new VersionExistsError(
-          `v${options.version} was published meanwhile${listed ? ` by ${listed.published_by} (${listed.published_at})` : ''} and the store did not refuse this publish's index write; this publish's objects were deleted — versions are immutable: publish a new version`,
+          `v${options.version} was published meanwhile by ${listed.published_by} (${listed.published_at}) and the store did not refuse this publish's index write; this publish's objects were deleted — versions are immutable: publish a new version`,
         );
       }
       const madeCurrent = after.current?.version === options.version;
@@ -234,24 +259,13 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   }
 }
 
-// How long the first publish of an image waits for another first publish, seen mid-flight, to create the index.
-const FIRST_PUBLISH_WAITS_MS = [1000, 2000, 4000, 8000];
-
-/**
- * Runs an index update; when this publish found no index and, at its write, another publish's
- * manifest is there but still no index, that publish is creating it right now: wait for it a few
- * seconds, then update the index it wrote (or be refused by it) instead of failing as for a lost index.
- */
-async function withFirstPublishRace<T>(first: boolean, signal: AbortSignal | undefined, update: () => Promise<T>): Promise<T> {
-  for (const wait of first ? FIRST_PUBLISH_WAITS_MS : []) {
-    try {
-      return await update();
-    } catch (error) {
-      if (!(error instanceof ReleaseIndexMissingError) || signal?.aborted) throw error;
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
+/** Writes an empty release index unless one exists (a racing first publish may have written it: that one stands). */
+async function createEmptyIndex(store: ArtifactStore, name: string): Promise<void> {
+  try {
+    await store.putJson(releaseIndexKey(name), emptyReleaseIndex(name), { ifAbsent: true });
+  } catch (error) {
+    if (!(error instanceof StoreConflictError)) throw error;
   }
-  return update();
 }
 
 /**

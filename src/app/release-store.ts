@@ -74,7 +74,7 @@ export async function openSpecStoreIfConfigured(context: ReleaseSpecContext, cwd
 /**
  * The release index of an image in a store, with the etag its next write is conditional on
  * (undefined: no index yet). No index is an empty one only while the store holds no release of the
- * image (no manifest under <name>/v…: the first publish creates the index); with releases there, a
+ * image (no manifest under <name>/v…: the first publish creates the index before it uploads); with releases there, a
  * missing index is ReleaseIndexMissingError, and an unreadable one ReleaseIndexInvalidError — never
  * "no releases", which would let prune delete them and publish list only the new one.
  */
@@ -86,7 +86,7 @@ export async function readReleaseIndex(store: ArtifactStore, name: string, optio
     const manifests = storedManifestVersions((await store.list(releaseObjectsPrefix(name))).filter((o) => !own.has(o.key) && isStoreKey(o.key)));
     if (manifests.length > 0) {
       throw new ReleaseIndexMissingError(
-        `${store.describe(key)} is missing, but the store holds ${manifests.length === 1 ? 'a release' : `${manifests.length} releases`} of ${name} (${manifests.slice(0, 5).map((v) => `v${v}`).join(', ')}${manifests.length > 5 ? ', …' : ''}); rebuild the index from their manifests with imagebuild reindex --yes (unless a first publish is creating it right now: then run this again in a minute)`,
+        `${store.describe(key)} is missing, but the store holds ${manifests.length === 1 ? 'a release' : `${manifests.length} releases`} of ${name} (${manifests.slice(0, 5).map((v) => `v${v}`).join(', ')}${manifests.length > 5 ? ', …' : ''}); rebuild the index from their manifests with imagebuild reindex --yes`,
       );
     }
     return { index: emptyReleaseIndex(name), etag: undefined };

@@ -8,6 +8,7 @@ import { pruneReleases } from '../../src/app/release-prune.js';
 import { readReleaseIndex } from '../../src/app/release-store.js';
 import { openStore } from '../../src/adapters/store/open-store.js';
 import type { ArtifactStore } from '../../src/adapters/store/types.js';
+import type { ReleaseIndex } from '../../src/core/release/release-index.js';
 import type { StoreSpec } from '../../src/core/spec/schema.js';
 import { StoreAccessError, VersionExistsError } from '../../src/errors/index.js';
 import { writeLocalRelease, writeReleaseProject } from '../helpers/local-release.js';
@@ -23,6 +24,11 @@ import { useTempDir } from '../helpers/temp-dir.js';
 const s3 = useS3Server();
 
 const INDEX = `${DEMO_NAME}/releases.json`;
+
+/** An index write that lists a release (not the empty index a first publish creates before it uploads). */
+function listsReleases(key: string, value: unknown): boolean {
+  return key === INDEX && (value as ReleaseIndex).releases.length > 0;
+}
 
 describe.each(['s3', 'filesystem'] as const)('publish faults in a %s store', (kind) => {
   const temp = useTempDir(`imagebuild-release-race-${kind}-`);
@@ -82,7 +88,7 @@ describe.each(['s3', 'filesystem'] as const)('publish faults in a %s store', (ki
       ...store,
       putJson: async (key, value, options) => {
         await store.putJson(key, value, options);
-        if (key === INDEX) throw new StoreAccessError(`${store.describe(key)}: PUT failed: socket hang up`);
+        if (listsReleases(key, value)) throw new StoreAccessError(`${store.describe(key)}: PUT failed: socket hang up`);
       },
       close: () => {},
     };
@@ -108,7 +114,7 @@ describe.each(['s3', 'filesystem'] as const)('publish faults in a %s store', (ki
       ...store,
       putJson: async (key, value, options) => {
         await store.putJson(key, value, options);
-        if (key === INDEX) listed = true;
+        if (listsReleases(key, value)) listed = true;
       },
       getJson: async (key) => {
         if (key === INDEX && listed) throw new StoreAccessError(`${store.describe(key)}: GET failed: connection reset`);
@@ -186,60 +192,47 @@ describe.each(['s3', 'filesystem'] as const)('publish faults in a %s store', (ki
     }
   });
 
-  it('two first publishes of different versions at once: the one that finds the other’s manifest but no index waits for it, and both are listed', async () => {
+  it('two first publishes of different versions at once: both find no index, one creates it, and both are listed', async () => {
     const { store, roots } = await projects('a', 'b');
     await writeLocalRelease(roots.a!.outputRoot, '1.0.0');
     await writeLocalRelease(roots.b!.outputRoot, '1.0.1');
-    // B starts first (no index, no release: a first publish), then A uploads everything; B's index
-    // update then finds A's manifest and no index yet — A writes it only once B has seen that.
-    const signal = () => {
-      let resolve: () => void = () => {};
-      const promise = new Promise<void>((r) => (resolve = r));
-      return { promise, resolve };
-    };
-    const bAtUpload = signal();
-    const aManifest = signal();
-    const bSawNoIndex = signal();
-    let bManifestWritten = false;
-    const a: ArtifactStore = {
-      ...store,
-      putJson: async (key, value, options) => {
-        if (key === INDEX) await bSawNoIndex.promise;
-        await store.putJson(key, value, options);
-        if (key.endsWith('/image-manifest.json')) aManifest.resolve();
-      },
-      close: () => {},
-    };
-    const b: ArtifactStore = {
-      ...store,
-      putFile: async (key, path, options) => {
-        if (key.endsWith('.qcow2')) {
-          bAtUpload.resolve();
-          await aManifest.promise;
-        }
-        return store.putFile(key, path, options);
-      },
-      putJson: async (key, value, options) => {
-        await store.putJson(key, value, options);
-        if (key.endsWith('/image-manifest.json')) bManifestWritten = true;
-      },
-      list: async (prefix) => {
-        const objects = await store.list(prefix);
-        if (bManifestWritten) bSawNoIndex.resolve();
-        return objects;
-      },
-      close: () => {},
+    // Neither goes on past its first read of the index until both have read it: both are first publishes.
+    let readers = 0;
+    let bothRead: () => void = () => {};
+    const bothReadIndex = new Promise<void>((resolve) => (bothRead = resolve));
+    const indexCreates: string[] = [];
+    const runner = (name: string): ArtifactStore => {
+      let firstRead = true;
+      return {
+        ...store,
+        getJson: async (key) => {
+          const stored = await store.getJson(key);
+          if (key === INDEX && firstRead) {
+            firstRead = false;
+            expect(stored).toBeUndefined();
+            if (++readers === 2) bothRead();
+            await bothReadIndex;
+          }
+          return stored;
+        },
+        putJson: async (key, value, options) => {
+          if (key === INDEX && options?.ifAbsent === true) indexCreates.push(name);
+          return store.putJson(key, value, options);
+        },
+        close: () => {},
+      };
     };
 
-    const second = publishRelease({ specArg: 'box.yaml', cwd: roots.b!.cwd, version: '1.0.1', store: b });
-    await bAtUpload.promise;
-    const first = await publishRelease({ specArg: 'box.yaml', cwd: roots.a!.cwd, version: '1.0.0', store: a });
-    const later = await second;
+    const [first, later] = await Promise.all([
+      publishRelease({ specArg: 'box.yaml', cwd: roots.a!.cwd, version: '1.0.0', store: runner('a') }),
+      publishRelease({ specArg: 'box.yaml', cwd: roots.b!.cwd, version: '1.0.1', store: runner('b') }),
+    ]);
 
     try {
       const { index } = await readReleaseIndex(store, DEMO_NAME);
-      expect(first.current).toBe(true);
+      expect(indexCreates.sort()).toEqual(['a', 'b']);
       expect(later.current).toBe(true);
+      expect(first.version).toBe('1.0.0');
       expect(index.releases.map((r) => r.version)).toEqual(['1.0.0', '1.0.1']);
       expect(index.current?.version).toBe('1.0.1');
     } finally {

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listTree, useTempDir } from '../../../test/helpers/temp-dir.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, acquireShortLock } from './lock.js';
 import { LockHeldError } from '../../errors/index.js';
 
 const work = useTempDir();
@@ -31,6 +31,19 @@ describe('acquireLock', () => {
     await expect(second).rejects.toBeInstanceOf(LockHeldError);
     await expect(acquireLock(path, 'x', () => true)).rejects.toThrow(`held by pid ${process.pid} on ${hostname()} (imagebuild build v1.0.0)`);
     await first.release();
+  });
+
+  it('a short lock waits for a live holder to let go, and refuses (naming it) once its wait is over', async () => {
+    const path = join(work.dir, 'lock');
+    const first = await acquireLock(path, 'imagebuild: update releases.json');
+    setTimeout(() => void first.release(), 150);
+
+    const second = await acquireShortLock(path, 'imagebuild: update releases.json', 5_000, () => true);
+
+    expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid);
+    await expect(acquireShortLock(path, 'x', 100, () => true)).rejects.toThrow(`held by pid ${process.pid} on ${hostname()} (imagebuild: update releases.json)`);
+    await second.release();
+    expect(existsSync(path)).toBe(false);
   });
 
   it('takes over a lock whose process is dead, and reports whose it was', async () => {

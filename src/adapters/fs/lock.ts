@@ -110,3 +110,19 @@ export async function acquireLock(path: string, command: string, isAlive: (pid: 
     },
   };
 }
+
+/**
+ * acquireLock for a lock held only for milliseconds (a release index's read-compare-write): while a
+ * live process holds it, tries again with growing pauses up to `waitMs`, then refuses with LockHeldError.
+ */
+export async function acquireShortLock(path: string, command: string, waitMs = 10_000, isAlive: (pid: number) => boolean = processAlive): Promise<HeldLock> {
+  const deadline = Date.now() + waitMs;
+  for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+    try {
+      return await acquireLock(path, command, isAlive);
+    } catch (error) {
+      if (!(error instanceof LockHeldError) || Date.now() + pause > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+}

@@ -4,7 +4,7 @@ import { copyFile, link, mkdir, readdir, readFile, rename, rm, rmdir, stat, writ
 import { basename, dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { acquireLock } from '../../fs/lock.js';
+import { acquireShortLock } from '../../fs/lock.js';
 import { ImagebuildError, InterruptedError, StoreAccessError, StoreConflictError } from '../../../errors/index.js';
 import { assertStoreKey } from '../keys.js';
 import { createMeteredStream } from '../../fs/metered-stream.js';
@@ -83,7 +83,7 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
       }
       const target = pathOf(key);
       await mkdir(dirname(target), { recursive: true });
-      const lock = await acquireLock(`${target}.lock`, `imagebuild: update ${key}`);
+      const lock = await acquireShortLock(`${target}.lock`, `imagebuild: update ${key}`);
       try {
         const current = await store.getJson(key);
         if (current?.etag !== options.ifMatch) throw new StoreConflictError(key, `${target} changed since it was read (another publish, prune or rollback?); run the command again`);
