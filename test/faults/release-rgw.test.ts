@@ -45,8 +45,7 @@ describe.skipIf(!hasRgw)('two runners publishing one version at once against a R
       images[runner] = (await writeLocalRelease(outputRoot, '1.0.0', { size: 20 * MIB })).manifest.checksum_sha256;
     }
 
-    // An index exists already (an earlier release): two simultaneous *first* publishes to an empty store can both
-    // wait for the other's index and refuse (docs/known-issues.md); this race is about whose objects get listed.
+    // An index exists already (an earlier release): this race is about whose objects get listed.
     await mkdir(join(work.dir, 'first'));
     await writeLocalRelease((await writeReleaseProject(join(work.dir, 'first'), storeSpec)).outputRoot, '0.9.0', { size: MIB });
     const first = await startReleaseCli(['publish', 'v0.9.0', '--spec', 'box.yaml'], join(work.dir, 'first'), rgw.credentialsEnv);
@@ -72,6 +71,30 @@ describe.skipIf(!hasRgw)('two runners publishing one version at once against a R
       expect(sums).toBe(`${record.sha256}  ${DEMO_NAME}-v1.0.0.qcow2\n`);
       const dir = record.manifest_key.replace(/image-manifest\.json$/, '');
       expect((await store.list(`${DEMO_NAME}/v1.0.0/`)).map((o) => o.key).filter((k) => !k.startsWith(dir))).toEqual([]);
+    } finally {
+      store.close();
+    }
+  }, 240_000);
+
+  it('two first publishes of different versions into an empty store: one creates the index, both are listed', async () => {
+    const storeSpec = rgw.storeSpec('first-race');
+    for (const [runner, version] of [['c', '1.0.0'], ['d', '1.1.0']] as const) {
+      const cwd = join(work.dir, runner);
+      await mkdir(cwd);
+      await writeLocalRelease((await writeReleaseProject(cwd, storeSpec)).outputRoot, version, { size: 8 * MIB });
+    }
+
+    const results = await Promise.all([
+      startReleaseCli(['publish', 'v1.0.0', '--spec', 'box.yaml'], join(work.dir, 'c'), rgw.credentialsEnv),
+      startReleaseCli(['publish', 'v1.1.0', '--spec', 'box.yaml'], join(work.dir, 'd'), rgw.credentialsEnv),
+    ]);
+
+    expect(results.map((r) => r.exitCode), results.map((r) => r.stderr).join('\n')).toEqual([0, 0]);
+    const store = await openStore(storeSpec, { cwd: work.dir });
+    try {
+      const { index } = await readReleaseIndex(store, DEMO_NAME);
+      expect(index.releases.map((r) => r.version)).toEqual(['1.0.0', '1.1.0']);
+      expect(index.current?.version).toBe('1.1.0');
     } finally {
       store.close();
     }
