@@ -5,3 +5,4 @@ export { SpecInvalidError, UsageError, VersionExistsError } from './input-errors
 export { GateFailedError, GateReportInvalidError, InterruptedError, PreflightError, ToolFailedError, VerifyFailedError } from './build-errors.js';
 export { BumpMismatchError, ChecksumMismatchError, DownloadDestinationUnsafeError, ManifestInvalidError, ReleaseIndexInvalidError, ReleaseIndexMissingError, ReleaseInconsistentError, ReleaseNotFoundError, ReleaseRefusedError } from './release-errors.js';
 export { FileAccessError, HostKeyError, LockHeldError, StoreAccessError, StoreConflictError, StoreNotConfiguredError, StoreSettingsInvalidError, type LockOwner } from './access-errors.js';
+export { AllowedSignersInvalidError, SignatureInvalidError, SigningKeyInvalidError, type SignatureProblem } from './signature-errors.js';
