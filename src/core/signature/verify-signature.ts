@@ -2,8 +2,8 @@ import { shellQuote } from '../remote/remote-command.js';
 import { checkAllowedSigner, checkNotRevoked, type AllowedSigners, type RevokedKeys } from './allowed-signers.js';
 import { parseSshSignature, verifySshSignature } from './sshsig.js';
 
-/** What verifySignature checks: the signed bytes, the armored signature, who may sign, and when. */
-export type VerifySignatureInput = {
+/** What checkSignature checks: the signed bytes, the armored signature, who may sign, and when. */
+export type CheckSignatureInput = {
   readonly message: Uint8Array;
   /** The armored signature (`<file>.sig`). */
   readonly signature: string | Buffer;
@@ -32,7 +32,7 @@ export type VerifiedSignature = {
  * namespace, bytes), then the revoked keys, then allowed_signers (principal, namespaces=, valid-after,
  * valid-before). Throws SignatureInvalidError whose `reason` and message say which check refused it.
  */
-export function verifySignature(input: VerifySignatureInput): VerifiedSignature {
+export function checkSignature(input: CheckSignatureInput): VerifiedSignature {
   const signer = verifySshSignature(parseSshSignature(input.signature), input.message, input.namespace);
   if (input.revoked) checkNotRevoked(input.revoked, signer.publicKey);
   const allowed = checkAllowedSigner(input.allowedSigners, { publicKey: signer.publicKey, namespace: input.namespace, now: input.now, ...(input.principal === undefined ? {} : { principal: input.principal }) });
