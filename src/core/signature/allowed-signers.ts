@@ -165,6 +165,11 @@ function signerRefusal(file: string, signer: AllowedSigner, query: SignerQuery):
 
 type LineOptions = { namespaces?: string; validAfter?: number; validBefore?: number };
 
+/** A word from the file, short enough for a one-line message. */
+function clip(word: string): string {
+  return word.length > 40 ? `${word.slice(0, 40)}…` : word;
+}
+
 function firstWord(text: string): string {
   return /^[^ \t]*/.exec(text)![0];
 }
@@ -207,7 +212,7 @@ function parseOptions(text: string, where: string, localTimeToEpoch: (time: Civi
       throw new AllowedSignersInvalidError(`${where}: cert-authority (signatures by SSH certificates) is not supported by imagebuild; list each signer's own public key instead`);
     }
     if (!['namespaces', 'valid-after', 'valid-before'].includes(lower) || rest[name.length] !== '=') {
-      throw new AllowedSignersInvalidError(`${where}: unknown option "${name}"; ${OPTION_HELP}`);
+      throw new AllowedSignersInvalidError(`${where}: unknown option "${clip(name)}"; ${OPTION_HELP}`);
     }
     const { value, rest: after } = dequote(rest.slice(name.length + 1), where, lower);
     if (lower === 'namespaces') {
@@ -295,7 +300,7 @@ export function formatUtc(epochSeconds: number): string {
 /** `keytype base64-key [comment]` as sshkey_read reads it: a known type whose blob names that same type. */
 function parsePublicKey(text: string, where: string): { keyType: string; publicKey: Buffer } {
   const [keyType = '', base64 = ''] = text.split(/[ \t]+/);
-  if (!KEY_TYPES.has(keyType)) throw new AllowedSignersInvalidError(`${where}: "${keyType.slice(0, 40)}" is not an SSH key type; a key is e.g. ssh-ed25519 AAAAC3Nza… (the line of a .pub file)`);
+  if (!KEY_TYPES.has(keyType)) throw new AllowedSignersInvalidError(`${where}: "${clip(keyType)}" is not an SSH key type; a key is e.g. ssh-ed25519 AAAAC3Nza… (the line of a .pub file)`);
   if (base64 === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length % 4 !== 0) throw new AllowedSignersInvalidError(`${where}: the ${keyType} key is not base64`);
   const publicKey = Buffer.from(base64, 'base64');
   const inner = sshKeyBlobType(publicKey);
