@@ -4,6 +4,7 @@ import { cacheCommand } from './commands/cache.js';
 import { compatCommand } from './commands/compat.js';
 import { diffCommand } from './commands/diff.js';
 import { downloadCommand } from './commands/download.js';
+import { exportCommand } from './commands/export.js';
 import { listCommand } from './commands/list.js';
 import { planCommand } from './commands/plan.js';
 import { publishCommand } from './commands/publish.js';
@@ -22,4 +23,4 @@ import { verifyCommand } from './commands/verify.js';
 export const RELEASE_COMMANDS: readonly Command[] = [publishCommand, listCommand, downloadCommand, diffCommand, pruneCommand, reindexCommand];
 
 /** Every command, in the order `imagebuild --help` lists them. */
-export const COMMANDS: readonly Command[] = [validateCommand, compatCommand, renderCommand, planCommand, buildCommand, verifyCommand, ...RELEASE_COMMANDS, rollbackCommand, cacheCommand, schemaCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, compatCommand, renderCommand, planCommand, buildCommand, verifyCommand, exportCommand, ...RELEASE_COMMANDS, rollbackCommand, cacheCommand, schemaCommand];

@@ -191,3 +191,18 @@ export async function flattenImage(
 export async function createQcow2FromRaw(raw: string, dest: string, options: { onProgress?: (percent: number) => void } = {}): Promise<ConvertedImage> {
   return convertAtomically(['-f', 'raw', '-O', 'qcow2', raw], dest, options.onProgress);
 }
+
+/** The formats convertImage writes: a sparse raw disk, or a VMDK. */
+export type ConvertFormat = 'raw' | 'vmdk';
+
+// streamOptimized is the VMDK of OVA/OVF appliances: VMware (ESXi, Workstation) and VirtualBox import it,
+// and it is compressed; monolithicSparse would be smaller to write but ESXi cannot take it as it is.
+const CONVERT_OPTIONS: Readonly<Record<ConvertFormat, readonly string[]>> = { raw: [], vmdk: ['-o', 'subformat=streamOptimized'] };
+
+/**
+ * Converts a qcow2 image to `format` at `dest` (written to `dest.partial`, then renamed): raw keeps
+ * zero ranges as holes (a sparse file), vmdk is streamOptimized. qemu-img streams; memory stays constant.
+ */
+export async function convertImage(source: string, dest: string, options: { format: ConvertFormat; onProgress?: (percent: number) => void }): Promise<ConvertedImage> {
+  return convertAtomically(['-f', 'qcow2', '-O', options.format, ...CONVERT_OPTIONS[options.format], source], dest, options.onProgress);
+}

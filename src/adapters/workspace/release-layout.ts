@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import type { ImageManifest } from '../../core/manifest/image-manifest.js';
+import { exportedFilesOf, type ImageManifest } from '../../core/manifest/image-manifest.js';
 import { releaseDirName } from '../../core/version/release-version.js';
 
 /** The manifest beside every release's image. */
@@ -23,16 +23,22 @@ export function sumsFileText(sha256: string, artifactName: string): string {
 /** One file of a release and its SHA-256, as SHA256SUMS lists it. */
 export type ReleaseFileSum = { readonly name: string; readonly sha256: string };
 
-/** The files a release's SHA256SUMS covers, from its manifest: the image, then the SBOM and the provenance statement when the manifest names them. */
-export function releaseFilesOf(manifest: Pick<ImageManifest, 'artifact' | 'checksum_sha256' | 'sbom' | 'provenance'>): ReleaseFileSum[] {
+/** What releaseFilesOf reads of a manifest. */
+type SummedManifest = Pick<ImageManifest, 'artifact' | 'checksum_sha256' | 'sbom' | 'provenance' | 'exports'>;
+
+/**
+ * The files a release's SHA256SUMS covers, from its manifest: the image, then the SBOM and the provenance
+ * statement when the manifest names them, then each exported image and its block map (`imagebuild export`).
+ */
+export function releaseFilesOf(manifest: SummedManifest): ReleaseFileSum[] {
   return [
     { name: manifest.artifact, sha256: manifest.checksum_sha256 },
-    ...[manifest.sbom, manifest.provenance].flatMap((f) => (f === undefined ? [] : [{ name: f.file, sha256: f.sha256 }])),
+    ...[manifest.sbom, manifest.provenance, ...exportedFilesOf(manifest)].flatMap((f) => (f === undefined ? [] : [{ name: f.file, sha256: f.sha256 }])),
   ];
 }
 
 /** A release's SHA256SUMS, as `sha256sum -c` reads it: one line per file of releaseFilesOf. */
-export function releaseSumsText(manifest: Pick<ImageManifest, 'artifact' | 'checksum_sha256' | 'sbom' | 'provenance'>): string {
+export function releaseSumsText(manifest: SummedManifest): string {
   return releaseFilesOf(manifest)
     .map((f) => sumsFileText(f.sha256, f.name))
     .join('');
@@ -46,6 +52,16 @@ export function currentLinkPath(outputRoot: string): string {
 /** `<name>-v<version>.qcow2`: the file name of a release's image. */
 export function artifactFileName(name: string, version: string): string {
   return `${name}-v${version}.qcow2`;
+}
+
+/** `<name>-v<version>.<format>` (raw, raw.xz, vmdk): the file `imagebuild export` writes the release's image to, beside the qcow2. */
+export function exportFileName(artifactName: string, format: string): string {
+  return `${artifactName.replace(/\.qcow2$/, '')}.${format}`;
+}
+
+/** `<export file>.bmap`: an exported raw image's block map, where `bmaptool copy` looks for it first. */
+export function blockMapFileName(exportFile: string): string {
+  return `${exportFile}.bmap`;
 }
 
 /** `output/<name>/` of a spec, absolute: the releases built here live below it. */

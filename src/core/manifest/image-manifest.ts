@@ -33,14 +33,31 @@ export const ReleaseFile = z.strictObject({
 });
 export type ReleaseFile = z.infer<typeof ReleaseFile>;
 
+/** The formats `imagebuild export` writes a release's image in, in the order it writes them. */
+export const EXPORT_FORMATS = ['raw', 'raw.xz', 'vmdk'] as const;
+/** One of EXPORT_FORMATS. */
+export const ExportFormat = z.enum(EXPORT_FORMATS, { error: `not an export format; valid formats: ${EXPORT_FORMATS.join(', ')}` });
+export type ExportFormat = z.infer<typeof ExportFormat>;
+// A manifest read from a store may name a format a newer imagebuild added: any such name passes there.
+const StoredExportFormat = z.string().regex(/^[a-z0-9][a-z0-9.+-]*$/, { error: 'not an export format name' }) as unknown as typeof ExportFormat;
+
 // The one definition of the manifest's fields, made twice: strict for what this imagebuild writes and
 // reads back from output/ (an unknown key is a bug or a typo), and stripping for manifests read from a
 // store, which a newer imagebuild may have written with fields added since: an older client drops what
 // it does not know and still validates every field it does (issue 17, rule 12).
 type ObjectSchema = typeof z.strictObject;
 
-function manifestSchemas(object: ObjectSchema, gateCheck: typeof GateCheckResult) {
+function manifestSchemas(object: ObjectSchema, gateCheck: typeof GateCheckResult, exportFormat: typeof ExportFormat) {
   const releaseFile = object(ReleaseFile.shape);
+  /** The release's image in another format (`imagebuild export`), beside the qcow2, with its block map when one was asked for. */
+  const ExportedImage = object({
+    format: exportFormat,
+    file: ReleaseFile.shape.file,
+    sha256: Sha256,
+    size_bytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    /** bmaptool's block map of the raw image (for raw.xz too: it maps the decompressed bytes). */
+    bmap: releaseFile.optional(),
+  });
   /** One layer of the image's chain, with its gate as it passed. */
   const ManifestLayer = object({
     layer: z.enum(LAYER_NAMES),
@@ -128,6 +145,8 @@ function manifestSchemas(object: ObjectSchema, gateCheck: typeof GateCheckResult
       sbom: releaseFile.optional(),
       /** The in-toto/SLSA provenance statement of the build (provenance.intoto.json); absent in manifests written before releases had one. */
       provenance: releaseFile.optional(),
+      /** The image exported in other formats (raw, raw.xz, vmdk), one entry per format; absent until the first export. */
+      exports: z.array(ExportedImage).min(1).optional(),
     })
     .superRefine((manifest, ctx) => {
       manifest.layers.forEach((entry, index) => {
@@ -144,14 +163,18 @@ function manifestSchemas(object: ObjectSchema, gateCheck: typeof GateCheckResult
           ctx.addIssue({ code: 'custom', path: ['layers', index, 'gate', 'status'], message: 'gate failed; a manifest describes only an image whose gates passed' });
         }
       });
+      const formats = manifest.exports?.map((e) => e.format) ?? [];
+      formats.forEach((format, index) => {
+        if (formats.indexOf(format) !== index) ctx.addIssue({ code: 'custom', path: ['exports', index, 'format'], message: `${format} is listed twice; one entry per format` });
+      });
       if (manifest.gpu_validated !== gpuValidatedLayers(manifest.layers)) {
         ctx.addIssue({ code: 'custom', path: ['gpu_validated'], message: 'disagrees with the layers: true only when a GPU check passed and none was skipped' });
       }
     });
-  return { ManifestLayer, ArtifactVerification, ImageManifest };
+  return { ManifestLayer, ArtifactVerification, ExportedImage, ImageManifest };
 }
 
-const strict = manifestSchemas(z.strictObject, GateCheckResult);
+const strict = manifestSchemas(z.strictObject, GateCheckResult, ExportFormat);
 
 /** One layer of the image's chain, with its gate as it passed. */
 export const ManifestLayer = strict.ManifestLayer;
@@ -161,12 +184,16 @@ export type ManifestLayer = z.infer<typeof ManifestLayer>;
 export const ArtifactVerification = strict.ArtifactVerification;
 export type ArtifactVerification = z.infer<typeof ArtifactVerification>;
 
+/** The release's image in another format (`imagebuild export`), with its block map when one was asked for. */
+export const ExportedImage = strict.ExportedImage;
+export type ExportedImage = z.infer<typeof ExportedImage>;
+
 /** image-manifest.json: the reference's fields in its order, then imagebuild's additive ones. */
 export const ImageManifest = strict.ImageManifest;
 export type ImageManifest = z.infer<typeof ImageManifest>;
 
 /** image-manifest.json as read from a store: the same fields validated the same way, unknown (newer, additive) keys dropped at every level. */
-const StoredImageManifest = manifestSchemas(z.object as ObjectSchema, GateCheckResult.strip() as unknown as typeof GateCheckResult).ImageManifest;
+const StoredImageManifest = manifestSchemas(z.object as ObjectSchema, GateCheckResult.strip() as unknown as typeof GateCheckResult, StoredExportFormat).ImageManifest;
 
 
 /** A layer of the build as assembleManifest takes it. */
@@ -256,6 +283,11 @@ export function assembleManifest(input: ManifestInput): ImageManifest {
 export function serializeManifest(manifest: ImageManifest): string {
   // Parsing rebuilds every object in schema order, whatever order the caller's object has.
   return `${JSON.stringify(parseManifest(manifest, `${manifest.name} v${manifest.version}`), null, 2)}\n`;
+}
+
+/** The files `imagebuild export` added to a release, as the manifest records them: each exported image, then its block map. */
+export function exportedFilesOf(manifest: Pick<ImageManifest, 'exports'>): ReleaseFile[] {
+  return (manifest.exports ?? []).flatMap((e) => [{ file: e.file, sha256: e.sha256 }, ...(e.bmap === undefined ? [] : [e.bmap])]);
 }
 
 /** Whether an image's layer chain proved its GPUs: some GPU check passed and no layer skipped one. */

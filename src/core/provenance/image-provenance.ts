@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import type { ImageManifest } from '../manifest/image-manifest.js';
+import { FileAccessError } from '../../errors/index.js';
 import { encodeCanonicalJson } from '../render/encode.js';
 import { formatPurl } from '../sbom/package-url.js';
 import type { OsSource } from '../spec/schema.js';
@@ -61,7 +63,7 @@ export function assembleProvenance(input: ProvenanceInput): string {
   const { manifest } = input;
   const statement = {
     _type: IN_TOTO_STATEMENT_V1,
-    subject: [{ name: manifest.artifact, digest: { sha256: manifest.checksum_sha256 } }],
+    subject: provenanceSubjects(manifest),
     predicateType: SLSA_PROVENANCE_V1,
     predicate: {
       buildDefinition: {
@@ -93,6 +95,53 @@ export function assembleProvenance(input: ProvenanceInput): string {
     },
   };
   return `${JSON.stringify(statement, null, 2)}\n`;
+}
+
+/** The statement's subjects: the release's image (the qcow2), then every format it was exported in, as the manifest records them. */
+export function provenanceSubjects(manifest: Pick<ImageManifest, 'artifact' | 'checksum_sha256' | 'exports'>): ResourceDescriptor[] {
+  return [
+    { name: manifest.artifact, digest: { sha256: manifest.checksum_sha256 } },
+    ...(manifest.exports ?? []).map((e): ResourceDescriptor => ({ name: e.file, digest: { sha256: e.sha256 }, annotations: { format: e.format, derived_from: manifest.artifact } })),
+  ];
+}
+
+/** What restateProvenanceSubjects needs of a statement; everything else in it is kept as the build wrote it. */
+const StoredStatement = z.looseObject({
+  _type: z.literal(IN_TOTO_STATEMENT_V1),
+  subject: z.array(z.unknown()).min(1),
+  predicate: z.looseObject({ runDetails: z.looseObject({ byproducts: z.array(z.looseObject({ name: z.string().optional() })).optional() }) }),
+});
+
+// bmaptool writes XML; no media type of its own is registered.
+const BMAP_MEDIA_TYPE = 'application/xml';
+
+/**
+ * A release's provenance statement (its text, read from `what`) with the subjects brought up to date
+ * with the manifest — the qcow2 and every exported format — and each export's block map among the
+ * byproducts; every other field stays as the build wrote it (`imagebuild export` adds formats later).
+ */
+export function restateProvenanceSubjects(text: string, manifest: Pick<ImageManifest, 'artifact' | 'checksum_sha256' | 'exports'>, what: string): string {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new FileAccessError(`${what}: not JSON (${(error as Error).message}); the release directory is damaged — rebuild it under a new version`, { cause: error });
+  }
+  const parsed = StoredStatement.safeParse(json);
+  if (!parsed.success) {
+    const [issue] = parsed.error.issues;
+    throw new FileAccessError(`${what}: not an in-toto Statement v1 as imagebuild writes it (${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}); the release directory is damaged — rebuild it under a new version`);
+  }
+  const statement = parsed.data;
+  const bmaps = (manifest.exports ?? []).flatMap((e) => (e.bmap === undefined ? [] : [{ name: e.bmap.file, digest: { sha256: e.bmap.sha256 }, mediaType: BMAP_MEDIA_TYPE }]));
+  const replaced = new Set(bmaps.map((b) => b.name));
+  const kept = (statement.predicate.runDetails.byproducts ?? []).filter((b) => b.name === undefined || !replaced.has(b.name));
+  const restated = {
+    ...statement,
+    subject: provenanceSubjects(manifest),
+    predicate: { ...statement.predicate, runDetails: { ...statement.predicate.runDetails, byproducts: [...kept, ...bmaps] } },
+  };
+  return `${JSON.stringify(restated, null, 2)}\n`;
 }
 
 /** Where this build ran, from its environment: a GitHub Actions run (its URL, which names the attempt), else local. */
