@@ -28,17 +28,18 @@ async function makeKey(dir: string, name: string, passphrase = ''): Promise<{ ke
 }
 
 /** `ssh-keygen -Y verify` of `file` against `file.sig`; its exit code and output. */
-async function sshKeygenVerify(input: { allowed: string; file: string; namespace?: string; principal?: string; revoked?: string }): Promise<{ exitCode: number; stdout: string }> {
+async function sshKeygenVerify(input: { allowed: string; file: string; namespace?: string; principal?: string; revoked?: string; verifyTime?: string }): Promise<{ exitCode: number; stdout: string }> {
   const args = ['-Y', 'verify', '-f', input.allowed, '-I', input.principal ?? PRINCIPAL, '-n', input.namespace ?? NAMESPACE, '-s', `${input.file}.sig`];
   if (input.revoked) args.push('-r', input.revoked);
+  if (input.verifyTime) args.push('-O', `verify-time=${input.verifyTime}`);
   const result = await execa('ssh-keygen', args, { inputFile: input.file, reject: false });
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout };
 }
 
 /** The SignatureInvalidError reason imagebuild refuses with, or 'accepted'. */
-async function imagebuildVerdict(input: { allowed: string; file: string; namespace?: string; principal?: string; revoked?: string }): Promise<SignatureProblem | 'accepted'> {
+async function imagebuildVerdict(input: { allowed: string; file: string; namespace?: string; principal?: string; revoked?: string; now?: Date }): Promise<SignatureProblem | 'accepted'> {
   try {
-    await verifySignedFile(input.file, { file: input.allowed }, input.namespace ?? NAMESPACE, { principal: input.principal ?? PRINCIPAL, ...(input.revoked ? { revoked: { file: input.revoked } } : {}) });
+    await verifySignedFile(input.file, { file: input.allowed }, input.namespace ?? NAMESPACE, { principal: input.principal ?? PRINCIPAL, ...(input.revoked ? { revoked: { file: input.revoked } } : {}), ...(input.now ? { now: input.now } : {}) });
     return 'accepted';
   } catch (error) {
     if (error instanceof SignatureInvalidError) return error.reason;
@@ -154,6 +155,64 @@ describe.skipIf(!canRun)('SSH signatures against the real ssh-keygen', () => {
 
       expect(verdicts).toEqual(cases.map(([, reason]) => [reason, 255]));
     });
+  });
+
+  it('reads allowed_signers lines as ssh-keygen does: quoting, wildcards, negation, case, option spelling, local times, CRLF', async () => {
+    const key = await makeKey(temp.dir, 'signer');
+    const sums = join(temp.dir, 'SHA256SUMS');
+    await writeFile(sums, 'abc  image.qcow2\n');
+    await writeFile(`${sums}.sig`, await signFile(sums, { keyFile: key.keyFile }, NAMESPACE));
+    const allowed = join(temp.dir, 'allowed_signers');
+    const lines = [
+      `"${PRINCIPAL}" ${key.publicLine}`,
+      `*@example.com ${key.publicLine}`,
+      `other@example.com,release@example.co? ${key.publicLine}`,
+      `!${PRINCIPAL},*@example.com ${key.publicLine}`,
+      `Release@example.com ${key.publicLine}`,
+      `${PRINCIPAL} NAMESPACES="imagebuild-*",Valid-After="20200101" ${key.publicLine}`,
+      `${PRINCIPAL} valid-after="202001011200",valid-before="29990101000000" ${key.publicLine}`,
+      `${PRINCIPAL} namespaces="file,!imagebuild-release,*" ${key.publicLine}`,
+      `  # a comment\n\n\t${PRINCIPAL} ${key.publicLine} a comment with "quotes"`,
+      `${PRINCIPAL} ${key.publicLine}\r\n`,
+    ];
+
+    const verdicts = [];
+    for (const line of lines) {
+      await writeFile(allowed, `${line}\n`);
+      const ours = await imagebuildVerdict({ allowed, file: sums });
+      const theirs = (await sshKeygenVerify({ allowed, file: sums })).exitCode;
+      verdicts.push({ line, agree: (ours === 'accepted') === (theirs === 0), ours });
+    }
+
+    expect(verdicts.filter((v) => !v.agree)).toEqual([]);
+    expect(verdicts.map((v) => v.ours)).toEqual(['accepted', 'accepted', 'accepted', 'unknown-signer', 'unknown-signer', 'accepted', 'accepted', 'namespace-not-allowed', 'accepted', 'accepted']);
+  });
+
+  it('places valid-after/valid-before times without Z in local time and takes the bounds themselves, as ssh-keygen does', async () => {
+    const key = await makeKey(temp.dir, 'signer');
+    const sums = join(temp.dir, 'SHA256SUMS');
+    await writeFile(sums, 'abc  image.qcow2\n');
+    await writeFile(`${sums}.sig`, await signFile(sums, { keyFile: key.keyFile }, NAMESPACE));
+    const allowed = join(temp.dir, 'allowed_signers');
+    await writeFile(allowed, `${PRINCIPAL} valid-after="20260601080000",valid-before="20260601120000" ${key.publicLine}\n`);
+    const times: Array<[string, Date]> = [
+      ['20260601075959', new Date(2026, 5, 1, 7, 59, 59)],
+      ['20260601080000', new Date(2026, 5, 1, 8, 0, 0)],
+      ['20260601120000', new Date(2026, 5, 1, 12, 0, 0)],
+      ['20260601120001', new Date(2026, 5, 1, 12, 0, 1)],
+    ];
+
+    const verdicts = [];
+    for (const [verifyTime, now] of times) {
+      verdicts.push([await imagebuildVerdict({ allowed, file: sums, now }), (await sshKeygenVerify({ allowed, file: sums, verifyTime })).exitCode]);
+    }
+
+    expect(verdicts).toEqual([
+      ['not-yet-valid', 255],
+      ['accepted', 0],
+      ['accepted', 0],
+      ['expired', 255],
+    ]);
   });
 
   describe('signing through a real ssh-agent', () => {
