@@ -93,7 +93,9 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     throw new FileAccessError(`${artifactPath}: ${size === undefined ? 'missing' : `${size} bytes, but the manifest says ${local.size_bytes}`}; the release directory is damaged — rebuild it under a new version`);
   }
   // The SBOM and provenance statement the manifest names travel with it, proved like the image.
-  const releaseFiles = [local.sbom, local.provenance].flatMap((f) => (f === undefined ? [] : [{ ...f, path: join(release.dir, f.file) }]));
+  const releaseFiles = [local.sbom, local.provenance, ...(local.exports ?? []).flatMap((e) => [{ file: e.file, sha256: e.sha256 }, ...(e.bmap === undefined ? [] : [e.bmap])])].flatMap((f) =>
+    f === undefined ? [] : [{ ...f, path: join(release.dir, f.file) }],
+  );
   for (const file of releaseFiles) {
     if ((await fileSize(file.path).catch(() => undefined)) === undefined) {
       throw new FileAccessError(`${file.path}: missing, but the manifest names it; the release directory is damaged — rebuild it under a new version`);
