@@ -85,7 +85,7 @@ describe.skipIf(!canRun)('SSH signatures against the real ssh-keygen', () => {
     const withPrincipal = await verifySignature(await readFile(sums), await readFile(`${sums}.sig`, 'utf8'), { text: allowed, name: 'allowed_signers' }, NAMESPACE, { principal: PRINCIPAL });
     const anyPrincipal = await verifySignature(await readFile(sums), await readFile(`${sums}.sig`, 'utf8'), { text: allowed, name: 'allowed_signers' }, NAMESPACE);
 
-    expect(withPrincipal).toEqual({ principal: PRINCIPAL, fingerprint: key.fingerprint, keyType: 'ssh-ed25519', line: 2 });
+    expect(withPrincipal).toEqual({ principal: PRINCIPAL, principals: '*@example.com', fingerprint: key.fingerprint, keyType: 'ssh-ed25519', line: 2 });
     expect(anyPrincipal.principal).toBe('*@example.com');
   });
 

@@ -25,8 +25,15 @@ describe('checkSignature', () => {
 
     const verified = checkSignature({ message: MESSAGE, signature: key.armored, allowedSigners: allowedOf(`# keys\n*@example.com ${key.line}`), namespace: NAMESPACE, principal: 'release@example.com', now: NOW });
 
-    expect(verified).toMatchObject({ principal: 'release@example.com', keyType: 'ssh-ed25519', line: 2 });
+    expect(verified).toMatchObject({ principal: 'release@example.com', principals: '*@example.com', keyType: 'ssh-ed25519', line: 2 });
     expect(verified.fingerprint).toMatch(/^SHA256:/);
+  });
+
+  it('without a principal asked for, names the first plain principal of the allowing line, one ssh-keygen -I accepts', () => {
+    const key = signer();
+    const check = (line: string) => checkSignature({ message: MESSAGE, signature: key.armored, allowedSigners: allowedOf(`${line} ${key.line}`), namespace: NAMESPACE, now: NOW }).principal;
+
+    expect([check('!old@example.com,*@ops.example.com,release@example.com,ci@example.com'), check('*@example.com')]).toEqual(['release@example.com', '*@example.com']);
   });
 
   it('checks in ssh-keygen order: the signature, then revocation, then allowed_signers', () => {

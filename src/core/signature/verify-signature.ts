@@ -18,8 +18,13 @@ export type CheckSignatureInput = {
 
 /** A good signature by an allowed signer. */
 export type VerifiedSignature = {
-  /** The principal asked for, or else the matching allowed_signers line's principals as written. */
+  /**
+   * The principal asked for; otherwise the first plain name (no `*`, `?` or `!`) on the allowing line, or that
+   * line's pattern list as written when it has none. Either works as `ssh-keygen -Y verify -I`.
+   */
   readonly principal: string;
+  /** The allowing line's principal patterns, as written. */
+  readonly principals: string;
   /** `SHA256:…` of the signing key, as ssh-keygen prints it. */
   readonly fingerprint: string;
   readonly keyType: string;
@@ -36,7 +41,8 @@ export function checkSignature(input: CheckSignatureInput): VerifiedSignature {
   const signer = verifySshSignature(parseSshSignature(input.signature), input.message, input.namespace);
   if (input.revoked) checkNotRevoked(input.revoked, signer.publicKey);
   const allowed = checkAllowedSigner(input.allowedSigners, { publicKey: signer.publicKey, namespace: input.namespace, now: input.now, ...(input.principal === undefined ? {} : { principal: input.principal }) });
-  return { principal: input.principal ?? allowed.principals, fingerprint: signer.fingerprint, keyType: signer.keyType, line: allowed.line };
+  const plain = allowed.principals.split(',').find((name) => name !== '' && !/[*?!]/.test(name));
+  return { principal: input.principal ?? plain ?? allowed.principals, principals: allowed.principals, fingerprint: signer.fingerprint, keyType: signer.keyType, line: allowed.line };
 }
 
 /** The files of a `ssh-keygen -Y verify` command line. */
