@@ -82,11 +82,15 @@ describe.skipIf(!canRun)('SSH signatures against the real ssh-keygen', () => {
     await execa('ssh-keygen', ['-Y', 'sign', '-f', key.keyFile, '-n', NAMESPACE, sums]);
     const allowed = `other@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n*@example.com ${key.publicLine}\n`;
 
+    const sha256 = await execa('ssh-keygen', ['-Y', 'sign', '-f', key.keyFile, '-n', NAMESPACE, '-O', 'hashalg=sha256', '-q'], { inputFile: sums, stripFinalNewline: false });
+
     const withPrincipal = await verifySignature(await readFile(sums), await readFile(`${sums}.sig`, 'utf8'), { text: allowed, name: 'allowed_signers' }, NAMESPACE, { principal: PRINCIPAL });
     const anyPrincipal = await verifySignature(await readFile(sums), await readFile(`${sums}.sig`, 'utf8'), { text: allowed, name: 'allowed_signers' }, NAMESPACE);
 
     expect(withPrincipal).toEqual({ principal: PRINCIPAL, principals: '*@example.com', fingerprint: key.fingerprint, keyType: 'ssh-ed25519', line: 2 });
     expect(anyPrincipal.principal).toBe('*@example.com');
+    expect(sha256.stdout).not.toBe(await readFile(`${sums}.sig`, 'utf8'));
+    expect((await verifySignature(await readFile(sums), sha256.stdout, { text: allowed, name: 'allowed_signers' }, NAMESPACE)).fingerprint).toBe(key.fingerprint);
   });
 
   describe('refuses what ssh-keygen refuses, saying why', () => {
@@ -129,6 +133,23 @@ describe.skipIf(!canRun)('SSH signatures against the real ssh-keygen', () => {
 
       expect(unknown).toEqual(['unknown-signer', 255]);
       expect(otherPrincipal).toEqual(['unknown-signer', 255]);
+    });
+
+    it('a malformed signature: cut short, or not a signature at all', async () => {
+      const { sums, allowed } = await signedRelease();
+      const armored = await readFile(`${sums}.sig`, 'utf8');
+      const lines = armored.split('\n');
+      const verdicts = [];
+
+      for (const broken of [[...lines.slice(0, 2), ...lines.slice(-2)].join('\n'), 'not a signature\n']) {
+        await writeFile(`${sums}.sig`, broken);
+        verdicts.push([await imagebuildVerdict({ allowed, file: sums }), (await sshKeygenVerify({ allowed, file: sums })).exitCode]);
+      }
+
+      expect(verdicts).toEqual([
+        ['malformed', 255],
+        ['malformed', 255],
+      ]);
     });
 
     it('a revoked key (a file of public key lines, as -r takes)', async () => {

@@ -1,4 +1,4 @@
-import { errorWithCode, ImagebuildError, oneLine } from './imagebuild-error.js';
+import { ImagebuildError, oneLine } from './imagebuild-error.js';
 
 // SSH signatures (SSHSIG, as `ssh-keygen -Y sign` makes them) over a release's files: why one does not verify, and why one cannot be made.
 
@@ -42,4 +42,8 @@ export class AllowedSignersInvalidError extends ImagebuildError {
 }
 
 /** A signing key that cannot be used (unreadable, wrong passphrase, too open, not in the agent); never carries key material or a passphrase. */
-export class SigningKeyInvalidError extends errorWithCode('SIGNING_KEY_INVALID') {}
+export class SigningKeyInvalidError extends ImagebuildError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SIGNING_KEY_INVALID', oneLine(message), options);
+  }
+}
