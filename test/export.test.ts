@@ -14,7 +14,7 @@ import { readReleaseIndex } from '../src/app/release-store.js';
 import { openStore } from '../src/adapters/store/open-store.js';
 import { releaseSumsText } from '../src/adapters/workspace/release-layout.js';
 import { ImageManifest, serializeManifest } from '../src/core/manifest/image-manifest.js';
-import { assembleProvenance } from '../src/core/provenance/image-provenance.js';
+import { assembleProvenance, restateProvenanceSubjects } from '../src/core/provenance/image-provenance.js';
 import { parseExportFormats } from '../src/cli/commands/export.js';
 import { UsageError } from '../src/errors/index.js';
 import { writeReleaseProject } from './helpers/local-release.js';
@@ -253,6 +253,29 @@ describe.skipIf(!HAVE_TOOLS)('imagebuild export', () => {
     expect(error).toMatchObject({ code: 'CHECKSUM_MISMATCH' });
     expect((error as Error).message).toMatch(/no longer matches its manifest .*nothing was exported/);
     expect(await fingerprints(dir)).toEqual(before);
+  });
+
+  it('takes up a provenance statement an export restated before it was killed, and refuses one edited by hand', async () => {
+    const { specPath, dir, manifest } = await makeRelease();
+    const path = join(dir, 'provenance.intoto.json');
+    const built = await readFile(path, 'utf8');
+    // Killed after the statement was written, before the manifest: the statement names an export the manifest does not.
+    const unrecorded = [{ format: 'vmdk' as const, file: `${BASE}.vmdk`, sha256: 'e'.repeat(64), size_bytes: 1 }];
+    await writeFile(path, restateProvenanceSubjects(built, { ...manifest, exports: unrecorded }, path));
+
+    await exportRelease({ specArg: specPath, cwd: work.dir, version: VERSION, formats: ['raw'], bmap: false });
+
+    const statement = JSON.parse(await readFile(path, 'utf8')) as { subject: { name: string }[] };
+    expect(statement.subject.map((s) => s.name)).toEqual([`${BASE}.qcow2`, `${BASE}.raw`]);
+    await expect(execa('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: dir })).resolves.toMatchObject({ exitCode: 0 });
+
+    await writeFile(path, (await readFile(path, 'utf8')).replace('"local"', '"github-actions"'));
+    const error = await exportRelease({ specArg: specPath, cwd: work.dir, version: VERSION, formats: ['raw', 'vmdk'], bmap: false }).catch((caught: unknown) => caught);
+
+    expect(error).toMatchObject({ code: 'CHECKSUM_MISMATCH' });
+    expect((error as Error).message).toMatch(/provenance\.intoto\.json no longer matches its manifest .*: it changed after the build; nothing was recorded/);
+    expect((await readManifestIn(dir)).exports?.map((e) => e.format)).toEqual(['raw']);
+    expect(await readdir(dir)).not.toContain(`${BASE}.vmdk`);
   });
 
   it('publishes the exports the manifest records beside the qcow2, each proved by its SHA-256', async () => {

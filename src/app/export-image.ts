@@ -103,11 +103,13 @@ export async function exportRelease(options: ExportOptions): Promise<ExportRepor
 
     const made = new Map<ExportFormat, ExportedImage>();
     if (plans.some((p) => p.work !== 'none')) {
+      // The statement that will name the exports is proved before anything is made.
+      const provenance = manifest.provenance === undefined ? undefined : await provenanceText(join(release.dir, manifest.provenance.file), manifest);
       const rawSource = await makeExports(release, manifest, plans, temps, options, made);
       await rawSource.discard();
       const recorded = [...(manifest.exports ?? []).filter((e) => !made.has(e.format)), ...made.values()];
       const exports = EXPORT_FORMATS.flatMap((f) => recorded.filter((e) => e.format === f));
-      await recordExports(release, manifest, exports);
+      await recordExports(release, manifest, exports, provenance);
     } else {
       // An export killed between the manifest and SHA256SUMS left the sums behind: bring them level.
       await writeReleaseSums(release, manifest);
@@ -320,15 +322,16 @@ async function makeExports(release: ReleaseLayout, manifest: ImageManifest, plan
 }
 
 /**
- * Records `exports` in the release: the provenance statement's subjects first, then the manifest (which
+ * Records `exports` in the release: the provenance statement's subjects first (`provenance`: its text as
+ * provenanceText proved it), then the manifest (which
  * names the statement's new SHA-256), then SHA256SUMS — each written atomically. A run killed between
  * the statement and the manifest is recognised by the next (see provenanceText).
  */
-async function recordExports(release: ReleaseLayout, manifest: ImageManifest, exports: readonly ExportedImage[]): Promise<void> {
+async function recordExports(release: ReleaseLayout, manifest: ImageManifest, exports: readonly ExportedImage[], provenance: string | undefined): Promise<void> {
   let updated: ImageManifest = { ...manifest, exports: [...exports] };
-  if (manifest.provenance !== undefined) {
+  if (manifest.provenance !== undefined && provenance !== undefined) {
     const path = join(release.dir, manifest.provenance.file);
-    const restated = restateProvenanceSubjects(await provenanceText(path, manifest), updated, path);
+    const restated = restateProvenanceSubjects(provenance, updated, path);
     await writeFileAtomically(path, restated);
     updated = { ...updated, provenance: { file: manifest.provenance.file, sha256: sha256Text(restated) } };
   }

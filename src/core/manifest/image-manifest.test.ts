@@ -7,7 +7,7 @@ import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
 import { catchErrorOf } from '../../../test/helpers/catch-error.js';
 import { ManifestInvalidError } from '../../errors/index.js';
 import { testManifest } from '../../../test/helpers/test-manifest.js';
-import { assembleManifest, ImageManifest, parseManifest, parseStoredManifest, serializeManifest, type ManifestInput, type ManifestLayerInput } from './image-manifest.js';
+import { assembleManifest, exportedFilesOf, ImageManifest, parseManifest, parseStoredManifest, serializeManifest, type ManifestInput, type ManifestLayerInput } from './image-manifest.js';
 
 // The reference's image-manifest.json (epic-1a-architecture.md, "Metadata File"), verbatim: the shape
 // the manifest must keep, first and in this order.
@@ -371,5 +371,38 @@ describe('the release files a manifest names (sbom, provenance)', () => {
     const error = catchErrorOf(ManifestInvalidError, () => parseManifest({ ...testManifest(), sbom: { file: '../sbom.cdx.json', sha256: 'c'.repeat(64) } }, 'test'));
 
     expect(error.message).toMatch(/test: sbom.file: not a plain file name$/);
+  });
+});
+
+describe('the exports a manifest records (imagebuild export)', () => {
+  const exports = [
+    { format: 'raw', file: 'box-v1.0.0.raw', sha256: '1'.repeat(64), size_bytes: 64 * 1024 * 1024, bmap: { file: 'box-v1.0.0.raw.bmap', sha256: '2'.repeat(64) } },
+    { format: 'vmdk', file: 'box-v1.0.0.vmdk', sha256: '3'.repeat(64), size_bytes: 4096 },
+  ] as const;
+
+  it('round-trip through the writer, last, and list each exported file then its block map', () => {
+    const text = serializeManifest({ ...testManifest(), exports: [...exports] });
+
+    expect(Object.keys(JSON.parse(text)).at(-1)).toBe('exports');
+    const parsed = parseManifest(JSON.parse(text), 'test');
+    expect(parsed.exports).toEqual(exports);
+    expect(exportedFilesOf(parsed).map((f) => f.file)).toEqual(['box-v1.0.0.raw', 'box-v1.0.0.raw.bmap', 'box-v1.0.0.vmdk']);
+  });
+
+  it('are optional: manifests from before export read, from output/ and from a store', () => {
+    const older = JSON.parse(JSON.stringify(testManifest())) as Record<string, unknown>;
+
+    expect(parseManifest(older, 'output/m.json').exports).toBeUndefined();
+    expect(parseStoredManifest(older, 'store/m.json').exports).toBeUndefined();
+    expect(exportedFilesOf(parseManifest(older, 'output/m.json'))).toEqual([]);
+  });
+
+  it('name a known format once each here, while a store may hold formats a newer imagebuild added', () => {
+    const future = { ...JSON.parse(JSON.stringify(testManifest())), exports: [{ format: 'vhdx', file: 'box-v1.0.0.vhdx', sha256: '4'.repeat(64), size_bytes: 1, compression: 'none' }] };
+
+    expect(() => parseManifest(future, 'output/m.json')).toThrow(/output\/m\.json: exports\.0\.format: not an export format; valid formats: raw, raw\.xz, vmdk/);
+    expect(parseStoredManifest(future, 'store/m.json').exports).toEqual([{ format: 'vhdx', file: 'box-v1.0.0.vhdx', sha256: '4'.repeat(64), size_bytes: 1 }]);
+    expect(() => parseManifest({ ...testManifest(), exports: [exports[1], exports[1]] }, 'output/m.json')).toThrow(/exports\.1\.format: vmdk is listed twice/);
+    expect(() => parseManifest({ ...testManifest(), exports: [{ ...exports[1], file: '../x.vmdk' }] }, 'output/m.json')).toThrow(/exports\.0\.file: not a plain file name/);
   });
 });

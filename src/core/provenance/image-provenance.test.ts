@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { testManifest } from '../../../test/helpers/test-manifest.js';
 import { encodeCanonicalJson } from '../render/encode.js';
-import { assembleProvenance, buildRunnerOf, type ProvenanceInput } from './image-provenance.js';
+import { assembleProvenance, buildRunnerOf, restateProvenanceSubjects, type ProvenanceInput } from './image-provenance.js';
 
 // The Statement and predicate shapes as the specifications define them, field by field:
 // https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md,
@@ -119,5 +119,47 @@ describe('buildRunnerOf', () => {
     expect(buildRunnerOf(github)).toEqual({ kind: 'github-actions', runUrl: 'https://github.com/acme/images/actions/runs/42/attempts/2' });
     expect(buildRunnerOf({ ...github, GITHUB_ACTIONS: undefined })).toEqual({ kind: 'local' });
     expect(buildRunnerOf({})).toEqual({ kind: 'local' });
+  });
+});
+
+describe('restateProvenanceSubjects', () => {
+  const exports = [
+    { format: 'raw' as const, file: 'vault-cube-demo-box-v1.0.0.raw', sha256: '1'.repeat(64), size_bytes: 1024, bmap: { file: 'vault-cube-demo-box-v1.0.0.raw.bmap', sha256: '2'.repeat(64) } },
+    { format: 'vmdk' as const, file: 'vault-cube-demo-box-v1.0.0.vmdk', sha256: '3'.repeat(64), size_bytes: 512 },
+  ];
+
+  it('makes the qcow2 and every exported format the subjects, the block maps byproducts, and keeps the rest as built', () => {
+    const built = assembleProvenance(input());
+    const manifest = { ...input().manifest, exports };
+
+    const restated = parse(restateProvenanceSubjects(built, manifest, 'provenance.intoto.json'));
+
+    expect(restated.subject.map((s) => [s.name, s.digest?.sha256])).toEqual([
+      ['vault-cube-demo-box-v1.0.0.qcow2', 'a'.repeat(64)],
+      ['vault-cube-demo-box-v1.0.0.raw', '1'.repeat(64)],
+      ['vault-cube-demo-box-v1.0.0.vmdk', '3'.repeat(64)],
+    ]);
+    expect(restated.predicate.runDetails.byproducts?.map((b) => b.name)).toEqual(['sbom.cdx.json', 'vault-cube-demo-box-v1.0.0.raw.bmap']);
+    expect({ ...restated, subject: [], predicate: { ...restated.predicate, runDetails: { ...restated.predicate.runDetails, byproducts: [] } } }).toEqual({
+      ...parse(built),
+      subject: [],
+      predicate: { ...parse(built).predicate, runDetails: { ...parse(built).predicate.runDetails, byproducts: [] } },
+    });
+  });
+
+  it('gives the built text back for a manifest without exports, and the same text however often it runs', () => {
+    const built = assembleProvenance(input());
+    const manifest = { ...input().manifest, exports };
+
+    const once = restateProvenanceSubjects(built, manifest, 'p.json');
+
+    expect(restateProvenanceSubjects(built, input().manifest, 'p.json')).toBe(built);
+    expect(restateProvenanceSubjects(once, manifest, 'p.json')).toBe(once);
+    expect(restateProvenanceSubjects(once, input().manifest, 'p.json')).toBe(built);
+  });
+
+  it('refuses a file that is not an in-toto statement, naming it', () => {
+    expect(() => restateProvenanceSubjects('{"_type":"x"}', input().manifest, 'v1/provenance.intoto.json')).toThrow(/^v1\/provenance\.intoto\.json: not an in-toto Statement v1 as imagebuild writes it \(_type: /);
+    expect(() => restateProvenanceSubjects('{', input().manifest, 'p.json')).toThrow(/^p\.json: not JSON/);
   });
 });

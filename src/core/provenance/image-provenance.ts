@@ -109,7 +109,7 @@ export function provenanceSubjects(manifest: Pick<ImageManifest, 'artifact' | 'c
 const StoredStatement = z.looseObject({
   _type: z.literal(IN_TOTO_STATEMENT_V1),
   subject: z.array(z.unknown()).min(1),
-  predicate: z.looseObject({ runDetails: z.looseObject({ byproducts: z.array(z.looseObject({ name: z.string().optional() })).optional() }) }),
+  predicate: z.looseObject({ runDetails: z.looseObject({ byproducts: z.array(z.looseObject({ name: z.string().optional(), mediaType: z.string().optional() })).optional() }) }),
 });
 
 // bmaptool writes XML; no media type of its own is registered.
@@ -132,10 +132,11 @@ export function restateProvenanceSubjects(text: string, manifest: Pick<ImageMani
     const [issue] = parsed.error.issues;
     throw new FileAccessError(`${what}: not an in-toto Statement v1 as imagebuild writes it (${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}); the release directory is damaged — rebuild it under a new version`);
   }
-  const statement = parsed.data;
+  // The parsed copy only proves the shape: zod puts known keys first, and the text keeps the build's order.
+  const statement = json as typeof parsed.data;
   const bmaps = (manifest.exports ?? []).flatMap((e) => (e.bmap === undefined ? [] : [{ name: e.bmap.file, digest: { sha256: e.bmap.sha256 }, mediaType: BMAP_MEDIA_TYPE }]));
-  const replaced = new Set(bmaps.map((b) => b.name));
-  const kept = (statement.predicate.runDetails.byproducts ?? []).filter((b) => b.name === undefined || !replaced.has(b.name));
+  // Every block map this function added before goes: restating is idempotent, and the statement as built comes back for no exports.
+  const kept = (statement.predicate.runDetails.byproducts ?? []).filter((b) => !(b.mediaType === BMAP_MEDIA_TYPE && b.name?.endsWith('.bmap') === true));
   const restated = {
     ...statement,
     subject: provenanceSubjects(manifest),
