@@ -15,7 +15,7 @@ import { openStore } from '../src/adapters/store/open-store.js';
 import { releaseSumsText } from '../src/adapters/workspace/release-layout.js';
 import { ImageManifest, serializeManifest } from '../src/core/manifest/image-manifest.js';
 import { assembleProvenance, restateProvenanceSubjects } from '../src/core/provenance/image-provenance.js';
-import { parseExportFormats } from '../src/cli/commands/export.js';
+import { createExportProgressRenderer, parseExportFormats } from '../src/cli/commands/export.js';
 import { UsageError } from '../src/errors/index.js';
 import { writeReleaseProject } from './helpers/local-release.js';
 import { PROJECT_ROOT } from './helpers/project-root.js';
@@ -298,6 +298,30 @@ describe.skipIf(!HAVE_TOOLS)('imagebuild export', () => {
   });
 
   describe('through the CLI', () => {
+    it('keeps its memory flat: exporting a 512 MiB disk costs about what --help does', async () => {
+      const { specPath, dir } = await makeRelease();
+      await chmod(join(dir, `${BASE}.qcow2`), 0o644);
+      await execa('qemu-img', ['resize', '-q', join(dir, `${BASE}.qcow2`), '512M']);
+      await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x3c 500M 8M', join(dir, `${BASE}.qcow2`)]);
+      const manifest = await readManifestIn(dir);
+      const qcow2 = join(dir, `${BASE}.qcow2`);
+      await writeFile(join(dir, 'image-manifest.json'), serializeManifest({ ...manifest, checksum_sha256: await sha256Of(qcow2), size_bytes: (await stat(qcow2)).size }));
+      // runCli in a process of its own that reports its peak resident memory.
+      const probe = join(work.dir, 'rss-probe.mts');
+      await writeFile(probe, `import { runCli } from ${JSON.stringify(join(PROJECT_ROOT, 'src/cli/main.ts'))};\nprocess.exitCode = await runCli(process.argv.slice(2));\nprocess.stderr.write('maxrss=' + process.resourceUsage().maxRSS * 1024 + '\\n');\n`);
+      const peak = async (args: string[]) => {
+        const result = await execa(process.execPath, ['--import', TSX_LOADER, probe, ...args], { cwd: work.dir, reject: false, env: { NO_COLOR: '1' } });
+        expect(result.exitCode, result.stderr).toBe(0);
+        return Number(/maxrss=(\d+)/.exec(result.stderr)![1]);
+      };
+
+      const baseline = await peak(['export', '--help']);
+      const exporting = await peak(['export', 'v1.0.0', '--format', 'raw,raw.xz', '--bmap', '--spec', specPath]);
+
+      expect((await stat(join(dir, `${BASE}.raw`))).size).toBe(512 * MiB);
+      expect(exporting - baseline).toBeLessThan(128 * MiB);
+    });
+
     it('refuses an unknown format, an unbuilt version and a missing bmaptool with one line each', async () => {
       const { specPath } = await makeRelease();
       // A PATH with qemu-img and xz but no bmaptool.
@@ -337,5 +361,37 @@ describe.skipIf(!HAVE_TOOLS)('imagebuild export', () => {
       expect((await readdir(dir)).filter((n) => n.startsWith('.'))).toEqual([]);
       await expect(execa('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: dir })).resolves.toMatchObject({ exitCode: 0 });
     });
+  });
+});
+
+describe('export progress on stderr', () => {
+  it('redraws one line per step on a terminal and prints a plain line every few seconds (and the last) otherwise', () => {
+    const lines: string[] = [];
+    const output = { color: false, interactive: true, out: () => undefined, err: (line = '') => void lines.push(line), json: () => undefined, paint: (_s: unknown, t: string) => t };
+    const event = (action: ExportProgress['action'], bytes: number, done = false): ExportProgress => ({ action, file: 'box.raw', bytes, total: 100 * MiB, rate: 10 * MiB, etaS: 5, done });
+    const render = createExportProgressRenderer(output);
+
+    render(event('convert', 0));
+    render(event('convert', 50 * MiB));
+    render(event('convert', 100 * MiB, true));
+    render(event('hash', 100 * MiB, true));
+
+    expect(lines).toEqual([
+      'convert box.raw  0 B / 100.0 MiB  0%  10.0 MiB/s  ETA 5s',
+      '\u001b[1A\u001b[2Kconvert box.raw  50.0 MiB / 100.0 MiB  50%  10.0 MiB/s  ETA 5s',
+      '\u001b[1A\u001b[2Kconvert box.raw  100.0 MiB / 100.0 MiB  100%  10.0 MiB/s  ETA 5s',
+      'hash box.raw  100.0 MiB / 100.0 MiB  100%  10.0 MiB/s  ETA 5s',
+    ]);
+
+    const plain: string[] = [];
+    let now = 0;
+    const renderPlain = createExportProgressRenderer({ ...output, interactive: false, err: (line = '') => void plain.push(line) }, () => now);
+    for (const [t, mib] of [[0, 0], [1000, 10], [5000, 30], [5500, 40]] as const) {
+      now = t;
+      renderPlain(event('compress', mib * MiB));
+    }
+    renderPlain(event('compress', 100 * MiB, true));
+
+    expect(plain.map((l) => l.split('  ')[1])).toEqual(['0 B / 100.0 MiB', '30.0 MiB / 100.0 MiB', '100.0 MiB / 100.0 MiB']);
   });
 });
