@@ -14,7 +14,7 @@ import { compressXz, requireXz } from '../adapters/xz/compress-xz.js';
 import { EXPORT_FORMATS, type ExportedImage, type ExportFormat, type ImageManifest, type ReleaseFile } from '../core/manifest/image-manifest.js';
 import { restateProvenanceSubjects } from '../core/provenance/image-provenance.js';
 import { ChecksumMismatchError, FileAccessError, InterruptedError, ReleaseNotFoundError, ReleaseRefusedError } from '../errors/index.js';
-import { createProgressReporter, loadReleaseSpec, type ReleaseCommandOptions } from './release-store.js';
+import { createProgressReporter, loadReleaseSpec, type ProgressReporter, type ReleaseCommandOptions } from './release-store.js';
 
 // `imagebuild export`: the release's qcow2 in the formats bare-metal provisioners and other
 // hypervisors take, beside it in output/<name>/vX.Y.Z/, each recorded in the manifest, SHA256SUMS
@@ -81,20 +81,27 @@ export async function exportRelease(options: ExportOptions): Promise<ExportRepor
   const started = Date.now();
   const { spec, outputRoot } = await loadReleaseSpec(options.specArg, options.cwd);
   const release = releaseLayout(outputRoot, spec.name, options.version);
-  const manifest = await readManifestFile(release.manifest, 'restore it or rebuild the release under a new version');
-  if (!manifest) throw new ReleaseNotFoundError(`v${options.version} is not built: ${release.manifest} does not exist; run imagebuild build v${options.version} first`);
-  if (manifest.version !== options.version || manifest.name !== spec.name) {
-    throw new ReleaseRefusedError(`${release.manifest} describes ${manifest.name} v${manifest.version}, not ${spec.name} v${options.version}`);
-  }
+  const readRelease = async () => {
+    const found = await readManifestFile(release.manifest, 'restore it or rebuild the release under a new version');
+    if (!found) throw new ReleaseNotFoundError(`v${options.version} is not built: ${release.manifest} does not exist; run imagebuild build v${options.version} first`);
+    if (found.version !== options.version || found.name !== spec.name) {
+      throw new ReleaseRefusedError(`${release.manifest} describes ${found.name} v${found.version}, not ${spec.name} v${options.version}`);
+    }
+    return found;
+  };
   const formats = EXPORT_FORMATS.filter((f) => options.formats.includes(f));
+  const unlocked = await readRelease();
   // Missing tools are refused before anything is read or written.
   if (formats.includes('raw.xz')) await requireXz();
-  const bmapWanted = options.bmap || formats.some((f) => manifest.exports?.find((e) => e.format === f)?.bmap !== undefined);
+  const bmapWanted = options.bmap || formats.some((f) => unlocked.exports?.find((e) => e.format === f)?.bmap !== undefined);
   if (bmapWanted && formats.some((f) => RAW_FORMATS.includes(f))) await requireBmaptool();
 
   const lock = await acquireLock(join(release.dir, EXPORT_LOCK), `imagebuild export v${options.version}`);
   const temps = new TempFiles(release.dir);
+  // Read again under the lock: an export that finished meanwhile recorded formats this one must keep.
+  let manifest = unlocked;
   try {
+    manifest = await readRelease();
     // Holding the lock, every temporary export file is a killed run's.
     await temps.removeLeftovers();
     const notices: string[] = [];
@@ -224,8 +231,7 @@ type RawSource = { readonly path: string; readonly bytes: number; discard(): Pro
 /** Makes what `plans` need, each under a temporary name renamed into place read-only; records what it made in `made`. */
 async function makeExports(release: ReleaseLayout, manifest: ImageManifest, plans: readonly FormatWork[], temps: TempFiles, options: ExportOptions, made: Map<ExportFormat, ExportedImage>): Promise<RawSource> {
   const artifact = join(release.dir, manifest.artifact);
-  const progress = (action: ExportProgress['action'], file: string, total: number) =>
-    createProgressReporter('hash', file, total, options.onProgress && ((p) => options.onProgress?.({ action, file, bytes: p.bytes, total: p.total, rate: p.rate, etaS: p.etaS, done: p.done })));
+  const progress = (action: ExportProgress['action'], file: string, total: number) => stepReporter(action, file, total, options.onProgress);
   const stopIfAsked = () => {
     if (options.signal?.aborted) throw interrupted(manifest.version);
   };
@@ -358,8 +364,14 @@ async function provenanceText(path: string, manifest: ImageManifest): Promise<st
   throw new ChecksumMismatchError(`${path} no longer matches its manifest (SHA-256 ${sha256Text(text)}, the manifest says ${recorded}): it changed after the build; nothing was recorded — rebuild the release under a new version`);
 }
 
+/** Progress events of one step, with rate and ETA as for a transfer (createProgressReporter's, at most every 250 ms and always the last). */
+function stepReporter(action: ExportProgress['action'], file: string, total: number, onProgress: ((progress: ExportProgress) => void) | undefined): ProgressReporter {
+  return createProgressReporter('hash', file, total, onProgress && ((p) => onProgress({ action, file, bytes: p.bytes, total: p.total, rate: p.rate, etaS: p.etaS, done: p.done })));
+}
+
+/** Streams a file through SHA-256, reporting it as `action` on `file`. */
 async function hashWithProgress(path: string, total: number, action: ExportProgress['action'], file: string, onProgress?: (progress: ExportProgress) => void): Promise<string> {
-  const reporter = createProgressReporter('hash', file, total, onProgress && ((p) => onProgress({ action, file, bytes: p.bytes, total: p.total, rate: p.rate, etaS: p.etaS, done: p.done })));
+  const reporter = stepReporter(action, file, total, onProgress);
   const sha256 = await sha256File(path, { onProgress: (bytes) => reporter.update(bytes) });
   reporter.finish(total);
   return sha256;
