@@ -93,7 +93,7 @@ export function createExportProgressRenderer(output: Output, now: () => number =
     }
     const t = now();
     // A small file is read in one go: its done line follows at once, so its "100%, not done yet" one is left out.
-    if (!progress.done && progress.bytes >= progress.total && progress.action !== 'map') return;
+    if (!progress.done && progress.bytes >= progress.total) return;
     if (progress.done || t - lastPlain >= PLAIN_PROGRESS_INTERVAL_MS) {
       lastPlain = t;
       output.err(line);
