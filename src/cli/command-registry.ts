@@ -5,6 +5,7 @@ import { compatCommand } from './commands/compat.js';
 import { diffCommand } from './commands/diff.js';
 import { downloadCommand } from './commands/download.js';
 import { exportCommand } from './commands/export.js';
+import { flashCommand } from './commands/flash.js';
 import { listCommand } from './commands/list.js';
 import { planCommand } from './commands/plan.js';
 import { publishCommand } from './commands/publish.js';
@@ -23,4 +24,4 @@ import { verifyCommand } from './commands/verify.js';
 export const RELEASE_COMMANDS: readonly Command[] = [publishCommand, listCommand, downloadCommand, diffCommand, pruneCommand, reindexCommand];
 
 /** Every command, in the order `imagebuild --help` lists them. */
-export const COMMANDS: readonly Command[] = [validateCommand, compatCommand, renderCommand, planCommand, buildCommand, verifyCommand, exportCommand, ...RELEASE_COMMANDS, rollbackCommand, cacheCommand, schemaCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, compatCommand, renderCommand, planCommand, buildCommand, verifyCommand, exportCommand, flashCommand, ...RELEASE_COMMANDS, rollbackCommand, cacheCommand, schemaCommand];
