@@ -384,6 +384,32 @@ describe.skipIf(!LOOP.ok)(`imagebuild flash onto loop devices${LOOP.ok ? '' : ` 
     expect(await readFile(join(point, 'keep.txt'), 'utf8')).toBe('customer data\n');
   });
 
+  it('refuses a partition, and a disk one of whose partitions is mounted (a GPT on a loop device with partscan)', async (context) => {
+    const { qcow2, specPath } = await makeRelease();
+    const backing = join(work.dir, 'parted.img');
+    await makeOldDisk(backing, VIRTUAL + 16 * MiB);
+    await execa('sfdisk', ['-q', backing], { input: 'label: gpt\n,8M\n,\n' });
+    const { stdout } = await execa('losetup', ['-f', '--show', '-P', backing]);
+    attached.push(stdout.trim());
+    const device = stdout.trim();
+    await execa('udevadm', ['settle'], { reject: false });
+    if (!existsSync(`${device}p2`)) return context.skip(`the kernel made no partition devices for ${device} (losetup -P) here`);
+    await execa('mkfs.ext4', ['-q', `${device}p2`]);
+    const point = join(work.dir, 'mnt');
+    await mkdir(point);
+    const mount = await execa('mount', [`${device}p2`, point], { reject: false });
+    if (mount.exitCode !== 0) return context.skip(`mount does not work here: ${mount.stderr.trim()}`);
+    mounted.push(point);
+    const before = await sha256Of(backing);
+
+    const whole = await rejectionOf(flash({ source: qcow2, device, specArg: specPath, allowUnsigned: 'test' }));
+    const partition = await rejectionOf(flash({ source: qcow2, device: `${device}p1`, specArg: specPath, allowUnsigned: 'test' }));
+
+    expect(whole.message).toContain(`is mounted: ${device.slice('/dev/'.length)}p2 on ${point} (ext4)`);
+    expect((partition as FlashTargetRefusedError).refusals.map((r) => r.check)).toEqual(['partition', 'too-small']);
+    expect(await sha256Of(backing)).toBe(before);
+  });
+
   it('refuses a device with a holder (a device-mapper table over the loop device)', async (context) => {
     const { qcow2, specPath } = await makeRelease();
     const backing = join(work.dir, 'held.img');
