@@ -16,7 +16,7 @@ import { flashImage, FlashReadbackFailedError, type FlashOptions } from '../src/
 import { FlashReport } from '../src/core/flash/flash-report.js';
 import { FlashTargetRefusedError } from '../src/core/flash/flash-target.js';
 import { serializeManifest } from '../src/core/manifest/image-manifest.js';
-import { ChecksumMismatchError, ReleaseInconsistentError, ReleaseRefusedError, SignatureInvalidError, UsageError } from '../src/errors/index.js';
+import { ChecksumMismatchError, InterruptedError, ReleaseInconsistentError, ReleaseRefusedError, SignatureInvalidError, UsageError } from '../src/errors/index.js';
 import { PROJECT_ROOT } from './helpers/project-root.js';
 import { TSX_LOADER } from './helpers/release-project.js';
 import { requireTools } from './helpers/require-tools.js';
@@ -229,6 +229,44 @@ describe.skipIf(!HAVE_TOOLS)('imagebuild flash into plain files (--to-file)', ()
     expect(untouched).toBe(before);
     expect(asked).toEqual(['old.raw']);
     expect(await sha256Of(target, VIRTUAL)).toBe(rawSha256);
+  });
+
+  it('stops before writing when interrupted before the write, saying nothing was written', async () => {
+    const { qcow2, specPath } = await makeRelease();
+    const target = join(work.dir, 'old.raw');
+    const before = await makeOldDisk(target, VIRTUAL);
+    const controller = new AbortController();
+
+    const error = await rejectionOf(flash({ source: qcow2, device: target, toFile: true, yes: false, confirm: async (q) => (controller.abort(), q.token), signal: controller.signal, specArg: specPath, allowUnsigned: 'test' }));
+
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect(error.message).toBe(`flash interrupted before writing: nothing was written to ${target}`);
+    expect(await sha256Of(target)).toBe(before);
+  });
+
+  it('stops qemu-img when interrupted while writing, saying the target is partly written', async () => {
+    const { qcow2, specPath } = await makeRelease();
+    const target = join(work.dir, 'disk.raw');
+    const bin = join(work.dir, 'bin');
+    await mkdir(bin);
+    const real = spawnSync('sh', ['-c', 'command -v qemu-img'], { encoding: 'utf8' }).stdout.trim();
+    // A convert that hangs, as a slow disk would; everything else is the real qemu-img.
+    await writeFile(join(bin, 'qemu-img'), `#!/bin/sh\nif [ "$1" = convert ]; then exec sleep 60; fi\nexec "${real}" "$@"\n`, { mode: 0o755 });
+    const controller = new AbortController();
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    const started = Date.now();
+
+    let error: Error;
+    try {
+      error = await rejectionOf(flash({ source: qcow2, device: target, toFile: true, signal: controller.signal, onEvent: (e) => void (e.type === 'progress' && e.action === 'verify' && e.done ? setTimeout(() => controller.abort(), 500) : undefined), specArg: specPath, allowUnsigned: 'test' }));
+    } finally {
+      process.env.PATH = path;
+    }
+
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect(error.message).toBe(`flash interrupted: ${target} is partly written and will not boot; run the same command again`);
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it('through the CLI: a version from the download directory; no --yes without a terminal and a wrong answer on one are refused in one line', async () => {

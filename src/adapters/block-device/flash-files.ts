@@ -33,12 +33,13 @@ export async function fileIdentity(path: string): Promise<{ sizeBytes: number; f
 }
 
 /**
- * Readies a --to-file target to hold `sizeBytes`: a missing file is created (never through a link a
- * rival put there: O_EXCL) as a sparse file of that size, which reads as zeros; an existing one is
- * grown to that size when smaller and never shrunk. Returns whether it reads as zeros throughout.
+ * Readies a --to-file target to hold `sizeBytes`: a missing file is created (O_EXCL: never through a
+ * link put there since it was found missing) as a sparse file of that size, which reads as zeros; an
+ * existing one is grown to that size when smaller and never shrunk. Returns whether it reads as zeros.
  */
 export async function prepareFileTarget(path: string, sizeBytes: number, existed: boolean): Promise<{ zeroed: boolean }> {
-  const flags = existed ? constants.O_RDWR | constants.O_NOFOLLOW : constants.O_RDWR | constants.O_CREAT | constants.O_EXCL;
+  // An existing file is the one the user named (through a link, if they named a link): qemu-img opens the same path.
+  const flags = existed ? constants.O_RDWR : constants.O_RDWR | constants.O_CREAT | constants.O_EXCL;
   let handle;
   try {
     handle = await open(path, flags, 0o644);
