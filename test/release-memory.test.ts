@@ -12,6 +12,7 @@ import { startS3Server, type TestS3Server } from './helpers/s3-server.js';
 import { DEMO_NAME, smallDemoSpec } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 import { requireTools } from './helpers/require-tools.js';
+import { writeTestSigning } from './helpers/signing.js';
 
 // Constant memory whatever the image size: a 1 GiB sparse image is hashed, published and downloaded,
 // each in its own process, and each process's peak RSS may grow by at most MAX_GROWTH over what it
@@ -57,7 +58,7 @@ describe.skipIf(!hasBuildTools)('a 1 GiB sparse image in constant memory', () =>
   });
 
   function specWith(store: StoreSpec): string {
-    return smallDemoSpec([[['artifacts'], { store }]]);
+    return smallDemoSpec([[['artifacts'], { store, signing: writeTestSigning(work.dir) }]]);
   }
 
   it('hashes it streaming', async ({ annotate }) => {

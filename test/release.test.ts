@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -22,6 +23,7 @@ import { startS3Server, type TestS3Server } from './helpers/s3-server.js';
 import { DEMO_NAME, smallDemoSpec } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 import { requireTools } from './helpers/require-tools.js';
+import { TEST_SIGNER, writeTestSigning } from './helpers/signing.js';
 
 // Releases end to end against a real S3-protocol server (s3rver on 127.0.0.1) and a filesystem
 // store, with release directories made by the real build engine (fake packer, real qemu-img).
@@ -68,7 +70,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
   };
   const options = { specArg: 'box.yaml' } as const;
   const specText = (changes: [readonly (string | number)[], unknown][] = []) =>
-    smallDemoSpec([[['artifacts'], { store: storeSpec, retention: 3 }], ...changes]);
+    smallDemoSpec([[['artifacts'], { store: storeSpec, retention: 3, signing: writeTestSigning(work.dir) }], ...changes]);
 
   beforeAll(async () => {
     work = await makeTempDir(`imagebuild-release-${kind}-`);
@@ -100,7 +102,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
       // When the index is written (after the empty one a first publish creates), everything it points at must already be complete.
       if (call === `putJson ${key('releases.json')}` && indexWrites++ > 0) {
         const uploaded = (await store.list(key('v1.0.0/'))).map((o) => o.key.split('/').at(-1));
-        expect(uploaded.sort()).toEqual(['SHA256SUMS', `${DEMO_NAME}-v1.0.0.qcow2`, 'image-manifest.json', 'provenance.intoto.json', 'sbom.cdx.json', 'spec.json'].sort());
+        expect(uploaded.sort()).toEqual(['SHA256SUMS', 'SHA256SUMS.sig', `${DEMO_NAME}-v1.0.0.qcow2`, 'image-manifest.json', 'provenance.intoto.json', 'sbom.cdx.json', 'spec.json'].sort());
       }
     });
     const progress: number[] = [];
@@ -114,13 +116,14 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
       `putJson ${key('releases.json')}`,
       `putFile ${dir}/${DEMO_NAME}-v1.0.0.qcow2`,
       `putFile ${dir}/SHA256SUMS`,
+      `putFile ${dir}/SHA256SUMS.sig`,
       `putJson ${dir}/spec.json`,
       `putFile ${dir}/sbom.cdx.json`,
       `putFile ${dir}/provenance.intoto.json`,
-      `putJson ${dir}/image-manifest.json`,
+      `putFile ${dir}/image-manifest.json`,
       `putJson ${key('releases.json')}`,
     ]);
-    expect(report).toMatchObject({ version: '1.0.0', current: true, specStored: true, bump: { actual: 'initial' } });
+    expect(report).toMatchObject({ version: '1.0.0', current: true, specStored: true, bump: { actual: 'initial' }, signedBy: expect.stringMatching(/^SHA256:/) });
     expect(progress.at(-1)).toBe((await readManifest(outputRoot, '1.0.0')).size_bytes);
     expect(index.current).toMatchObject({ version: '1.0.0', reason: 'publish' });
     expect(index.releases.map((r) => [r.version, r.gate_status, r.sha256])).toEqual([['1.0.0', 'passed', (await readManifest(outputRoot, '1.0.0')).checksum_sha256]]);
@@ -140,7 +143,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
   it('lists nothing new while a publish is incomplete, leaves none of its objects, and the next publish of that version works', async () => {
     await deriveRelease(outputRoot, '1.0.0', '1.0.1', () => ({ kernel: '6.8.0-60-generic' }));
     const { store: failing } = recordingStore(store, async (call) => {
-      if (/^putJson .*\/v1\.0\.1\/.*\/image-manifest\.json$/.test(call)) throw new Error('network cable pulled');
+      if (/^put(?:File|Json) .*\/v1\.0\.1\/.*\/image-manifest\.json$/.test(call)) throw new Error('network cable pulled');
     });
 
     const interrupted = publishRelease({ ...options, cwd: work.dir, version: '1.0.1', store: failing });
@@ -221,7 +224,15 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
     expect(result.stdout).toContain('(verified against the manifest)');
     expect(await sha256Of(join(work.dir, 'dl', manifest.artifact))).toBe(manifest.checksum_sha256);
     expect(JSON.parse(await readFile(join(work.dir, 'dl/image-manifest.json'), 'utf8'))).toEqual(manifest);
-    expect(await readFile(join(work.dir, 'dl/SHA256SUMS'), 'utf8')).toBe(`${manifest.checksum_sha256}  ${manifest.artifact}\n`);
+    // What customers check by hand, with the tools they have: the signature, then every file SHA256SUMS lists.
+    expect(result.stdout).toContain(`signature verified: SHA256SUMS.sig by ${TEST_SIGNER} (SHA256:`);
+    const command = /^ {4}(ssh-keygen -Y verify .*)$/m.exec(result.stdout)?.[1];
+    expect(command).toContain(`-I ${TEST_SIGNER} -n imagebuild-release -s SHA256SUMS.sig < SHA256SUMS`);
+    expect(execFileSync('sh', ['-c', command!], { cwd: join(work.dir, 'dl'), encoding: 'utf8' })).toContain(`Good "imagebuild-release" signature for ${TEST_SIGNER}`);
+    expect(execFileSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: join(work.dir, 'dl'), encoding: 'utf8' }).trim().split('\n')).toEqual(
+      [manifest.artifact, 'sbom.cdx.json', 'provenance.intoto.json', 'image-manifest.json'].map((f) => `${f}: OK`),
+    );
+    expect(JSON.parse(await readFile(join(work.dir, 'dl/download.json'), 'utf8'))).toMatchObject({ version: '1.0.0', signature: { status: 'verified', principal: TEST_SIGNER } });
     expect(current.exitCode).toBe(0);
     expect(existsSync(join(work.dir, `${DEMO_NAME}-v1.1.1`, `${DEMO_NAME}-v1.1.1.qcow2`))).toBe(true);
   });
@@ -247,7 +258,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
     expect(resumed.stderr).toMatch(/^hash .*\.part \(resumed part\) /m);
     expect(resumed.stdout).toMatch(/resumed at \d/);
     expect(await sha256Of(join(work.dir, 'big', big.artifact))).toBe(big.checksum_sha256);
-    expect((await readdir(join(work.dir, 'big'))).sort()).toEqual(['SHA256SUMS', big.artifact, 'image-manifest.json'].sort());
+    expect((await readdir(join(work.dir, 'big'))).sort()).toEqual(['SHA256SUMS', 'SHA256SUMS.sig', big.artifact, 'download.json', 'image-manifest.json', 'provenance.intoto.json', 'sbom.cdx.json'].sort());
   });
 
   it('detects a corrupted stored image: no file under the final name, and says so', async () => {
@@ -308,7 +319,7 @@ describe.skipIf(!hasBuildTools).each<Kind>(['s3', 'filesystem'])('releases in a 
     expect(dryRun.store?.removed.map((r) => r.version)).toEqual(['1.0.0']);
     expect(dryRun.store?.kept.map((r) => r.version)).toEqual(['1.2.0', '1.1.1', '1.1.0', '1.0.1']);
     expect(dryRun.local.removed.map((r) => r.version)).toEqual(['1.0.0']);
-    expect(storedBefore.length).toBe(6);
+    expect(storedBefore.length).toBe(7);
     expect(applied.exitCode).toBe(0);
     expect(applied.stdout).toMatch(/removed v1\.0\.0 .*older than the newest 3/);
     expect(applied.stdout).toMatch(/keep {3}v1\.0\.1 {2}\(current \(never pruned\)\)/);

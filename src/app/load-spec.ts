@@ -2,7 +2,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { readTextFile } from '../adapters/fs/read-files.js';
 import { findPackageRoot } from '../adapters/fs/project-root.js';
 import { parseSpec, type ParsedSpec } from '../core/spec/parse-spec.js';
-import type { StoreSpec } from '../core/spec/schema.js';
+import type { SigningSpec, StoreSpec } from '../core/spec/schema.js';
 import { UsageError } from '../errors/index.js';
 
 /** The spec used when no --spec is given: the reference demo box shipped with imagebuild. */
@@ -43,12 +43,26 @@ export async function loadSpec(specArg: string | undefined, cwd: string, env: No
     ...parsed.spec,
     cache: { ...cache, dir: cacheDir ? resolve(cwd, cacheDir) : resolve(specDir, cache.dir), ...(cache.store ? { store: storeBesideSpec(cache.store, specDir) } : {}) },
     output: { ...output, dir: outputDir ? resolve(cwd, outputDir) : resolve(specDir, output.dir) },
-    artifacts: { ...artifacts, ...(artifacts.store ? { store: storeBesideSpec(artifacts.store, specDir) } : {}) },
+    artifacts: {
+      ...artifacts,
+      ...(artifacts.store ? { store: storeBesideSpec(artifacts.store, specDir) } : {}),
+      ...(artifacts.signing ? { signing: signingBesideSpec(artifacts.signing, specDir) } : {}),
+    },
   };
   return { ...parsed, spec, path, displayPath };
 }
 
 /** A filesystem store with its directory made absolute against the spec's directory; an S3 store as it is. */
+function signingBesideSpec(signing: SigningSpec, specDir: string): SigningSpec {
+  return {
+    ...signing,
+    ...(signing.key_file === undefined ? {} : { key_file: resolve(specDir, signing.key_file) }),
+    ...(signing.agent_public_key === undefined ? {} : { agent_public_key: resolve(specDir, signing.agent_public_key) }),
+    ...(signing.allowed_signers === undefined ? {} : { allowed_signers: resolve(specDir, signing.allowed_signers) }),
+    ...(signing.revoked_keys === undefined ? {} : { revoked_keys: resolve(specDir, signing.revoked_keys) }),
+  };
+}
+
 function storeBesideSpec(store: StoreSpec, specDir: string): StoreSpec {
   return store.kind === 'filesystem' ? { ...store, dir: resolve(specDir, store.dir) } : store;
 }

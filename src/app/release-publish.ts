@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { fileSize } from '../adapters/fs/directories.js';
+import { join, resolve } from 'node:path';
+import { fileSize, removeTree } from '../adapters/fs/directories.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
-import { ensureReleaseSums, setLocalCurrent } from '../adapters/workspace/local-releases.js';
-import { readManifestFile, writeManifestFile } from '../adapters/workspace/manifest-file.js';
-import { releaseLayout } from '../adapters/workspace/release-layout.js';
-import { serializeManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
+import { setLocalCurrent, writeReleaseSums } from '../adapters/workspace/local-releases.js';
+import { writeFileAtomically } from '../adapters/workspace/atomic-write.js';
+import { readManifestFile, settleManifestFile } from '../adapters/workspace/manifest-file.js';
+import { releaseLayout, type ReleaseLayout } from '../adapters/workspace/release-layout.js';
+import { sha256Hex } from '../core/digest.js';
+import { signingKeySource, signReleaseSums, SIGNATURE_FILE, SIGNING_KEY_ENV, type ReleaseSignature } from './release-signing.js';
+import type { ImageManifest } from '../core/manifest/image-manifest.js';
 import { printableText } from '../core/printable-text.js';
 import { checkVersionBump, classifyManifestChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
 import { ChecksumMismatchError, ReleaseNotFoundError, ReleaseRefusedError } from '../errors/index.js';
@@ -36,6 +39,8 @@ export type PublishOptions = ReleaseCommandOptions & {
   readonly makeCurrent?: boolean;
   readonly onProgress?: (progress: TransferProgress) => void;
   readonly signal?: AbortSignal;
+  /** A private key file to sign SHA256SUMS with, over $IMAGEBUILD_SIGNING_KEY and the spec's artifacts.signing. */
+  readonly signingKey?: string;
   /** An open store to publish to instead of the spec's (left open): for `build --publish` callers and tests. */
   readonly store?: ArtifactStore;
 };
@@ -54,6 +59,8 @@ export type PublishReport = {
   /** Whether `current` now points at this version (a stable version above the current one, or --make-current). */
   readonly current: boolean;
   readonly specStored: boolean;
+  /** The fingerprint of the key that signed SHA256SUMS (SHA256:…), or null: published unsigned. */
+  readonly signedBy: string | null;
   readonly notices: readonly string[];
 };
 
@@ -122,7 +129,14 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     const bump = await checkBump(store, index, local, canonicalSpec, override);
     if (bump.override) notices.push(`bump mismatch overridden: ${bump.override}`);
     const manifest: ImageManifest = bump.override ? { ...local, version_override: bump.override } : local;
-    if (bump.override && bump.override !== local.version_override) await writeManifestFile(release.manifest, manifest);
+
+    // What the store receives describes itself exactly, settled (and signed) before the first byte goes up:
+    // the manifest's bytes, SHA256SUMS listing every file and the manifest, and with a key its signature.
+    const described = await settleReleaseDocuments(release, manifest);
+    const signature = await signRelease(spec, options, described.sumsText, notices);
+    // A signature beside SHA256SUMS is this publish's, or none (an earlier attempt's would claim what this one did not sign).
+    if (signature !== undefined) await writeFileAtomically(join(release.dir, SIGNATURE_FILE), signature.armored);
+    else await removeTree(join(release.dir, SIGNATURE_FILE));
 
     // Every object of this publish goes under a directory of its own (its publish id): a second runner
     // publishing the same version at once writes elsewhere, whatever conditional headers the server
@@ -149,9 +163,13 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
 
       // 2. What describes it: SHA256SUMS, the spec, the SBOM and provenance beside the manifest (readers
       // find them in the manifest's directory), the manifest last. Readers find it only through the index.
-      const sumsPath = await ensureReleaseSums(release, manifest.checksum_sha256, manifest.artifact);
       written.push(keys.sums);
-      await store.putFile(keys.sums, sumsPath, { ifAbsent: true });
+      await putProved(store, keys.sums, release.sums, sha256Hex(described.sumsText), options.signal);
+      if (signature !== undefined) {
+        const key = `${keys.dir}/${SIGNATURE_FILE}`;
+        written.push(key);
+        await putProved(store, key, join(release.dir, SIGNATURE_FILE), sha256Hex(signature.armored), options.signal);
+      }
       if (canonicalSpec !== undefined) {
         written.push(keys.spec);
         await store.putJson(keys.spec, canonicalSpec, { ifAbsent: true });
@@ -165,7 +183,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         }
       }
       written.push(keys.manifest);
-      await store.putJson(keys.manifest, JSON.parse(serializeManifest(manifest)), { ifAbsent: true });
+      await putProved(store, keys.manifest, release.manifest, sha256Hex(described.manifestText), options.signal);
 
       // 3. The index, with `current`, last: the one write that claims the version.
       const record: ReleaseRecord = {
@@ -250,6 +268,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         bump,
         current: madeCurrent,
         specStored: canonicalSpec !== undefined,
+        signedBy: signature?.fingerprint ?? null,
         notices,
       };
     } finally {
@@ -258,6 +277,46 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     }
   } finally {
     if (options.store === undefined) store.close();
+  }
+}
+
+/**
+ * The local release's manifest and SHA256SUMS as they are published: the manifest serialized (with an
+ * override this publish records), SHA256SUMS listing the image, SBOM, provenance, exports and the
+ * manifest; each rewritten (atomically) only when it differs.
+ */
+async function settleReleaseDocuments(release: ReleaseLayout, manifest: ImageManifest): Promise<{ manifestText: string; sumsText: string }> {
+  const manifestText = await settleManifestFile(release.manifest, manifest);
+  const { text: sumsText } = await writeReleaseSums(release, manifest);
+  return { manifestText, sumsText };
+}
+
+/**
+ * Signs SHA256SUMS with the key --signing-key, $IMAGEBUILD_SIGNING_KEY or the spec names. Without one a
+ * release is published unsigned (with a notice) — unless the spec names allowed_signers: its customers
+ * would refuse such a release, so publish refuses it first.
+ */
+async function signRelease(spec: ImageSpec, options: PublishOptions, sumsText: string, notices: string[]): Promise<ReleaseSignature | undefined> {
+  const env = options.env ?? process.env;
+  const signing = spec.artifacts.signing;
+  const source = signingKeySource(signing, env, options.signingKey === undefined ? undefined : resolve(options.cwd, options.signingKey));
+  if (source === undefined) {
+    if (signing?.allowed_signers !== undefined) {
+      throw new ReleaseRefusedError(
+        `artifacts.signing names allowed_signers (${signing.allowed_signers}), so downloads require a signature, but no key to sign with was given: set artifacts.signing.key_file or agent_public_key, $${SIGNING_KEY_ENV}, or --signing-key FILE`,
+      );
+    }
+    notices.push(`published unsigned: no signing key (artifacts.signing.key_file, $${SIGNING_KEY_ENV} or --signing-key); downloads of v${options.version} need --allow-unsigned REASON`);
+    return undefined;
+  }
+  return signReleaseSums(Buffer.from(sumsText), source, signing, env);
+}
+
+/** Uploads a small file of the release (refusing an existing key), proving on the way that its bytes are the ones settled. */
+async function putProved(store: ArtifactStore, key: string, path: string, sha256: string, signal: AbortSignal | undefined): Promise<void> {
+  const put = await store.putFile(key, path, { ifAbsent: true, sha256: true, signal });
+  if (put.sha256 !== sha256) {
+    throw new ChecksumMismatchError(`${path} changed while it was published (SHA-256 ${put.sha256 ?? 'unknown'}, expected ${sha256}); the upload was deleted and nothing was published — run the same publish again`);
   }
 }
 

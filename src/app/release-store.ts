@@ -7,7 +7,7 @@ import type { ArtifactStore, StoredJson, StoreObject } from '../adapters/store/t
 import { listLocalReleases } from '../adapters/workspace/local-releases.js';
 import { outputRootOf } from '../adapters/workspace/release-layout.js';
 import { parseStoredManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
-import { ManifestInvalidError } from '../errors/index.js';
+import { firstLine, ManifestInvalidError } from '../errors/index.js';
 import { ReleaseNotFoundError } from '../errors/index.js';
 import { emptyReleaseIndex, parseReleaseIndex, releaseIndexKey, type ReleaseIndex } from '../core/release/release-index.js';
 import { createTransferMeter, sampleTransfer, type TransferMeter } from '../core/release/transfer-rate.js';
@@ -155,6 +155,37 @@ export async function updateReleaseIndex(store: ArtifactStore, name: string, opt
     }
   }
 }
+
+/** A small stored object's bytes (a manifest, SHA256SUMS, an SBOM), read whole; undefined when absent, StoreAccessError past `maxBytes`. */
+export async function readStoredBytes(store: ArtifactStore, key: string, maxBytes: number, signal?: AbortSignal): Promise<Buffer | undefined> {
+  const object = await store.head(key);
+  if (object === undefined) return undefined;
+  if (object.size > maxBytes) throw new StoreAccessError(`${store.describe(key)}: ${object.size} bytes, more than the ${maxBytes} such a file may have; refusing to read it`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of await store.getStream(key, { signal })) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new StoreAccessError(`${store.describe(key)}: grew past ${maxBytes} bytes while it was read; refusing it`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A stored manifest's exact bytes and their validated reading (see readStoredManifest): a download keeps the bytes, which SHA256SUMS may cover. */
+export async function readStoredManifestBytes(store: ArtifactStore, key: string, signal?: AbortSignal): Promise<{ bytes: Buffer; manifest: ImageManifest }> {
+  const bytes = await readStoredBytes(store, key, MAX_MANIFEST_BYTES, signal);
+  if (!bytes) throw new ManifestInvalidError(`${store.describe(key)}: missing from the store although the release index lists it`);
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new ManifestInvalidError(`${store.describe(key)}: not valid JSON (${firstLine(error)})`, { cause: error });
+  }
+  return { bytes, manifest: parseStoredManifest(json, store.describe(key)) };
+}
+
+// A manifest lists layers, gates and packages' summaries: kilobytes; anything near this is not one.
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** Reads and validates a manifest from the store (fields a newer imagebuild added are dropped, known ones validated strictly); names the key on any problem. */
 export async function readStoredManifest(store: ArtifactStore, key: string): Promise<ImageManifest> {

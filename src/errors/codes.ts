@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   RELEASE_INDEX_INVALID: { exit: FAILED, meaning: "the store's releases.json is unreadable or not a valid index; imagebuild reindex rebuilds it" },
   RELEASE_INDEX_MISSING: { exit: FAILED, meaning: "the store holds releases but no releases.json; imagebuild reindex rebuilds it from their manifests" },
   RELEASE_INCONSISTENT: { exit: FAILED, meaning: 'a release in the store disagrees with its index or its manifest' },
+  RELEASE_UNSIGNED: { exit: FAILED, meaning: 'a release has no signature, or nothing (allowed_signers) to check its signature against, and --allow-unsigned gave no reason to accept it' },
   CHECKSUM_MISMATCH: { exit: FAILED, meaning: 'bytes do not match the SHA-256 their manifest records' },
   SIGNATURE_INVALID: { exit: FAILED, meaning: 'an SSH signature does not verify: changed bytes, another namespace, a signer not in allowed_signers (or not for that principal or namespace), a revoked, expired or not yet valid key, or a malformed signature' },
   ALLOWED_SIGNERS_INVALID: { exit: INPUT, meaning: 'an allowed_signers or revoked-keys file does not parse; the message names the file and line' },

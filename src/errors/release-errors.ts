@@ -36,6 +36,9 @@ export class ReleaseIndexInvalidError extends ImagebuildError {
 /** A store that holds releases (their manifests) but no release index: nothing may treat it as empty. */
 export class ReleaseIndexMissingError extends errorWithCode('RELEASE_INDEX_MISSING') {}
 
+/** A release that cannot be signature-verified (none, or no allowed_signers to check it), without --allow-unsigned. */
+export class ReleaseUnsignedError extends errorWithCode('RELEASE_UNSIGNED') {}
+
 /** The store contradicts itself (a manifest that disagrees with the release index): corrupted state, not bad input. */
 export class ReleaseInconsistentError extends errorWithCode('RELEASE_INCONSISTENT') {}
 

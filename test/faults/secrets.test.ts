@@ -8,6 +8,7 @@ import { FAKE_BUILD_TOOLS } from '../helpers/fake-tools.js';
 import { requireTools } from '../helpers/require-tools.js';
 import { DEMO_NAME, smallDemoSpec } from '../helpers/spec-builders.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { testSigningPair, writeTestSigning } from '../helpers/signing.js';
 
 const hasBuildTools = requireTools('test/faults/secrets.test.ts', ...FAKE_BUILD_TOOLS);
 
@@ -51,14 +52,16 @@ describe.skipIf(!hasBuildTools)('secrets never reach a log, manifest, rendered f
       { what: 'AWS_SECRET_ACCESS_KEY', value: s3.secretAccessKey },
       ...privateKeyParts('--verify-key private key', await readFile(join(keys, 'ops_ed25519'), 'utf8')),
       ...privateKeyParts('IMAGEBUILD_BUILD_KEY_FILE private key', await readFile(join(keys, 'build_ed25519'), 'utf8')),
+      ...privateKeyParts('release signing private key', await readFile(testSigningPair().key, 'utf8')),
     ];
     env = {
       ...s3.credentialsEnv,
       IMAGEBUILD_BUILD_KEY_FILE: join(keys, 'build_ed25519'),
     };
     const store = s3.storeSpec('secrets');
-    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['artifacts'], { store, retention: 3 }]]));
-    await writeFile(join(work.dir, 'failing.yaml'), smallDemoSpec([[['artifacts'], { store, retention: 3 }], [['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
+    const signing = writeTestSigning(work.dir);
+    await writeFile(join(work.dir, 'box.yaml'), smallDemoSpec([[['artifacts'], { store, retention: 3, signing }]]));
+    await writeFile(join(work.dir, 'failing.yaml'), smallDemoSpec([[['artifacts'], { store, retention: 3, signing }], [['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
 
     const verify = ['--verify-user', 'vaultadmin', '--verify-key', 'secrets/ops_ed25519'];
     const ok = [
@@ -83,7 +86,7 @@ describe.skipIf(!hasBuildTools)('secrets never reach a log, manifest, rendered f
   });
 
   it('no file under the project or in the store holds a secret, except the keys where they were put', async () => {
-    const allowed = new Set([join(work.dir, 'secrets/ops_ed25519'), join(work.dir, 'secrets/build_ed25519'), join(work.dir, '.imagebuild/cache/keys/build_ed25519')]);
+    const allowed = new Set([join(work.dir, 'secrets/ops_ed25519'), join(work.dir, 'secrets/build_ed25519'), join(work.dir, '.imagebuild/cache/keys/build_ed25519'), join(work.dir, 'keys/release_ed25519')]);
     const files = [...(await filesUnder(work.dir)), ...(await filesUnder(s3.dir))];
 
     const leaks = files.flatMap((f) => {

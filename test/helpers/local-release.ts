@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeTestSigning } from './signing.js';
 import { serializeManifest, type ImageManifest } from '../../src/core/manifest/image-manifest.js';
 import type { StoreSpec } from '../../src/core/spec/schema.js';
 import { DEMO_NAME, smallDemoSpec } from './spec-builders.js';
@@ -12,7 +13,7 @@ import { testManifest } from './test-manifest.js';
 /** A project directory's spec file (box.yaml) naming `store`, and where its releases are built. */
 export async function writeReleaseProject(dir: string, store: StoreSpec): Promise<{ specPath: string; outputRoot: string }> {
   const specPath = join(dir, 'box.yaml');
-  await writeFile(specPath, smallDemoSpec([[['artifacts'], { store, retention: 3 }]]));
+  await writeFile(specPath, smallDemoSpec([[['artifacts'], { store, retention: 3, signing: writeTestSigning(dir) }]]));
   return { specPath, outputRoot: join(dir, 'output', DEMO_NAME) };
 }
 

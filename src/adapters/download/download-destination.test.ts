@@ -9,7 +9,7 @@ import { listTree, useTempDir } from '../../../test/helpers/temp-dir.js';
 import { testManifest } from '../../../test/helpers/test-manifest.js';
 import { DownloadDestinationUnsafeError, FileAccessError } from '../../errors/index.js';
 import { createMeteredStream } from '../fs/metered-stream.js';
-import { absorbPart, appendToPart, closePart, completeDownload, discardPart, downloadDestination, inspectDownloaded, lockDownload, openPart, prepareDownloadDir, type PartRecord } from './download-destination.js';
+import { absorbPart, appendToPart, closePart, completeDownload, discardPart, downloadDestination, inspectDownloaded, lockDownload, openPart, prepareDownloadDir, type PartRecord, type ReleaseDocument } from './download-destination.js';
 
 const work = useTempDir();
 const wanted: PartRecord = { name: 'box', version: '1.0.0', sha256: 'a'.repeat(64), size_bytes: 10 };
@@ -75,16 +75,18 @@ describe('download destination', () => {
     expect(await readFile(dest.part, 'utf8')).toBe('hello world');
   });
 
-  it('completes with the manifest and SHA256SUMS beside the image under its final name, and no .part or record left', async () => {
+  it('completes with the release documents (exact bytes) beside the image under its final name, and no .part or record left', async () => {
     const manifest = testManifest();
     const dest = downloadDestination(work.dir, manifest.artifact);
     const part = await openPart(dest, wanted);
     await appendToPart(part, Readable.from([Buffer.from('image')]), []);
+    const sums = `${manifest.checksum_sha256}  ${manifest.artifact}\n`;
 
-    await completeDownload(dest, part, manifest);
+    await completeDownload(dest, part, documentsOf(manifest, sums));
 
     expect(await listTree(work.dir)).toEqual(['SHA256SUMS', 'image-manifest.json', manifest.artifact].sort());
-    expect(await readFile(dest.sums, 'utf8')).toBe(`${manifest.checksum_sha256}  ${manifest.artifact}\n`);
+    expect(await readFile(dest.sums, 'utf8')).toBe(sums);
+    expect(await readFile(dest.manifest, 'utf8')).toBe(`${JSON.stringify(manifest)}\n`);
   });
 
   it('never follows a link at the .part name, a dangling one included: refuses, naming it, and leaves its target alone', async () => {
@@ -133,7 +135,7 @@ describe('download destination', () => {
     await rename(dest.part, `${dest.part}.moved`);
     await symlink(outside, dest.part);
 
-    await expect(completeDownload(dest, part, manifest)).rejects.toBeInstanceOf(DownloadDestinationUnsafeError);
+    await expect(completeDownload(dest, part, documentsOf(manifest, 'sums'))).rejects.toBeInstanceOf(DownloadDestinationUnsafeError);
     await closePart(part);
 
     expect((await listTree(work.dir)).includes(manifest.artifact)).toBe(false);
@@ -205,3 +207,11 @@ describe('download destination', () => {
     });
   });
 });
+
+/** A release's documents as a download hands them over: the manifest's and SHA256SUMS's bytes. */
+function documentsOf(manifest: object, sums: string): ReleaseDocument[] {
+  return [
+    { name: 'image-manifest.json', bytes: Buffer.from(`${JSON.stringify(manifest)}\n`) },
+    { name: 'SHA256SUMS', bytes: Buffer.from(sums) },
+  ];
+}

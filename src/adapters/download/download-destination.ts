@@ -1,17 +1,17 @@
 import { constants, createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readlink, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, readlink, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import type { ImageManifest } from '../../core/manifest/image-manifest.js';
-import { DownloadDestinationUnsafeError, FileAccessError, ImagebuildError, ManifestInvalidError } from '../../errors/index.js';
+import { sha256Hex } from '../../core/digest.js';
+import { parseStoredManifest } from '../../core/manifest/image-manifest.js';
+import { DownloadDestinationUnsafeError, FileAccessError, ImagebuildError } from '../../errors/index.js';
 import { describeFsError } from '../fs/describe-fs-error.js';
 import { acquireLock, type HeldLock } from '../fs/lock.js';
 import type { MeteredStream } from '../fs/metered-stream.js';
 import { writeFileAtomically } from '../workspace/atomic-write.js';
-import { readManifestFile, writeManifestFile } from '../workspace/manifest-file.js';
-import { MANIFEST_FILE, SUMS_FILE, sumsFileText } from '../workspace/release-layout.js';
+import { MANIFEST_FILE, SUMS_FILE } from '../workspace/release-layout.js';
 
 // Where `imagebuild download` puts a release: the image under its final name only once verified,
 // until then a `.part` file (resumable) with a record of which image its bytes belong to.
@@ -134,7 +134,7 @@ export async function lockDownload(dest: DownloadDestination, command: string): 
  * unreadable or not a plain file), or undefined when there is nothing. A link, a directory or another
  * user's file there is refused (DownloadDestinationUnsafeError): never "already present".
  */
-export async function inspectDownloaded(dest: DownloadDestination): Promise<{ size: number; manifest: ImageManifest | undefined } | undefined> {
+export async function inspectDownloaded(dest: DownloadDestination): Promise<{ size: number; manifestSha256: string | undefined; manifestVersion: string | undefined } | undefined> {
   const entry = await lstatOrUndefined(dest.artifact);
   if (entry === undefined) return undefined;
   if (!entry.isFile() || (myUid() !== undefined && entry.uid !== myUid())) {
@@ -142,12 +142,17 @@ export async function inspectDownloaded(dest: DownloadDestination): Promise<{ si
   }
   const manifestEntry = await lstatOrUndefined(dest.manifest);
   // A manifest that is a link, or damaged, proves nothing: the caller treats the image as unverified.
-  if (!manifestEntry?.isFile()) return { size: entry.size, manifest: undefined };
-  const manifest = await readManifestFile(dest.manifest).catch((error: unknown) => {
-    if (error instanceof ManifestInvalidError) return undefined;
-    throw error;
+  if (!manifestEntry?.isFile()) return { size: entry.size, manifestSha256: undefined, manifestVersion: undefined };
+  const bytes = await readFile(dest.manifest).catch((error: unknown) => {
+    throw new FileAccessError(`${dest.manifest}: unreadable (${describeFsError(error)})`, { cause: error });
   });
-  return { size: entry.size, manifest };
+  let manifestVersion: string | undefined;
+  try {
+    manifestVersion = parseStoredManifest(JSON.parse(bytes.toString('utf8')), dest.manifest).version;
+  } catch {
+    manifestVersion = undefined;
+  }
+  return { size: entry.size, manifestSha256: sha256Hex(bytes), manifestVersion };
 }
 
 /** The .part's record, read without following a link (a link or anything unreadable reads as no record). */
@@ -272,6 +277,14 @@ export async function discardPart(dest: DownloadDestination, part: OpenPart): Pr
   await rm(dest.partRecord, { force: true });
 }
 
+/** A small file of a release (manifest, SHA256SUMS, SBOM, provenance, signature): its plain file name and exact bytes. */
+export type ReleaseDocument = { readonly name: string; readonly bytes: Uint8Array };
+
+/** Writes a release's small files into the destination, each atomically (a rename replaces whatever, link or file, had the name). */
+export async function writeReleaseDocuments(dest: DownloadDestination, documents: readonly ReleaseDocument[]): Promise<void> {
+  for (const document of documents) await writeFileAtomically(join(dest.dir, document.name), document.bytes);
+}
+
 /**
  * Gives the verified .part its final name. The manifest and SHA256SUMS first, the image's final name
  * last: were they written after it, a failure in between (a full disk, a kill) would leave a verified
@@ -279,10 +292,9 @@ export async function discardPart(dest: DownloadDestination, part: OpenPart): Pr
  * while its name still leads to the file this process wrote, and the final name is checked to lead to
  * it afterwards; the .part stays resumable until the rename.
  */
-export async function completeDownload(dest: DownloadDestination, part: OpenPart, manifest: ImageManifest): Promise<void> {
+export async function completeDownload(dest: DownloadDestination, part: OpenPart, documents: readonly ReleaseDocument[]): Promise<void> {
   await part.handle.datasync();
-  await writeManifestFile(dest.manifest, manifest);
-  await writeFileAtomically(dest.sums, sumsFileText(manifest.checksum_sha256, manifest.artifact));
+  await writeReleaseDocuments(dest, documents);
   if (!(await namesPart(dest.part, part))) {
     const now = await lstatOrUndefined(dest.part);
     throw unsafe(dest.part, now ? await describeEntry(dest.part, now) : 'nothing', 'the file this download wrote was moved or replaced while it downloaded; remove what is there and run the command again');

@@ -49,7 +49,7 @@ async function loadKeyFile(keyFile: string, passphraseEnv: string | undefined, e
     passphrase = env[passphraseEnv];
     if (passphrase === undefined || passphrase === '') throw new SigningKeyInvalidError(`$${passphraseEnv} is not set: it should hold the passphrase of ${keyFile}`);
   }
-  const { utils } = await import('ssh2');
+  const { utils } = await loadSsh2();
   const parsed = utils.parseKey(text, passphrase);
   if (parsed instanceof Error) throw new SigningKeyInvalidError(describeParseFailure(keyFile, parsed.message, passphraseEnv));
   const key = Array.isArray(parsed) ? (parsed[0] as ParsedKey | undefined) : parsed;
@@ -106,7 +106,7 @@ async function loadAgentKey(publicKeyFile: string, socket: string | undefined): 
   } catch (error) {
     throw new FileAccessError(`${publicKeyFile}: the signing public key cannot be read: ${describeFsError(error)}`, { cause: error });
   }
-  const { OpenSSHAgent, utils } = await import('ssh2');
+  const { OpenSSHAgent, utils } = await loadSsh2();
   const parsed = utils.parseKey(text);
   const wanted = parsed instanceof Error || Array.isArray(parsed) ? undefined : parsed;
   if (!wanted || wanted.isPrivateKey()) throw new SigningKeyInvalidError(`${publicKeyFile}: is not an OpenSSH public key (the .pub file of the key in the agent)`);
@@ -133,4 +133,10 @@ async function loadAgentKey(publicKeyFile: string, socket: string | undefined): 
         });
       }),
   };
+}
+
+/** ssh2's exports. It is CommonJS: Node's ESM import sees `utils` only on the default export (vitest's interop shows both). */
+async function loadSsh2(): Promise<typeof import('ssh2')> {
+  const module = await import('ssh2');
+  return (module as unknown as { default?: typeof import('ssh2') }).default ?? module;
 }

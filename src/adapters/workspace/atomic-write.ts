@@ -5,7 +5,7 @@ import { FileAccessError } from '../../errors/index.js';
 import { describeFsError } from '../fs/describe-fs-error.js';
 
 /** Writes a file atomically: a temporary file beside it, then one rename; on failure (a full disk) the temporary file goes too. */
-export async function writeFileAtomically(path: string, content: string): Promise<void> {
+export async function writeFileAtomically(path: string, content: string | Uint8Array): Promise<void> {
   const temp = join(dirname(path), `.${randomBytes(4).toString('hex')}.tmp-${process.pid}`);
   try {
     await writeFile(temp, content);

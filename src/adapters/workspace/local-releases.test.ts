@@ -1,9 +1,11 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listTree, useTempDir } from '../../../test/helpers/temp-dir.js';
-import { ensureReleaseSums, listLocalReleases, readLocalCurrent, removeLocalRelease, setLocalCurrent } from './local-releases.js';
+import { serializeManifest } from '../../core/manifest/image-manifest.js';
+import { testManifest } from '../../../test/helpers/test-manifest.js';
+import { listLocalReleases, readLocalCurrent, removeLocalRelease, setLocalCurrent, writeReleaseSums } from './local-releases.js';
 import { releaseLayout } from './release-layout.js';
 
 const work = useTempDir();
@@ -54,14 +56,19 @@ describe('local releases', () => {
     expect(await listTree(work.dir)).toEqual([]);
   });
 
-  it('writes SHA256SUMS only where a release has none', async () => {
+  it('writes SHA256SUMS from the manifest: its files, then the manifest itself, as sha256sum -c reads it; unchanged when it holds that already', async () => {
     await makeRelease('1.0.0');
     const release = releaseLayout(work.dir, 'box', '1.0.0');
+    const manifest = testManifest({ name: 'box', version: '1.0.0', artifact: release.artifactName, checksum_sha256: 'a'.repeat(64) });
+    await writeFile(release.sums, 'stale\n');
 
-    await ensureReleaseSums(release, 'a'.repeat(64), release.artifactName);
-    await ensureReleaseSums(release, 'b'.repeat(64), release.artifactName);
+    const { text } = await writeReleaseSums(release, manifest);
+    const before = (await stat(release.sums)).ino;
+    await writeReleaseSums(release, manifest);
 
-    expect(existsSync(release.sums)).toBe(true);
-    expect(await readFile(release.sums, 'utf8')).toBe(`${'a'.repeat(64)}  box-v1.0.0.qcow2\n`);
+    const manifestSha = createHash('sha256').update(serializeManifest(manifest)).digest('hex');
+    expect(text).toBe(`${'a'.repeat(64)}  box-v1.0.0.qcow2\n${manifestSha}  image-manifest.json\n`);
+    expect(await readFile(release.sums, 'utf8')).toBe(text);
+    expect((await stat(release.sums)).ino).toBe(before);
   });
 });

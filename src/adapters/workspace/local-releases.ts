@@ -3,12 +3,13 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
-import type { ImageManifest } from '../../core/manifest/image-manifest.js';
+import { serializeManifest, type ImageManifest } from '../../core/manifest/image-manifest.js';
+import { sumsWithManifest } from '../../core/release/release-sums.js';
 import { releaseDirName, versionOfReleaseDirName } from '../../core/version/release-version.js';
 import { describeFsError } from '../fs/describe-fs-error.js';
 import { FileAccessError } from '../../errors/index.js';
 import { writeFileAtomically } from './atomic-write.js';
-import { currentLinkPath, MANIFEST_FILE, releaseFilesOf, releaseSumsText, sumsFileText, type ReleaseLayout } from './release-layout.js';
+import { currentLinkPath, MANIFEST_FILE, releaseSumsText, type ReleaseLayout } from './release-layout.js';
 
 // The releases built here, in output/<name>/: `v<version>/` directories and the `current` link.
 
@@ -63,31 +64,20 @@ export async function removeLocalRelease(release: ReleaseLayout): Promise<void> 
   await rm(doomed, { recursive: true, force: true });
 }
 
-/** Writes a release's SHA256SUMS when it has none (atomically); returns its path. */
-export async function ensureReleaseSums(release: ReleaseLayout, sha256: string, artifactName: string): Promise<string> {
-  if (!existsSync(release.sums)) await writeFileAtomically(release.sums, sumsFileText(sha256, artifactName));
-  return release.sums;
-}
 
 /**
- * Rewrites a release's SHA256SUMS (atomically) from its manifest — the image, SBOM, provenance and every
- * exported file — keeping, after those, any line for a file the manifest does not describe. Left as it is
- * when that is what it holds already.
+ * Rewrites a release's SHA256SUMS (atomically) from its manifest: the image, SBOM, provenance and every
+ * exported file, then the manifest itself (as serializeManifest writes it), so one signature over the
+ * file covers every byte of the release. Left as it is when that is what it holds already.
  */
-export async function writeReleaseSums(release: ReleaseLayout, manifest: ImageManifest): Promise<string> {
-  let existing = '';
+export async function writeReleaseSums(release: ReleaseLayout, manifest: ImageManifest): Promise<{ path: string; text: string }> {
+  let existing: string | undefined;
   try {
     existing = await readFile(release.sums, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new FileAccessError(`${release.sums}: cannot read it: ${describeFsError(error)}`, { cause: error });
   }
-  const described = new Set(releaseFilesOf(manifest).map((f) => f.name));
-  // `sha256sum` writes `<hex>  <name>` (text mode) or `<hex> *<name>` (binary mode).
-  const kept = existing.split('\n').filter((line) => {
-    const name = /^[0-9a-f]{64} [ *](.+)$/.exec(line)?.[1];
-    return name !== undefined && !described.has(name);
-  });
-  const text = releaseSumsText(manifest) + kept.map((line) => `${line}\n`).join('');
+  const text = sumsWithManifest(releaseSumsText(manifest), MANIFEST_FILE, serializeManifest(manifest));
   if (text !== existing) await writeFileAtomically(release.sums, text);
-  return release.sums;
+  return { path: release.sums, text };
 }

@@ -42,3 +42,10 @@ export async function readManifestFile(path: string, advice?: string): Promise<I
 export async function writeManifestFile(path: string, manifest: ImageManifest): Promise<void> {
   await writeFileAtomically(path, serializeManifest(manifest));
 }
+
+/** Writes the manifest unless the file holds exactly its serialization already; returns that text (what SHA256SUMS covers). */
+export async function settleManifestFile(path: string, manifest: ImageManifest): Promise<string> {
+  const text = serializeManifest(manifest);
+  if ((await readFile(path, 'utf8').catch(() => undefined)) !== text) await writeFileAtomically(path, text);
+  return text;
+}

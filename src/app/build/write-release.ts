@@ -7,7 +7,8 @@ import { writeManifestFile } from '../../adapters/workspace/manifest-file.js';
 import { readTextFile } from '../../adapters/fs/read-files.js';
 import { INVENTORY_FILE, MANIFEST_FILE, PROVENANCE_FILE, releaseLayout, releaseSumsText, SBOM_FILE, SUMS_FILE } from '../../adapters/workspace/release-layout.js';
 import { parseGuestInventory, type GuestFacts, type GuestInventory } from '../../core/gate/gate-report.js';
-import { assembleManifest, type ArtifactVerification, type ImageManifest } from '../../core/manifest/image-manifest.js';
+import { assembleManifest, serializeManifest, type ArtifactVerification, type ImageManifest } from '../../core/manifest/image-manifest.js';
+import { sumsWithManifest } from '../../core/release/release-sums.js';
 import { assembleProvenance, buildRunnerOf } from '../../core/provenance/image-provenance.js';
 import { assembleSbom } from '../../core/sbom/image-sbom.js';
 import type { BuildPlan } from '../../core/plan/plan-build.js';
@@ -66,7 +67,7 @@ export async function writeRelease(run: BuildRun, contents: ReleaseContents): Pr
   if (pathExists(run.dir.reports)) await copyTree(run.dir.reports, join(staging, 'reports'));
   const described = await writeSbomAndProvenance(run, contents, manifest, new Date(now));
   await writeManifestFile(join(staging, MANIFEST_FILE), described);
-  await writeTextFile(join(staging, SUMS_FILE), releaseSumsText(described));
+  await writeTextFile(join(staging, SUMS_FILE), sumsWithManifest(releaseSumsText(described), MANIFEST_FILE, serializeManifest(described)));
   await moveIntoPlace(staging, run.release.dir);
   await removeTree(run.dir.work);
   return described;

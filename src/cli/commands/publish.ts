@@ -8,7 +8,7 @@ import { createProgressRenderer } from '../transfer-progress.js';
 /** `imagebuild publish`. */
 export const publishCommand: Command = {
   name: 'publish',
-  usage: 'imagebuild publish <version> [--spec FILE] [--allow-bump-mismatch REASON] [--make-current] [--json]',
+  usage: 'imagebuild publish <version> [--spec FILE] [--signing-key FILE] [--allow-bump-mismatch REASON] [--make-current] [--json]',
   positionals: { min: 1, max: 1 },
   summary: "upload a built release to the spec's store: image, manifest, then the release index and current",
   description:
@@ -26,10 +26,17 @@ export const publishCommand: Command = {
     'build is refused (exit 1), the upload deleted, and nothing is listed. The index write claims the version: of two\n' +
     'runners publishing it at once one is listed and the other refused; a publish that fails deletes what it uploaded,\n' +
     'and running it again works.\n' +
+    'SHA256SUMS lists the image, SBOM, provenance, exports and the manifest; with a key it is signed (SSHSIG, as\n' +
+    'ssh-keygen -Y sign makes, Ed25519) on this machine before anything uploads, and SHA256SUMS.sig is published beside\n' +
+    "it. The key: --signing-key FILE, else $IMAGEBUILD_SIGNING_KEY, else the spec's artifacts.signing.key_file (its\n" +
+    "passphrase in the variable passphrase_env names) or agent_public_key (signed by the ssh-agent). When the spec names\n" +
+    'allowed_signers, the signature must pass that check, and publishing without a key is refused; without any signing\n' +
+    'configuration the release is published unsigned, with a notice (downloads then need --allow-unsigned).\n' +
     STORE_NOTE,
   flags: {
     spec: STORE_SPEC_FLAG,
     'allow-bump-mismatch': { type: 'string', value: 'REASON', help: 'publish although the bump does not fit the changes; REASON is recorded in the manifest and index' },
+    'signing-key': { type: 'string', value: 'FILE', help: 'OpenSSH Ed25519 private key to sign SHA256SUMS with (over $IMAGEBUILD_SIGNING_KEY and the spec)' },
     'make-current': { type: 'boolean', help: 'make this version current even if it is a prerelease or below the current one' },
     json: STORE_JSON_FLAG,
   },
@@ -40,7 +47,7 @@ export const publishCommand: Command = {
     const { publishRelease } = await import('../../app/release-publish.js');
     const asJson = flags.json === true;
     const report = await withInterrupt(output, 'stopping; the upload stops; nothing is listed in the release index until a publish completes', (signal) =>
-      publishRelease({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch: reason, makeCurrent: flags['make-current'] === true, signal, onProgress: asJson ? undefined : createProgressRenderer(output) }),
+      publishRelease({ specArg: stringFlag(flags.spec), cwd, version, allowBumpMismatch: reason, signingKey: stringFlag(flags['signing-key']), makeCurrent: flags['make-current'] === true, signal, onProgress: asJson ? undefined : createProgressRenderer(output) }),
     );
     if (asJson) {
       output.json(report);
@@ -50,6 +57,7 @@ export const publishCommand: Command = {
     output.out(`${output.paint('green', '✔')} published ${report.name} v${report.version} to ${report.store} (${bump}) in ${formatDuration(report.durationS)}, ${formatBytes(report.bytes)} at ${formatBytes(report.rate)}/s`);
     output.out(`  image    ${report.artifact}`);
     output.out(`  manifest ${report.manifest}`);
+    output.out(`  signed   ${report.signedBy ?? 'no (unsigned)'}`);
     output.out(`  current  ${report.current ? `v${report.version}` : 'unchanged (see the notice below)'}`);
     for (const change of report.bump.changes) output.out(`  ${output.paint('dim', `${change.subject}: ${change.from ?? '(none)'} → ${change.to ?? '(none)'} (${change.demands.toUpperCase()}, ${change.reason})`)}`);
     for (const notice of report.notices) output.err(`${output.paint('yellow', 'notice:')} ${notice}`);

@@ -322,6 +322,35 @@ export const StoreSpec = z.discriminatedUnion(
 );
 export type StoreSpec = z.infer<typeof StoreSpec>;
 
+/** The SSHSIG namespace release signatures are made for, unless the spec names another. */
+export const DEFAULT_SIGNING_NAMESPACE = 'imagebuild-release';
+
+/**
+ * Signing releases (SSHSIG, `ssh-keygen -Y sign` format, Ed25519): where publish finds the key — a
+ * private key file or an ssh-agent identity (its .pub file) — and what download/verify check
+ * signatures against. Paths are relative to the spec file; $IMAGEBUILD_SIGNING_KEY (a key file)
+ * overrides the key for one run, e.g. a CI secret.
+ */
+export const SigningSpec = specObject({
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9@._-]{0,63}$/, { error: 'not a valid signature namespace; use lower-case letters, digits and @._- (e.g. imagebuild-release)' })
+    .default(DEFAULT_SIGNING_NAMESPACE),
+  /** An OpenSSH Ed25519 private key file (mode 0600) publish signs with. */
+  key_file: hostPath.optional(),
+  /** The environment variable holding key_file's passphrase (never the passphrase itself). */
+  passphrase_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'not an environment variable name; use A-Z, 0-9 and _' }).optional(),
+  /** Sign through the ssh-agent ($SSH_AUTH_SOCK) with the identity whose public key this .pub file holds. */
+  agent_public_key: hostPath.optional(),
+  /** The allowed_signers file (ssh-keygen(1) format) download and verify check signatures against. */
+  allowed_signers: hostPath.optional(),
+  /** Public keys that are no longer trusted (one per line), as `ssh-keygen -Y verify -r` reads them. */
+  revoked_keys: hostPath.optional(),
+  /** The principal a signature must be allowed as (`ssh-keygen -Y verify -I`); default: any principal of allowed_signers. */
+  principal: z.string().regex(/^[^\s,*?!"']{1,128}$/, { error: 'not a valid principal; no spaces, commas, quotes or wildcards' }).optional(),
+}).refine((s) => s.key_file === undefined || s.agent_public_key === undefined, { error: 'give key_file or agent_public_key, not both', path: ['agent_public_key'] });
+export type SigningSpec = z.infer<typeof SigningSpec>;
+
 export const ImageSpec = specObject({
   $schema: z.string().optional(),
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, {
@@ -347,6 +376,8 @@ export const ImageSpec = specObject({
   artifacts: specObject({
     store: StoreSpec.optional(),
     retention: z.number().int().min(1).max(100).default(3),
+    /** Release signatures: publish signs SHA256SUMS; download and verify check it against allowed_signers. */
+    signing: SigningSpec.optional(),
   }).default({ retention: 3 }),
 });
 export type ImageSpec = z.infer<typeof ImageSpec>;
