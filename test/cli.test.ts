@@ -42,7 +42,7 @@ beforeEach(async () => {
 afterEach(() => work.cleanup());
 
 describe('imagebuild CLI', () => {
-  it.each(['validate', 'compat', 'render', 'plan', 'build', 'verify', 'publish', 'list', 'download', 'diff', 'prune', 'rollback', 'cache', 'schema'])('prints help for %s with its usage and options', async (command) => {
+  it.each(['validate', 'compat', 'render', 'plan', 'build', 'verify', 'export', 'flash', 'publish', 'list', 'download', 'diff', 'prune', 'rollback', 'cache', 'schema'])('prints help for %s with its usage and options', async (command) => {
     const result = await cli([command, '--help'], work.dir);
 
     expect(result.code).toBe(0);
@@ -64,7 +64,7 @@ describe('imagebuild CLI', () => {
   });
 
   it.each([
-    [['frobnicate'], 'unknown command "frobnicate"; valid commands: validate, compat, render, plan, build, verify, publish, list, download, diff, prune, reindex, rollback, cache, schema'],
+    [['frobnicate'], 'unknown command "frobnicate"; valid commands: validate, compat, render, plan, build, verify, export, flash, publish, list, download, diff, prune, reindex, rollback, cache, schema'],
     [['plan'], 'plan: expected 1 argument(s), got 0'],
     [['plan', '1.1'], 'version "1.1" is not semver; give vMAJOR.MINOR.PATCH'],
     [['plan', 'latest'], 'version "latest" is not semver'],

@@ -1,9 +1,15 @@
-import { mkdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { buffer } from 'node:stream/consumers';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { publishRelease } from '../src/app/release-publish.js';
 import { readReleaseIndex } from '../src/app/release-store.js';
 import { openStore } from '../src/adapters/store/open-store.js';
+import type { ArtifactStore } from '../src/adapters/store/types.js';
+import { testSigningPair } from './helpers/signing.js';
 import type { StoreSpec } from '../src/core/spec/schema.js';
 import { writeLocalRelease, writeReleaseProject } from './helpers/local-release.js';
 import { sha256Of, startReleaseCli } from './helpers/release-project.js';
@@ -35,6 +41,7 @@ describe.each(['s3', 'filesystem'] as const)('stored manifests from a newer imag
     for (const record of index.releases) {
       const manifest = (await store.getJson(record.manifest_key))!.value as Record<string, unknown> & { host: Record<string, unknown>; layers: { gate: Record<string, unknown> }[] };
       await store.putJson(record.manifest_key, { ...manifest, attestation: { kind: 'sigstore' }, host: { ...manifest.host, cpu_model: 'EPYC' }, layers: manifest.layers.map((l) => ({ ...l, cache_hits: 3, gate: { ...l.gate, runner: 'gpu-01' } })) });
+      await resign(store, record.manifest_key, record.sums_key);
     }
     // The index too: fields a newer imagebuild added are read past and kept by every write.
     const stored = (await store.getJson(`${DEMO_NAME}/releases.json`))!.value as { releases: Record<string, unknown>[] };
@@ -69,3 +76,22 @@ describe.each(['s3', 'filesystem'] as const)('stored manifests from a newer imag
     }
   }, 240_000);
 });
+
+/**
+ * What the newer imagebuild that wrote such a manifest also writes: SHA256SUMS with the manifest's new
+ * digest, signed again (with the test projects' key), so the release is consistent and signed.
+ */
+async function resign(store: ArtifactStore, manifestKey: string, sumsKey: string): Promise<void> {
+  const manifestSha = createHash('sha256').update(await buffer(await store.getStream(manifestKey))).digest('hex');
+  const sums = (await buffer(await store.getStream(sumsKey))).toString().replace(/^[0-9a-f]{64}(?=  image-manifest\.json$)/m, manifestSha);
+  const dir = await mkdtemp(join(tmpdir(), 'imagebuild-resign-'));
+  try {
+    await writeFile(join(dir, 'SHA256SUMS'), sums);
+    execFileSync('ssh-keygen', ['-q', '-Y', 'sign', '-f', testSigningPair().key, '-n', 'imagebuild-release', join(dir, 'SHA256SUMS')]);
+    await store.delete([sumsKey, `${sumsKey}.sig`]);
+    await store.putFile(sumsKey, join(dir, 'SHA256SUMS'));
+    await store.putFile(`${sumsKey}.sig`, join(dir, 'SHA256SUMS.sig'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

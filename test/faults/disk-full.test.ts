@@ -221,7 +221,7 @@ describe.skipIf(tmpfsUnavailable !== undefined)(`disk full during a download (${
     expect(resumed.exitCode, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(/resumed at /);
     expect(await sha256Of(join(dest, manifest.artifact))).toBe(manifest.checksum_sha256);
-    expect((await readdir(dest)).sort()).toEqual(['SHA256SUMS', manifest.artifact, 'image-manifest.json'].sort());
+    expect((await readdir(dest)).sort()).toEqual(['SHA256SUMS', 'SHA256SUMS.sig', manifest.artifact, 'download.json', 'image-manifest.json'].sort());
   });
 
   it('when the image fits but its manifest does not: one line, no temp file, nothing under the final name; the next run completes with manifest and SHA256SUMS', async () => {
@@ -244,7 +244,7 @@ describe.skipIf(tmpfsUnavailable !== undefined)(`disk full during a download (${
 
     expect(again.exitCode, again.stderr).toBe(0);
     expect(await sha256Of(join(dest, manifest.artifact))).toBe(manifest.checksum_sha256);
-    expect((await readdir(dest)).sort()).toEqual(['SHA256SUMS', manifest.artifact, 'image-manifest.json'].sort());
-    expect(await readFile(join(dest, 'SHA256SUMS'), 'utf8')).toBe(`${manifest.checksum_sha256}  ${manifest.artifact}\n`);
+    expect((await readdir(dest)).sort()).toEqual(['SHA256SUMS', 'SHA256SUMS.sig', manifest.artifact, 'download.json', 'image-manifest.json'].sort());
+    expect(await readFile(join(dest, 'SHA256SUMS'), 'utf8')).toMatch(new RegExp(`^${manifest.checksum_sha256}  ${manifest.artifact}\n[0-9a-f]{64}  image-manifest\\.json\n$`));
   });
 });
