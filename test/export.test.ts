@@ -151,7 +151,7 @@ describe.skipIf(!HAVE_TOOLS)('imagebuild export', () => {
       await execa('bmaptool', ['copy', '--bmap', `${image}.bmap`, image, target]);
       expect(await sha256Of(target)).toBe(await sha256Of(reference));
     }
-    // SHA256SUMS: the old lines kept, every new file listed, and sha256sum -c agrees.
+    // SHA256SUMS: the old lines kept, every new file listed, the rewritten manifest last, and sha256sum -c agrees.
     const sums = await readFile(join(dir, 'SHA256SUMS'), 'utf8');
     expect(sums.split('\n').filter(Boolean).map((l) => l.split('  ')[1])).toEqual([
       `${BASE}.qcow2`,
@@ -162,6 +162,7 @@ describe.skipIf(!HAVE_TOOLS)('imagebuild export', () => {
       `${BASE}.raw.xz`,
       `${BASE}.raw.xz.bmap`,
       `${BASE}.vmdk`,
+      'image-manifest.json',
     ]);
     expect(sums.startsWith(`${before.checksum_sha256}  ${BASE}.qcow2\n${before.sbom!.sha256}  sbom.cdx.json\n`)).toBe(true);
     await expect(execa('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: dir })).resolves.toMatchObject({ exitCode: 0 });

@@ -16,7 +16,7 @@ import { flashImage, FlashReadbackFailedError, type FlashOptions } from '../src/
 import { FlashReport } from '../src/core/flash/flash-report.js';
 import { FlashTargetRefusedError } from '../src/core/flash/flash-target.js';
 import { serializeManifest } from '../src/core/manifest/image-manifest.js';
-import { ChecksumMismatchError, InterruptedError, ReleaseInconsistentError, ReleaseRefusedError, SignatureInvalidError, UsageError } from '../src/errors/index.js';
+import { ChecksumMismatchError, InterruptedError, ReleaseInconsistentError, ReleaseRefusedError, ReleaseUnsignedError, SignatureInvalidError, UsageError } from '../src/errors/index.js';
 import { PROJECT_ROOT } from './helpers/project-root.js';
 import { TSX_LOADER } from './helpers/release-project.js';
 import { requireTools } from './helpers/require-tools.js';
@@ -205,7 +205,7 @@ describe.skipIf(!HAVE_TOOLS)('imagebuild flash into plain files (--to-file)', ()
     await signRelease(dir, { allowed: true });
     const { report } = await flash({ source: dir, device: target, toFile: true, specArg: specPath });
 
-    expect(unsigned).toBeInstanceOf(ReleaseRefusedError);
+    expect(unsigned).toBeInstanceOf(ReleaseUnsignedError);
     expect(unsigned.message).toContain('has no signature (SHA256SUMS.sig); refusing it');
     expect(otherKey).toBeInstanceOf(SignatureInvalidError);
     expect(untouched).toBe(before);

@@ -8,6 +8,8 @@ import { ImageManifest } from '../src/core/manifest/image-manifest.js';
 import { BUILT_CLI } from './helpers/project-root.js';
 import { LOCAL_DEV_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
+import { TEST_SIGNER, writeTestSigning } from './helpers/signing.js';
+import { useS3Server } from './helpers/use-s3-server.js';
 import { missingTools, requireTools } from './helpers/require-tools.js';
 
 // A real build: mmdebstrap, the real Packer (Debian's 1.6.6 in CI) driving real QEMU under TCG, the
@@ -21,18 +23,17 @@ const isRoot = process.getuid?.() === 0;
 if (!isRoot && process.env.CI) throw new Error('the real build test needs root in CI');
 
 describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Packer and QEMU (TCG)${missing.length > 0 ? ` — skipped: ${missing.join(', ')} missing` : ''}`, () => {
+  const s3 = useS3Server();
   let work: { dir: string; cleanup: () => Promise<void> };
-  let key: string;
-  // An explicit key for the verification login; make demo's own path (local-dev's verify_login user and the cache's
-  // key) runs in test/real-gpu-build.test.ts, and the users role's line for it is authorised here as well.
-  const command = () => ['build', 'v0.1.0', '--spec', 'box.yaml', '--until-layer', 'base', '--accel', 'tcg', '--verify-user', 'dev', '--verify-key', key];
+  // make demo's command (on a machine without KVM): the verification boot logs in as local-dev's
+  // verify_login user (dev) with the cache's own verification key, no key given on the command line.
+  const command = () => ['build', 'v0.1.0', '--spec', 'box.yaml', '--until-layer', 'base', '--accel', 'tcg'];
 
   beforeAll(async () => {
     work = await makeTempDir('imagebuild-real-');
-    key = join(work.dir, 'dev_ed25519');
-    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-    const publicKey = readFileSync(`${key}.pub`, 'utf8').trim();
-    await writeFile(join(work.dir, 'box.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, [[['users', 0, 'ssh_authorized_keys'], [publicKey]]]));
+    // local-dev as make demo builds it, plus a store and release signing (neither is part of the spec's identity).
+    const signing = writeTestSigning(work.dir);
+    await writeFile(join(work.dir, 'box.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, [[['artifacts'], { store: s3.storeSpec('real'), signing }]]));
   });
   afterAll(() => work.cleanup());
 
@@ -50,20 +51,37 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     expect(manifest.nvidia_driver).toBeNull();
     expect(manifest.gpu_validated).toBe(false);
     expect(manifest.packer_version).toMatch(/^\d+\.\d+\.\d+$/);
+    // Logged in as dev with the cache's verification key (users[].verify_login), as make demo does.
     expect(manifest.verify).toMatchObject({ status: 'passed', booted: true, build_account_refused: true, checked_as: 'dev', sha256_unchanged: true });
     expect(manifest.verify?.gate.status).toBe('passed');
     expect(info['backing-filename']).toBeUndefined();
-    // The image, its SBOM and its provenance statement, each with the digest the manifest records.
-    expect(readFileSync(join(versionDir, 'SHA256SUMS'), 'utf8').split('\n').filter(Boolean).sort()).toEqual(
-      [
-        `${manifest.checksum_sha256}  local-dev-v0.1.0.qcow2`,
-        `${manifest.sbom?.sha256}  ${manifest.sbom?.file}`,
-        `${manifest.provenance?.sha256}  ${manifest.provenance?.file}`,
-      ].sort(),
-    );
+    // The image, its SBOM and its provenance statement, each with the digest the manifest records, then the manifest.
+    expect(readFileSync(join(versionDir, 'SHA256SUMS'), 'utf8').split('\n').filter(Boolean)).toEqual([
+      `${manifest.checksum_sha256}  local-dev-v0.1.0.qcow2`,
+      `${manifest.sbom?.sha256}  ${manifest.sbom?.file}`,
+      `${manifest.provenance?.sha256}  ${manifest.provenance?.file}`,
+      expect.stringMatching(/^[0-9a-f]{64} {2}image-manifest\.json$/),
+    ]);
     expect(execFileSync('sha256sum', ['--check', '--quiet', 'SHA256SUMS'], { cwd: versionDir, encoding: 'utf8' })).toBe('');
     expect(result.all).toContain('not GPU-validated');
   }, 1_800_000);
+
+  it('publishes the release signed to an S3 server; download verifies the signature, the SBOM, the provenance and every byte', async () => {
+    const env = { ...process.env, ...s3.credentialsEnv };
+    const published = await execa('node', [BUILT_CLI, 'publish', 'v0.1.0', '--spec', 'box.yaml'], { cwd: work.dir, reject: false, all: true, env });
+    const downloaded = await execa('node', [BUILT_CLI, 'download', 'v0.1.0', '--spec', 'box.yaml', '--dest', 'dl', '--json'], { cwd: work.dir, reject: false, all: true, env });
+
+    expect(published.exitCode, published.all).toBe(0);
+    expect(published.all).toMatch(/signed {3}SHA256:/);
+    expect(downloaded.exitCode, downloaded.all?.slice(-2000)).toBe(0);
+    const report = JSON.parse(downloaded.stdout) as { signature: { status: string; command: string } };
+    expect(report.signature).toMatchObject({ status: 'verified', principal: TEST_SIGNER });
+    const dl = join(work.dir, 'dl');
+    expect((await readdir(dl)).sort()).toEqual(['SHA256SUMS', 'SHA256SUMS.sig', 'download.json', 'image-manifest.json', 'local-dev-v0.1.0.qcow2', 'provenance.intoto.json', 'sbom.cdx.json']);
+    // What customer success runs by hand, with OpenSSH and coreutils alone.
+    expect(execFileSync('sh', ['-c', report.signature.command], { cwd: dl, encoding: 'utf8' })).toContain(`Good "imagebuild-release" signature for ${TEST_SIGNER}`);
+    expect(execFileSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: dl, encoding: 'utf8' }).match(/: OK$/gm)).toHaveLength(4);
+  }, 600_000);
 
   it('runs the same command again as a no-op in seconds, with no Packer run', async () => {
     const buildsBefore = await readdir(join(work.dir, '.imagebuild/cache/builds'));

@@ -140,7 +140,7 @@ describe('a download destination someone else prepared', () => {
     expect(errorLines(concurrent)).toEqual([expect.stringMatching(new RegExp(`^error: ${finalPath().replaceAll('.', '\\.')}\\.lock: held by pid ${first.pid} on .* \\(imagebuild download v1\\.0\\.0\\) since `))]);
     expect(done.exitCode, String(done.stderr)).toBe(0);
     expect(await sha256Of(finalPath())).toBe(manifest.checksum_sha256);
-    expect((await readdir(dest())).sort()).toEqual(['SHA256SUMS', manifest.artifact, 'image-manifest.json'].sort());
+    expect((await readdir(dest())).sort()).toEqual(['SHA256SUMS', 'SHA256SUMS.sig', manifest.artifact, 'download.json', 'image-manifest.json'].sort());
   });
 
   it('lets two different releases download into the same directory at once, each verified', async () => {
@@ -171,7 +171,7 @@ describe('a download destination someone else prepared', () => {
     expect(resumed.stderr).toContain(`notice: a download killed earlier (pid ${child.pid}) left ${manifest.artifact}.lock; it is no longer running, so this one took over`);
     expect(resumed.stdout).toMatch(/resumed at \d/);
     expect(await sha256Of(finalPath())).toBe(manifest.checksum_sha256);
-    expect((await readdir(dest())).sort()).toEqual(['SHA256SUMS', manifest.artifact, 'image-manifest.json'].sort());
+    expect((await readdir(dest())).sort()).toEqual(['SHA256SUMS', 'SHA256SUMS.sig', manifest.artifact, 'download.json', 'image-manifest.json'].sort());
   });
 
   it('refuses a destination directory anybody may write without the sticky bit', async () => {

@@ -94,7 +94,7 @@ describe('download killed at random points', () => {
         // file, if the kill came before they were removed). That ends the episode.
         kills.push({ target, part: SIZE });
         expect(await sha256Of(finalPath())).toBe(manifest.checksum_sha256);
-        expect((await readdir(dest())).filter((n) => !n.endsWith('.part.json') && !n.endsWith('.lock')).sort()).toEqual(['SHA256SUMS', manifest.artifact, 'image-manifest.json'].sort());
+        expect((await readdir(dest())).filter((n) => !n.endsWith('.part.json') && !n.endsWith('.lock')).sort()).toEqual(['SHA256SUMS', 'SHA256SUMS.sig', manifest.artifact, 'download.json', 'image-manifest.json'].sort());
         await rm(dest(), { recursive: true });
         continue;
       }
@@ -110,7 +110,7 @@ describe('download killed at random points', () => {
 
         expect(resumed.exitCode, resumed.stderr).toBe(0);
         expect(await sha256Of(finalPath())).toBe(manifest.checksum_sha256);
-        expect((await readdir(dest())).sort()).toEqual(['SHA256SUMS', manifest.artifact, 'image-manifest.json'].sort());
+        expect((await readdir(dest())).sort()).toEqual(['SHA256SUMS', 'SHA256SUMS.sig', manifest.artifact, 'download.json', 'image-manifest.json'].sort());
         verifiedResumes++;
         await rm(dest(), { recursive: true });
       }

@@ -68,7 +68,9 @@ describe.skipIf(!hasRgw)('two runners publishing one version at once against a R
       expect(record.sha256).toBe(images[['a', 'b'][winner]!]);
       expect(manifest.checksum_sha256).toBe(record.sha256);
       expect(stored).toBe(record.sha256);
-      expect(sums).toBe(`${record.sha256}  ${DEMO_NAME}-v1.0.0.qcow2\n`);
+      // The winner's SHA256SUMS: its image, then its manifest (whose bytes the store holds).
+      const manifestSha = createHash('sha256').update(await buffer(await store.getStream(record.manifest_key))).digest('hex');
+      expect(sums).toBe(`${record.sha256}  ${DEMO_NAME}-v1.0.0.qcow2\n${manifestSha}  image-manifest.json\n`);
       const dir = record.manifest_key.replace(/image-manifest\.json$/, '');
       expect((await store.list(`${DEMO_NAME}/v1.0.0/`)).map((o) => o.key).filter((k) => !k.startsWith(dir))).toEqual([]);
     } finally {
