@@ -16,7 +16,7 @@ import { flashImage, FlashReadbackFailedError, type FlashOptions } from '../src/
 import { FlashReport } from '../src/core/flash/flash-report.js';
 import { FlashTargetRefusedError } from '../src/core/flash/flash-target.js';
 import { serializeManifest } from '../src/core/manifest/image-manifest.js';
-import { ChecksumMismatchError, InterruptedError, ReleaseInconsistentError, ReleaseRefusedError, ReleaseUnsignedError, SignatureInvalidError, UsageError } from '../src/errors/index.js';
+import { ChecksumMismatchError, InterruptedError, ReleaseInconsistentError, ReleaseUnsignedError, SignatureInvalidError, UsageError } from '../src/errors/index.js';
 import { PROJECT_ROOT } from './helpers/project-root.js';
 import { TSX_LOADER } from './helpers/release-project.js';
 import { requireTools } from './helpers/require-tools.js';

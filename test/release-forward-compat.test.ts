@@ -83,7 +83,7 @@ describe.each(['s3', 'filesystem'] as const)('stored manifests from a newer imag
  */
 async function resign(store: ArtifactStore, manifestKey: string, sumsKey: string): Promise<void> {
   const manifestSha = createHash('sha256').update(await buffer(await store.getStream(manifestKey))).digest('hex');
-  const sums = (await buffer(await store.getStream(sumsKey))).toString().replace(/^[0-9a-f]{64}(?=  image-manifest\.json$)/m, manifestSha);
+  const sums = (await buffer(await store.getStream(sumsKey))).toString().replace(/^[0-9a-f]{64}(?= {2}image-manifest\.json$)/m, manifestSha);
   const dir = await mkdtemp(join(tmpdir(), 'imagebuild-resign-'));
   try {
     await writeFile(join(dir, 'SHA256SUMS'), sums);
