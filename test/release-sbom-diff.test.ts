@@ -3,14 +3,14 @@
 // matches its manifest's SHA-256 left out with the reason.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diffStoredReleases } from '../src/app/release-list.js';
 import { parseGuestInventory, type GuestInventory } from '../src/core/gate/gate-report.js';
 import { serializeManifest } from '../src/core/manifest/image-manifest.js';
 import { assembleSbom } from '../src/core/sbom/image-sbom.js';
-import { writeLocalRelease } from './helpers/local-release.js';
+import { writeLocalRelease, writeReleaseProject } from './helpers/local-release.js';
 import { PROJECT_ROOT } from './helpers/project-root.js';
 import { startReleaseCli } from './helpers/release-project.js';
 import { DEMO_NAME, smallDemoSpec } from './helpers/spec-builders.js';
@@ -73,5 +73,35 @@ describe('diff with SBOMs beside the manifests', () => {
 
     expect(diff.packages).toBeNull();
     expect(diff.packages_unavailable).toBe(`v1.0.2: ${tampered} does not match the SHA-256 its manifest records`);
+  });
+});
+
+describe('publish reads the previous release’s stored SBOM for the bump check', () => {
+  let work: { dir: string; cleanup: () => Promise<void> };
+  beforeAll(async () => {
+    work = await makeTempDir('imagebuild-sbom-bump-');
+  });
+  afterAll(async () => work.cleanup());
+
+  it('refuses a PATCH bump that adds a framework package to the venv, naming it; MINOR passes', async () => {
+    const { outputRoot } = await writeReleaseProject(work.dir, { kind: 'filesystem', dir: 'store' });
+    await mkdir(join(work.dir, 'store'));
+    const base = parseGuestInventory(JSON.parse(readFileSync(RECORDED, 'utf8')), RECORDED);
+    const withFlashAttn = { ...base, python: { ...base.python!, packages: [...base.python!.packages, { name: 'flash_attn', version: '2.8.3' }] } };
+    for (const [version, inventory] of [['1.0.0', base], ['1.0.1', withFlashAttn], ['1.1.0', withFlashAttn]] as const) {
+      const { manifest, dir } = await writeLocalRelease(outputRoot, version);
+      const sbom = assembleSbom({ image: { name: DEMO_NAME, version, artifact: manifest.artifact, sha256: manifest.checksum_sha256 }, inventory, timestamp: new Date('2026-12-05T10:00:00Z'), serialNumber: 'urn:uuid:00000000-0000-4000-8000-000000000001' });
+      await writeFile(join(dir, 'sbom.cdx.json'), sbom);
+      await writeFile(join(dir, 'image-manifest.json'), serializeManifest({ ...manifest, sbom: { file: 'sbom.cdx.json', sha256: createHash('sha256').update(sbom).digest('hex') } }));
+    }
+
+    const first = await startReleaseCli(['publish', 'v1.0.0', '--spec', 'box.yaml'], work.dir, {});
+    const patch = await startReleaseCli(['publish', 'v1.0.1', '--spec', 'box.yaml'], work.dir, {});
+    const minor = await startReleaseCli(['publish', 'v1.1.0', '--spec', 'box.yaml'], work.dir, {});
+
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(patch.exitCode, patch.stderr).toBe(2);
+    expect(patch.stderr).toMatch(/package pypi:flash_attn.*new framework package flash_attn in the venv/);
+    expect(minor.exitCode, minor.stderr).toBe(0);
   });
 });

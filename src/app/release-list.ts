@@ -1,16 +1,11 @@
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { readLocalCurrent } from '../adapters/workspace/local-releases.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { currentLinkPath, releaseLayout } from '../adapters/workspace/release-layout.js';
 import { printableText } from '../core/printable-text.js';
-import { diffReleases, type ReleaseDiff, type ReleasePackages } from '../core/release/diff-releases.js';
-import { readSbomPackages } from '../core/sbom/sbom-packages.js';
-import type { ImageManifest } from '../core/manifest/image-manifest.js';
-import type { ArtifactStore } from '../adapters/store/types.js';
-import { readTextFile } from '../adapters/fs/read-files.js';
-import { firstLine, ReleaseNotFoundError } from '../errors/index.js';
+import { diffReleases, type ReleaseDiff } from '../core/release/diff-releases.js';
+import { ReleaseNotFoundError } from '../errors/index.js';
 import { resolveRelease, type CurrentChange, type CurrentPointer } from '../core/release/release-index.js';
+import { localSbomPackages, storedSbomPackages } from './release-sbom.js';
 import { loadReleaseSpec, localReleaseNotFound, openSpecStore, readReleaseIndex, readStoredManifest, type ReleaseCommandOptions } from './release-store.js';
 
 /** One release as `imagebuild list` shows it. */
@@ -118,40 +113,4 @@ export async function diffStoredReleases(options: ReleaseCommandOptions & { from
   } finally {
     store.close();
   }
-}
-
-
-/** A built release's SBOM packages: the file its manifest names, checked against the SHA-256 the manifest records. */
-async function localSbomPackages(dir: string, manifest: ImageManifest): Promise<ReleasePackages> {
-  if (manifest.sbom === undefined) return { problem: 'built before releases carried an SBOM' };
-  const path = join(dir, manifest.sbom.file);
-  let text: string;
-  try {
-    text = await readTextFile(path, 'SBOM');
-  } catch (error) {
-    return { problem: firstLine(error) };
-  }
-  if (createHash('sha256').update(text).digest('hex') !== manifest.sbom.sha256) return { problem: `${path} does not match the SHA-256 its manifest records` };
-  return sbomPackagesOf(text, path);
-}
-
-/** A published release's SBOM packages: the file its manifest names, stored beside the manifest by publish. */
-async function storedSbomPackages(store: ArtifactStore, manifestKey: string, manifest: ImageManifest): Promise<ReleasePackages> {
-  if (manifest.sbom === undefined) return { problem: 'built before releases carried an SBOM' };
-  const key = `${manifestKey.slice(0, manifestKey.lastIndexOf('/') + 1)}${manifest.sbom.file}`;
-  const stored = await store.getJson(key);
-  if (stored === undefined) return { problem: `${store.describe(key)} is not in the store (published without its SBOM)` };
-  const read = readSbomPackages(stored.value);
-  return 'problem' in read ? { problem: `${store.describe(key)}: ${read.problem}` } : read;
-}
-
-function sbomPackagesOf(text: string, where: string): ReleasePackages {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { problem: `${where}: not JSON (truncated or damaged)` };
-  }
-  const read = readSbomPackages(json);
-  return 'problem' in read ? { problem: `${where}: ${read.problem}` } : read;
 }

@@ -7,10 +7,12 @@ import { writeFileAtomically } from '../adapters/workspace/atomic-write.js';
 import { readManifestFile, settleManifestFile } from '../adapters/workspace/manifest-file.js';
 import { releaseLayout, type ReleaseLayout } from '../adapters/workspace/release-layout.js';
 import { sha256Hex } from '../core/digest.js';
+import { diffSbomPackages } from '../core/sbom/sbom-packages.js';
+import { localSbomPackages, storedSbomPackages } from './release-sbom.js';
 import { signingKeySource, signReleaseSums, SIGNATURE_FILE, SIGNING_KEY_ENV, type ReleaseSignature } from './release-signing.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
 import { printableText } from '../core/printable-text.js';
-import { checkVersionBump, classifyManifestChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
+import { checkVersionBump, classifyManifestChanges, classifyPackageChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
 import { ChecksumMismatchError, ReleaseNotFoundError, ReleaseRefusedError } from '../errors/index.js';
 import { addRelease, becomesCurrent, emptyReleaseIndex, findRelease, isPrerelease, previousRelease, publishIdOf, releaseIndexKey, releaseKeys, releaseVersionPrefix, setCurrent, type ReleaseIndex, type ReleaseRecord } from '../core/release/release-index.js';
 import { specHashOf, specIdentity, specIdentityText } from '../core/spec/spec-hash.js';
@@ -126,7 +128,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     // An override already in the manifest (given to the build, or to an earlier attempt of this publish) stands.
     // The reason is recorded where every reader shows it: printable from the start, the same in manifest and index.
     const override = options.allowBumpMismatch === undefined ? local.version_override : printableText(options.allowBumpMismatch);
-    const bump = await checkBump(store, index, local, canonicalSpec, override);
+    const bump = await checkBump(store, index, release, local, canonicalSpec, override);
     if (bump.override) notices.push(`bump mismatch overridden: ${bump.override}`);
     const manifest: ImageManifest = bump.override ? { ...local, version_override: bump.override } : local;
 
@@ -396,12 +398,15 @@ function refuseListed(store: ArtifactStore, index: ReleaseIndex, version: string
   }
 }
 
-async function checkBump(store: ArtifactStore, index: ReleaseIndex, manifest: ImageManifest, canonicalSpec: unknown, override: string | undefined): Promise<BumpCheck> {
+async function checkBump(store: ArtifactStore, index: ReleaseIndex, release: ReleaseLayout, manifest: ImageManifest, canonicalSpec: unknown, override: string | undefined): Promise<BumpCheck> {
   const previous = previousRelease(index, manifest.version);
   if (!previous) return checkVersionBump({ from: null, to: manifest.version, changes: [] });
   const previousManifest = await readStoredManifest(store, previous.manifest_key);
   const previousSpec = previous.spec_key && canonicalSpec !== undefined ? (await store.getJson(previous.spec_key))?.value : undefined;
-  const changes = [...classifyManifestChanges(previousManifest, manifest), ...(previousSpec === undefined ? [] : classifySpecChanges(previousSpec, canonicalSpec))];
+  // What the images hold, package by package (a new framework package is at least MINOR), where both SBOMs can be read.
+  const [before, after] = await Promise.all([storedSbomPackages(store, previous.manifest_key, previousManifest), localSbomPackages(release.dir, manifest)]);
+  const packages = 'packages' in before && 'packages' in after ? classifyPackageChanges(diffSbomPackages(before.packages, after.packages)) : [];
+  const changes = [...classifyManifestChanges(previousManifest, manifest), ...packages, ...(previousSpec === undefined ? [] : classifySpecChanges(previousSpec, canonicalSpec))];
   return checkVersionBump({ from: previous.version, to: manifest.version, changes, override });
 }
 
