@@ -77,6 +77,7 @@ async function makeRelease(options: { randomMiB?: number } = {}): Promise<{ spec
     finishedOn: '2026-01-15T10:30:00.000Z',
     invocationId: 'urn:uuid:00000000-0000-4000-8000-000000000000',
     runner: { kind: 'local' },
+    builderVersion: '0.9.0',
   });
   await writeFile(join(dir, 'provenance.intoto.json'), provenance);
   const manifest = ImageManifest.parse({ ...described, provenance: { file: 'provenance.intoto.json', sha256: createHash('sha256').update(provenance).digest('hex') } });

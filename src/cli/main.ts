@@ -5,7 +5,7 @@ import type { Command } from './command.js';
 import { COMMANDS } from './command-registry.js';
 import { createOutput, type Output } from './output.js';
 import { quoteInput } from './flags.js';
-import { packageVersion } from './package-version.js';
+import { packageVersion } from '../adapters/tools/package-version.js';
 
 
 function mainHelp(): string {

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { copyTree, ensureDirectory, makeReadOnly, moveIntoPlace, pathExists, removeTree, writeTextFile } from '../../adapters/fs/directories.js';
 import { readGitCommit } from '../../adapters/tools/git-commit.js';
+import { packageVersion } from '../../adapters/tools/package-version.js';
 import { writeManifestFile } from '../../adapters/workspace/manifest-file.js';
 import { readTextFile } from '../../adapters/fs/read-files.js';
 import { INVENTORY_FILE, MANIFEST_FILE, PROVENANCE_FILE, releaseLayout, releaseSumsText, SBOM_FILE, SUMS_FILE } from '../../adapters/workspace/release-layout.js';
@@ -98,6 +99,7 @@ async function writeSbomAndProvenance(run: BuildRun, contents: ReleaseContents, 
     finishedOn: now.toISOString(),
     invocationId: `urn:uuid:${randomUUID()}`,
     runner: buildRunnerOf(process.env),
+    builderVersion: packageVersion(),
   });
   await writeTextFile(join(staging, PROVENANCE_FILE), provenance);
   return { ...manifest, sbom: sbomFile, provenance: { file: PROVENANCE_FILE, sha256: sha256Text(provenance) } };

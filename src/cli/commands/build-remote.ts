@@ -6,7 +6,7 @@ import { UsageError } from '../../errors/index.js';
 import type { Invocation } from '../command.js';
 import { stringFlag } from '../flags.js';
 import { withInterrupt } from '../interrupt.js';
-import { packageVersion } from '../package-version.js';
+import { packageVersion } from '../../adapters/tools/package-version.js';
 
 /** `build --host`: the same build on a GPU host over SSH, its output streamed here. */
 export async function runRemoteBuild(version: string, { flags, cwd, output }: Invocation): Promise<number> {

@@ -49,6 +49,7 @@ function input(overrides: Partial<ProvenanceInput> = {}): ProvenanceInput {
     finishedOn: '2026-01-15T10:30:00Z',
     invocationId: 'urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79',
     runner: { kind: 'local' },
+    builderVersion: '0.9.0',
     ...overrides,
   };
 }
@@ -66,7 +67,7 @@ describe('assembleProvenance', () => {
     expect(statement.predicate.buildDefinition.externalParameters).toEqual({ name: 'vault-cube-demo-box', version: '1.0.0', spec_hash: 'b'.repeat(64) });
     expect(statement.predicate.buildDefinition.internalParameters).toEqual({ accelerator: 'tcg', seal_key: 'f'.repeat(64) });
     expect(statement.predicate.runDetails.metadata).toEqual({ invocationId: 'urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79', startedOn: '2026-01-15T10:00:00Z', finishedOn: '2026-01-15T10:30:00Z' });
-    expect(statement.predicate.runDetails.builder).toEqual({ id: 'https://imagebuild.invalid/provenance/builder/v1', imagebuild_host: 'vm', imagebuild_runner: 'local' });
+    expect(statement.predicate.runDetails.builder).toEqual({ id: 'https://imagebuild.invalid/provenance/builder/v1', version: { imagebuild: '0.9.0' }, imagebuild_host: 'vm', imagebuild_runner: 'local' });
     expect(statement.predicate.runDetails.byproducts).toEqual([{ name: 'sbom.cdx.json', digest: { sha256: '9'.repeat(64) }, mediaType: 'application/vnd.cyclonedx+json' }]);
   });
 

@@ -56,6 +56,8 @@ export type ProvenanceInput = {
   readonly finishedOn: string;
   readonly invocationId: string;
   readonly runner: BuildRunner;
+  /** imagebuild's own version: the builder's (runDetails.builder.version). */
+  readonly builderVersion: string;
 };
 
 /** The release's provenance statement as JSON text (2-space indent, trailing newline). */
@@ -85,7 +87,7 @@ export function assembleProvenance(input: ProvenanceInput): string {
         ],
       },
       runDetails: {
-        builder: { id: IMAGEBUILD_BUILDER_ID, imagebuild_host: manifest.host.hostname, imagebuild_runner: input.runner.kind === 'local' ? 'local' : input.runner.runUrl },
+        builder: { id: IMAGEBUILD_BUILDER_ID, version: { imagebuild: input.builderVersion }, imagebuild_host: manifest.host.hostname, imagebuild_runner: input.runner.kind === 'local' ? 'local' : input.runner.runUrl },
         metadata: { invocationId: input.invocationId, startedOn: input.startedOn, finishedOn: input.finishedOn },
         byproducts: input.byproducts.map((b): ResourceDescriptor => ({ name: b.name, digest: { sha256: b.sha256 }, mediaType: b.mediaType })),
         ...(manifest.verify === undefined
