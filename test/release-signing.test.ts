@@ -3,6 +3,8 @@ import { chmodSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { verifyImageFile } from '../src/app/verify-image.js';
+import { ReleaseUnsignedError, SignatureInvalidError } from '../src/errors/index.js';
 import { runCli, type CliResult } from './helpers/fault-harness.js';
 import { writeLocalRelease } from './helpers/local-release.js';
 import { requireTools } from './helpers/require-tools.js';
@@ -152,6 +154,21 @@ describe.skipIf(!hasTools)('signed releases', () => {
     expect(storedAfterRefusals).toEqual(['releases.json']);
     expect(fromEnv.exitCode, fromEnv.stderr).toBe(0);
     expect(fromEnv.stdout).toMatch(/^ {2}signed {3}SHA256:/m);
+  });
+
+  it('verify proves the release beside the image before it boots anything: unsigned refused without --allow-unsigned, a signer allowed_signers does not list always', async () => {
+    await spec(writeTestSigning(project));
+    const image = join(project, 'output', DEMO_NAME, 'v1.0.0', `${DEMO_NAME}-v1.0.0.qcow2`);
+
+    const unsigned = await verifyImageFile({ image, specArg: 'box.yaml', cwd: project }).catch((error: unknown) => error);
+    expect((await run(['publish', 'v1.0.0'])).exitCode).toBe(0);
+    await writeFile(join(project, 'keys/allowed_signers'), `${TEST_SIGNER} ${otherKey(project).pub}\n`);
+    const stranger = await verifyImageFile({ image, specArg: 'box.yaml', cwd: project, allowUnsigned: 'testing' }).catch((error: unknown) => error);
+
+    expect(unsigned).toBeInstanceOf(ReleaseUnsignedError);
+    expect((unsigned as Error).message).toMatch(/v1\.0\.0 in .*: has no signature \(SHA256SUMS\.sig\); refusing it — accept it with --allow-unsigned REASON$/);
+    expect(stranger).toBeInstanceOf(SignatureInvalidError);
+    expect((stranger as SignatureInvalidError).reason).toBe('unknown-signer');
   });
 
   it('signs and verifies through an S3 store (s3rver)', async () => {

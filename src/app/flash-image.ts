@@ -7,15 +7,14 @@ import { sha256File } from '../adapters/fs/sha256.js';
 import { readImageInfo } from '../adapters/qemu-img/qemu-img.js';
 import { writeFileAtomically } from '../adapters/workspace/atomic-write.js';
 import { MANIFEST_FILE, releaseLayout, SUMS_FILE } from '../adapters/workspace/release-layout.js';
-import { sha256Hex } from '../core/digest.js';
 import { assembleFlashReport, flashReportFileName, type FlashCheck, type FlashReport } from '../core/flash/flash-report.js';
 import { confirmationToken, confirmsTarget, describeTarget, FlashTargetRefusedError, judgeFlashTarget, type TargetFacts } from '../core/flash/flash-target.js';
 import { parseStoredManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
-import { checkSums, parseSumsText } from '../core/release/release-sums.js';
 import type { ImageSpec } from '../core/spec/schema.js';
 import { parseVersionArgument } from '../core/version/release-version.js';
 import { ChecksumMismatchError, FileAccessError, firstLine, InterruptedError, ManifestInvalidError, ReleaseNotFoundError, ReleaseRefusedError, UsageError } from '../errors/index.js';
-import { checkReleaseSignature, describeVerdict, SIGNATURE_FILE, type SignatureVerdict } from './release-signing.js';
+import { proveLocalRelease } from './release-proof.js';
+import { describeVerdict, type SignatureVerdict } from './release-signing.js';
 import { createProgressReporter, loadReleaseSpec, type ReleaseCommandOptions } from './release-store.js';
 
 // `imagebuild flash`: a release's qcow2 onto the disk of the machine it is for. The steps, in order:
@@ -69,8 +68,6 @@ type FlashSource = {
 
 // A manifest is kilobytes, SHA256SUMS a few lines, a signature under a kilobyte.
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const MAX_SUMS_BYTES = 64 * 1024;
-const MAX_SIGNATURE_BYTES = 64 * 1024;
 
 /** Flashes the source onto the device after every check; throws (nothing written) on any refusal. */
 export async function flashImage(options: FlashOptions): Promise<FlashResult> {
@@ -186,39 +183,12 @@ async function proveSourceFiles(options: FlashOptions, spec: ImageSpec, outputRo
   const image = located.image ?? join(located.dir, manifest.artifact);
   if (!pathExists(image)) throw new ReleaseNotFoundError(`${image}: missing; the manifest beside it names ${manifest.artifact}`);
 
-  const what = `${manifest.name} v${manifest.version} in ${located.dir}`;
-  const sumsPath = join(located.dir, SUMS_FILE);
-  const sumsBytes = await readSmallFile(sumsPath, MAX_SUMS_BYTES);
-  if (sumsBytes === undefined) {
-    if (options.allowUnsigned === undefined) {
-      throw new ReleaseRefusedError(`${what}: has no ${SUMS_FILE}, so no signature can cover it; refusing it — flash a downloaded or built release, or accept it with --allow-unsigned REASON`);
-    }
-    return {
-      image,
-      manifestPath,
-      manifest,
-      signature: { status: 'unsigned-allowed', signed: false, reason: options.allowUnsigned },
-      sumsCheck: { check: 'sha256sums', status: 'skipped', measured: null, expected: `${SUMS_FILE} listing ${manifest.artifact}`, reason: `no ${SUMS_FILE} beside the image` },
-    };
-  }
-  const signature = await checkReleaseSignature({
-    sums: sumsBytes,
-    signature: await readSmallFile(join(located.dir, SIGNATURE_FILE), MAX_SIGNATURE_BYTES),
-    signing: spec.artifacts.signing,
-    ...(options.allowedSigners === undefined ? {} : { allowedSigners: resolve(options.cwd, options.allowedSigners) }),
-    ...(options.allowUnsigned === undefined ? {} : { allowUnsigned: options.allowUnsigned }),
-    what,
-  });
-  const sums = parseSumsText(sumsBytes.toString('utf8'), sumsPath);
-  const listsManifest = sums.some((s) => s.name === MANIFEST_FILE);
-  checkSums(sums, [{ name: manifest.artifact, sha256: manifest.checksum_sha256 }, ...(listsManifest ? [{ name: MANIFEST_FILE, sha256: sha256Hex(manifestBytes) }] : [])], sumsPath);
-  return {
-    image,
-    manifestPath,
-    manifest,
-    signature,
-    sumsCheck: { check: 'sha256sums', status: 'pass', measured: `${manifest.artifact}${listsManifest ? ` and ${MANIFEST_FILE}` : ''} listed as the manifest says`, expected: `${SUMS_FILE} agrees with ${MANIFEST_FILE}` },
-  };
+  const proof = await proveLocalRelease(located.dir, manifest, manifestBytes, { signing: spec.artifacts.signing, allowedSigners: options.allowedSigners, allowUnsigned: options.allowUnsigned, cwd: options.cwd });
+  const sumsCheck: FlashCheck =
+    proof.sums === 'absent'
+      ? { check: 'sha256sums', status: 'skipped', measured: null, expected: `${SUMS_FILE} listing ${manifest.artifact}`, reason: `no ${SUMS_FILE} beside the image` }
+      : { check: 'sha256sums', status: 'pass', measured: `${manifest.artifact} listed as the manifest says`, expected: `${SUMS_FILE} agrees with ${MANIFEST_FILE}` };
+  return { image, manifestPath, manifest, signature: proof.signature, sumsCheck };
 }
 
 /** The directory holding the source's files, and the image when it was named as a file. */

@@ -14,7 +14,10 @@ import { MANIFEST_FILE } from '../adapters/workspace/release-layout.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { checkParams } from '../core/render/render-image.js';
 import { verifyLoginUser, type ImageSpec } from '../core/spec/schema.js';
-import { FileAccessError, firstLine } from '../errors/index.js';
+import { FileAccessError, firstLine, ReleaseUnsignedError } from '../errors/index.js';
+import { readSmallFile } from '../adapters/block-device/flash-files.js';
+import { proveLocalRelease } from './release-proof.js';
+import type { SignatureVerdict } from './release-signing.js';
 import { loadSpec } from './load-spec.js';
 
 export type VerifyInput = {
@@ -142,14 +145,28 @@ export async function verifyImageFile(options: {
   cwd: string;
   login?: { user: string; privateKey: string };
   accelerator?: 'kvm' | 'tcg';
-}): Promise<ArtifactVerification> {
+  /** --allowed-signers: check SHA256SUMS.sig against this file instead of the spec's. */
+  allowedSigners?: string;
+  /** --allow-unsigned REASON: verify a release without a signature (a build not yet published). */
+  allowUnsigned?: string;
+}): Promise<ArtifactVerification & { signature: SignatureVerdict }> {
   if (!pathExists(options.image)) throw new FileAccessError(`${options.image}: image not found; give the path of a built <name>-vX.Y.Z.qcow2`);
   const { spec } = await loadSpec(options.specArg, options.cwd);
-  const manifest = await readManifestFile(join(dirname(options.image), MANIFEST_FILE), 'cannot check the SHA-256');
+  const manifestPath = join(dirname(options.image), MANIFEST_FILE);
+  const manifest = await readManifestFile(manifestPath, 'cannot check the SHA-256');
+  // Before the boot: who signed the release, and whether SHA256SUMS agrees with the manifest beside the image.
+  const trust = { signing: spec.artifacts.signing, allowedSigners: options.allowedSigners, allowUnsigned: options.allowUnsigned, cwd: options.cwd };
+  let signature: SignatureVerdict;
+  if (manifest === undefined) {
+    if (options.allowUnsigned === undefined) throw new ReleaseUnsignedError(`${options.image}: no ${MANIFEST_FILE} beside it, so nothing proves what it is; accept it with --allow-unsigned REASON`);
+    signature = { status: 'unsigned-allowed', signed: false, reason: options.allowUnsigned };
+  } else {
+    signature = (await proveLocalRelease(dirname(options.image), manifest, (await readSmallFile(manifestPath, 4 * 1024 * 1024)) ?? Buffer.alloc(0), trust)).signature;
+  }
   const { buildKey, verifyKey } = cacheLayout(resolve(options.cwd, spec.cache.dir));
   const workDir = await makeTempDirectory('imagebuild-verify-');
   try {
-    return await verifyArtifact({
+    const verification = await verifyArtifact({
       artifact: options.image,
       spec,
       // Not probed: `auto` verifies under TCG unless --accel says kvm.
@@ -160,6 +177,7 @@ export async function verifyImageFile(options: {
       buildKey: pathExists(buildKey) ? buildKey : undefined,
       login: options.login ?? cacheVerifyLogin(spec, pathExists(verifyKey) ? verifyKey : undefined),
     });
+    return { ...verification, signature };
   } finally {
     await removeTree(workDir);
   }
