@@ -12,7 +12,7 @@ import { confirmationToken, confirmsTarget, describeTarget, FlashTargetRefusedEr
 import { parseStoredManifest, type ImageManifest } from '../core/manifest/image-manifest.js';
 import type { ImageSpec } from '../core/spec/schema.js';
 import { parseVersionArgument } from '../core/version/release-version.js';
-import { ChecksumMismatchError, FileAccessError, firstLine, InterruptedError, ManifestInvalidError, ReleaseNotFoundError, ReleaseRefusedError, UsageError } from '../errors/index.js';
+import { ChecksumMismatchError, FileAccessError, FlashReadbackFailedError, firstLine, InterruptedError, ManifestInvalidError, ReleaseNotFoundError, ReleaseRefusedError, UsageError } from '../errors/index.js';
 import { proveLocalRelease } from './release-proof.js';
 import { describeVerdict, type SignatureVerdict } from './release-signing.js';
 import { createProgressReporter, loadReleaseSpec, type ReleaseCommandOptions } from './release-store.js';
@@ -159,9 +159,7 @@ export async function flashImage(options: FlashOptions): Promise<FlashResult> {
   return { report, reportPath };
 }
 
-// TODO(integrator): a code of its own (FLASH_READBACK_FAILED, exit 1) in src/errors/codes.ts and docs/errors.md.
-/** A flash whose read-back or re-hash found a difference: the target must not be trusted. */
-export class FlashReadbackFailedError extends ChecksumMismatchError {}
+export { FlashReadbackFailedError } from '../errors/index.js';
 
 /**
  * Finds the source and proves its small files before anything else: the manifest, SHA256SUMS (which

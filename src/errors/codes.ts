@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   RELEASE_INDEX_INVALID: { exit: FAILED, meaning: "the store's releases.json is unreadable or not a valid index; imagebuild reindex rebuilds it" },
   RELEASE_INDEX_MISSING: { exit: FAILED, meaning: "the store holds releases but no releases.json; imagebuild reindex rebuilds it from their manifests" },
   RELEASE_INCONSISTENT: { exit: FAILED, meaning: 'a release in the store disagrees with its index or its manifest' },
+  FLASH_TARGET_REFUSED: { exit: INPUT, meaning: 'flash refused the target disk: mounted, the running root or swap, held by LVM/md/dm, read-only, a partition, too small, a plain file without --to-file, or not confirmed; nothing was written' },
+  FLASH_READBACK_FAILED: { exit: FAILED, meaning: 'a flashed disk read back differently from the image (or the image changed while it was written); do not boot it' },
   RELEASE_UNSIGNED: { exit: FAILED, meaning: 'a release has no signature, or nothing (allowed_signers) to check its signature against, and --allow-unsigned gave no reason to accept it' },
   CHECKSUM_MISMATCH: { exit: FAILED, meaning: 'bytes do not match the SHA-256 their manifest records' },
   SIGNATURE_INVALID: { exit: FAILED, meaning: 'an SSH signature does not verify: changed bytes, another namespace, a signer not in allowed_signers (or not for that principal or namespace), a revoked, expired or not yet valid key, or a malformed signature' },

@@ -47,3 +47,6 @@ export class ChecksumMismatchError extends errorWithCode('CHECKSUM_MISMATCH') {}
 
 /** Something at a download's destination that the download did not write (a link, a directory, another user's file or directory): never followed, never replaced. */
 export class DownloadDestinationUnsafeError extends errorWithCode('DOWNLOAD_DEST_UNSAFE') {}
+
+/** A flash whose read-back or re-hash found a difference: the target must not be trusted. */
+export class FlashReadbackFailedError extends errorWithCode('FLASH_READBACK_FAILED') {}

@@ -159,7 +159,6 @@ export class FlashTargetRefusedError extends ImagebuildError {
     readonly target: string,
     readonly refusals: readonly TargetRefusal[],
   ) {
-    // TODO(integrator): a code of its own (FLASH_TARGET_REFUSED, exit 2) in src/errors/codes.ts and docs/errors.md.
-    super('RELEASE_REFUSED', `flash: ${target} ${refusals.map((r) => r.message).join('; it ')}; nothing was written`);
+    super('FLASH_TARGET_REFUSED', `flash: ${target} ${refusals.map((r) => r.message).join('; it ')}; nothing was written`);
   }
 }
