@@ -19,6 +19,7 @@ import { requireTools } from './helpers/require-tools.js';
 import { RGW_TOOLS, startRgw, type TestRgw } from './helpers/rgw.js';
 import { DEMO_NAME, smallDemoSpec } from './helpers/spec-builders.js';
 import { makeTempDir, type TempDir } from './helpers/temp-dir.js';
+import { TEST_SIGNER } from './helpers/signing.js';
 
 // The RADOS Gateway tier (issue 17): the store adapter and the release commands against a real S3
 // implementation that checks signatures and conditional headers — Ceph's radosgw 16.2 from Debian 12,
@@ -194,13 +195,14 @@ describe.skipIf(!hasRgw)(hasRgw ? 'against a RADOS Gateway' : 'against a RADOS G
       expect(listed.stdout).toMatch(/^ {2}v1\.0\.0 /m);
     }, 120_000);
 
-    it('downloads a release verified against its manifest', async () => {
+    it('downloads a release verified against its signature and manifest', async () => {
       const manifest = await readManifest(outputRoot(), '1.0.0');
 
       const result = await run('download', 'v1.0.0', '--dest', 'dl');
 
       expect(result.exitCode, result.stderr).toBe(0);
       expect(result.stdout).toContain('(verified against the manifest)');
+      expect(result.stdout).toContain(`signature verified: SHA256SUMS.sig by ${TEST_SIGNER}`);
       expect(await sha256Of(join(project, 'dl', manifest.artifact))).toBe(manifest.checksum_sha256);
     });
 
