@@ -2,7 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import semver from 'semver';
 import { assertStoreKey } from '../adapters/store/keys.js';
 import { openStore } from '../adapters/store/open-store.js';
-import { ReleaseIndexInvalidError, ReleaseIndexMissingError, StoreAccessError, StoreConflictError, StoreNotConfiguredError } from '../errors/index.js';
+import { ReleaseIndexInvalidError, ReleaseIndexMissingError, StoreAccessError, StoreConflictError, StoredJsonInvalidError, StoreNotConfiguredError } from '../errors/index.js';
 import type { ArtifactStore, StoredJson, StoreObject } from '../adapters/store/types.js';
 import { listLocalReleases } from '../adapters/workspace/local-releases.js';
 import { outputRootOf } from '../adapters/workspace/release-layout.js';
@@ -100,8 +100,7 @@ export async function readIndexJson(store: ArtifactStore, key: string): Promise<
   try {
     return await store.getJson(key);
   } catch (error) {
-    // Both stores say a document is not JSON this way; a typed error from the store would be better.
-    if (error instanceof StoreAccessError && error.message.includes('not valid JSON')) {
+    if (error instanceof StoredJsonInvalidError) {
       throw new ReleaseIndexInvalidError(`${error.message}; rebuild it from the releases' manifests with imagebuild reindex --yes, or restore it from the store's versioning or a backup`, { cause: error });
     }
     throw error;

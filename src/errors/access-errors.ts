@@ -18,6 +18,9 @@ export class StoreAccessError extends ImagebuildError {
   }
 }
 
+/** A stored document that should be JSON is not (truncated, overwritten by something else): readers decide what that means for them. */
+export class StoredJsonInvalidError extends StoreAccessError {}
+
 /** A conditional write lost: the key already exists, or changed since it was read. */
 export class StoreConflictError extends ImagebuildError {
   constructor(

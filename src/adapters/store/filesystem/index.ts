@@ -5,7 +5,7 @@ import { basename, dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { acquireShortLock } from '../../fs/lock.js';
-import { ImagebuildError, InterruptedError, StoreAccessError, StoreConflictError } from '../../../errors/index.js';
+import { ImagebuildError, InterruptedError, StoreAccessError, StoredJsonInvalidError, StoreConflictError } from '../../../errors/index.js';
 import { assertStoreKey } from '../keys.js';
 import { createMeteredStream } from '../../fs/metered-stream.js';
 import type { ArtifactStore, CopyOptions, PutFileOptions, PutJsonOptions, StoreObject, StoredJson } from '../types.js';
@@ -105,7 +105,7 @@ export function createFilesystemStore(settings: FilesystemStoreSettings): Artifa
       try {
         return { value: JSON.parse(bytes.toString('utf8')) as unknown, etag: createHash('sha256').update(bytes).digest('hex') };
       } catch (error) {
-        throw new StoreAccessError(`${describe(key)}: not valid JSON (${(error as Error).message})`);
+        throw new StoredJsonInvalidError(`${describe(key)}: not valid JSON (${(error as Error).message})`);
       }
     },
 

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { PassThrough, Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { ImagebuildError, InterruptedError, StoreAccessError, StoreConflictError } from '../../../errors/index.js';
+import { ImagebuildError, InterruptedError, StoreAccessError, StoredJsonInvalidError, StoreConflictError } from '../../../errors/index.js';
 import { assertStoreKey } from '../keys.js';
 import type { ArtifactStore, CopyOptions, PutFileOptions, PutJsonOptions, StoreObject, StoredJson } from '../types.js';
 import type { S3StoreSettings } from './config.js';
@@ -223,7 +223,7 @@ export function createS3Store(settings: S3StoreSettings, env: NodeJS.ProcessEnv 
       try {
         return { value: JSON.parse(text) as unknown, etag };
       } catch (error) {
-        throw new StoreAccessError(`${describe(key)}: not valid JSON (${(error as Error).message})`);
+        throw new StoredJsonInvalidError(`${describe(key)}: not valid JSON (${(error as Error).message})`);
       }
     },
 
