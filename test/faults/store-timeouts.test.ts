@@ -54,6 +54,11 @@ async function startStallServer(answer: (requestLine: string, socket: Socket) =>
       }
     });
   });
+  return listenOnLoopback(server, sockets, requests);
+}
+
+/** Starts `server` on a free loopback port; close() destroys the sockets it kept, then stops it. */
+async function listenOnLoopback(server: Server, sockets: Set<Socket>, requests: string[]): Promise<StallServer> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
@@ -322,15 +327,5 @@ async function startProxy(target: string, stall: () => boolean): Promise<StallSe
     upstream.on('end', () => client.end());
     client.on('end', () => upstream.end());
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    requests,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  return listenOnLoopback(server, sockets, requests);
 }
