@@ -172,12 +172,17 @@ def upstream_version(version: str) -> str:
     return version.split("-", 1)[0]  # Debian revision
 
 
+def dpkg_installed(status: str) -> bool:
+    """Whether a ${db:Status-Abbrev} says installed: ii, or hi (held by apt-mark hold); not rc and friends."""
+    return len(status) >= 2 and status[1] == "i"
+
+
 def cudnn_version() -> Optional[str]:
     out = run_command(["dpkg-query", "-W", "-f=${db:Status-Abbrev}\t${Version}\n", "libcudnn9-cuda-*"])
     for line in (out or "").splitlines():
         status, _, version = line.partition("\t")
         # dpkg-query also lists packages that are known but not installed (empty version).
-        if status.startswith("ii") and version.strip():
+        if dpkg_installed(status) and version.strip():
             return upstream_version(version.strip())
     for header in sorted(glob.glob(guest_path("/usr/include/**/cudnn_version*.h"), recursive=True)):
         text = read_file(header) or ""
@@ -243,7 +248,7 @@ def stand_ins(venv: Optional[str]) -> List[str]:
     out = run_command(["dpkg-query", "-W", "-f=${db:Status-Abbrev}\t${Package}\t${Maintainer}\n"])
     for line in (out or "").splitlines():
         fields = line.split("\t")
-        if len(fields) == 3 and fields[0].startswith("ii") and STAND_IN_MAINTAINER in fields[2]:
+        if len(fields) == 3 and dpkg_installed(fields[0]) and STAND_IN_MAINTAINER in fields[2]:
             found.append("deb:" + fields[1])
     names = venv_report(venv).get("stand_ins")
     if isinstance(names, list):
