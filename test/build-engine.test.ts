@@ -76,7 +76,7 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     expect(await cacheKeys()).toEqual(report.layers.map((l) => l.key).sort());
   });
 
-  it('writes the SBOM and the provenance statement beside the manifest, names both in it and lists both in SHA256SUMS', async () => {
+  it('writes the SBOM and the provenance statement beside the manifest, names both in it and lists both (and the manifest) in SHA256SUMS', async () => {
     const dir = join(work.dir, 'output/vault-cube-demo-box/v1.0.0');
     const manifest = ImageManifest.parse(JSON.parse(readFileSync(join(dir, 'image-manifest.json'), 'utf8')));
     const sbomText = readFileSync(join(dir, 'sbom.cdx.json'), 'utf8');
@@ -94,7 +94,7 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     expect(provenance).toMatchObject({ _type: 'https://in-toto.io/Statement/v1', predicateType: 'https://slsa.dev/provenance/v1', subject: [{ name: manifest.artifact, digest: { sha256: manifest.checksum_sha256 } }] });
     expect(provenance.predicate.buildDefinition.resolvedDependencies.filter((d: { name: string }) => d.name.startsWith('layer ')).map((d: { digest: { sha256: string } }) => d.digest.sha256)).toEqual(manifest.layers.map((l) => l.key));
     expect(provenance.predicate.runDetails.byproducts).toEqual([{ name: 'sbom.cdx.json', digest: { sha256: manifest.sbom!.sha256 }, mediaType: 'application/vnd.cyclonedx+json' }]);
-    expect(checked.stdout.split('\n').sort()).toEqual([`${manifest.artifact}: OK`, 'provenance.intoto.json: OK', 'sbom.cdx.json: OK'].sort());
+    expect(checked.stdout.split('\n').sort()).toEqual([`${manifest.artifact}: OK`, 'image-manifest.json: OK', 'provenance.intoto.json: OK', 'sbom.cdx.json: OK'].sort());
     expect(existsSync(join(dir, 'reports/seal/inventory.json'))).toBe(true);
   });
 

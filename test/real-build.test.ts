@@ -9,7 +9,9 @@ import { BUILT_CLI } from './helpers/project-root.js';
 import { LOCAL_DEV_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 import { TEST_SIGNER, writeTestSigning } from './helpers/signing.js';
-import { useS3Server } from './helpers/use-s3-server.js';
+import { RGW_TOOLS, startRgw } from './helpers/rgw.js';
+import { startS3Server } from './helpers/s3-server.js';
+import type { StoreSpec } from '../src/core/spec/schema.js';
 import { missingTools, requireTools } from './helpers/require-tools.js';
 
 // A real build: mmdebstrap, the real Packer (Debian's 1.6.6 in CI) driving real QEMU under TCG, the
@@ -20,10 +22,13 @@ import { missingTools, requireTools } from './helpers/require-tools.js';
 const TOOLS = ['packer', 'qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ansible-playbook', 'sfdisk', 'mke2fs'];
 const missing = requireTools('test/real-build.test.ts', ...TOOLS) ? [] : missingTools(...TOOLS);
 const isRoot = process.getuid?.() === 0;
+const hasRgw = missingTools(...RGW_TOOLS).length === 0;
 if (!isRoot && process.env.CI) throw new Error('the real build test needs root in CI');
 
 describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Packer and QEMU (TCG)${missing.length > 0 ? ` — skipped: ${missing.join(', ')} missing` : ''}`, () => {
-  const s3 = useS3Server();
+  // The release goes to a real S3 server: Ceph's RADOS Gateway where CI installs it (its memstore OSD sized
+  // for the ~1 GB base image), s3rver otherwise.
+  let server: { name: string; storeSpec(prefix: string): StoreSpec; credentialsEnv: Record<string, string>; stop(): Promise<void> };
   let work: { dir: string; cleanup: () => Promise<void> };
   // make demo's command (on a machine without KVM): the verification boot logs in as local-dev's
   // verify_login user (dev) with the cache's own verification key, no key given on the command line.
@@ -31,11 +36,21 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
 
   beforeAll(async () => {
     work = await makeTempDir('imagebuild-real-');
+    if (hasRgw) {
+      const rgw = await startRgw('images', { memstoreBytes: '4G' });
+      server = { name: 'Ceph RADOS Gateway', storeSpec: (p) => rgw.storeSpec(p), credentialsEnv: rgw.credentialsEnv, stop: () => rgw.stop() };
+    } else {
+      const s3 = await startS3Server();
+      server = { name: 's3rver (no RADOS Gateway here)', storeSpec: (p) => s3.storeSpec(p), credentialsEnv: s3.credentialsEnv, stop: () => s3.close() };
+    }
     // local-dev as make demo builds it, plus a store and release signing (neither is part of the spec's identity).
     const signing = writeTestSigning(work.dir);
-    await writeFile(join(work.dir, 'box.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, [[['artifacts'], { store: s3.storeSpec('real'), signing }]]));
-  });
-  afterAll(() => work.cleanup());
+    await writeFile(join(work.dir, 'box.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, [[['artifacts'], { store: server.storeSpec('real'), signing }]]));
+  }, 240_000);
+  afterAll(async () => {
+    await server?.stop();
+    await work?.cleanup();
+  }, 60_000);
 
   it('builds the hardened base, seals, flattens, and verifies the artifact by booting it', async () => {
     const result = await execa('node', [BUILT_CLI, ...command()], { cwd: work.dir, reject: false, all: true });
@@ -66,8 +81,9 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     expect(result.all).toContain('not GPU-validated');
   }, 1_800_000);
 
-  it('publishes the release signed to an S3 server; download verifies the signature, the SBOM, the provenance and every byte', async () => {
-    const env = { ...process.env, ...s3.credentialsEnv };
+  it('publishes the release signed to a real S3 server; download verifies the signature, the SBOM, the provenance and every byte', async () => {
+    console.log(`real-build: the release store is ${server.name}`);
+    const env = { ...process.env, ...server.credentialsEnv };
     const published = await execa('node', [BUILT_CLI, 'publish', 'v0.1.0', '--spec', 'box.yaml'], { cwd: work.dir, reject: false, all: true, env });
     const downloaded = await execa('node', [BUILT_CLI, 'download', 'v0.1.0', '--spec', 'box.yaml', '--dest', 'dl', '--json'], { cwd: work.dir, reject: false, all: true, env });
 

@@ -35,7 +35,7 @@ export type TestRgw = {
 };
 
 /** Starts mon + memstore OSD + radosgw, a user with fresh random keys, and `bucket`. Everything started is stopped again if a step fails. */
-export async function startRgw(bucket = 'images'): Promise<TestRgw> {
+export async function startRgw(bucket = 'images', options: { readonly memstoreBytes?: string } = {}): Promise<TestRgw> {
   const dir = await mkdtemp(join(tmpdir(), 'imagebuild-rgw-'));
   const pids: number[] = [];
   const stop = async () => {
@@ -48,7 +48,7 @@ export async function startRgw(bucket = 'images'): Promise<TestRgw> {
     const conf = join(dir, 'ceph.conf');
     const fsid = randomUUID();
     await Promise.all(['run', 'log', 'mon', 'osd', 'rgw'].map((d) => mkdir(join(dir, d))));
-    await writeFile(conf, cephConf(dir, fsid, monPort, rgwPort));
+    await writeFile(conf, cephConf(dir, fsid, monPort, rgwPort, options.memstoreBytes ?? '1G'));
     const ceph = (...args: string[]) => run('ceph', ['-c', conf, '--connect-timeout', '30', ...args], { timeout: 60_000 }).then((r) => r.stdout.trim());
 
     await run('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', `v1:127.0.0.1:${monPort}`, join(dir, 'monmap')], { timeout: 30_000 });
@@ -109,7 +109,7 @@ export async function startRgw(bucket = 'images'): Promise<TestRgw> {
   }
 }
 
-function cephConf(dir: string, fsid: string, monPort: number, rgwPort: number): string {
+function cephConf(dir: string, fsid: string, monPort: number, rgwPort: number, memstoreBytes: string): string {
   return `[global]
 fsid = ${fsid}
 mon host = v1:127.0.0.1:${monPort}
@@ -139,7 +139,7 @@ mon data avail crit = 1
 
 [osd]
 osd objectstore = memstore
-memstore device bytes = 1G
+memstore device bytes = ${memstoreBytes}
 
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
