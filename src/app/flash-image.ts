@@ -16,6 +16,7 @@ import { ChecksumMismatchError, FileAccessError, FlashReadbackFailedError, first
 import { proveLocalRelease } from './release-proof.js';
 import { describeVerdict, type SignatureVerdict } from './release-signing.js';
 import { createProgressReporter, loadReleaseSpec, type ReleaseCommandOptions } from './release-store.js';
+import { RELEASE_FILE_MAX_BYTES } from '../core/release/release-file-limits.js';
 
 // `imagebuild flash`: a release's qcow2 onto the disk of the machine it is for. The steps, in order:
 // find the source and prove its small files (signature over SHA256SUMS, SHA256SUMS against the
@@ -67,7 +68,6 @@ type FlashSource = {
 };
 
 // A manifest is kilobytes, SHA256SUMS a few lines, a signature under a kilobyte.
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** Flashes the source onto the device after every check; throws (nothing written) on any refusal. */
 export async function flashImage(options: FlashOptions): Promise<FlashResult> {
@@ -169,7 +169,7 @@ export { FlashReadbackFailedError } from '../errors/index.js';
 async function proveSourceFiles(options: FlashOptions, spec: ImageSpec, outputRoot: string): Promise<FlashSource> {
   const located = await locateSource(options.source, options.cwd, spec.name, outputRoot);
   const manifestPath = join(located.dir, MANIFEST_FILE);
-  const manifestBytes = await readSmallFile(manifestPath, MAX_MANIFEST_BYTES);
+  const manifestBytes = await readSmallFile(manifestPath, RELEASE_FILE_MAX_BYTES.manifest);
   if (manifestBytes === undefined) throw new ReleaseNotFoundError(`${manifestPath}: missing; flash needs the image's manifest beside it (download the release with imagebuild download)`);
   let json: unknown;
   try {

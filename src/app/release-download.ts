@@ -32,6 +32,7 @@ import type { ArtifactStore } from '../adapters/store/types.js';
 import { formatBytes } from '../core/release/transfer-rate.js';
 import { firstLine, ImagebuildError } from '../errors/index.js';
 import { createProgressReporter, loadReleaseSpec, openSpecStore, readReleaseIndex, readStoredBytes, readStoredManifestBytes, type ProgressReporter, type ReleaseCommandOptions, type TransferProgress } from './release-store.js';
+import { RELEASE_FILE_MAX_BYTES } from '../core/release/release-file-limits.js';
 
 export type DownloadOptions = ReleaseCommandOptions & {
   /** `current` or a canonical version without the leading v. */
@@ -209,11 +210,6 @@ async function fetchIntoPart(options: DownloadOptions, store: ArtifactStore, { r
   return report('downloaded', offset - fetchStart, fetchStart, notices);
 }
 
-// SBOMs of large images run to megabytes; a checksum list to a few lines.
-const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
-const MAX_SUMS_BYTES = 64 * 1024;
-// An armored SSHSIG of an Ed25519 key is under 400 bytes.
-const MAX_SIGNATURE_BYTES = 16 * 1024;
 
 /**
  * The small files of a release beside its image, fetched and proved before the image: the manifest's
@@ -231,10 +227,10 @@ async function fetchReleaseDocuments(
   const { signal } = trust;
   const dir = record.manifest_key.slice(0, record.manifest_key.lastIndexOf('/'));
   const refuse = `refusing to download v${record.version}`;
-  const sumsBytes = await readStoredBytes(store, record.sums_key, MAX_SUMS_BYTES, signal);
+  const sumsBytes = await readStoredBytes(store, record.sums_key, RELEASE_FILE_MAX_BYTES.sums, signal);
   if (sumsBytes === undefined) throw new ReleaseInconsistentError(`${store.describe(record.sums_key)}: missing, but the release index lists it; ${refuse}`);
   const signatureKey = `${dir}/${SIGNATURE_FILE}`;
-  const signatureBytes = await readStoredBytes(store, signatureKey, MAX_SIGNATURE_BYTES, signal);
+  const signatureBytes = await readStoredBytes(store, signatureKey, RELEASE_FILE_MAX_BYTES.signature, signal);
   const verdict = await checkReleaseSignature({
     sums: sumsBytes,
     signature: signatureBytes,
@@ -247,7 +243,7 @@ async function fetchReleaseDocuments(
   for (const file of [manifest.sbom, manifest.provenance]) {
     if (file === undefined) continue;
     const key = `${dir}/${file.file}`;
-    const bytes = await readStoredBytes(store, key, MAX_DOCUMENT_BYTES, signal);
+    const bytes = await readStoredBytes(store, key, RELEASE_FILE_MAX_BYTES.document, signal);
     if (bytes === undefined) throw new ReleaseInconsistentError(`${store.describe(key)}: missing, but the release's manifest names it; ${refuse}`);
     const actual = sha256Hex(bytes);
     if (actual !== file.sha256) throw new ChecksumMismatchError(`${store.describe(key)}: SHA-256 ${actual}, but the manifest says ${file.sha256}; ${refuse}`);

@@ -7,13 +7,11 @@ import { checkSums, parseSumsText } from '../core/release/release-sums.js';
 import type { SigningSpec } from '../core/spec/schema.js';
 import { ReleaseUnsignedError } from '../errors/index.js';
 import { checkReleaseSignature, SIGNATURE_FILE, type SignatureVerdict } from './release-signing.js';
+import { RELEASE_FILE_MAX_BYTES } from '../core/release/release-file-limits.js';
 
 // What a release directory on this machine (a build's output/<name>/vX.Y.Z/, a download's directory)
 // proves before its image is trusted by flash or verify: the signature over SHA256SUMS, and SHA256SUMS
 // against the manifest beside the image. The image's own bytes are the caller's to hash.
-
-const MAX_SUMS_BYTES = 64 * 1024;
-const MAX_SIGNATURE_BYTES = 64 * 1024;
 
 /** Who may have signed, and what to accept without a signature (flags over the spec's artifacts.signing). */
 export type ReleaseTrust = {
@@ -37,14 +35,14 @@ export type LocalReleaseProof = { readonly signature: SignatureVerdict; readonly
 export async function proveLocalRelease(dir: string, manifest: ImageManifest, manifestBytes: Uint8Array, trust: ReleaseTrust): Promise<LocalReleaseProof> {
   const what = `${manifest.name} v${manifest.version} in ${dir}`;
   const sumsPath = join(dir, SUMS_FILE);
-  const sumsBytes = await readSmallFile(sumsPath, MAX_SUMS_BYTES);
+  const sumsBytes = await readSmallFile(sumsPath, RELEASE_FILE_MAX_BYTES.sums);
   if (sumsBytes === undefined) {
     if (trust.allowUnsigned === undefined) throw new ReleaseUnsignedError(`${what}: has no ${SUMS_FILE}, so no signature can cover it; refusing it — accept it with --allow-unsigned REASON`);
     return { signature: { status: 'unsigned-allowed', signed: false, reason: trust.allowUnsigned }, sums: 'absent' };
   }
   const signature = await checkReleaseSignature({
     sums: sumsBytes,
-    signature: await readSmallFile(join(dir, SIGNATURE_FILE), MAX_SIGNATURE_BYTES),
+    signature: await readSmallFile(join(dir, SIGNATURE_FILE), RELEASE_FILE_MAX_BYTES.signature),
     signing: trust.signing,
     ...(trust.allowedSigners === undefined ? {} : { allowedSigners: resolve(trust.cwd, trust.allowedSigners) }),
     ...(trust.allowUnsigned === undefined ? {} : { allowUnsigned: trust.allowUnsigned }),

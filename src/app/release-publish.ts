@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileSize, removeTree } from '../adapters/fs/directories.js';
 import type { ArtifactStore } from '../adapters/store/types.js';
-import { setLocalCurrent, writeReleaseSums } from '../adapters/workspace/local-releases.js';
+import { setLocalCurrent, settleReleaseFiles } from '../adapters/workspace/local-releases.js';
 import { writeFileAtomically } from '../adapters/workspace/atomic-write.js';
-import { readManifestFile, settleManifestFile } from '../adapters/workspace/manifest-file.js';
+import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { releaseLayout, type ReleaseLayout } from '../adapters/workspace/release-layout.js';
 import { sha256Hex } from '../core/digest.js';
 import { diffSbomPackages } from '../core/sbom/sbom-packages.js';
 import { localSbomPackages, storedSbomPackages } from './release-sbom.js';
-import { signingKeySource, signReleaseSums, SIGNATURE_FILE, SIGNING_KEY_ENV, type ReleaseSignature } from './release-signing.js';
+import { SIGNATURE_FILE, signPublishedSums } from './release-signing.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
 import { printableText } from '../core/printable-text.js';
 import { checkVersionBump, classifyManifestChanges, classifyPackageChanges, classifySpecChanges, type BumpCheck, type VersionChange } from '../core/release/bump-policy.js';
@@ -134,8 +134,14 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
 
     // What the store receives describes itself exactly, settled (and signed) before the first byte goes up:
     // the manifest's bytes, SHA256SUMS listing every file and the manifest, and with a key its signature.
-    const described = await settleReleaseDocuments(release, manifest);
-    const signature = await signRelease(spec, options, described.sumsText, notices);
+    const described = await settleReleaseFiles(release, manifest);
+    const signature = await signPublishedSums(described.sumsText, {
+      signing: spec.artifacts.signing,
+      env: options.env ?? process.env,
+      keyFile: options.signingKey === undefined ? undefined : resolve(options.cwd, options.signingKey),
+      version: options.version,
+      notices,
+    });
     // A signature beside SHA256SUMS is this publish's, or none (an earlier attempt's would claim what this one did not sign).
     if (signature !== undefined) await writeFileAtomically(join(release.dir, SIGNATURE_FILE), signature.armored);
     else await removeTree(join(release.dir, SIGNATURE_FILE));
@@ -280,38 +286,6 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   } finally {
     if (options.store === undefined) store.close();
   }
-}
-
-/**
- * The local release's manifest and SHA256SUMS as they are published: the manifest serialized (with an
- * override this publish records), SHA256SUMS listing the image, SBOM, provenance, exports and the
- * manifest; each rewritten (atomically) only when it differs.
- */
-async function settleReleaseDocuments(release: ReleaseLayout, manifest: ImageManifest): Promise<{ manifestText: string; sumsText: string }> {
-  const manifestText = await settleManifestFile(release.manifest, manifest);
-  const { text: sumsText } = await writeReleaseSums(release, manifest);
-  return { manifestText, sumsText };
-}
-
-/**
- * Signs SHA256SUMS with the key --signing-key, $IMAGEBUILD_SIGNING_KEY or the spec names. Without one a
- * release is published unsigned (with a notice) — unless the spec names allowed_signers: its customers
- * would refuse such a release, so publish refuses it first.
- */
-async function signRelease(spec: ImageSpec, options: PublishOptions, sumsText: string, notices: string[]): Promise<ReleaseSignature | undefined> {
-  const env = options.env ?? process.env;
-  const signing = spec.artifacts.signing;
-  const source = signingKeySource(signing, env, options.signingKey === undefined ? undefined : resolve(options.cwd, options.signingKey));
-  if (source === undefined) {
-    if (signing?.allowed_signers !== undefined) {
-      throw new ReleaseRefusedError(
-        `artifacts.signing names allowed_signers (${signing.allowed_signers}), so downloads require a signature, but no key to sign with was given: set artifacts.signing.key_file or agent_public_key, $${SIGNING_KEY_ENV}, or --signing-key FILE`,
-      );
-    }
-    notices.push(`published unsigned: no signing key (artifacts.signing.key_file, $${SIGNING_KEY_ENV} or --signing-key); downloads of v${options.version} need --allow-unsigned REASON`);
-    return undefined;
-  }
-  return signReleaseSums(Buffer.from(sumsText), source, signing, env);
 }
 
 /** Uploads a small file of the release (refusing an existing key), proving on the way that its bytes are the ones settled. */

@@ -7,12 +7,10 @@ import type { ReleasePackages } from '../core/release/diff-releases.js';
 import { readSbomPackages } from '../core/sbom/sbom-packages.js';
 import { firstLine } from '../errors/index.js';
 import { readStoredBytes } from './release-store.js';
+import { RELEASE_FILE_MAX_BYTES } from '../core/release/release-file-limits.js';
 
 // A release's SBOM packages, for diff and for publish's bump check: the SBOM its manifest names, proved
 // by the SHA-256 the manifest records before a package of it is believed.
-
-// SBOMs of large images run to megabytes.
-const MAX_SBOM_BYTES = 64 * 1024 * 1024;
 
 /** A built release's SBOM packages, from output/<name>/vX.Y.Z/. */
 export async function localSbomPackages(dir: string, manifest: ImageManifest): Promise<ReleasePackages> {
@@ -33,7 +31,7 @@ export async function storedSbomPackages(store: ArtifactStore, manifestKey: stri
   const key = `${manifestKey.slice(0, manifestKey.lastIndexOf('/') + 1)}${manifest.sbom.file}`;
   let bytes: Buffer | undefined;
   try {
-    bytes = await readStoredBytes(store, key, MAX_SBOM_BYTES);
+    bytes = await readStoredBytes(store, key, RELEASE_FILE_MAX_BYTES.document);
   } catch (error) {
     return { problem: firstLine(error) };
   }

@@ -46,6 +46,29 @@ export async function signReleaseSums(sums: Uint8Array, source: SigningKeySource
   return { armored, fingerprint, namespace };
 }
 
+/**
+ * Publish's signature over SHA256SUMS, with the key --signing-key (`keyFile`), $IMAGEBUILD_SIGNING_KEY or
+ * the spec names. Without one the release goes unsigned (a notice says so) — unless the spec names
+ * allowed_signers: its customers would refuse such a release, so publish refuses it first.
+ */
+export async function signPublishedSums(
+  sumsText: string,
+  how: { signing: SigningSpec | undefined; env: NodeJS.ProcessEnv; keyFile: string | undefined; version: string; notices: string[] },
+): Promise<ReleaseSignature | undefined> {
+  const { signing, env } = how;
+  const source = signingKeySource(signing, env, how.keyFile);
+  if (source === undefined) {
+    if (signing?.allowed_signers !== undefined) {
+      throw new ReleaseRefusedError(
+        `artifacts.signing names allowed_signers (${signing.allowed_signers}), so downloads require a signature, but no key to sign with was given: set artifacts.signing.key_file or agent_public_key, $${SIGNING_KEY_ENV}, or --signing-key FILE`,
+      );
+    }
+    how.notices.push(`published unsigned: no signing key (artifacts.signing.key_file, $${SIGNING_KEY_ENV} or --signing-key); downloads of v${how.version} need --allow-unsigned REASON`);
+    return undefined;
+  }
+  return signReleaseSums(Buffer.from(sumsText), source, signing, env);
+}
+
 /** How a download or verify treated a release's signature. */
 export type SignatureVerdict =
   | {

@@ -14,6 +14,7 @@ import { createTransferMeter, sampleTransfer, type TransferMeter } from '../core
 import type { ImageSpec } from '../core/spec/schema.js';
 import { isReleaseVersion } from '../core/version/release-version.js';
 import { loadSpec, type LoadedSpec } from './load-spec.js';
+import { RELEASE_FILE_MAX_BYTES } from '../core/release/release-file-limits.js';
 
 // What every release command shares: the spec, its store, the release index and the local
 // output/<name>/ directory (its files are the workspace adapter's).
@@ -172,7 +173,7 @@ export async function readStoredBytes(store: ArtifactStore, key: string, maxByte
 
 /** A stored manifest's exact bytes and their validated reading (see readStoredManifest): a download keeps the bytes, which SHA256SUMS may cover. */
 export async function readStoredManifestBytes(store: ArtifactStore, key: string, signal?: AbortSignal): Promise<{ bytes: Buffer; manifest: ImageManifest }> {
-  const bytes = await readStoredBytes(store, key, MAX_MANIFEST_BYTES, signal);
+  const bytes = await readStoredBytes(store, key, RELEASE_FILE_MAX_BYTES.manifest, signal);
   if (!bytes) throw new ManifestInvalidError(`${store.describe(key)}: missing from the store although the release index lists it`);
   let json: unknown;
   try {
@@ -182,9 +183,6 @@ export async function readStoredManifestBytes(store: ArtifactStore, key: string,
   }
   return { bytes, manifest: parseStoredManifest(json, store.describe(key)) };
 }
-
-// A manifest lists layers, gates and packages' summaries: kilobytes; anything near this is not one.
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** Reads and validates a manifest from the store (fields a newer imagebuild added are dropped, known ones validated strictly); names the key on any problem. */
 export async function readStoredManifest(store: ArtifactStore, key: string): Promise<ImageManifest> {

@@ -19,6 +19,7 @@ import { readSmallFile } from '../adapters/block-device/flash-files.js';
 import { proveLocalRelease } from './release-proof.js';
 import type { SignatureVerdict } from './release-signing.js';
 import { loadSpec } from './load-spec.js';
+import { RELEASE_FILE_MAX_BYTES } from '../core/release/release-file-limits.js';
 
 export type VerifyInput = {
   readonly artifact: string;
@@ -161,7 +162,7 @@ export async function verifyImageFile(options: {
     if (options.allowUnsigned === undefined) throw new ReleaseUnsignedError(`${options.image}: no ${MANIFEST_FILE} beside it, so nothing proves what it is; accept it with --allow-unsigned REASON`);
     signature = { status: 'unsigned-allowed', signed: false, reason: options.allowUnsigned };
   } else {
-    signature = (await proveLocalRelease(dirname(options.image), manifest, (await readSmallFile(manifestPath, 4 * 1024 * 1024)) ?? Buffer.alloc(0), trust)).signature;
+    signature = (await proveLocalRelease(dirname(options.image), manifest, (await readSmallFile(manifestPath, RELEASE_FILE_MAX_BYTES.manifest)) ?? Buffer.alloc(0), trust)).signature;
   }
   const { buildKey, verifyKey } = cacheLayout(resolve(options.cwd, spec.cache.dir));
   const workDir = await makeTempDirectory('imagebuild-verify-');

@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { InterruptedError, ToolFailedError } from '../../errors/index.js';
+import { progressParser } from '../qemu-img/qemu-img.js';
 
 // Writes a qcow2 onto a disk (or a file standing for one) with qemu-img, and reads it back: convert
 // -n writes into the existing target, data as data and zero ranges with the target's write-zeroes
@@ -24,7 +25,10 @@ async function runQemuImg(args: readonly string[], run: Run = {}): Promise<{ std
     ...(run.signal ? { cancelSignal: run.signal, forceKillAfterDelay: 5000 } : {}),
   });
   const onPercent = run.onPercent;
-  if (onPercent) subprocess.stdout.on('data', percentParser(onPercent));
+  if (onPercent) {
+    const parse = progressParser(onPercent);
+    subprocess.stdout.on('data', (chunk: Buffer) => parse(chunk.toString('utf8')));
+  }
   const result = await subprocess;
   if (result.isCanceled) throw new InterruptedError(`${TOOL} ${args[0]} stopped by the interrupt`);
   if (result.exitCode !== undefined && (run.okExitCodes ?? [0]).includes(result.exitCode)) return { stdout: result.stdout, exitCode: result.exitCode };
@@ -32,24 +36,6 @@ async function runQemuImg(args: readonly string[], run: Run = {}): Promise<{ std
   const lines = result.stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
   const reason = lines.at(-1) ?? (result.signal ? `killed by ${result.signal}` : 'no error output');
   throw new ToolFailedError(TOOL, `${TOOL} ${args[0]} failed (exit ${result.exitCode ?? '?'}): ${reason}`, result.exitCode, lines.slice(-STDERR_TAIL_LINES).join('\n'), undefined, { cause: result });
-}
-
-/** `qemu-img -p` progress arrives as `(12.34/100%)` records separated by carriage returns, split anywhere across chunks. */
-function percentParser(onPercent: (percent: number) => void): (chunk: Buffer) => void {
-  let carry = '';
-  let last = -1;
-  return (chunk) => {
-    const text = carry + chunk.toString('utf8');
-    for (const match of text.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)) {
-      const percent = Number(match[1]);
-      if (percent > last) {
-        last = percent;
-        onPercent(percent);
-      }
-    }
-    const openAt = text.lastIndexOf('(');
-    carry = openAt > text.lastIndexOf(')') ? text.slice(openAt) : '';
-  };
 }
 
 const MapEntry = z.object({ start: z.number(), length: z.number(), zero: z.boolean(), data: z.boolean() });

@@ -146,7 +146,7 @@ export async function checkImage(path: string): Promise<ImageCheck> {
 }
 
 /** Collects `qemu-img -p` progress, which arrives as `(12.34/100%)` records separated by carriage returns. */
-function progressParser(onProgress: (percent: number) => void): (chunk: string) => void {
+export function progressParser(onProgress: (percent: number) => void): (chunk: string) => void {
   let carry = '';
   let last = -1;
   return (chunk) => {

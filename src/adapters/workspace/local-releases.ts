@@ -9,6 +9,7 @@ import { releaseDirName, versionOfReleaseDirName } from '../../core/version/rele
 import { describeFsError } from '../fs/describe-fs-error.js';
 import { FileAccessError } from '../../errors/index.js';
 import { writeFileAtomically } from './atomic-write.js';
+import { settleManifestFile } from './manifest-file.js';
 import { currentLinkPath, MANIFEST_FILE, releaseSumsText, type ReleaseLayout } from './release-layout.js';
 
 // The releases built here, in output/<name>/: `v<version>/` directories and the `current` link.
@@ -80,4 +81,15 @@ export async function writeReleaseSums(release: ReleaseLayout, manifest: ImageMa
   const text = sumsWithManifest(releaseSumsText(manifest), MANIFEST_FILE, serializeManifest(manifest));
   if (text !== existing) await writeFileAtomically(release.sums, text);
   return { path: release.sums, text };
+}
+
+/**
+ * The local release's manifest and SHA256SUMS as they are published: the manifest serialized (with an
+ * override a publish records), SHA256SUMS listing the image, SBOM, provenance, exports and the
+ * manifest; each rewritten (atomically) only when it differs.
+ */
+export async function settleReleaseFiles(release: ReleaseLayout, manifest: ImageManifest): Promise<{ manifestText: string; sumsText: string }> {
+  const manifestText = await settleManifestFile(release.manifest, manifest);
+  const { text: sumsText } = await writeReleaseSums(release, manifest);
+  return { manifestText, sumsText };
 }
