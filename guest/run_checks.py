@@ -554,6 +554,78 @@ def measure_root_fs_gib() -> Measured:
     )
 
 
+# The loaders GRUB leaves: BIOS's core (embedded in the BIOS boot partition) and boot code in the MBR; UEFI's
+# loader at the ESP's removable path, which firmware boots with no NVRAM entry.
+GRUB_BIOS_CORE = "/boot/grub/i386-pc/core.img"
+UEFI_REMOVABLE_LOADER = "/boot/efi/EFI/BOOT/BOOTX64.EFI"
+
+
+def root_disk(device: str) -> Dict[str, Any]:
+    """The sysfs view of the root partition and its disk; CheckSkipped when the root is not a disk partition."""
+    name = os.path.basename(device)
+    part_dir = guest_path("/sys/class/block/" + name)
+    if not os.path.exists(os.path.join(part_dir, "partition")):
+        raise CheckSkipped("root %s is not a disk partition (device-mapper or whole disk): its volume manager owns the layout" % device)
+    disk_dir = os.path.realpath(os.path.join(part_dir, ".."))
+
+    def number(path: str) -> int:
+        return int(open(path, encoding="utf-8").read().strip())
+
+    block_path = os.path.join(disk_dir, "queue", "logical_block_size")
+    return {
+        "disk": "/dev/" + os.path.basename(disk_dir),
+        # sysfs counts start and size in 512-byte units whatever the disk's logical block size.
+        "start": number(os.path.join(part_dir, "start")),
+        "size": number(os.path.join(part_dir, "size")),
+        "disk_sectors": number(os.path.join(disk_dir, "size")),
+        "block_size": number(block_path) if os.path.exists(block_path) else 512,
+    }
+
+
+def read_disk_head(disk: str, block_size: int) -> bytes:
+    with open(guest_path(disk), "rb") as f:
+        return f.read(2 * block_size)
+
+
+def measure_boot_loaders(root_mount: Callable[[], Dict[str, str]]) -> Measured:
+    found: List[str] = []
+    detail: Dict[str, Any] = {"booted_firmware": "uefi" if os.path.isdir(guest_path("/sys/firmware/efi")) else "bios"}
+    mbr_has_grub: Optional[bool] = None
+    try:
+        disk = root_disk(root_mount()["device"])
+        mbr_has_grub = b"GRUB" in read_disk_head(disk["disk"], disk["block_size"])[:440]
+        detail["mbr_has_grub"] = mbr_has_grub
+    except CheckSkipped as skipped:
+        detail["mbr"] = str(skipped)
+    if os.path.isfile(guest_path(GRUB_BIOS_CORE)) and mbr_has_grub is not False:
+        found.append("bios")
+    if os.path.isfile(guest_path(UEFI_REMOVABLE_LOADER)):
+        found.append("uefi")
+    detail["checked"] = [GRUB_BIOS_CORE + " and GRUB in the MBR", UEFI_REMOVABLE_LOADER]
+    return Measured(found, detail=detail)
+
+
+def measure_root_fills_disk(root_mount: Callable[[], Dict[str, str]]) -> Measured:
+    disk = root_disk(root_mount()["device"])
+    sector = 512
+    disk_bytes = disk["disk_sectors"] * sector
+    end_bytes = (disk["start"] + disk["size"]) * sector
+    head = read_disk_head(disk["disk"], disk["block_size"])
+    gpt = head[disk["block_size"] : disk["block_size"] + 8] == b"EFI PART"
+    detail: Dict[str, Any] = {"disk": disk["disk"], "disk_bytes": disk_bytes, "root_end_bytes": end_bytes, "gpt": gpt}
+    # GPT's backup (the last 33 logical blocks of 512 bytes) is not free space.
+    reserved = 33 * disk["block_size"] if gpt else 0
+    if gpt:
+        # The primary header names where the backup header is (AlternateLBA, bytes 32-39): the disk's last block.
+        base = disk["block_size"]
+        alternate = int.from_bytes(head[base + 32 : base + 40], "little")
+        last = disk_bytes // disk["block_size"] - 1
+        detail["backup_header_lba"] = alternate
+        detail["backup_header_at_end"] = alternate == last
+    unused = max(0, disk_bytes - reserved - end_bytes)
+    return Measured(round(unused / 2**20, 1), "MiB", detail)
+
+
 def check_base(params: Dict[str, Any], gate: Gate) -> None:
     root_mount = once(find_root_mount)
     gate.add("system_running", measure_system_running)
@@ -565,6 +637,8 @@ def check_base(params: Dict[str, Any], gate: Gate) -> None:
         "root_partition",
         lambda: Measured(root_mount()["device"], detail={"options": root_mount()["options"]}),
     )
+    gate.add("root_fills_disk", lambda: measure_root_fills_disk(root_mount))
+    gate.add("boot_loaders", lambda: measure_boot_loaders(root_mount))
 
 
 # --- layer 2: driver -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ declare -A PACKAGES=(
   [mmdebstrap]=mmdebstrap
   [mke2fs]=e2fsprogs
   [sfdisk]=fdisk
+  [mkfs.fat]=dosfstools # the bootstrapped disk's EFI System Partition
   [ssh-keygen]=openssh-client
   [/usr/sbin/sshd]=openssh-server # the remote-build tests start their own sshd on 127.0.0.1
   [python3]=python3
@@ -35,9 +36,17 @@ declare -A PACKAGES=(
   [uuidgen]=uuid-runtime
 )
 
+# file -> Debian package, for what is not a command
+declare -A FILES=(
+  [/usr/share/OVMF/OVMF_CODE_4M.fd]=ovmf # UEFI firmware: the verification boot proves every image boots under OVMF
+)
+
 missing=()
 for command in "${!PACKAGES[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${PACKAGES[$command]}")
+done
+for file in "${!FILES[@]}"; do
+  [[ -e $file ]] || missing+=("${FILES[$file]}")
 done
 
 if ((${#missing[@]} > 0)); then

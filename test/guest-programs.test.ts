@@ -2,7 +2,7 @@
 // against a recorded guest: a fake filesystem root (IMAGEBUILD_GUEST_ROOT) and fake executables as the
 // only things on PATH, so no tool of the machine running the tests leaks in.
 import { execa, type Result } from 'execa';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -237,7 +237,16 @@ describe('run_checks.py: base layer', () => {
     );
 
     const checks = byCheck(report);
-    expect(report.checks.map((c) => c.check)).toEqual(['system_running', 'ssh_listening', 'users_present', 'root_fs_gib', 'root_fs_type', 'root_partition']);
+    expect(report.checks.map((c) => c.check)).toEqual([
+      'system_running',
+      'ssh_listening',
+      'users_present',
+      'root_fs_gib',
+      'root_fs_type',
+      'root_partition',
+      'root_fills_disk',
+      'boot_loaders',
+    ]);
     expect(checks.system_running).toMatchObject({ status: 'measured', value: 'running' });
     expect(checks.ssh_listening).toMatchObject({ status: 'measured', value: true, detail: { listeners: ['0.0.0.0:22', '[::]:22'] } });
     expect(checks.users_present).toMatchObject({ status: 'measured', value: ['vaultadmin'], detail: { missing: ['ghost'] } });
@@ -245,6 +254,50 @@ describe('run_checks.py: base layer', () => {
     expect(checks.root_partition).toMatchObject({ status: 'measured', value: '/dev/vda1' });
     expect(checks.root_fs_gib).toMatchObject({ status: 'measured', unit: 'GiB' });
     expect(checks.root_fs_gib?.value).toBeGreaterThan(0);
+    expect(checks.root_fills_disk).toMatchObject({
+      status: 'measured',
+      value: 0,
+      unit: 'MiB',
+      detail: { disk: '/dev/vda', disk_bytes: 10 * 1024 ** 3, gpt: true, backup_header_lba: 20971519, backup_header_at_end: true },
+    });
+    expect(checks.boot_loaders).toMatchObject({ status: 'measured', value: ['bios', 'uefi'], detail: { booted_firmware: 'uefi', mbr_has_grub: true } });
+  });
+
+  it('measures the space a disk bigger than the image leaves after the root, a backup GPT header not at the end, and missing loaders', async () => {
+    const root = await emptyDir('grown-disk');
+    await cp(ubuntuRoot, root, { recursive: true, verbatimSymlinks: true });
+    const disk = path.join(root, 'sys/devices/virtio2/block/vda');
+    // The image was dd-ed to a 20 GiB disk and not grown: the backup header still sits where the 10 GiB image ended.
+    await writeFile(path.join(disk, 'size'), `${20 * 1024 * 1024 * 2}\n`);
+    await rm(path.join(root, 'boot/efi/EFI/BOOT/BOOTX64.EFI'));
+    await rm(path.join(root, 'sys/firmware'), { recursive: true });
+    const head = await readFile(path.join(root, 'dev/vda'));
+    head.fill(0, 0, 440);
+    await writeFile(path.join(root, 'dev/vda'), head);
+
+    const { report } = await runChecks({ layer: 'base', gpu_count: 0, gpu_passthrough: false, users: [], ssh_port: 22 }, { root, env: { FAKE_USERS: 'root' } });
+
+    const checks = byCheck(report);
+    expect(checks.root_fills_disk).toMatchObject({
+      status: 'measured',
+      value: 10 * 1024,
+      detail: { disk_bytes: 20 * 1024 ** 3, backup_header_lba: 20971519, backup_header_at_end: false },
+    });
+    expect(checks.boot_loaders).toMatchObject({ status: 'measured', value: [], detail: { booted_firmware: 'bios', mbr_has_grub: false } });
+  });
+
+  it('skips root_fills_disk for a root on device-mapper', async () => {
+    const root = await emptyDir('lvm-root');
+    await cp(ubuntuRoot, root, { recursive: true, verbatimSymlinks: true });
+    const mounts = await readFile(path.join(root, 'proc/mounts'), 'utf8');
+    await writeFile(path.join(root, 'proc/mounts'), mounts.replace('/dev/vda1 / ext4', '/dev/mapper/ubuntu--vg-ubuntu--lv / ext4'));
+
+    const { report } = await runChecks({ layer: 'base', gpu_count: 0, gpu_passthrough: false, users: [], ssh_port: 22 }, { root, env: { FAKE_USERS: 'root' } });
+
+    const checks = byCheck(report);
+    expect(checks.root_fills_disk).toMatchObject({ status: 'skipped' });
+    expect(checks.root_fills_disk?.reason).toContain('not a disk partition');
+    expect(checks.boot_loaders).toMatchObject({ status: 'measured', value: ['bios', 'uefi'] });
   });
 
   it('reports a degraded system with its failed units, and no listener on another SSH port', async () => {

@@ -1,10 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageManifest } from '../src/core/manifest/image-manifest.js';
+import { bootVm } from '../src/adapters/qemu/boot-vm.js';
+import { waitForSsh } from '../src/adapters/ssh/ssh-session.js';
+import { cacheLayout } from '../src/adapters/workspace/cache-layout.js';
 import { BUILT_CLI } from './helpers/project-root.js';
 import { LOCAL_DEV_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
@@ -19,7 +22,7 @@ import { missingTools, requireTools } from './helpers/require-tools.js';
 // artifact logged in as a spec user over SSH. Two Packer builds with Ansible run on a three-deep
 // overlay chain (bootstrap → base layer, with its idempotence run → seal); the driver layer and those
 // above it need NVIDIA's repositories and PyPI, which CI cannot reach, so the build stops at base.
-const TOOLS = ['packer', 'qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ansible-playbook', 'sfdisk', 'mke2fs'];
+const TOOLS = ['packer', 'qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ansible-playbook', 'sfdisk', 'mkfs.fat', 'mke2fs'];
 const missing = requireTools('test/real-build.test.ts', ...TOOLS) ? [] : missingTools(...TOOLS);
 const isRoot = process.getuid?.() === 0;
 const hasRgw = missingTools(...RGW_TOOLS).length === 0;
@@ -69,6 +72,18 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     // Logged in as dev with the cache's verification key (users[].verify_login), as make demo does.
     expect(manifest.verify).toMatchObject({ status: 'passed', booted: true, build_account_refused: true, checked_as: 'dev', sha256_unchanged: true });
     expect(manifest.verify?.gate.status).toBe('passed');
+    // Issue 18: GRUB for both firmwares on the GPT disk; the verification booted it under OVMF and SeaBIOS, each on a
+    // disk 1 GiB bigger than the image (the base gate's root_fills_disk proves the first-boot grow), each first boot
+    // with its own SSH host keys.
+    expect(manifest.firmware).toEqual(['bios', 'uefi']);
+    expect(manifest.layers[0]!.gate.checks.find((c) => c.check === 'boot_loaders')).toMatchObject({ status: 'pass', measured: ['bios', 'uefi'] });
+    expect(manifest.verify?.boots?.map((b) => [b.firmware, b.booted, b.guest_firmware, b.gate_status, b.disk_grown_bytes])).toEqual([
+      ['uefi', true, 'uefi', 'passed', 1024 ** 3],
+      ['bios', true, 'bios', 'passed', 1024 ** 3],
+    ]);
+    expect(new Set(manifest.verify?.boots?.map((b) => b.ssh_host_key_sha256)).size).toBe(2);
+    const grown = (manifest.verify?.gate.checks as { firmware: string; check: string; status: string }[]).filter((c) => c.check === 'root_fills_disk');
+    expect(grown.map((c) => [c.firmware, c.status])).toEqual([['uefi', 'pass'], ['bios', 'pass']]);
     expect(info['backing-filename']).toBeUndefined();
     // The image, its SBOM and its provenance statement, each with the digest the manifest records, then the manifest.
     expect(readFileSync(join(versionDir, 'SHA256SUMS'), 'utf8').split('\n').filter(Boolean)).toEqual([
@@ -98,6 +113,35 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     expect(execFileSync('sh', ['-c', report.signature.command], { cwd: dl, encoding: 'utf8' })).toContain(`Good "imagebuild-release" signature for ${TEST_SIGNER}`);
     expect(execFileSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: dl, encoding: 'utf8' }).match(/: OK$/gm)).toHaveLength(4);
   }, 600_000);
+
+  it('flashes the downloaded release onto a disk 2 GiB bigger than the image, which boots under OVMF with no NVRAM entry, answers SSH and grows to fill it', async () => {
+    const disk = join(work.dir, 'workstation-disk.raw');
+    const imageBytes = 4 * 1024 ** 3;
+    await writeFile(disk, '');
+    await truncate(disk, imageBytes + 2 * 1024 ** 3);
+    const flashed = await execa('node', [BUILT_CLI, 'flash', join(work.dir, 'dl'), '--device', disk, '--to-file', '--yes', '--spec', 'box.yaml', '--report', 'flash.json'], { cwd: work.dir, reject: false, all: true });
+    expect(flashed.exitCode, flashed.all?.slice(-2000)).toBe(0);
+    expect(JSON.parse(readFileSync(join(work.dir, 'flash.json'), 'utf8'))).toMatchObject({ compare: { result: 'identical' } });
+
+    const vmDir = join(work.dir, 'flashed-boot');
+    await mkdir(vmDir, { recursive: true });
+    const vm = await bootVm({ image: disk, format: 'raw', firmware: 'uefi', workDir: vmDir, accelerator: 'tcg' });
+    try {
+      const login = await waitForSsh({ host: '127.0.0.1', port: vm.sshPort, username: 'dev', privateKey: cacheLayout(join(work.dir, '.imagebuild/cache')).verifyKey }, Date.now() + 300_000);
+      expect(login.ok, `no SSH login as dev; serial: ${(await vm.serial()).slice(-2000)}`).toBe(true);
+      if (!login.ok) return;
+      const run = async (command: string) => (await login.session.exec(command)).stdout.trim();
+      // Booted by UEFI from the removable path (OVMF's variable store was a fresh copy: no NVRAM boot entry).
+      expect(await run('cat /sys/firmware/efi/fw_platform_size')).toBe('64');
+      expect(await run('sudo -n ls /boot/efi/EFI/BOOT')).toContain('BOOTX64.EFI');
+      // The root partition and filesystem filled the bigger disk; the backup GPT header moved to its end.
+      expect(Number(await run('findmnt --bytes --noheadings --output SIZE /'))).toBeGreaterThan(imageBytes + 1024 ** 3);
+      expect(await run('sudo -n sfdisk --verify /dev/vda 2>&1; echo "exit $?"')).toMatch(/No errors detected[\s\S]*exit 0$/);
+      login.session.close();
+    } finally {
+      await vm.stop();
+    }
+  }, 900_000);
 
   it('runs the same command again as a no-op in seconds, with no Packer run', async () => {
     const buildsBefore = await readdir(join(work.dir, '.imagebuild/cache/builds'));

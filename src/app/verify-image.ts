@@ -3,7 +3,8 @@ import { ensureDirectory, makeTempDirectory, pathExists, removeTree, writeTextFi
 import { findPackageRoot } from '../adapters/fs/project-root.js';
 import { sha256File } from '../adapters/fs/sha256.js';
 import { bootVm } from '../adapters/qemu/boot-vm.js';
-import { createOverlay } from '../adapters/qemu-img/qemu-img.js';
+import { FIRMWARE_NAMES } from '../adapters/qemu/firmware.js';
+import { createOverlay, readImageInfo } from '../adapters/qemu-img/qemu-img.js';
 import { connectSsh, waitForSsh } from '../adapters/ssh/ssh-session.js';
 import { evaluateGate, type GateVerdict } from '../core/gate/evaluate-gate.js';
 import { parseGuestGateReport } from '../core/gate/gate-report.js';
@@ -13,7 +14,7 @@ import { cacheLayout } from '../adapters/workspace/cache-layout.js';
 import { MANIFEST_FILE } from '../adapters/workspace/release-layout.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { checkParams } from '../core/render/render-image.js';
-import { verifyLoginUser, type ImageSpec } from '../core/spec/schema.js';
+import { verifyLoginUser, type Firmware, type ImageSpec } from '../core/spec/schema.js';
 import { FileAccessError, firstLine, ReleaseUnsignedError } from '../errors/index.js';
 import { readSmallFile } from '../adapters/block-device/flash-files.js';
 import { proveLocalRelease } from './release-proof.js';
@@ -33,85 +34,162 @@ export type VerifyInput = {
   readonly buildKey?: string;
   /** A spec user and their private key, to run the in-guest gate checks. */
   readonly login?: { readonly user: string; readonly privateKey: string };
+  /** The firmware to boot under; the spec's os.firmware when absent. */
+  readonly firmware?: readonly Firmware[];
   readonly onLine?: (line: string) => void;
 };
 
-/** Checks run on the booted artifact: the base gate (boots, SSH, partitioning) and the validation layer's gate. */
+/** Checks run on the booted artifact: the base gate (boots, SSH, partitioning, boot loaders, grow) and the validation layer's gate. */
 const VERIFY_LAYERS = ['base', 'validation'] as const;
 
-/**
- * Boots the finished artifact through a throwaway overlay, as a machine would (its own bootloader,
- * first-boot unit), and checks it: SSH answers, the build account is refused, and — when a spec
- * user's key is given — the base and validation gates pass inside it. Then re-hashes the artifact.
- */
-export async function verifyArtifact(input: VerifyInput): Promise<ArtifactVerification> {
-  const started = Date.now();
-  const problems: string[] = [];
-  await ensureDirectory(input.workDir);
-  const overlay = join(input.workDir, 'verify-overlay.qcow2');
-  await removeTree(overlay);
-  await createOverlay(overlay, input.artifact, { backingFormat: 'qcow2' });
-  const log = (line: string) => input.onLine?.(line);
+/** How much bigger than the image each verification boot's disk is: the first-boot grow must fill it, as on a workstation's disk. */
+export const VERIFY_DISK_GROWTH_BYTES = 1024 ** 3;
 
-  let booted: boolean;
-  let hostKey: string | null;
+type GateSummary = ArtifactVerification['gate'];
+type BootRecord = NonNullable<ArtifactVerification['boots']>[number];
+
+/** What one boot under one firmware found. */
+type BootCheck = {
+  readonly record: BootRecord;
+  readonly hostKey: string | null;
+  readonly buildAccountRefused: boolean;
+  readonly gate: GateSummary;
+  readonly problems: readonly string[];
+};
+
+const NO_LOGIN_GATE: GateSummary = {
+  status: 'skipped',
+  summary: 'no spec user key given (--verify-user/--verify-key, or a users[].verify_login user): in-guest checks not run',
+  checks: [],
+};
+
+/** The firmware the guest says it booted under: the base gate's boot_loaders check reads /sys/firmware/efi. */
+function guestFirmwareOf(report: ReturnType<typeof parseGuestGateReport>): Firmware | null {
+  const detail = report.checks.find((c) => c.check === 'boot_loaders')?.detail;
+  const booted = detail?.['booted_firmware'];
+  return booted === 'bios' || booted === 'uefi' ? booted : null;
+}
+
+/** Runs the VERIFY_LAYERS gates inside the booted guest as the spec user; the guest's own firmware report comes back too. */
+async function runGuestGates(input: VerifyInput, sshPort: number, workDir: string, log: (line: string) => void): Promise<{ gate: GateSummary; guestFirmware: Firmware | null; problems: string[] }> {
+  const login = input.login!;
+  const attempt = await connectSsh({ host: '127.0.0.1', port: sshPort, username: login.user, privateKey: login.privateKey });
+  if (!attempt.ok) return { gate: { status: 'failed', summary: `login as ${login.user} failed`, checks: [] }, guestFirmware: null, problems: [`spec user ${login.user} could not log in: ${attempt.reason}`] };
+  const verdicts: GateVerdict[] = [];
+  let guestFirmware: Firmware | null = null;
+  try {
+    await attempt.session.exec('rm -rf /tmp/imagebuild-verify && mkdir -p /tmp/imagebuild-verify');
+    // run_checks.py imports guest_files.py from its own folder.
+    for (const program of ['run_checks.py', 'guest_files.py']) await attempt.session.upload(join(input.projectDir, 'guest', program), `/tmp/imagebuild-verify/${program}`);
+    for (const layer of VERIFY_LAYERS) {
+      const paramsFile = join(workDir, `${layer}-checks.json`);
+      await writeTextFile(paramsFile, JSON.stringify(checkParams(input.spec, layer)));
+      await attempt.session.upload(paramsFile, `/tmp/imagebuild-verify/${layer}.json`);
+      log(`running the ${layer} gate checks as ${login.user}`);
+      const run = await attempt.session.exec(
+        `sudo -n python3 /tmp/imagebuild-verify/run_checks.py --params /tmp/imagebuild-verify/${layer}.json --out /tmp/imagebuild-verify/${layer}-gate.json && cat /tmp/imagebuild-verify/${layer}-gate.json`,
+      );
+      if (run.code !== 0) throw new Error(`run_checks.py for ${layer} exited ${run.code}: ${firstLine(run.stderr)}`);
+      const report = parseGuestGateReport(JSON.parse(run.stdout), `${layer} gate of the verify boot`);
+      if (layer === 'base') guestFirmware = guestFirmwareOf(report);
+      verdicts.push(evaluateGate({ layer, spec: input.spec, report, imageChecksOnly: true }));
+    }
+    await attempt.session.exec('rm -rf /tmp/imagebuild-verify');
+    const failed = verdicts.filter((v) => v.status === 'failed');
+    return {
+      gate: { status: failed.length > 0 ? 'failed' : 'passed', summary: verdicts.map((v) => v.summary).join('; '), checks: verdicts.flatMap((v) => v.checks) },
+      guestFirmware,
+      problems: failed.map((v) => v.summary),
+    };
+  } catch (error) {
+    return { gate: { status: 'failed', summary: 'in-guest checks could not run', checks: [] }, guestFirmware, problems: [`in-guest checks could not run: ${error instanceof Error ? error.message : String(error)}`] };
+  } finally {
+    attempt.session.close();
+  }
+}
+
+/** Boots the artifact once under `firmware` on a throwaway overlay VERIFY_DISK_GROWTH_BYTES bigger than it, and checks it. */
+async function bootAndCheck(input: VerifyInput, firmware: Firmware, imageBytes: number, log: (line: string) => void): Promise<BootCheck> {
+  const started = Date.now();
+  const workDir = join(input.workDir, firmware);
+  await ensureDirectory(workDir);
+  const overlay = join(workDir, 'verify-overlay.qcow2');
+  await removeTree(overlay);
+  await createOverlay(overlay, input.artifact, { backingFormat: 'qcow2', sizeBytes: imageBytes + VERIFY_DISK_GROWTH_BYTES });
+  const problems: string[] = [];
   let buildAccountRefused = input.buildKey === undefined;
-  let gate: ArtifactVerification['gate'] = { status: 'skipped', summary: 'no spec user key given (--verify-user/--verify-key, or a users[].verify_login user): in-guest checks not run', checks: [] };
-  log(`booting ${input.artifact} through a throwaway overlay (${input.accelerator})`);
-  const vm = await bootVm({ image: overlay, workDir: input.workDir, accelerator: input.accelerator, memoryMiB: Math.min(input.spec.hardware.build_vm.memory_mib, 4096), cpus: Math.min(input.spec.hardware.build_vm.cpus, 4) });
+  let gate = NO_LOGIN_GATE;
+  let guestFirmware: Firmware | null = null;
+  let hostKey: string | null;
+  log(`booting ${input.artifact} under ${FIRMWARE_NAMES[firmware]} through a throwaway overlay 1 GiB bigger than the image (${input.accelerator})`);
+  const vm = await bootVm({ image: overlay, workDir, accelerator: input.accelerator, firmware, memoryMiB: Math.min(input.spec.hardware.build_vm.memory_mib, 4096), cpus: Math.min(input.spec.hardware.build_vm.cpus, 4) });
   try {
     const deadline = Date.now() + (input.accelerator === 'tcg' ? 300_000 : 120_000);
     const probe = await waitForSsh({ host: '127.0.0.1', port: vm.sshPort, username: 'imagebuild', privateKey: input.buildKey }, deadline);
     hostKey = probe.ok ? probe.session.hostKeySha256 : probe.hostKeySha256;
-    booted = hostKey !== null;
-    if (!booted) problems.push(`no SSH server answered within ${Math.round((deadline - started) / 1000)} s (serial log: ${vm.serialLog})`);
+    if (hostKey === null) problems.push(`no SSH server answered within ${Math.round((deadline - started) / 1000)} s (serial log: ${vm.serialLog})`);
     if (probe.ok) {
       probe.session.close();
       buildAccountRefused = false;
       problems.push('the build account "imagebuild" can still log in with the build key: the image was not sealed');
     } else if (input.buildKey) {
-      buildAccountRefused = booted;
+      buildAccountRefused = hostKey !== null;
     }
-    log(booted ? `SSH answers (host key ${hostKey}); build account ${buildAccountRefused ? 'refused' : 'accepted'}` : 'SSH did not answer');
-
-    if (booted && input.login) {
-      const attempt = await connectSsh({ host: '127.0.0.1', port: vm.sshPort, username: input.login.user, privateKey: input.login.privateKey });
-      if (!attempt.ok) {
-        problems.push(`spec user ${input.login.user} could not log in: ${attempt.reason}`);
-        gate = { status: 'failed', summary: `login as ${input.login.user} failed`, checks: [] };
-      } else {
-        const verdicts: GateVerdict[] = [];
-        try {
-          await attempt.session.exec('rm -rf /tmp/imagebuild-verify && mkdir -p /tmp/imagebuild-verify');
-          // run_checks.py imports guest_files.py from its own folder.
-          for (const program of ['run_checks.py', 'guest_files.py']) await attempt.session.upload(join(input.projectDir, 'guest', program), `/tmp/imagebuild-verify/${program}`);
-          for (const layer of VERIFY_LAYERS) {
-            const paramsFile = join(input.workDir, `${layer}-checks.json`);
-            await writeTextFile(paramsFile, JSON.stringify(checkParams(input.spec, layer)));
-            await attempt.session.upload(paramsFile, `/tmp/imagebuild-verify/${layer}.json`);
-            log(`running the ${layer} gate checks as ${input.login.user}`);
-            const run = await attempt.session.exec(
-              `sudo -n python3 /tmp/imagebuild-verify/run_checks.py --params /tmp/imagebuild-verify/${layer}.json --out /tmp/imagebuild-verify/${layer}-gate.json && cat /tmp/imagebuild-verify/${layer}-gate.json`,
-            );
-            if (run.code !== 0) throw new Error(`run_checks.py for ${layer} exited ${run.code}: ${firstLine(run.stderr)}`);
-            verdicts.push(evaluateGate({ layer, spec: input.spec, report: parseGuestGateReport(JSON.parse(run.stdout), `${layer} gate of the verify boot`), imageChecksOnly: true }));
-          }
-          await attempt.session.exec('rm -rf /tmp/imagebuild-verify');
-          const failed = verdicts.filter((v) => v.status === 'failed');
-          for (const verdict of failed) problems.push(verdict.summary);
-          gate = { status: failed.length > 0 ? 'failed' : 'passed', summary: verdicts.map((v) => v.summary).join('; '), checks: verdicts.flatMap((v) => v.checks) };
-        } catch (error) {
-          problems.push(`in-guest checks could not run: ${error instanceof Error ? error.message : String(error)}`);
-          gate = { status: 'failed', summary: 'in-guest checks could not run', checks: [] };
-        } finally {
-          attempt.session.close();
-        }
-      }
+    log(hostKey !== null ? `SSH answers (host key ${hostKey}); build account ${buildAccountRefused ? 'refused' : 'accepted'}` : 'SSH did not answer');
+    if (hostKey !== null && input.login) {
+      const guest = await runGuestGates(input, vm.sshPort, workDir, log);
+      ({ gate, guestFirmware } = guest);
+      problems.push(...guest.problems);
+      if (guestFirmware !== null && guestFirmware !== firmware) problems.push(`booted under ${FIRMWARE_NAMES[firmware]} but the guest reports ${guestFirmware} firmware`);
     }
   } finally {
     await vm.stop();
     await removeTree(overlay);
   }
+  const record: BootRecord = {
+    firmware,
+    booted: hostKey !== null,
+    ssh_host_key_sha256: hostKey,
+    guest_firmware: guestFirmware,
+    gate_status: gate.status,
+    disk_grown_bytes: VERIFY_DISK_GROWTH_BYTES,
+    duration_s: Math.round((Date.now() - started) / 100) / 10,
+  };
+  return { record, hostKey, buildAccountRefused, gate, problems };
+}
+
+/** One gate summary for all boots: failed if any failed, skipped only if all were. */
+function combinedGate(boots: readonly BootCheck[]): GateSummary {
+  const statuses = boots.map((b) => b.gate.status);
+  const status = statuses.includes('failed') ? 'failed' : statuses.every((s) => s === 'skipped') ? 'skipped' : 'passed';
+  if (boots.length === 1) return boots[0]!.gate;
+  return {
+    status,
+    summary: boots.map((b) => `${b.record.firmware}: ${b.gate.summary}`).join('; '),
+    checks: boots.flatMap((b) => b.gate.checks.map((check) => ({ firmware: b.record.firmware, ...(check as object) }))),
+  };
+}
+
+/**
+ * Boots the finished artifact as a machine would (its own bootloader, first-boot units) once per firmware it must
+ * support (the manifest's, else the spec's os.firmware: SeaBIOS and/or OVMF), each time through a throwaway overlay
+ * 1 GiB bigger than the image, and checks it: SSH answers, the build account is refused, and — when a spec user's key
+ * is given — the base gate (boot loaders, root grown to the disk) and the validation gate pass inside it. Two first
+ * boots must show different SSH host keys (the seal removed the image's). Then re-hashes the artifact.
+ */
+export async function verifyArtifact(input: VerifyInput): Promise<ArtifactVerification> {
+  const started = Date.now();
+  await ensureDirectory(input.workDir);
+  const log = (line: string) => input.onLine?.(line);
+  const firmwares = input.firmware ?? input.spec.os.firmware;
+  const imageBytes = (await readImageInfo(input.artifact, { chain: false })).virtualSize;
+  const boots: BootCheck[] = [];
+  // UEFI first: the workstation's boards boot that way.
+  for (const firmware of [...firmwares].sort((a, b) => (a === 'uefi' ? -1 : b === 'uefi' ? 1 : 0))) boots.push(await bootAndCheck(input, firmware, imageBytes, log));
+  const label = (boot: BootCheck, problem: string) => (boots.length > 1 ? `${FIRMWARE_NAMES[boot.record.firmware]}: ${problem}` : problem);
+  const problems = boots.flatMap((boot) => boot.problems.map((problem) => label(boot, problem)));
+  const keys = boots.map((b) => b.hostKey).filter((key): key is string => key !== null);
+  if (keys.length > 1 && new Set(keys).size < keys.length) problems.push('two first boots of the image showed the same SSH host key: the image carries host keys (the seal must remove them)');
 
   let sha256Unchanged = true;
   if (input.expectedSha256) {
@@ -119,17 +197,21 @@ export async function verifyArtifact(input: VerifyInput): Promise<ArtifactVerifi
     sha256Unchanged = actual === input.expectedSha256;
     if (!sha256Unchanged) problems.push(`the artifact's SHA-256 changed during verification: ${actual}, expected ${input.expectedSha256}`);
   }
+  const booted = boots.every((b) => b.record.booted);
+  const buildAccountRefused = boots.every((b) => b.buildAccountRefused);
+  const gate = combinedGate(boots);
   const status = problems.length === 0 && booted && buildAccountRefused && gate.status !== 'failed' && sha256Unchanged ? 'passed' : 'failed';
   return {
     status,
     booted,
-    ssh_host_key_sha256: hostKey,
+    ssh_host_key_sha256: keys[0] ?? null,
     build_account_refused: buildAccountRefused,
     checked_as: input.login?.user ?? null,
     gate,
     sha256_unchanged: sha256Unchanged,
     duration_s: Math.round((Date.now() - started) / 100) / 10,
     problems,
+    boots: boots.map((b) => b.record),
   };
 }
 
@@ -150,6 +232,8 @@ export async function verifyImageFile(options: {
   allowedSigners?: string;
   /** --allow-unsigned REASON: verify a release without a signature (a build not yet published). */
   allowUnsigned?: string;
+  /** --firmware: boot under these only, instead of every firmware the manifest records. */
+  firmware?: readonly Firmware[];
 }): Promise<ArtifactVerification & { signature: SignatureVerdict }> {
   if (!pathExists(options.image)) throw new FileAccessError(`${options.image}: image not found; give the path of a built <name>-vX.Y.Z.qcow2`);
   const { spec } = await loadSpec(options.specArg, options.cwd);
@@ -177,6 +261,8 @@ export async function verifyImageFile(options: {
       expectedSha256: manifest?.checksum_sha256,
       buildKey: pathExists(buildKey) ? buildKey : undefined,
       login: options.login ?? cacheVerifyLogin(spec, pathExists(verifyKey) ? verifyKey : undefined),
+      // What the image was made for, as its manifest records it; the spec's when an older manifest does not say.
+      firmware: options.firmware ?? manifest?.firmware,
     });
     return { ...verification, signature };
   } finally {

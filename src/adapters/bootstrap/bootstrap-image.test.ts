@@ -4,11 +4,11 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { requireTools } from '../../../test/helpers/require-tools.js';
 import { useTempDir } from '../../../test/helpers/temp-dir.js';
-import { BASE_PACKAGES, bootstrapBaseImage, mmdebstrapArgs, writeRootDisk, type BootstrapInput } from './bootstrap-image.js';
+import { BASE_PACKAGES, bootstrapBaseImage, espVolumeId, mmdebstrapArgs, writeRootDisk, type BootstrapInput } from './bootstrap-image.js';
 import { openBuildLog } from './build-log.js';
 import { customizeHookEnv, renderCustomizeHook } from './customize-hook.js';
 
-const HAVE_DISK_TOOLS = requireTools('src/adapters/bootstrap/bootstrap-image.test.ts', 'sfdisk', 'mke2fs', 'blkid', 'debugfs');
+const HAVE_DISK_TOOLS = requireTools('src/adapters/bootstrap/bootstrap-image.test.ts', 'sfdisk', 'mkfs.fat', 'mke2fs', 'blkid', 'debugfs');
 const HAVE_SHELLCHECK = requireTools('src/adapters/bootstrap/bootstrap-image.test.ts', 'shellcheck');
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKx0mRqIhZ8M2s9mD1O5fQv0aXQ0b2Y3Zz0gZm9vYmFyYmF6 build@ci';
 
@@ -80,18 +80,18 @@ describe('customize hook', () => {
   });
 
   it('carries every value in the environment, none in the script text', () => {
-    const env = customizeHookEnv({ hostname: 'h-unique', rootUuid: 'uuid-unique', buildPublicKey: KEY, aptProxy: 'http://proxy-unique:3142' });
+    const env = customizeHookEnv({ hostname: 'h-unique', rootUuid: 'uuid-unique', espUuid: 'ABCD-1234', buildPublicKey: KEY, aptProxy: 'http://proxy-unique:3142' });
 
     const script = renderCustomizeHook();
 
-    expect(env).toEqual({ IMAGEBUILD_HOSTNAME: 'h-unique', IMAGEBUILD_ROOT_UUID: 'uuid-unique', IMAGEBUILD_PUBLIC_KEY: KEY, IMAGEBUILD_APT_PROXY: 'http://proxy-unique:3142' });
+    expect(env).toEqual({ IMAGEBUILD_HOSTNAME: 'h-unique', IMAGEBUILD_ROOT_UUID: 'uuid-unique', IMAGEBUILD_ESP_UUID: 'ABCD-1234', IMAGEBUILD_PUBLIC_KEY: KEY, IMAGEBUILD_APT_PROXY: 'http://proxy-unique:3142' });
     for (const value of Object.values(env)) expect(script).not.toContain(value);
     expect(script).not.toMatch(/chpasswd|passwd root/);
   });
 });
 
 describe.skipIf(!HAVE_DISK_TOOLS)('writeRootDisk', () => {
-  it('puts an MBR and an ext4 partition at 1 MiB holding the rootfs into a sparse file, without mounts', async () => {
+  it('puts a GPT with a BIOS boot partition, a FAT32 ESP and the ext4 root holding the rootfs into a sparse file, without mounts', async () => {
     const rootfs = join(work.dir, 'rootfs');
     await mkdir(join(rootfs, 'etc'), { recursive: true });
     await writeFile(join(rootfs, 'etc', 'marker'), 'from-rootfs\n');
@@ -103,18 +103,30 @@ describe.skipIf(!HAVE_DISK_TOOLS)('writeRootDisk', () => {
     const partition = await writeRootDisk(log, { rootfs, raw, sizeGiB: 1, rootUuid: uuid });
     await log.close();
 
-    expect(partition).toEqual({ partitionStartBytes: 1048576, partitionBytes: 1024 ** 3 - 1048576 });
+    const root = 111 * 1024 ** 2;
+    // sfdisk ends the root on a 1 MiB boundary before the backup GPT (the last 33 sectors).
+    expect(partition).toEqual({ partitionStartBytes: root, partitionBytes: 1024 ** 3 - root - 1024 ** 2 });
     expect((await stat(raw)).size).toBe(1024 ** 3);
     expect((await stat(raw)).blocks * 512).toBeLessThan(64 * 1024 ** 2);
     const { stdout: dump } = await execa('sfdisk', ['--dump', raw]);
-    expect(dump).toContain('label-id: 0x2b7c2f4e');
-    expect(dump).toMatch(/start=\s*2048, size=\s*2095104, type=83, bootable/);
-    const { stdout: probe } = await execa('blkid', ['-p', '-O', '1048576', '-o', 'export', raw]);
+    expect(dump).toContain('label: gpt');
+    expect(dump).toContain('label-id: 2B7C2F4E-8D1A-4C3B-9A55-0E6F1D2C3B4A');
+    expect(dump).toMatch(new RegExp(`${raw}1 : start=\\s*227328, size=\\s*1867776, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4`));
+    expect(dump).toMatch(new RegExp(`${raw}14 : start=\\s*2048, size=\\s*8192, type=21686148-6449-6E6F-744E-656564454649`));
+    expect(dump).toMatch(new RegExp(`${raw}15 : start=\\s*10240, size=\\s*217088, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B`));
+    const { exitCode: verified, stdout: verify } = await execa('sfdisk', ['--verify', raw], { reject: false });
+    expect(verified, verify).toBe(0);
+    const { stdout: esp } = await execa('blkid', ['-p', '-O', String(5 * 1024 ** 2), '-o', 'export', raw]);
+    expect(esp).toContain('TYPE=vfat');
+    expect(esp).toContain('VERSION=FAT32');
+    expect(esp).toContain(`UUID=${espVolumeId(uuid).fstab}`);
+    expect(espVolumeId(uuid).fstab).toBe('2B7C-2F4E');
+    const { stdout: probe } = await execa('blkid', ['-p', '-O', String(root), '-o', 'export', raw]);
     expect(probe).toContain(`UUID=${uuid}`);
-    const { stdout: marker } = await execa('debugfs', ['-R', 'cat /etc/marker', `${raw}?offset=1048576`]);
+    const { stdout: marker } = await execa('debugfs', ['-R', 'cat /etc/marker', `${raw}?offset=${root}`]);
     expect(marker).toBe('from-rootfs');
-    const { exitCode } = await execa('e2fsck', ['-fn', `${raw}?offset=1048576`], { reject: false });
+    const { exitCode } = await execa('e2fsck', ['-fn', `${raw}?offset=${root}`], { reject: false });
     expect(exitCode).toBe(0);
-    expect(lines.filter((line) => line.startsWith('$ ')).map((line) => line.split(' ')[1])).toEqual(['sfdisk', 'sfdisk', 'mke2fs']);
+    expect(lines.filter((line) => line.startsWith('$ ')).map((line) => line.split(' ')[1])).toEqual(['sfdisk', 'sfdisk', 'mkfs.fat', 'mke2fs']);
   });
 });

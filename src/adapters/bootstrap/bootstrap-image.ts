@@ -27,7 +27,7 @@ export type BootstrapInput = {
 };
 
 /** The bootstrap steps, in order. */
-export type BootstrapStepName = 'mmdebstrap' | 'kernel' | 'partition' | 'mke2fs' | 'qcow2';
+export type BootstrapStepName = 'mmdebstrap' | 'kernel' | 'partition' | 'mkfs.fat' | 'mke2fs' | 'qcow2';
 
 /** How long one step took. */
 export type BootstrapStep = { readonly name: BootstrapStepName; readonly durationS: number };
@@ -40,6 +40,8 @@ export type BootstrapResult = {
   readonly kernelVersion: string;
   readonly rootPartition: '/dev/vda1';
   readonly rootUuid: string;
+  /** The EFI System Partition's FAT volume id as /etc/fstab names it (`UUID=XXXX-XXXX`). */
+  readonly espUuid: string;
   readonly durationS: number;
   readonly steps: readonly BootstrapStep[];
   /** Everything the tools printed; kept after success and failure. */
@@ -49,10 +51,22 @@ export type BootstrapResult = {
 /** What the base always needs: systemd as init, a kernel + initramfs, sshd, python3 for Ansible, sudo for the build account. */
 export const BASE_PACKAGES = ['systemd-sysv', 'udev', 'dbus', 'linux-image-amd64', 'openssh-server', 'python3', 'iproute2', 'sudo'] as const;
 
-/** The root partition starts at 1 MiB: the usual alignment, and room for the MBR. */
-export const PARTITION_OFFSET_BYTES = 1024 * 1024;
-
 const SECTOR_BYTES = 512;
+const MiB = 1024 * 1024;
+
+/**
+ * The GPT layout of every bootstrapped disk, the one Ubuntu's cloud images use: a BIOS boot partition (GRUB i386-pc
+ * embeds its core there), an EFI System Partition (GRUB x86_64-efi at the removable path), and the root partition
+ * after them so it can grow into a bigger disk. The root keeps number 1 (/dev/vda1) whatever its place on the disk.
+ */
+export const DISK_LAYOUT = {
+  biosBoot: { number: 14, startBytes: 1 * MiB, bytes: 4 * MiB, type: '21686148-6449-6E6F-744E-656564454649', name: 'BIOS boot' },
+  esp: { number: 15, startBytes: 5 * MiB, bytes: 106 * MiB, type: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', name: 'EFI System' },
+  root: { number: 1, startBytes: 111 * MiB, type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', name: 'root' },
+} as const;
+
+/** Where the root partition starts (after the BIOS boot partition and the ESP). */
+export const PARTITION_OFFSET_BYTES = DISK_LAYOUT.root.startBytes;
 const GiB = 1024 * 1024 * 1024;
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?$/;
@@ -132,18 +146,41 @@ async function singleFile(dir: string, prefix: string): Promise<string> {
   return only;
 }
 
-/** Partition table for sfdisk: one bootable Linux partition from 1 MiB to the end; the disk id comes from the UUID so it is not random. */
-function partitionScript(rootUuid: string): string {
-  const labelId = `0x${rootUuid.replaceAll('-', '').slice(0, 8)}`;
-  return `label: dos\nlabel-id: ${labelId}\nunit: sectors\n\nstart=${PARTITION_OFFSET_BYTES / SECTOR_BYTES}, type=83, bootable\n`;
+/** The ESP's FAT volume id, from the root UUID so it is not random: 8 hex digits for mkfs.fat, XXXX-XXXX for fstab. */
+export function espVolumeId(rootUuid: string): { hex: string; fstab: string } {
+  const hex = rootUuid.replaceAll('-', '').slice(0, 8).toUpperCase();
+  return { hex, fstab: `${hex.slice(0, 4)}-${hex.slice(4)}` };
+}
+
+/**
+ * Partition table for sfdisk (`<disk>N :` lines set the partition numbers): the GPT of DISK_LAYOUT, the root
+ * filling the rest of the disk. The disk's GUID comes from the root UUID so it is not random.
+ */
+function partitionScript(raw: string, rootUuid: string): string {
+  const sectors = (bytes: number) => bytes / SECTOR_BYTES;
+  const { biosBoot, esp, root } = DISK_LAYOUT;
+  const line = (part: { number: number; startBytes: number; type: string; name: string }, size: string) =>
+    `${raw}${part.number} : start=${sectors(part.startBytes)}${size}, type=${part.type}, name="${part.name}"`;
+  return [
+    'label: gpt',
+    `label-id: ${rootUuid.toUpperCase()}`,
+    'unit: sectors',
+    `first-lba: ${sectors(biosBoot.startBytes)}`,
+    '',
+    line(biosBoot, `, size=${sectors(biosBoot.bytes)}`),
+    line(esp, `, size=${sectors(esp.bytes)}`),
+    line(root, ''),
+    '',
+  ].join('\n');
 }
 
 /** `sfdisk --json` output, the part imagebuild reads. */
-type SfdiskJson = { partitiontable?: { partitions?: { start: number; size: number }[] } };
+type SfdiskJson = { partitiontable?: { label?: string; partitions?: { node: string; start: number; size: number; type: string }[] } };
 
 /**
- * Makes a sparse raw disk of `sizeGiB` at `raw` with an MBR and one ext4 partition at 1 MiB filled from
- * `rootfs`, without loop devices or mounts: sfdisk and mke2fs (`-E offset=`, `-d`) work on the plain file.
+ * Makes a sparse raw disk of `sizeGiB` at `raw` with the GPT of DISK_LAYOUT: an empty FAT32 ESP and the ext4 root
+ * filled from `rootfs`, without loop devices or mounts: sfdisk, mkfs.fat (`--offset`) and mke2fs (`-E offset=`,
+ * `-d`) work on the plain file. GRUB goes on later, inside the guest (the base layer's bootloader role).
  */
 export async function writeRootDisk(
   log: BuildLog,
@@ -157,14 +194,29 @@ export async function writeRootDisk(
     } finally {
       await file.close();
     }
-    await runLogged(log, 'sfdisk', ['--no-reread', '--no-tell-kernel', '--quiet', input.raw], { input: partitionScript(input.rootUuid) });
+    await runLogged(log, 'sfdisk', ['--no-reread', '--no-tell-kernel', '--quiet', input.raw], { input: partitionScript(input.raw, input.rootUuid) });
     const table = JSON.parse(await runLogged(log, 'sfdisk', ['--json', input.raw])) as SfdiskJson;
-    const [first] = table.partitiontable?.partitions ?? [];
-    if (!first || first.start * SECTOR_BYTES !== PARTITION_OFFSET_BYTES) {
-      throw new FileAccessError(`${input.raw}: sfdisk did not create the partition at ${PARTITION_OFFSET_BYTES} bytes`);
+    const partitions = table.partitiontable?.partitions ?? [];
+    const find = (number: number) => partitions.find((p) => p.node === `${input.raw}${number}`);
+    for (const part of Object.values(DISK_LAYOUT)) {
+      const made = find(part.number);
+      if (table.partitiontable?.label !== 'gpt' || !made || made.start * SECTOR_BYTES !== part.startBytes || made.type !== part.type) {
+        throw new FileAccessError(`${input.raw}: sfdisk did not create GPT partition ${part.number} (${part.name}) at ${part.startBytes} bytes`);
+      }
     }
-    return { partitionStartBytes: first.start * SECTOR_BYTES, partitionBytes: first.size * SECTOR_BYTES };
+    const root = find(DISK_LAYOUT.root.number);
+    return { partitionStartBytes: DISK_LAYOUT.root.startBytes, partitionBytes: (root?.size ?? 0) * SECTOR_BYTES };
   });
+  await time('mkfs.fat', () =>
+    runLogged(log, 'mkfs.fat', [
+      // FAT32 as the UEFI specification asks of an ESP; one sector per cluster keeps 106 MiB above FAT32's minimum cluster count.
+      '-F', '32', '-s', '1', '-n', 'ESP',
+      '-i', espVolumeId(input.rootUuid).hex,
+      '--offset', String(DISK_LAYOUT.esp.startBytes / SECTOR_BYTES),
+      input.raw,
+      String(DISK_LAYOUT.esp.bytes / 1024),
+    ]),
+  );
   await time('mke2fs', () =>
     runLogged(log, 'mke2fs', [
       '-q',
@@ -187,7 +239,7 @@ export async function writeRootDisk(
 }
 
 /**
- * Builds a Debian base image with mmdebstrap: a qcow2 holding an MBR disk whose partition 1 is the ext4 root,
+ * Builds a Debian base image with mmdebstrap: a qcow2 holding a GPT disk (DISK_LAYOUT) whose partition 1 is the ext4 root,
  * plus the kernel and initrd to boot it directly. Needs root (mmdebstrap root mode) but no mounts or loop devices.
  */
 export async function bootstrapBaseImage(input: BootstrapInput): Promise<BootstrapResult> {
@@ -238,7 +290,7 @@ export async function bootstrapBaseImage(input: BootstrapInput): Promise<Bootstr
       await writeFile(paths.hook, renderCustomizeHook(), { mode: 0o755 });
       // aptProxy is the guest's view (e.g. http://10.0.2.2:3142 through QEMU user networking), so it is not
       // used for mmdebstrap on the host; a host-side proxy comes through the inherited http_proxy instead.
-      const hookEnv = customizeHookEnv({ hostname: input.hostname, rootUuid, buildPublicKey: input.buildPublicKey.trim(), aptProxy: input.aptProxy });
+      const hookEnv = customizeHookEnv({ hostname: input.hostname, rootUuid, espUuid: espVolumeId(rootUuid).fstab, buildPublicKey: input.buildPublicKey.trim(), aptProxy: input.aptProxy });
       await runLogged(log, 'mmdebstrap', mmdebstrapArgs(input, paths.rootfs), { env: { ...hookEnv, IMAGEBUILD_HOOK: paths.hook } });
     });
     kernelVersion = await time('kernel', async () => {
@@ -261,5 +313,5 @@ export async function bootstrapBaseImage(input: BootstrapInput): Promise<Bootstr
   const durationS = (performance.now() - started) / 1000;
   log.line(`bootstrap done in ${durationS.toFixed(1)} s: ${paths.image} (kernel ${kernelVersion}, root UUID ${rootUuid})`);
   await log.close();
-  return { image: paths.image, kernel: paths.kernel, initrd: paths.initrd, kernelVersion, rootPartition: '/dev/vda1', rootUuid, durationS, steps, logPath: paths.log };
+  return { image: paths.image, kernel: paths.kernel, initrd: paths.initrd, kernelVersion, rootPartition: '/dev/vda1', rootUuid, espUuid: espVolumeId(rootUuid).fstab, durationS, steps, logPath: paths.log };
 }

@@ -5,6 +5,8 @@ export const BUILD_USER = 'imagebuild';
 export type CustomizeHookValues = {
   readonly hostname: string;
   readonly rootUuid: string;
+  /** The EFI System Partition's volume id (XXXX-XXXX), mounted at /boot/efi. */
+  readonly espUuid: string;
   readonly buildPublicKey: string;
   readonly aptProxy?: string;
 };
@@ -14,6 +16,7 @@ export function customizeHookEnv(values: CustomizeHookValues): Record<string, st
   return {
     IMAGEBUILD_HOSTNAME: values.hostname,
     IMAGEBUILD_ROOT_UUID: values.rootUuid,
+    IMAGEBUILD_ESP_UUID: values.espUuid,
     IMAGEBUILD_PUBLIC_KEY: values.buildPublicKey,
     IMAGEBUILD_APT_PROXY: values.aptProxy ?? '',
   };
@@ -29,6 +32,7 @@ set -eu
 root=$1
 hostname=\${IMAGEBUILD_HOSTNAME:?}
 root_uuid=\${IMAGEBUILD_ROOT_UUID:?}
+esp_uuid=\${IMAGEBUILD_ESP_UUID:?}
 public_key=\${IMAGEBUILD_PUBLIC_KEY:?}
 apt_proxy=\${IMAGEBUILD_APT_PROXY-}
 user=${BUILD_USER}
@@ -38,6 +42,9 @@ printf '127.0.0.1\\tlocalhost\\n127.0.1.1\\t%s\\n\\n::1\\tlocalhost ip6-localhos
   "$hostname" >"$root/etc/hosts"
 # By UUID, not /dev/vda1: the same image must boot whatever the disk is called (virtio, SCSI, NVMe).
 printf 'UUID=%s / ext4 errors=remount-ro 0 1\\n' "$root_uuid" >"$root/etc/fstab"
+# The EFI System Partition, where the bootloader role installs GRUB's x86_64-efi loader.
+install -d -m 0755 "$root/boot/efi"
+printf 'UUID=%s /boot/efi vfat umask=0077 0 1\\n' "$esp_uuid" >>"$root/etc/fstab"
 
 mkdir -p "$root/etc/systemd/network"
 printf '[Match]\\nName=en* eth*\\n\\n[Network]\\nDHCP=yes\\n' >"$root/etc/systemd/network/20-wired.network"

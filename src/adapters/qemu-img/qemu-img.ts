@@ -125,9 +125,12 @@ export async function readImageInfo(path: string, options: { chain?: boolean } =
 /**
  * Creates a qcow2 overlay at `path` on top of `backingFile`, always with an explicit backing format
  * (QEMU >= 6.1 refuses `-b` without `-F`). A relative `backingFile` is resolved from `path`'s directory.
+ * `sizeBytes`, when given, is the overlay's virtual size.
  */
-export async function createOverlay(path: string, backingFile: string, options: { backingFormat: 'qcow2' }): Promise<void> {
-  await runQemuImg(['create', '-q', '-f', 'qcow2', '-b', backingFile, '-F', options.backingFormat, path]);
+export async function createOverlay(path: string, backingFile: string, options: { backingFormat: 'qcow2' | 'raw'; sizeBytes?: number }): Promise<void> {
+  // A size beyond the backing file's makes the overlay a bigger disk (zeros past the image's end), as a workstation's is.
+  const size = options.sizeBytes === undefined ? [] : [String(options.sizeBytes)];
+  await runQemuImg(['create', '-q', '-f', 'qcow2', '-b', backingFile, '-F', options.backingFormat, path, ...size]);
 }
 
 /** Changes the backing path recorded in `path` without touching data (`rebase -u`), e.g. after moving artifacts. */

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { firstLine, ToolFailedError } from '../../errors/index.js';
 import { startOrphanWatchdog } from '../process/orphan-watchdog.js';
+import type { Firmware } from '../../core/spec/schema.js';
+import { firmwareArgs } from './firmware.js';
 
 export type BootedVm = {
   /** Host port forwarded to the guest's SSH port, bound to 127.0.0.1 only. */
@@ -30,15 +32,26 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Boots a disk image the way a machine would (its own bootloader, no -kernel), with user networking and
- * SSH forwarded to a loopback port. Never -nographic: the serial console goes to a file and stdin is closed.
+ * Boots a disk image the way a machine would (its own bootloader, no -kernel), under SeaBIOS (`bios`, the default)
+ * or OVMF (`uefi`), with user networking and SSH forwarded to a loopback port. Never -nographic: the serial
+ * console goes to a file and stdin is closed.
  */
-export async function bootVm(input: { image: string; workDir: string; accelerator: 'kvm' | 'tcg'; memoryMiB?: number; cpus?: number }): Promise<BootedVm> {
+export async function bootVm(input: {
+  image: string;
+  workDir: string;
+  accelerator: 'kvm' | 'tcg';
+  memoryMiB?: number;
+  cpus?: number;
+  firmware?: Firmware;
+  /** qcow2 (the default) or raw: a flashed disk or an exported image. */
+  format?: 'qcow2' | 'raw';
+}): Promise<BootedVm> {
   const sshPort = await freePort();
   const serialLog = join(input.workDir, 'serial.log');
   const pidFile = join(input.workDir, 'qemu.pid');
   await rm(serialLog, { force: true });
   await rm(pidFile, { force: true });
+  const firmware = await firmwareArgs(input.firmware ?? 'bios', input.workDir);
   // Started before QEMU, on its pid file: a SIGKILL of imagebuild right after the spawn must not orphan the VM.
   // (`cleanup` below stops QEMU when imagebuild exits or is signalled, but not when it is SIGKILLed.)
   // No grace: these VMs boot throwaway overlays (verification, the KVM probe) with nothing to save, and a SIGTERM
@@ -53,7 +66,8 @@ export async function bootVm(input: { image: string; workDir: string; accelerato
       '-smp', String(input.cpus ?? 2),
       '-display', 'none',
       '-no-reboot',
-      '-drive', `file=${input.image},if=virtio,format=qcow2`,
+      ...firmware,
+      '-drive', `file=${input.image},if=virtio,format=${input.format ?? 'qcow2'}`,
       '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`,
       '-device', 'virtio-net-pci,netdev=n0',
       '-serial', `file:${serialLog}`,

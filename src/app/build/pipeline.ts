@@ -98,7 +98,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
       task.title = proof.dropped.length > 0 ? `Cached layers: ${proof.dropped.length} dropped (changed since their gate passed), to be built again` : `Cached layers proven (${proof.hashedBytes === 0 ? 'unchanged since registered, nothing re-hashed' : `${proof.hashedBytes} bytes re-hashed`})`;
     } },
     { step: 'preflight', title: 'Preflight', run: async (task) => {
-      const result = await runPreflight(run, plan, options.accel);
+      const result = await runPreflight(run, plan, options.accel, { verify: options.skipVerify !== true });
       notices.push(...result.notices);
       accelerator = result.accelerator;
       task.title = `Preflight: ${accelerator}, ${plan.layers.filter((l) => l.action === 'build').length} layer(s) to build`;

@@ -1,6 +1,7 @@
 import { freeBytes } from '../../adapters/fs/free-bytes.js';
 import { pathExists } from '../../adapters/fs/directories.js';
 import { whyNotWritableDirectory } from '../../adapters/fs/probe-directory.js';
+import { findOvmf, OVMF_INSTALL_HINT } from '../../adapters/qemu/firmware.js';
 import { commandExists, filesystemOf, hostKernel, pciDriverOf, probeKvmOncePerBoot } from '../../adapters/host/probe-host.js';
 import type { BuildPlan } from '../../core/plan/plan-build.js';
 import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../../core/preflight/check-preflight.js';
@@ -20,6 +21,7 @@ function toolsNeeded(run: BuildRun): PreflightNeeds['tools'] {
           { command: 'mmdebstrap', why: 'to bootstrap the base root filesystem (os.source.kind: bootstrap)' },
           { command: 'mke2fs', why: 'to turn the root filesystem into a disk image' },
           { command: 'sfdisk', why: 'to partition the disk image' },
+          { command: 'mkfs.fat', why: 'to make the EFI System Partition' },
         ]
       : []),
   ];
@@ -30,7 +32,12 @@ function toolsNeeded(run: BuildRun): PreflightNeeds['tools'] {
  * boots a probe kernel under KVM (the bootstrap image's when there is one). Throws PreflightError
  * naming every problem.
  */
-export async function runPreflight(run: BuildRun, plan: BuildPlan, accel: 'kvm' | 'tcg' | undefined): Promise<{ accelerator: 'kvm' | 'tcg'; notices: string[] }> {
+export async function runPreflight(
+  run: BuildRun,
+  plan: BuildPlan,
+  accel: 'kvm' | 'tcg' | undefined,
+  options: { readonly verify: boolean } = { verify: true },
+): Promise<{ accelerator: 'kvm' | 'tcg'; notices: string[] }> {
   // First, and alone: the disk probes below cannot even measure a path that is a file or a link loop.
   const unwritable = await unwritableDirectories(run);
   if (unwritable.length > 0) throw new PreflightError(unwritable);
@@ -48,7 +55,12 @@ export async function runPreflight(run: BuildRun, plan: BuildPlan, accel: 'kvm' 
   const kvm = accelerator === 'tcg' ? undefined : await probeKvmOncePerBoot(await probeKernel(run, plan), run.cache.root);
   const pciDrivers = Object.fromEntries(await Promise.all(needs.passthrough.map(async (a) => [a, await pciDriverOf(a)] as const)));
   const result = checkPreflight(needs, { freeBytes: freeBytesByPath, filesystems, commands, kvm, pciDrivers });
-  if (result.problems.length > 0) throw new PreflightError(result.problems);
+  // The verification boot proves every firmware of os.firmware; UEFI's is OVMF, a file rather than a command.
+  const firmware =
+    options.verify && run.spec.os.firmware.includes('uefi') && findOvmf() === undefined
+      ? [`os.firmware includes uefi, and the verification boot runs under OVMF, which is not installed: ${OVMF_INSTALL_HINT} (or build with --no-verify)`]
+      : [];
+  if (result.problems.length + firmware.length > 0) throw new PreflightError([...result.problems, ...firmware]);
   return { accelerator: result.accelerator, notices: [...result.notices] };
 }
 

@@ -31,6 +31,8 @@ const HEALTHY: Record<LayerName, Record<string, GuestValue>> = {
     root_fs_gib: 195.8,
     root_fs_type: 'ext4',
     root_partition: '/dev/vda2',
+    root_fills_disk: 0.9,
+    boot_loaders: ['bios', 'uefi'],
   },
   driver: {
     gpu_count: 4,
@@ -156,6 +158,10 @@ describe('evaluateGate: every rule', () => {
     { layer: 'frameworks', check: 'pytorch_import', value: '', status: 'fail', expected: 'importable', reason: 'no version' },
     { layer: 'validation', check: 'soak_throttled', value: true, status: 'fail', expected: '== false', reason: 'throttled' },
     // Thresholds on a measured number.
+    { layer: 'base', check: 'root_fills_disk', value: 16, status: 'pass', expected: "<= 16 MiB left after the root partition, backup GPT header at the disk's end" },
+    { layer: 'base', check: 'root_fills_disk', value: 10240, status: 'fail', expected: "<= 16 MiB left after the root partition, backup GPT header at the disk's end", reason: '10240 MiB of the disk lie unused' },
+    { layer: 'base', check: 'boot_loaders', value: ['bios', 'uefi'], status: 'pass', expected: 'includes bios, uefi' },
+    { layer: 'base', check: 'boot_loaders', value: ['bios'], status: 'fail', expected: 'includes bios, uefi', reason: 'no boot loader for uefi' },
     { layer: 'base', check: 'root_fs_gib', value: 179.9, status: 'fail', expected: '>= 180' },
     { layer: 'base', check: 'root_fs_gib', value: 180, status: 'pass', expected: '>= 180' },
     { layer: 'driver', check: 'gpu_count', value: 3, status: 'fail', expected: '== 4' },
@@ -184,6 +190,14 @@ describe('evaluateGate: every rule', () => {
     expect(result).toMatchObject({ status, expected, measured: value });
     if (reason !== undefined) expect(result.reason).toContain(reason);
     expect(verdict.status).toBe(status === 'pass' ? 'passed' : 'failed');
+  });
+
+  it('fails root_fills_disk when the backup GPT header is not at the disk end, even with no space left over', () => {
+    const verdict = evaluate('base', {
+      root_fills_disk: { check: 'root_fills_disk', status: 'measured', value: 0, unit: 'MiB', detail: { disk: '/dev/nvme0n1', backup_header_at_end: false } },
+    });
+
+    expect(checkOf(verdict, 'root_fills_disk')).toMatchObject({ status: 'fail', reason: 'the backup GPT header is not at the end of /dev/nvme0n1; the first-boot grow did not run' });
   });
 
   it('names the failed units of a degraded system', () => {

@@ -12,6 +12,7 @@ import {
   recorded,
   stringList,
   withBoolean,
+  withNumber,
   withString,
   withStringList,
   type GateRule,
@@ -19,6 +20,8 @@ import {
 } from './judge-measurement.js';
 
 const ROOT_FS_TYPES = ['ext4', 'xfs', 'btrfs'];
+// Partitioning tools end the root on a 1 MiB boundary before the backup GPT; anything near a disk's size is a missed grow.
+const ROOT_FILL_SLACK_MIB = 16;
 // nvidia-smi reports memory.total a little under the marketing size, and it moves between driver
 // releases; 1 % below the table's figure still rules out a card of the next size down.
 const MEMORY_TOLERANCE = 0.01;
@@ -90,6 +93,26 @@ function baseRules(spec: ImageSpec): GateRule[] {
       gpu: false,
       expected: 'a partition, e.g. /dev/vda1',
       judge: (value) => withString(value, judgeRootDevice),
+    },
+    {
+      check: 'root_fills_disk',
+      gpu: false,
+      expected: `<= ${ROOT_FILL_SLACK_MIB} MiB left after the root partition, backup GPT header at the disk's end`,
+      judge: (value, detail) =>
+        withNumber(value, (unusedMiB) => {
+          if (detail?.['backup_header_at_end'] === false) return failed(`the backup GPT header is not at the end of ${String(detail['disk'])}; the first-boot grow did not run`);
+          return unusedMiB <= ROOT_FILL_SLACK_MIB ? passed() : failed(`${unusedMiB} MiB of ${String(detail?.['disk'] ?? 'the disk')} lie unused after the root partition; the first-boot grow did not run`);
+        }),
+    },
+    {
+      check: 'boot_loaders',
+      gpu: false,
+      expected: `includes ${spec.os.firmware.join(', ')}`,
+      judge: (value) =>
+        withStringList(value, (present) => {
+          const missing = spec.os.firmware.filter((firmware) => !present.includes(firmware));
+          return missing.length === 0 ? passed() : failed(`no boot loader for ${missing.join(', ')} (os.firmware asks for ${spec.os.firmware.join(', ')})`);
+        }),
     },
   ];
 }

@@ -129,6 +129,7 @@ describe('assembleManifest', () => {
       'gpu_validated',
       'durations',
       'facts_source',
+      'firmware',
     ]);
   });
 

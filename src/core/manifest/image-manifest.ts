@@ -3,7 +3,7 @@ import { GateCheckResult, type GateVerdict } from '../gate/evaluate-gate.js';
 import type { GuestFacts } from '../gate/gate-report.js';
 import type { ToolVersions } from '../plan/plan-build.js';
 import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
-import type { ImageSpec } from '../spec/schema.js';
+import { FIRMWARES, type ImageSpec } from '../spec/schema.js';
 import { Sha256 } from '../digest.js';
 import { ReleaseVersion } from '../version/release-version.js';
 import { ManifestInvalidError } from '../../errors/index.js';
@@ -84,6 +84,24 @@ function manifestSchemas(object: ObjectSchema, gateCheck: typeof GateCheckResult
     sha256_unchanged: z.boolean(),
     duration_s: z.number().nonnegative(),
     problems: z.array(z.string()),
+    /** One boot per firmware the image must support (SeaBIOS for bios, OVMF for uefi); absent in manifests written before. */
+    boots: z
+      .array(
+        object({
+          firmware: z.enum(FIRMWARES),
+          booted: z.boolean(),
+          /** Each first boot makes its own host keys (the seal removed the image's): two boots, two keys. */
+          ssh_host_key_sha256: z.string().nullable(),
+          /** What the guest says it booted under (/sys/firmware/efi); null when no spec user could log in to ask. */
+          guest_firmware: z.enum(FIRMWARES).nullable(),
+          gate_status: z.enum(['passed', 'failed', 'skipped']),
+          /** The boot's virtual disk was this much bigger than the image, so the first-boot grow had work to do. */
+          disk_grown_bytes: z.number().int().nonnegative(),
+          duration_s: Seconds,
+        }),
+      )
+      .min(1)
+      .optional(),
   });
 
   /** image-manifest.json: the reference's fields in its order, then imagebuild's additive ones. */
@@ -133,6 +151,8 @@ function manifestSchemas(object: ObjectSchema, gateCheck: typeof GateCheckResult
       gpu_validated: z.boolean(),
       durations: object({ total_s: Seconds, finalize_s: Seconds }),
       facts_source: z.string().min(1),
+      /** The firmware the image was made to boot under (the spec's os.firmware): GRUB is on it for each; absent in older manifests. */
+      firmware: z.array(z.enum(FIRMWARES)).min(1).optional(),
       /** Why this version breaks the semver bump rule, when an operator overrode it. */
       version_override: z.string().min(1).optional(),
       /** The shipped artifact booted through a throwaway overlay and checked over SSH. */
@@ -272,6 +292,7 @@ export function assembleManifest(input: ManifestInput): ImageManifest {
     durations: { total_s: input.durations.totalS, finalize_s: input.durations.finalizeS },
     facts_source: input.factsSource ?? `guest/facts.py in the ${top ?? 'top'} layer's build VM`,
     ...(input.versionOverride === undefined ? {} : { version_override: input.versionOverride }),
+    firmware: [...input.spec.os.firmware],
     ...(input.verify === undefined ? {} : { verify: input.verify }),
     ...(input.sealKey === undefined ? {} : { seal_key: input.sealKey }),
     ...(input.artifactReusedFrom === undefined ? {} : { artifact_reused_from: input.artifactReusedFrom }),

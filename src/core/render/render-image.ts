@@ -126,7 +126,8 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
     sourceRef: `source.qemu.${unit}`,
     bootCommand: [
       'c<wait>',
-      "linux /casper/vmlinuz autoinstall 'ds=nocloud-net;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/' ---<enter><wait>",
+      // subiquity-storage-version=2: the autoinstall's GPT places root (partition 1) after partitions 14 and 15.
+      "linux /casper/vmlinuz autoinstall 'ds=nocloud-net;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/' subiquity-storage-version=2 ---<enter><wait>",
       'initrd /casper/initrd<enter><wait>',
       'boot<enter>',
     ],
@@ -146,7 +147,8 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
     users: spec.users.map((u) => ({ name: u.name, groups: u.groups, sudo: u.sudo, ssh_authorized_keys: u.ssh_authorized_keys })),
     sshAllowUsers: spec.layers.base.ssh.allow_users ?? spec.users.map((u) => u.name),
     verifyUser: verifyLoginUser(spec) ?? '',
-    bootloader: source.kind === 'bootstrap' ? 'grub-pc' : 'keep',
+    // A bootstrapped root filesystem has no GRUB defaults of its own; an installer's or cloud image's are kept.
+    bootloaderGrubDefaults: source.kind === 'bootstrap',
     aptProxy: spec.cache.apt_proxy ?? '',
     driverBranch: driverBranchOf(stack.driver.version),
     // From branch 590 NVIDIA's Ubuntu packages lose the branch in their names; the role picks the package set by this.

@@ -63,7 +63,7 @@ source "qemu" "base" {
   iso_checksum   = "sha256:c3514bf0056180d09376462a7a1b4f213c1d6e8ea67fae5c25099c6fd3d8274b"
   http_directory = "${path.root}/http"
   boot_wait      = "5s"
-  boot_command   = ["c<wait>", "linux /casper/vmlinuz autoinstall 'ds=nocloud-net;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/' ---<enter><wait>", "initrd /casper/initrd<enter><wait>", "boot<enter>"]
+  boot_command   = ["c<wait>", "linux /casper/vmlinuz autoinstall 'ds=nocloud-net;s=http://{{ .HTTPIP }}:{{ .HTTPPort }}/' subiquity-storage-version=2 ---<enter><wait>", "initrd /casper/initrd<enter><wait>", "boot<enter>"]
 
   format           = "qcow2"
   vm_name          = "base.qcow2"
