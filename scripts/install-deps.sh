@@ -34,7 +34,18 @@ declare -A PACKAGES=(
   [ceph-osd]=ceph-osd
   [ceph]=ceph-common
   [uuidgen]=uuid-runtime
+  # The build's apt cache (src/adapters/package-cache/apt-proxy.ts) runs its own apt-cacher-ng on 127.0.0.1;
+  # an absolute path like sshd's, since /usr/sbin is not on every user's PATH
+  [/usr/sbin/apt-cacher-ng]=apt-cacher-ng
 )
+
+# Packages whose maintainer scripts start a system-wide daemon that imagebuild does not want: apt-cacher-ng's
+# listens on every address (port 3142) and would outlive any build. They install on their own, while a
+# /usr/sbin/policy-rc.d that exits 101 ("action forbidden by policy") tells invoke-rc.d and deb-systemd-invoke to
+# start nothing (https://people.debian.org/~hmh/invokerc.d-policyrc.d-specification.txt,
+# https://manpages.debian.org/bookworm/init-system-helpers/deb-systemd-invoke.1p.en.html); the file is removed
+# afterwards, even when the install fails, and the service is disabled so that a boot does not start it either.
+QUIET_DAEMONS=(apt-cacher-ng)
 
 # file -> Debian package, for what is not a command
 declare -A FILES=(
@@ -56,9 +67,42 @@ if ((${#missing[@]} > 0)); then
     sudo=(sudo)
   fi
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-  echo "install-deps: apt-get install ${missing[*]}"
+  daemons=()
+  for daemon in "${QUIET_DAEMONS[@]}"; do
+    [[ " ${missing[*]} " == *" $daemon "* ]] || continue
+    daemons+=("$daemon")
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | grep -vxF "$daemon")
+  done
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ((${#missing[@]} > 0)); then
+    echo "install-deps: apt-get install ${missing[*]}"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if ((${#daemons[@]} > 0)); then
+    echo "install-deps: apt-get install ${daemons[*]} (its service neither started nor enabled)"
+    policy=/usr/sbin/policy-rc.d
+    # An administrator's own policy-rc.d (a container image's usually exits 101 already) is left as it is.
+    if [[ ! -e $policy ]]; then
+      trap '"${sudo[@]}" rm -f "$policy"' EXIT
+      trap 'exit 130' INT TERM
+      printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+      "${sudo[@]}" chmod 755 "$policy"
+    fi
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${daemons[@]}" >/dev/null
+    if [[ $(trap -p EXIT) ]]; then
+      "${sudo[@]}" rm -f "$policy"
+      trap - EXIT INT TERM
+    fi
+    # Also where a policy-rc.d let it start: stopped, and not enabled for the next boot.
+    for daemon in "${daemons[@]}"; do
+      if [[ -d /run/systemd/system ]]; then
+        "${sudo[@]}" systemctl disable --now "$daemon" >/dev/null 2>&1 || true
+      elif [[ -x /etc/init.d/$daemon ]]; then
+        "${sudo[@]}" "/etc/init.d/$daemon" stop >/dev/null 2>&1 || true
+        "${sudo[@]}" update-rc.d "$daemon" disable >/dev/null 2>&1 || true
+      fi
+    done
+  fi
 fi
 
 # npm ci also builds dist/ through the prepare script.
