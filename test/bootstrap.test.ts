@@ -96,25 +96,32 @@ describe.skipIf(problem !== null && !underCi)(`bootstrapBaseImage end to end${pr
 
     expect(files).toEqual(['base.qcow2', 'bootstrap.log', 'initrd.img', 'vmlinuz']);
     expect(result.kernelVersion).toMatch(/-amd64$/);
-    expect(result.steps.map((step) => step.name)).toEqual(['mmdebstrap', 'kernel', 'partition', 'mke2fs', 'qcow2']);
+    expect(result.steps.map((step) => step.name)).toEqual(['mmdebstrap', 'kernel', 'partition', 'mkfs.fat', 'mke2fs', 'qcow2']);
     expect(lines.some((line) => line.startsWith('$ mmdebstrap'))).toBe(true);
     console.log(`bootstrap timings: ${result.steps.map((step) => `${step.name} ${step.durationS.toFixed(1)} s`).join(', ')}; total ${result.durationS.toFixed(1)} s`);
   });
 
-  it('is a qcow2 of the requested size with one bootable ext4 partition at 1 MiB', async () => {
+  it('is a qcow2 of the requested size with a GPT: BIOS boot, a FAT32 ESP and the ext4 root filling the rest', async () => {
     const raw = join(dir, 'check.raw');
     await execa('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', result.image, raw]);
 
     const info = await readImageInfo(result.image);
     const { stdout: table } = await execa('sfdisk', ['--json', raw]);
-    const { stdout: probe } = await execa('blkid', ['-p', '-O', '1048576', '-o', 'export', raw]);
+    const { stdout: probe } = await execa('blkid', ['-p', '-O', String(111 * 1024 ** 2), '-o', 'export', raw]);
+    const { stdout: esp } = await execa('blkid', ['-p', '-O', String(5 * 1024 ** 2), '-o', 'export', raw]);
 
     expect(info).toMatchObject({ format: 'qcow2', virtualSize: DISK_SIZE_GIB * 1024 ** 3, backingFile: null });
-    const partitions = (JSON.parse(table) as { partitiontable: { label: string; partitions: { start: number; size: number; type: string; bootable?: boolean }[] } }).partitiontable;
-    expect(partitions.label).toBe('dos');
-    expect(partitions.partitions).toEqual([{ node: `${raw}1`, start: 2048, size: DISK_SIZE_GIB * 2048 * 1024 - 2048, type: '83', bootable: true }]);
+    const partitions = (JSON.parse(table) as { partitiontable: { label: string; partitions: { node: string; start: number; size: number; type: string }[] } }).partitiontable;
+    expect(partitions.label).toBe('gpt');
+    expect(partitions.partitions.map((p) => [p.node.slice(raw.length), p.start, p.type])).toEqual([
+      ['1', 227328, '0FC63DAF-8483-4772-8E79-3D69D8477DE4'],
+      ['14', 2048, '21686148-6449-6E6F-744E-656564454649'],
+      ['15', 10240, 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B'],
+    ]);
     expect(probe).toContain('TYPE=ext4');
     expect(probe).toContain(`UUID=${result.rootUuid}`);
+    expect(esp).toContain('TYPE=vfat');
+    expect(esp).toContain(`UUID=${result.espUuid}`);
   }, 60_000);
 
   it('boots under TCG and lets the build account in over SSH with passwordless sudo', async () => {
@@ -143,7 +150,9 @@ describe.skipIf(problem !== null && !underCi)(`bootstrapBaseImage end to end${pr
     const probe =
       'sudo -n true && echo SUDO=ok; echo STATE=$(systemctl is-system-running --wait); echo ROOT=$(findmnt -no SOURCE /); ' +
       'echo UUID=$(findmnt -no UUID /); echo HOST=$(hostname); echo ROOTPW=$(sudo -n getent shadow root | cut -d: -f2); ' +
-      'echo KEYMODE=$(stat -c %a ~/.ssh/authorized_keys); echo FAILED=$(systemctl --failed --no-legend --plain | cut -d" " -f1)';
+      'echo KEYMODE=$(stat -c %a ~/.ssh/authorized_keys); echo FAILED=$(systemctl --failed --no-legend --plain | cut -d" " -f1); ' +
+      // The ESP is mounted from fstab; DNS comes from DHCP through systemd-resolved, not a file naming the build host's resolver.
+      'echo ESP=$(findmnt -no FSTYPE /boot/efi); echo RESOLV=$(readlink /etc/resolv.conf); echo DNS=$(resolvectl dns 2>/dev/null | grep -c 10.0.2.3)';
     const ssh = (command: string): Promise<{ exitCode?: number; stdout: string }> =>
       execa(
         'ssh',
@@ -175,7 +184,8 @@ describe.skipIf(problem !== null && !underCi)(`bootstrapBaseImage end to end${pr
 
     expect(sshS, `no SSH login within ${BOOT_DEADLINE_MS / 1000} s (QEMU exited: ${qemuExited}); serial tail:\n${serial.slice(-3000)}`).not.toBeNull();
     const values = Object.fromEntries((output ?? '').split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
-    expect(values).toMatchObject({ SUDO: 'ok', ROOT: '/dev/vda1', UUID: result.rootUuid, HOST: 'ib-test', KEYMODE: '600', STATE: 'running', FAILED: '' });
+    expect(values).toMatchObject({ SUDO: 'ok', ROOT: '/dev/vda1', UUID: result.rootUuid, HOST: 'ib-test', KEYMODE: '600', STATE: 'running', FAILED: '', ESP: 'vfat' });
+    expect(values).toMatchObject({ RESOLV: '../run/systemd/resolve/stub-resolv.conf', DNS: '1' });
     expect(['*', '!', '!*']).toContain(values.ROOTPW);
     expect(qemuPid).not.toBeNull();
     expect(isAlive(qemuPid ?? 0)).toBe(false);

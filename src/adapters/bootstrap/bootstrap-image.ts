@@ -48,8 +48,8 @@ export type BootstrapResult = {
   readonly logPath: string;
 };
 
-/** What the base always needs: systemd as init, a kernel + initramfs, sshd, python3 for Ansible, sudo for the build account. */
-export const BASE_PACKAGES = ['systemd-sysv', 'udev', 'dbus', 'linux-image-amd64', 'openssh-server', 'python3', 'iproute2', 'sudo'] as const;
+/** What the base always needs: systemd as init, a kernel + initramfs, sshd, python3 for Ansible, sudo for the build account, DNS from DHCP. */
+export const BASE_PACKAGES = ['systemd-sysv', 'udev', 'dbus', 'systemd-resolved', 'linux-image-amd64', 'openssh-server', 'python3', 'iproute2', 'sudo'] as const;
 
 const SECTOR_BYTES = 512;
 const MiB = 1024 * 1024;

@@ -48,10 +48,12 @@ printf 'UUID=%s /boot/efi vfat umask=0077 0 1\\n' "$esp_uuid" >>"$root/etc/fstab
 
 mkdir -p "$root/etc/systemd/network"
 printf '[Match]\\nName=en* eth*\\n\\n[Network]\\nDHCP=yes\\n' >"$root/etc/systemd/network/20-wired.network"
-# 10.0.2.3 is QEMU user networking's DNS forwarder; nothing in a minbase system manages resolv.conf.
+# DNS: systemd-resolved takes the servers DHCP hands networkd (QEMU user networking's 10.0.2.3 in the build
+# VM, the site's on the workstation), and /etc/resolv.conf points at its stub. mmdebstrap copied the host's
+# resolv.conf in; it must not stay, or the image would ask the build host's resolver wherever it boots.
 rm -f "$root/etc/resolv.conf"
-printf 'nameserver 10.0.2.3\\n' >"$root/etc/resolv.conf"
-chroot "$root" systemctl enable systemd-networkd.service ssh.service
+ln -s ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
+chroot "$root" systemctl enable systemd-networkd.service systemd-resolved.service ssh.service
 
 chroot "$root" useradd --create-home --shell /bin/bash --groups sudo "$user"
 # '*' can never match a password, yet unlike useradd's '!' it does not mark the account locked,
