@@ -58,7 +58,7 @@ describe.skipIf(!hasBuildTools)('build under GitHub Actions', () => {
     expect(text.startsWith('# earlier step\n## ✅ vault-cube-demo-box v1.0.0: built in ')).toBe(true);
     const rows = text.split('\n').filter((l) => /^\| (base|driver|runtime|frameworks|validation) \|/.test(l));
     expect(rows.map((r) => r.split(' | ')[1])).toEqual(['🔨 built', '🔨 built', '🔨 built', '🔨 built', '🔨 built']);
-    expect(rows[0]).toMatch(/\| ✅ base gate passed: 8 passed \| system_running running \(== running\); ssh_listening true/);
+    expect(rows[0]).toMatch(/\| ✅ base gate passed: 10 passed \| system_running running \(== running\); ssh_listening true/);
     expect(rows[0]).toMatch(/root_fs_gib 252 \(>= 1\)/);
     expect(text).toMatch(/\| SHA-256 \| `[0-9a-f]{64}` \|/);
     expect(text).toContain('| GPU-validated | **no**');
