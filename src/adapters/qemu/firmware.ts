@@ -2,6 +2,7 @@ import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathExists } from '../fs/directories.js';
 import type { Firmware } from '../../core/spec/schema.js';
+import { PreflightError } from '../../errors/index.js';
 
 /** An OVMF build: the read-only code and the template of its variable store, which each boot gets a copy of. */
 export type OvmfFiles = { readonly code: string; readonly varsTemplate: string };
@@ -34,9 +35,10 @@ export const FIRMWARE_NAMES: Readonly<Record<Firmware, string>> = { bios: 'SeaBI
  * two pflash drives for UEFI, the variable store a fresh copy in `workDir` so no boot sees another's NVRAM
  * (a freshly flashed disk has no boot entry either: the loader must sit at the removable path).
  */
-export async function firmwareArgs(firmware: Firmware, workDir: string, ovmf: OvmfFiles | undefined = findOvmf()): Promise<string[]> {
+export async function firmwareArgs(firmware: Firmware, workDir: string, candidates: readonly OvmfFiles[] = OVMF_CANDIDATES): Promise<string[]> {
   if (firmware === 'bios') return [];
-  if (ovmf === undefined) throw new Error(`no OVMF firmware found (looked for ${OVMF_CANDIDATES.map((c) => c.code).join(', ')}); ${OVMF_INSTALL_HINT}`);
+  const ovmf = findOvmf(candidates);
+  if (ovmf === undefined) throw new PreflightError([`no OVMF firmware to boot under uefi (looked for ${candidates.map((c) => c.code).join(', ')}); ${OVMF_INSTALL_HINT}`]);
   const vars = join(workDir, 'ovmf-vars.fd');
   await copyFile(ovmf.varsTemplate, vars);
   return ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${ovmf.code}`, '-drive', `if=pflash,format=raw,unit=1,file=${vars}`];
