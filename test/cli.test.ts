@@ -50,6 +50,16 @@ describe('imagebuild CLI', () => {
     expect(result.stdout).toContain('-h, --help');
   });
 
+  it('joins a list option given more than once into one comma list (export --format raw --format vmdk)', async () => {
+    const result = await cli(['export', 'v9.9.9', '--format', 'raw', '--format', 'vmdk,raw.xz', '--spec', 'missing.yaml'], work.dir);
+
+    // The spec is read after the formats are parsed: reaching it means both repeats were taken as one list.
+    expect(result.stderr).toContain('missing.yaml: spec file not found');
+    const unknown = await cli(['export', 'v9.9.9', '--format', 'raw', '--format', 'qcow3', '--spec', 'missing.yaml'], work.dir);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('qcow3');
+  });
+
   it('lists every command in the main help', async () => {
     const result = await cli(['--help'], work.dir);
 
@@ -74,6 +84,9 @@ describe('imagebuild CLI', () => {
     [['validate', 'extra'], 'validate: expected 0 argument(s), got 1'],
     [['render', '--packer-version', 'new'], '--packer-version "new" is not a version'],
     [['validate', '--spec', 'missing.yaml'], 'missing.yaml: spec file not found'],
+    // A repeated option is refused, never settled by the last one (flash --device A --device B must not write B).
+    [['flash', 'v1.0.0', '--device', '/dev/sdb', '--device', '/dev/sdc'], 'flash: --device is given 2 times ("/dev/sdb", "/dev/sdc"); give it once'],
+    [['plan', 'v1.1.0', '--spec', 'a.yaml', '--spec', 'b.yaml'], 'plan: --spec is given 2 times'],
   ])('refuses %j with exit 2 or 1 and one clear line', async (args, message) => {
     const result = await cli(args, work.dir);
 

@@ -9,7 +9,13 @@ export type Invocation = {
   readonly output: Output;
 };
 
-export type FlagSpec = { readonly type: 'string' | 'boolean'; readonly value?: string; readonly help: string };
+export type FlagSpec = {
+  readonly type: 'string' | 'boolean';
+  readonly value?: string;
+  readonly help: string;
+  /** A string option that may repeat: its values are joined with commas, as one comma list. Others refuse a repeat. */
+  readonly list?: boolean;
+};
 
 export type Command = {
   readonly name: string;

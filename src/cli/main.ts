@@ -107,14 +107,29 @@ function findCommand(name: string): Command {
 }
 
 function parseCommandArgs(command: Command, args: readonly string[]) {
-  const options = Object.fromEntries(Object.entries(command.flags).map(([name, flag]) => [name, { type: flag.type }]));
+  // Every string option is collected in full: a repeat is either joined (a list option) or refused, never
+  // silently dropped (`flash --device A --device B` must not write to B alone).
+  const options = Object.fromEntries(Object.entries(command.flags).map(([name, flag]) => [name, { type: flag.type, multiple: flag.type === 'string' }]));
+  let parsed;
   try {
-    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (error) {
     const message = firstLine(error);
     const valid = Object.keys(command.flags).map((f) => `--${f}`);
     throw new UsageError(`${command.name}: ${message}; valid options: ${valid.length > 0 ? valid.join(', ') : 'none'} (see imagebuild ${command.name} --help)`);
   }
+  const values: Record<string, string | boolean> = {};
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (!Array.isArray(value)) {
+      if (value !== undefined) values[name] = value;
+      continue;
+    }
+    if (value.length > 1 && command.flags[name]?.list !== true) {
+      throw new UsageError(`${command.name}: --${name} is given ${value.length} times (${value.map((v) => quoteInput(String(v))).join(', ')}); give it once`);
+    }
+    values[name] = value.join(',');
+  }
+  return { values, positionals: parsed.positionals };
 }
 
 function reportError(error: unknown, output: Output, debug: boolean): number {

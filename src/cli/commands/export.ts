@@ -16,7 +16,7 @@ export const exportCommand: Command = {
   description:
     "Writes the release's qcow2 (output/<name>/vX.Y.Z/) in the formats bare-metal provisioners and other hypervisors\n" +
     'take, beside it: raw (a sparse disk image: dd, Tinkerbell, MAAS ddraw), raw.xz (the same, xz-compressed on every\n' +
-    'core: MAAS ddxz, Tinkerbell) and vmdk (streamOptimized: VMware, VirtualBox). Several formats: --format raw.xz,vmdk.\n' +
+    'core: MAAS ddxz, Tinkerbell) and vmdk (streamOptimized: VMware, VirtualBox). Several formats: --format raw.xz,vmdk (or --format repeated).\n' +
     'With --bmap, each raw and raw.xz export also gets a block map (<file>.bmap, bmaptool from the bmap-tools package):\n' +
     '`bmaptool copy <file>.raw.xz /dev/sdX` then writes only the ranges that hold data and checks each.\n' +
     "The qcow2 is first checked against its manifest's SHA-256. Each file is made under a temporary dot name in the\n" +
@@ -29,7 +29,7 @@ export const exportCommand: Command = {
     'seconds otherwise). The release directory needs room for the exports (a raw image takes only its data on disk).',
   flags: {
     spec: SPEC_FLAG,
-    format: { type: 'string', value: 'FORMAT[,FORMAT…]', help: `what to write: ${EXPORT_FORMATS.join(', ')} (comma-separated for several)` },
+    format: { type: 'string', value: 'FORMAT[,FORMAT…]', help: `what to write: ${EXPORT_FORMATS.join(', ')} (several: comma-separated, or --format repeated)`, list: true },
     bmap: { type: 'boolean', help: 'also write a bmaptool block map of each raw and raw.xz export (needs bmap-tools)' },
     json: STORE_JSON_FLAG,
   },
