@@ -135,11 +135,7 @@ export const OsSpec = specObject({
   timezone: z.string().regex(/^(UTC|[A-Z][A-Za-z_]+(\/[A-Za-z0-9_+-]+){1,2})$/, { error: 'not a tz database name; e.g. UTC or Europe/Berlin' }).default('UTC'),
   keyboard_layout: z.string().regex(/^[a-z]{2,8}$/).default('us'),
   hostname: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: 'not a hostname; lower-case letters, digits and - (RFC 1123)' }),
-  /**
-   * The firmware the finished image must boot under: GRUB is installed for each (i386-pc on the BIOS boot
-   * partition, x86_64-efi at the ESP's removable path), and the verification step boots the artifact under each
-   * (SeaBIOS, OVMF). Both by default: a workstation's board may run UEFI with CSM off, or legacy BIOS.
-   */
+  /** Firmware the image must boot under (GRUB for each; the verification boots under each); both by default. */
   firmware: z
     .array(z.enum(FIRMWARES, { error: 'unknown firmware; valid: bios, uefi' }))
     .min(1, { error: 'name at least one firmware: bios, uefi' })
