@@ -26,6 +26,8 @@ export type CacheLayout = {
   readonly verifyKey: string;
   /** The KVM probe's verdict for the host's current boot. */
   readonly kvmProbe: string;
+  /** Host-side pip wheelhouses, one directory per key (a hash of what they hold); dot-named entries are staging. */
+  readonly wheelhouses: string;
   /** `<cache>/layers/<key>/`: a registered layer's entry.json, layer.qcow2 and reports. */
   layerDir(key: string): string;
   layerImage(key: string): string;
@@ -40,6 +42,10 @@ export type CacheLayout = {
   bootstrapScratch(key: string, pid: number): string;
   bootstrapPull(key: string, pid: number): string;
   buildDir(stamp: string, version: string): string;
+  /** `<cache>/wheelhouses/<key>/`: a filled wheelhouse (its record, lock files and wheels/). */
+  wheelhouseDir(key: string): string;
+  /** A dot-named sibling of a wheelhouse directory for filling or dropping it (pid-named: one owner). */
+  wheelhouseScratch(purpose: 'staging' | 'drop', key: string, pid: number): string;
   /** A failed layer's directory under failed/, by its name there. */
   failedDir(name: string): string;
   /** A build run's directory under builds/, by its name there. */
@@ -51,6 +57,7 @@ export function cacheLayout(cacheDir: string): CacheLayout {
   const layers = join(cacheDir, 'layers');
   const bootstrap = join(cacheDir, 'bootstrap');
   const keys = join(cacheDir, 'keys');
+  const wheelhouses = join(cacheDir, 'wheelhouses');
   const layerDir = (key: string) => join(layers, key);
   const bootstrapDir = (key: string) => join(bootstrap, key);
   return {
@@ -65,6 +72,7 @@ export function cacheLayout(cacheDir: string): CacheLayout {
     buildKey: join(keys, 'build_ed25519'),
     verifyKey: join(keys, 'verify_ed25519'),
     kvmProbe: join(cacheDir, 'kvm-probe.json'),
+    wheelhouses,
     layerDir,
     layerImage: (key) => join(layerDir(key), 'layer.qcow2'),
     layerEntry: (key) => join(layerDir(key), CACHE_ENTRY_FILE),
@@ -75,6 +83,8 @@ export function cacheLayout(cacheDir: string): CacheLayout {
     bootstrapKernel: (key) => join(bootstrapDir(key), 'vmlinuz'),
     bootstrapScratch: (key, pid) => `${bootstrapDir(key)}.staging-${pid}`,
     bootstrapPull: (key, pid) => join(bootstrap, `.pull-${key.slice(0, 16)}-${pid}`),
+    wheelhouseDir: (key) => join(wheelhouses, key),
+    wheelhouseScratch: (purpose, key, pid) => join(wheelhouses, `.${purpose}-${key.slice(0, 16)}-${pid}`),
     buildDir: (stamp, version) => join(cacheDir, 'builds', `${stamp}-v${version}`),
     failedDir: (name) => join(cacheDir, 'failed', name),
     buildRunDir: (name) => join(cacheDir, 'builds', name),
