@@ -6,7 +6,9 @@ import { ToolFailedError } from '../src/errors/index.js';
 import { manylinuxPlatforms, wheelhouseInstallArgs, wheelhouseKey, wheelhousePaths, type WheelhouseRequest, type WheelhouseTarget } from '../src/adapters/package-cache/wheelhouse-record.js';
 import { fillWheelhouse, findWheelhouse, listWheelhouses, pruneWheelhouses, removeWheelhouse, type Wheelhouse } from '../src/adapters/package-cache/wheelhouse.js';
 import { cacheLayout } from '../src/adapters/workspace/cache-layout.js';
+import { BUILT_CLI } from './helpers/project-root.js';
 import { requireTools } from './helpers/require-tools.js';
+import { LOCAL_DEV_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
 import { makeTempDir, type TempDir } from './helpers/temp-dir.js';
 import { buildPypiMirror, type PypiMirror } from './vendor-mirror/pypi-mirror.js';
 import { serveMirror, type ServedMirror } from './vendor-mirror/serve-mirror.js';
@@ -163,6 +165,19 @@ describe.skipIf(!hasTools)('pip wheelhouse, filled from the stand-in mirror by t
     expect((error as ToolFailedError).message).toBe(`wheelhouse not filled: no wheel of torch==9.9.9 for Python ${target.pythonVersion} ${target.abi} ${target.platforms[0]} on ${request.indexUrl} + ${request.extraIndexUrls![0]}`);
     expect(await readdir(cacheLayout(cacheDir).wheelhouses)).not.toContain(wheelhouseKey(request));
     expect((await readdir(cacheLayout(cacheDir).wheelhouses)).filter((name) => name.startsWith('.'))).toEqual([]);
+  });
+
+  it('shows each wheelhouse in `cache ls` with its size and the version set it holds', async () => {
+    await writeFile(join(work.dir, 'spec.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, [[['cache', 'dir'], cacheDir]]));
+
+    const json = await execa('node', [BUILT_CLI, 'cache', 'ls', '--spec', 'spec.yaml', '--json'], { cwd: work.dir });
+    const text = await execa('node', [BUILT_CLI, 'cache', 'ls', '--spec', 'spec.yaml'], { cwd: work.dir });
+
+    const listing = JSON.parse(json.stdout) as { wheelhouses: { key: string; bytes: number; wheels: number; requirements: string[] }[]; totalBytes: number };
+    const entry = listing.wheelhouses.find((w) => w.key === cold.key);
+    expect(entry).toMatchObject({ wheels: 5, requirements: ['tensorflow==2.21.0', 'torch==2.13.0+cu130', 'vllm==0.29.0', 'nvidia-nccl-cu13==2.31.2'] });
+    expect(listing.totalBytes).toBeGreaterThanOrEqual(listing.wheelhouses.reduce((sum, w) => sum + w.bytes, 0));
+    expect(text.stdout).toMatch(new RegExp(`wheelhouse ${cold.key.slice(0, 12)} {2}5 wheel\\(s\\) .* torch==2\\.13\\.0\\+cu130`));
   });
 
   it('lists every wheelhouse with its size and requirements, and prunes what no spec keeps and what killed fills left', async () => {

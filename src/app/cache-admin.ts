@@ -8,6 +8,7 @@ import { acquireLock } from '../adapters/fs/lock.js';
 import { listVisibleNames } from '../adapters/fs/read-files.js';
 import { cacheLayout } from '../adapters/workspace/cache-layout.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
+import { listWheelhouses } from '../adapters/package-cache/wheelhouse.js';
 import { MANIFEST_FILE, outputRootOf } from '../adapters/workspace/release-layout.js';
 import { ManifestInvalidError } from '../errors/index.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
@@ -30,6 +31,8 @@ export type CacheListing = {
   readonly bootstraps: readonly { key: string; bytes: number }[];
   readonly failed: readonly { name: string; bytes: number }[];
   readonly builds: readonly { name: string; bytes: number }[];
+  /** Host-side pip wheelhouses, keyed by the version set they hold (never part of a layer key). */
+  readonly wheelhouses: readonly { key: string; bytes: number; wheels: number; requirements: readonly string[]; createdAt: string }[];
   readonly problems: readonly string[];
   readonly totalBytes: number;
 };
@@ -57,8 +60,10 @@ export async function listCache(options: { specArg?: string; cwd: string; hostPr
   const bootstraps = (await sized(layout.bootstrap)).map((b) => ({ key: b.name, bytes: b.bytes }));
   const failed = await sized(layout.failed);
   const builds = await sized(layout.builds);
-  const totalBytes = [...layers, ...bootstraps, ...failed, ...builds].reduce((sum, x) => sum + x.bytes, 0);
-  return { cacheDir, layers, bootstraps, failed, builds, problems: scan.problems, totalBytes };
+  const wheelhouseScan = await listWheelhouses(cacheDir);
+  const wheelhouses = wheelhouseScan.entries.map((w) => ({ key: w.key, bytes: w.bytes, wheels: w.wheels, requirements: [...w.requirements, ...w.noDeps], createdAt: w.createdAt }));
+  const totalBytes = [...layers, ...bootstraps, ...failed, ...builds, ...wheelhouses].reduce((sum, x) => sum + x.bytes, 0);
+  return { cacheDir, layers, bootstraps, failed, builds, wheelhouses, problems: [...scan.problems, ...wheelhouseScan.problems], totalBytes };
 }
 
 function gateStatus(gate: unknown): string {

@@ -12,7 +12,7 @@ export const cacheCommand: Command = {
   summary: 'list the layer cache, prune what no build will use again, or verify every cached layer',
   description:
     "`cache ls` lists registered layers (key, spec, age, size, gate, and whether the current spec's plan uses them),\n" +
-    'bootstrap images, failed layers kept for debugging and build directories.\n' +
+    'bootstrap images, failed layers kept for debugging, build directories and pip wheelhouses (by the version set they hold).\n' +
     '`cache prune` removes layers used neither by the current plan nor by a release in the output directory, bootstraps\n' +
     'no kept base layer uses, failed layers (unless --keep-failed), finished build directories and staging directories\n' +
     'a killed run left (a build removes those itself when it starts). It only lists what it would remove unless --yes\n' +
@@ -46,6 +46,7 @@ export const cacheCommand: Command = {
       }
       for (const b of listing.bootstraps) output.out(`  bootstrap  ${b.key.slice(0, 12)}  ${formatBytes(b.bytes)}`);
       for (const f of listing.failed) output.out(`  failed     ${f.name}  ${formatBytes(f.bytes)}`);
+      for (const w of listing.wheelhouses) output.out(`  wheelhouse ${w.key.slice(0, 12)}  ${w.wheels} wheel(s)  ${formatBytes(w.bytes)}  ${w.requirements.join(' ')}`);
       if (listing.builds.length > 0) output.out(`  builds     ${listing.builds.length} director${listing.builds.length === 1 ? 'y' : 'ies'}, ${formatBytes(listing.builds.reduce((s, b) => s + b.bytes, 0))}`);
       for (const problem of listing.problems) output.err(`${output.paint('yellow', 'notice:')} ${problem}`);
       return 0;
