@@ -6,7 +6,7 @@ import { oneLine } from '../../errors/index.js';
 
 const MAX_NAMED_TASKS = 5;
 
-/** The Ansible reports of a layer's build: its run and, for the base layer, the idempotence run. */
+/** The Ansible reports of a layer's build: its run and, where the layer's gate asks, the idempotence run. */
 export type GateAnsibleReports = { readonly run?: AnsibleRunReport; readonly idempotence?: AnsibleRunReport };
 
 /** Judges a layer's Ansible run (no failed task) and, where the spec asks, its idempotence run (nothing changed). */
@@ -25,7 +25,7 @@ export function ansibleChecks(layer: LayerName, spec: ImageSpec, ansible: GateAn
       gpu: false,
     });
   }
-  if (layer === 'base' && spec.layers.base.gate.idempotence) {
+  if (spec.layers[layer].gate.idempotence) {
     const second = ansible?.idempotence;
     if (second === undefined) {
       checks.push({ check: 'ansible_idempotent', status: 'error', measured: null, expected: '== 0 changed', reason: 'not reported: no idempotence run report', gpu: false });

@@ -95,8 +95,8 @@ function ansibleRun(changedTasks: string[] = [], failedTasks: string[] = []): An
 }
 
 function evaluate(layer: LayerName, overrides: Parameters<typeof report>[1] = {}, extra: Partial<GateInput> = {}) {
-  const ansible = layer === 'base' ? { idempotence: ansibleRun() } : undefined;
-  return evaluateGate({ layer, spec: demoSpec(), report: report(layer, overrides), ansible, ...extra });
+  // Every layer's gate asks for the idempotence run by default.
+  return evaluateGate({ layer, spec: demoSpec(), report: report(layer, overrides), ansible: { idempotence: ansibleRun() }, ...extra });
 }
 
 function checkOf(verdict: GateVerdict, check: string) {
@@ -221,12 +221,12 @@ describe('evaluateGate: every rule', () => {
 describe('evaluateGate: thresholds the spec leaves unset', () => {
   // No driver gate overrides and no root size: what manifests/local-dev.yaml leaves to the defaults.
   const defaultsSpec = demoSpec((s) => {
-    s.layers.driver.gate = { max_idle_temp_c: s.layers.driver.gate.max_idle_temp_c };
+    s.layers.driver.gate = { max_idle_temp_c: s.layers.driver.gate.max_idle_temp_c, idempotence: true };
     s.layers.base.gate = { idempotence: true };
   });
 
   it('takes the GPU count from hardware.gpu and the name and memory from the compat table, allowing 1 % less memory', () => {
-    const verdict = evaluateGate({ layer: 'driver', spec: defaultsSpec, report: report('driver', { gpu_memory_mib_min: 32280 }) });
+    const verdict = evaluateGate({ layer: 'driver', spec: defaultsSpec, report: report('driver', { gpu_memory_mib_min: 32280 }), ansible: { idempotence: ansibleRun() } });
 
     expect(checkOf(verdict, 'gpu_count').expected).toBe('== 4');
     expect(checkOf(verdict, 'gpu_names').expected).toBe(RTX_5090);
@@ -236,7 +236,7 @@ describe('evaluateGate: thresholds the spec leaves unset', () => {
   });
 
   it('fails memory more than 1 % under the table', () => {
-    const verdict = evaluateGate({ layer: 'driver', spec: defaultsSpec, report: report('driver', { gpu_memory_mib_min: 32279 }) });
+    const verdict = evaluateGate({ layer: 'driver', spec: defaultsSpec, report: report('driver', { gpu_memory_mib_min: 32279 }), ansible: { idempotence: ansibleRun() } });
 
     expect(checkOf(verdict, 'gpu_memory_mib_min').status).toBe('fail');
   });
@@ -247,7 +247,7 @@ describe('evaluateGate: thresholds the spec leaves unset', () => {
       delete s.layers.driver.gate.gpu_count;
     });
 
-    const verdict = evaluateGate({ layer: 'runtime', spec, report: report('runtime', { docker_gpu: 2 }) });
+    const verdict = evaluateGate({ layer: 'runtime', spec, report: report('runtime', { docker_gpu: 2 }), ansible: { idempotence: ansibleRun() } });
 
     expect(checkOf(verdict, 'docker_gpu')).toMatchObject({ expected: '== 2', status: 'pass' });
   });
@@ -265,8 +265,8 @@ describe('evaluateGate: thresholds the spec leaves unset', () => {
   it('accepts any release of a bare driver branch', () => {
     const spec = demoSpec((s) => (s.layers.driver.nvidia_driver = '570'));
 
-    const ok = evaluateGate({ layer: 'driver', spec, report: report('driver', { nvidia_driver: '570.195.03' }) });
-    const wrong = evaluateGate({ layer: 'driver', spec, report: report('driver', { nvidia_driver: '575.64.05' }) });
+    const ok = evaluateGate({ layer: 'driver', spec, report: report('driver', { nvidia_driver: '570.195.03' }), ansible: { idempotence: ansibleRun() } });
+    const wrong = evaluateGate({ layer: 'driver', spec, report: report('driver', { nvidia_driver: '575.64.05' }), ansible: { idempotence: ansibleRun() } });
 
     expect(checkOf(ok, 'nvidia_driver')).toMatchObject({ status: 'pass', expected: '570.*' });
     expect(checkOf(wrong, 'nvidia_driver').status).toBe('fail');
@@ -275,7 +275,7 @@ describe('evaluateGate: thresholds the spec leaves unset', () => {
   it('uses the runtime gate container count', () => {
     const spec = demoSpec((s) => (s.layers.runtime.gate.containers = 4));
 
-    const verdict = evaluateGate({ layer: 'runtime', spec, report: report('runtime', { docker_gpu_concurrent: 2 }) });
+    const verdict = evaluateGate({ layer: 'runtime', spec, report: report('runtime', { docker_gpu_concurrent: 2 }), ansible: { idempotence: ansibleRun() } });
 
     expect(checkOf(verdict, 'docker_gpu_concurrent')).toMatchObject({ status: 'fail', expected: '== 4' });
   });
@@ -292,10 +292,11 @@ describe('evaluateGate: optional frameworks', () => {
       layer: 'frameworks',
       spec: withoutOptional,
       report: report('frameworks', { tensorflow_import: undefined, tensorflow_gpus: undefined, vllm_import: undefined }),
+      ansible: { idempotence: ansibleRun() },
     });
 
     expect(verdict.status).toBe('passed');
-    expect(verdict.checks.map((c) => c.check)).toEqual(['pytorch_import', 'pytorch_cuda_devices', 'pytorch_matmul_gpus']);
+    expect(verdict.checks.map((c) => c.check)).toEqual(['pytorch_import', 'pytorch_cuda_devices', 'pytorch_matmul_gpus', 'ansible_idempotent']);
   });
 
   it.each(['tensorflow_import', 'tensorflow_gpus', 'vllm_import'])('requires %s when the spec installs that framework', (check) => {
@@ -316,7 +317,7 @@ describe('evaluateGate: skipped, missing and broken checks', () => {
     expect(verdict.gpuValidated).toBe(false);
     expect(verdict.skipped).toEqual(Object.keys(HEALTHY.driver));
     expect(checkOf(verdict, 'gpu_count')).toMatchObject({ status: 'skipped', reason: 'no GPU passed through to this build', measured: null, expected: '== 4' });
-    expect(verdict.summary).toBe('driver gate passed: 7 skipped; GPU not validated');
+    expect(verdict.summary).toBe('driver gate passed: 1 passed, 7 skipped; GPU not validated');
   });
 
   it('passes a GPU-less frameworks gate on the import checks alone, not GPU-validated', () => {
@@ -344,7 +345,7 @@ describe('evaluateGate: skipped, missing and broken checks', () => {
 
     expect(checkOf(verdict, 'gpu_count')).toMatchObject({ status: 'error', reason: 'not reported', measured: null, expected: '== 4' });
     expect(verdict.status).toBe('failed');
-    expect(verdict.summary).toBe('driver gate failed: 6 passed, 1 error');
+    expect(verdict.summary).toBe('driver gate failed: 7 passed, 1 error');
   });
 
   it("carries the guest's error reason, on one line", () => {
@@ -380,7 +381,7 @@ describe('evaluateGate: skipped, missing and broken checks', () => {
   });
 
   it('refuses a report for another layer', () => {
-    const verdict = evaluateGate({ layer: 'runtime', spec: demoSpec(), report: report('driver') });
+    const verdict = evaluateGate({ layer: 'runtime', spec: demoSpec(), report: report('driver'), ansible: { idempotence: ansibleRun() } });
 
     expect(checkOf(verdict, 'report_layer')).toMatchObject({ status: 'error', measured: 'driver', expected: '== runtime' });
     expect(verdict.status).toBe('failed');
@@ -419,6 +420,22 @@ describe('evaluateGate: Ansible', () => {
     expect(verdict.status).toBe('failed');
   });
 
+  it("fails a GPU layer whose playbook's second run changed something, naming the task", () => {
+    const verdict = evaluate('driver', {}, { ansible: { idempotence: ansibleRun(['Hold the driver packages']) } });
+
+    expect(checkOf(verdict, 'ansible_idempotent')).toMatchObject({ status: 'fail', measured: 1, reason: 'the second run changed 1 task: default: Hold the driver packages' });
+    expect(verdict.status).toBe('failed');
+  });
+
+  it("errs when a GPU layer's idempotence run left no report, and skips the check when the layer's gate turns it off", () => {
+    const missing = evaluateGate({ layer: 'frameworks', spec: demoSpec(), report: report('frameworks') });
+    const off = evaluateGate({ layer: 'frameworks', spec: demoSpec((s) => (s.layers.frameworks.gate.idempotence = false)), report: report('frameworks') });
+
+    expect(checkOf(missing, 'ansible_idempotent')).toMatchObject({ status: 'error', reason: 'not reported: no idempotence run report' });
+    expect(off.checks.map((c) => c.check)).not.toContain('ansible_idempotent');
+    expect(off.status).toBe('passed');
+  });
+
   it('does not check idempotence when the spec turns it off', () => {
     const spec = demoSpec((s) => (s.layers.base.gate.idempotence = false));
 
@@ -440,7 +457,7 @@ describe('evaluateGate: Ansible', () => {
   });
 
   it('passes an Ansible run without failures, whatever it changed', () => {
-    const verdict = evaluate('runtime', {}, { ansible: { run: ansibleRun(['Install nvidia-container-toolkit']) } });
+    const verdict = evaluate('runtime', {}, { ansible: { run: ansibleRun(['Install nvidia-container-toolkit']), idempotence: ansibleRun() } });
 
     expect(checkOf(verdict, 'ansible_run')).toMatchObject({ status: 'pass', measured: 0 });
     expect(verdict.status).toBe('passed');

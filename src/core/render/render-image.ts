@@ -142,7 +142,7 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
     shutdownCommand: unit === 'seal' ? 'true' : 'sudo -n systemctl poweroff',
     qemuArgs: qemuArgs(spec, unit),
     gate: unit !== 'seal',
-    idempotence: unit === 'base' && spec.layers.base.gate.idempotence,
+    idempotence: layer?.gate.idempotence ?? false,
     // Ansible vars
     users: spec.users.map((u) => ({ name: u.name, groups: u.groups, sudo: u.sudo, ssh_authorized_keys: u.ssh_authorized_keys })),
     sshAllowUsers: spec.layers.base.ssh.allow_users ?? spec.users.map((u) => u.name),

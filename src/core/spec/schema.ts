@@ -175,6 +175,9 @@ export const HardwareSpec = specObject({
 });
 export type HardwareSpec = z.infer<typeof HardwareSpec>;
 
+// Every layer's gate re-runs its playbook and fails if the second run changes anything (default on).
+const idempotence = z.boolean().default(true);
+
 const BaseLayer = specObject({
   packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { error: 'not a Debian package name' })).default([]),
   docker: specObject({
@@ -198,9 +201,9 @@ const BaseLayer = specObject({
     security_only: z.boolean().default(true),
   }).default({ security_only: true }),
   gate: specObject({
-    idempotence: z.boolean().default(true),
+    idempotence,
     min_root_fs_gib: z.number().min(1).optional(),
-  }).default({ idempotence: true }),
+  }).prefault({}),
 });
 
 const DriverLayer = specObject({
@@ -225,7 +228,8 @@ const DriverLayer = specObject({
     max_idle_temp_c: z.number().min(20).max(110).default(60),
     min_pcie_gen: z.number().int().min(1).max(6).optional(),
     min_pcie_width: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8), z.literal(16)]).optional(),
-  }).default({ max_idle_temp_c: 60 }),
+    idempotence,
+  }).prefault({}),
 });
 
 const RuntimeLayer = specObject({
@@ -240,6 +244,7 @@ const RuntimeLayer = specObject({
     // An image reference, optionally on another registry (a mirror): registry.example:5000/nvidia/cuda:13.0.2-base-ubuntu24.04
     cuda_image: z.string().regex(/^(?:[a-z0-9][a-z0-9.-]*(?::[0-9]{1,5})?\/)?[a-z0-9._/-]+(:[A-Za-z0-9._-]+)?$/, { error: 'not an image reference; e.g. nvidia/cuda:13.0.2-base-ubuntu24.04 or mirror.example:5000/nvidia/cuda:13.0.2-base-ubuntu24.04' }),
     containers: z.number().int().min(1).max(16).default(2),
+    idempotence,
   }),
 });
 
@@ -265,7 +270,8 @@ const FrameworksLayer = specObject({
   vllm: specObject({ version: dottedVersion('vLLM version', '0.29.0') }).optional(),
   gate: specObject({
     matmul_size: z.number().int().min(64).max(65536).default(4096),
-  }).default({ matmul_size: 4096 }),
+    idempotence,
+  }).prefault({}),
 });
 
 const ValidationLayer = specObject({
@@ -288,19 +294,8 @@ const ValidationLayer = specObject({
     soak_duration: duration.default('24h'),
     soak_max_temp_c: z.number().min(40).max(110).default(85),
     sample_interval_s: z.number().int().min(1).max(600).default(5),
-  }).default({
-    ddp_min_scaling_efficiency: 0.8,
-    ddp_model: 'resnet50',
-    ddp_batch_size: 32,
-    vllm_model: 'facebook/opt-1.3b',
-    vllm_min_tokens_per_s: 10,
-    vllm_prompts: 30,
-    vllm_max_tokens: 50,
-    min_gpu_utilization_pct: 90,
-    soak_duration: '24h',
-    soak_max_temp_c: 85,
-    sample_interval_s: 5,
-  }),
+    idempotence,
+  }).prefault({}),
 });
 
 export const LayersSpec = specObject({

@@ -128,6 +128,20 @@ build {
     ]
   }
 
+  # Idempotence: the same playbook again must change nothing; the report callback records the counts.
+  provisioner "ansible" {
+    playbook_file   = "${var.project_dir}/ansible/playbooks/runtime.yml"
+    user            = "imagebuild"
+    use_proxy       = false
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub })]
+    ansible_env_vars = [
+      "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
+      "ANSIBLE_HOST_KEY_CHECKING=False",
+      "ANSIBLE_NOCOLOR=1",
+      "IMAGEBUILD_ANSIBLE_REPORT=${var.report_dir}/ansible-idempotence.json",
+    ]
+  }
+
   # The gate: check programs measure inside the VM and write JSON; imagebuild judges it against the
   # spec's thresholds after Packer has downloaded it.
   # The file provisioner copies a directory's contents only into a directory that already exists.
