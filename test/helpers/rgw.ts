@@ -55,7 +55,9 @@ export async function startRgw(bucket = 'images', options: { readonly memstoreBy
     await run('ceph-mon', ['-c', conf, '--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap')], { timeout: 60_000 });
     await run('ceph-mon', ['-c', conf, '-i', 'a'], { timeout: 60_000 }); // daemonizes
     pids.push(await pidFrom(join(dir, 'run/mon.a.pid')));
-    await ceph('-s');
+    // A monitor that has just daemonized can refuse the first command ("EPERM: problem getting command descriptions
+    // from mon", seen with a TCG build and a second test worker loading the machine): ask until it answers.
+    await until(() => ceph('-s').then(() => true, () => false), 120_000, 'the monitor answering');
 
     const osdUuid = randomUUID();
     const id = await ceph('osd', 'new', osdUuid);
