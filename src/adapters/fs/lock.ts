@@ -9,7 +9,8 @@ export type HeldLock = {
   release(): Promise<void>;
 };
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

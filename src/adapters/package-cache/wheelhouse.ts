@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { parseJsonOrUndefined } from '../../core/parse-json.js';
 import { firstLine, oneLine, ToolFailedError } from '../../errors/index.js';
 import { apparentBytes } from '../fs/disk-usage.js';
+import { processAlive } from '../fs/lock.js';
 import { sha256File } from '../fs/sha256.js';
 import { cacheLayout } from '../workspace/cache-layout.js';
 import {
@@ -332,13 +333,4 @@ async function removeDirectory(dir: string, aside: string): Promise<boolean> {
   }
   await rm(aside, { recursive: true, force: true });
   return true;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
