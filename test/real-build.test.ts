@@ -16,13 +16,17 @@ import { RGW_TOOLS, startRgw } from './helpers/rgw.js';
 import { startS3Server } from './helpers/s3-server.js';
 import type { StoreSpec } from '../src/core/spec/schema.js';
 import { missingTools, requireTools } from './helpers/require-tools.js';
+import { specAgainstMirror, startVendorMirror, type VendorMirror } from './vendor-mirror/gpu-spec.js';
+import { PYPI_MIRROR_PATHS } from './vendor-mirror/pypi-mirror.js';
 
 // A real build: mmdebstrap, the real Packer (Debian's 1.6.6 in CI) driving real QEMU under TCG, the
 // Ansible provisioner, the guest gate programs, seal, flatten, and the verification boot of the
-// artifact logged in as a spec user over SSH. Two Packer builds with Ansible run on a three-deep
-// overlay chain (bootstrap → base layer, with its idempotence run → seal); the driver layer and those
-// above it need NVIDIA's repositories and PyPI, which CI cannot reach, so the build stops at base.
-const TOOLS = ['packer', 'qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ansible-playbook', 'sfdisk', 'mkfs.fat', 'mke2fs'];
+// artifact logged in as a spec user over SSH. v0.1.0 is make demo's build (base only: bootstrap → base
+// layer with its idempotence run → seal). v0.2.0 then builds the driver, runtime, frameworks and validation
+// layers on that base layer (reused) against the hermetic vendor mirror (test/vendor-mirror): NVIDIA's
+// repositories and PyPI as stand-in packages served on the host's loopback, which the build guests reach as
+// 10.0.2.2. GPU checks are skipped (nvidia-smi fails as it does without a GPU), never passed.
+const TOOLS = ['packer', 'qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ansible-playbook', 'sfdisk', 'mkfs.fat', 'mke2fs', 'apt-ftparchive', 'gpg', 'dpkg-deb', 'objcopy', 'gcc'];
 const missing = requireTools('test/real-build.test.ts', ...TOOLS) ? [] : missingTools(...TOOLS);
 const isRoot = process.getuid?.() === 0;
 const hasRgw = missingTools(...RGW_TOOLS).length === 0;
@@ -33,6 +37,7 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
   // for the ~1 GB base image), s3rver otherwise.
   let server: { name: string; storeSpec(prefix: string): StoreSpec; credentialsEnv: Record<string, string>; stop(): Promise<void> };
   let work: { dir: string; cleanup: () => Promise<void> };
+  let mirror: VendorMirror;
   // make demo's command (on a machine without KVM): the verification boot logs in as local-dev's
   // verify_login user (dev) with the cache's own verification key, no key given on the command line.
   const command = () => ['build', 'v0.1.0', '--spec', 'box.yaml', '--until-layer', 'base', '--accel', 'tcg'];
@@ -49,8 +54,11 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     // local-dev as make demo builds it, plus a store and release signing (neither is part of the spec's identity).
     const signing = writeTestSigning(work.dir);
     await writeFile(join(work.dir, 'box.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, [[['artifacts'], { store: server.storeSpec('real'), signing }]]));
+    mirror = await startVendorMirror(work.dir);
+    await writeFile(join(work.dir, 'gpu.yaml'), specAgainstMirror(join(work.dir, 'box.yaml'), mirror));
   }, 240_000);
   afterAll(async () => {
+    await mirror?.served.stop();
     await server?.stop();
     await work?.cleanup();
   }, 60_000);
@@ -153,4 +161,48 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     expect(await readdir(join(work.dir, '.imagebuild/cache/builds'))).toEqual(buildsBefore);
     expect(existsSync(join(work.dir, '.imagebuild/cache/lock'))).toBe(false);
   }, 120_000);
+
+  it('builds v0.2.0 with the driver, runtime, frameworks and validation layers on the reused base, against the hermetic vendor mirror', async () => {
+    const result = await execa('node', [BUILT_CLI, 'build', 'v0.2.0', '--spec', 'gpu.yaml', '--accel', 'tcg'], { cwd: work.dir, reject: false, all: true });
+
+    const versionDir = join(work.dir, 'output/local-dev/v0.2.0');
+    expect(result.exitCode, result.all?.slice(-6000)).toBe(0);
+    const manifest = ImageManifest.parse(JSON.parse(readFileSync(join(versionDir, 'image-manifest.json'), 'utf8')));
+    // The base layer is v0.1.0's (same inputs); every GPU layer ran its roles for real, then again with 0 changed.
+    expect(manifest.layers.map((l) => [l.layer, l.reused, l.gate.status])).toEqual([
+      ['base', true, 'passed'],
+      ...['driver', 'runtime', 'frameworks', 'validation'].map((layer) => [layer, false, 'passed']),
+    ]);
+    for (const layer of manifest.layers.slice(1)) {
+      expect(layer.gate.checks.find((c) => c.check === 'ansible_idempotent'), layer.layer).toMatchObject({ status: 'pass', measured: 0 });
+      const gpuChecks = layer.gate.checks.filter((c) => c.gpu);
+      expect(gpuChecks.every((c) => c.status === 'skipped'), `${layer.layer}: ${JSON.stringify(gpuChecks)}`).toBe(true);
+    }
+    // Read from the guest: the stand-ins' versions, never copied from the spec.
+    expect(manifest).toMatchObject({ nvidia_driver: '580.95.05', gpu_validated: false });
+    expect(manifest.cuda_version).toMatch(/^13\.0/);
+    expect(manifest.frameworks).toEqual({ pytorch: '2.13.0+cu130', tensorflow: null, vllm: '0.29.0' });
+    expect(manifest.components).toMatchObject({ nccl: '2.31.2', container_toolkit: '1.20.0' });
+    expect(manifest.components?.cudnn).toMatch(/^9\.28\.1/);
+    expect(manifest.stand_ins).toEqual(expect.arrayContaining(['deb:cuda-toolkit-13-0', 'pypi:torch']));
+    expect(manifest.verify).toMatchObject({ status: 'passed', booted: true, build_account_refused: true, checked_as: 'dev', sha256_unchanged: true });
+    expect(manifest.verify?.gate.status).toBe('passed');
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', join(versionDir, 'local-dev-v0.2.0.qcow2')], { encoding: 'utf8' }));
+    expect(info['backing-filename']).toBeUndefined();
+    // Every name a role asked the mirror for exists there. pip asks every index for every project, so the PyTorch
+    // index's pages for projects it does not hold (vLLM: PIP_EXTRA_INDEX_URL in the role's second install) are no miss.
+    const notOnPytorchIndex = new RegExp(`^/${PYPI_MIRROR_PATHS.pytorch}/(?!torch/)[a-z0-9-]+/$`);
+    expect(mirror.served.misses().filter((path) => !notOnPytorchIndex.test(path))).toEqual([]);
+    // Debian 12's initramfs holds no nouveau.ko: the handler looked (lsinitramfs) and rebuilt nothing ("ok", not "changed").
+    expect(/RUNNING HANDLER \[nvidia_driver : Rebuild the initramfs without nouveau\][^\n]*\n[^\n]*?(ok|changed): \[default\]/.exec(result.all ?? '')?.[1]).toBe('ok');
+    expect(result.all).toContain('can never be published');
+  }, 2_700_000);
+
+  it('refuses to publish v0.2.0: an image built against stand-ins never leaves the machine', async () => {
+    const env = { ...process.env, ...server.credentialsEnv };
+    const result = await execa('node', [BUILT_CLI, 'publish', 'v0.2.0', '--spec', 'gpu.yaml'], { cwd: work.dir, reject: false, all: true, env });
+
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toMatch(/v0\.2\.0 was built against imagebuild's test stand-ins \(deb:.*\); such an image is never published/);
+  }, 60_000);
 });
