@@ -9,6 +9,7 @@ import { join, normalize } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freeProxyablePort, proxiedSourceUrl, startAptProxy, type AptProxy } from '../src/adapters/package-cache/apt-proxy.js';
+import { routeAptRepositories } from '../src/adapters/package-cache/apt-routes.js';
 import { ToolFailedError } from '../src/errors/index.js';
 import { PROJECT_ROOT } from './helpers/project-root.js';
 import { TSX_LOADER } from './helpers/release-project.js';
@@ -154,6 +155,37 @@ describe.skipIf(!hasTools)('apt caching proxy (real apt-cacher-ng)', () => {
     }
     expect(https.servedByPath().get(`/repo/${repo.debFile}`)).toBe(repo.deb.length);
     expect(https.servedByPath().get('/repo/InRelease')).toBeGreaterThan(0);
+  });
+
+  it("lets apt update and install from a loopback repository named as a build guest names it (10.0.2.2), through the proxy's Remap rule, fetched once", async () => {
+    const repo = await signedFlatRepo(join(temp.dir, 'www'), join(temp.dir, 'keyring.gpg'));
+    const mirror = await serveMirror(join(temp.dir, 'www'), { port: await freeProxyablePort() });
+    cleanups.push(() => mirror.stop());
+    // The guest's sources.list as a role writes it: the proxy on the host reaches 10.0.2.2 by the remap alone.
+    const routes = routeAptRepositories([`${mirror.guestUrl}/repo/`]);
+    const proxy = await started({ cacheDir: join(temp.dir, 'cache'), remaps: routes.remaps, upstreamPorts: routes.upstreamPorts });
+    const source = `deb [signed-by=${repo.keyring}] ${mirror.guestUrl}/repo/ /`;
+
+    const runs: { update: string; install: string; fetched: Buffer }[] = [];
+    for (const run of ['first', 'second']) {
+      const apt = await makeIsolatedApt(join(temp.dir, `apt-loopback-${run}`), { sources: [source] });
+      await writeFile(join(apt.dir, 'etc/apt.conf.d/01imagebuild-proxy'), `Acquire::http::Proxy "${proxy.hostUrl}";\n`);
+      const update = await apt.aptGet(['update']);
+      const install = await apt.aptGet(['install', '--download-only', '-y', repo.name]);
+      const fetched = await readFile(join(apt.dir, 'cache/archives', repo.debFile)).catch(() => Buffer.alloc(0));
+      runs.push({ update: `${update.exitCode} ${update.stderr}`, install: `${install.exitCode} ${install.stderr}`, fetched });
+    }
+
+    for (const run of runs) {
+      expect(run.update).toMatch(/^0 /);
+      expect(run.update).not.toMatch(/^[WE]:/m);
+      expect(run.install).toMatch(/^0 /);
+      expect(run.fetched.equals(repo.deb)).toBe(true);
+    }
+    expect(mirror.served().byPath.get(`/repo/${repo.debFile}`)).toBe(repo.deb.length);
+    // apt names a flat repository's files ./<file>: one download from upstream (I), two answers to apt (O).
+    const debLines = (await readFile(proxy.transferLog, 'utf8')).split('\n').filter((l) => l.endsWith(`|loopback${mirror.port}/repo/./${repo.debFile}`));
+    expect(debLines.map((l) => l.split('|')[1])).toEqual(['I', 'O', 'O']);
   });
 
   it('does not outlive a parent that is SIGKILLed', async () => {

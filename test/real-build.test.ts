@@ -7,8 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageManifest } from '../src/core/manifest/image-manifest.js';
 import { bootVm } from '../src/adapters/qemu/boot-vm.js';
 import { waitForSsh } from '../src/adapters/ssh/ssh-session.js';
+import { aptProxyPaths, freeProxyablePort } from '../src/adapters/package-cache/apt-proxy.js';
 import { cacheLayout } from '../src/adapters/workspace/cache-layout.js';
 import { BUILT_CLI } from './helpers/project-root.js';
+import { processesMentioning } from './helpers/processes.js';
 import { LOCAL_DEV_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 import { TEST_SIGNER, writeTestSigning } from './helpers/signing.js';
@@ -54,7 +56,8 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     // local-dev as make demo builds it, plus a store and release signing (neither is part of the spec's identity).
     const signing = writeTestSigning(work.dir);
     await writeFile(join(work.dir, 'box.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, [[['artifacts'], { store: server.storeSpec('real'), signing }]]));
-    mirror = await startVendorMirror(work.dir);
+    // On a port apt-cacher-ng can fetch from (it mishandles ports above 32767): the build's own apt cache carries it.
+    mirror = await startVendorMirror(work.dir, { port: await freeProxyablePort() });
     await writeFile(join(work.dir, 'gpu.yaml'), specAgainstMirror(join(work.dir, 'box.yaml'), mirror));
   }, 240_000);
   afterAll(async () => {
@@ -196,6 +199,15 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     // Debian 12's initramfs holds no nouveau.ko: the handler looked (lsinitramfs) and rebuilt nothing ("ok", not "changed").
     expect(/RUNNING HANDLER \[nvidia_driver : Rebuild the initramfs without nouveau\][^\n]*\n[^\n]*?(ok|changed): \[default\]/.exec(result.all ?? '')?.[1]).toBe('ok');
     expect(result.all).toContain('can never be published');
+    // The GPU layers' apt went through the build's own apt-cacher-ng, which fetched the mirror's packages from the host's
+    // loopback (Remap-loopback<port>) and filed them in the cache directory for the next build; it is gone with the build.
+    expect(result.all).toMatch(/apt cache: apt-cacher-ng on 127\.0\.0\.1:\d+ \(pid \d+\)/);
+    const aptCacheDir = cacheLayout(join(work.dir, '.imagebuild/cache')).aptCache;
+    const transfers = readFileSync(aptProxyPaths(aptCacheDir).transferLog, 'utf8');
+    expect(transfers).toMatch(new RegExp(`\\|I\\|\\d+\\|[^|]+\\|loopback${mirror.served.port}/\\S+/cuda-toolkit-13-0_[^|]+\\.deb\n`));
+    expect(/apt cache: ([\d.]+) MiB served to the build VMs/.exec(result.all ?? '')?.[1]).not.toBe('0.0');
+    const proxies = processesMentioning(aptCacheDir, 'cmdline').filter((p) => p.cmdline.startsWith('/usr/sbin/apt-cacher-ng '));
+    expect(proxies.map((p) => p.cmdline), 'no apt-cacher-ng outlives its build').toEqual([]);
   }, 2_700_000);
 
   it('refuses to publish v0.2.0: an image built against stand-ins never leaves the machine', async () => {

@@ -8,6 +8,7 @@ import { acquireLock } from '../adapters/fs/lock.js';
 import { listVisibleNames } from '../adapters/fs/read-files.js';
 import { cacheLayout } from '../adapters/workspace/cache-layout.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
+import { aptProxyPaths } from '../adapters/package-cache/apt-proxy.js';
 import { listWheelhouses } from '../adapters/package-cache/wheelhouse.js';
 import { MANIFEST_FILE, outputRootOf } from '../adapters/workspace/release-layout.js';
 import { ManifestInvalidError } from '../errors/index.js';
@@ -33,6 +34,8 @@ export type CacheListing = {
   readonly builds: readonly { name: string; bytes: number }[];
   /** Host-side pip wheelhouses, keyed by the version set they hold (never part of a layer key). */
   readonly wheelhouses: readonly { key: string; bytes: number; wheels: number; requirements: readonly string[]; createdAt: string }[];
+  /** The build's apt cache (apt-cacher-ng's pool of packages and indexes, by their repository paths); null before a build ran one. */
+  readonly aptCache: { readonly dir: string; readonly bytes: number } | null;
   readonly problems: readonly string[];
   readonly totalBytes: number;
 };
@@ -61,9 +64,14 @@ export async function listCache(options: { specArg?: string; cwd: string; hostPr
   const failed = await sized(layout.failed);
   const builds = await sized(layout.builds);
   const wheelhouseScan = await listWheelhouses(cacheDir);
-  const wheelhouses = wheelhouseScan.entries.map((w) => ({ key: w.key, bytes: w.bytes, wheels: w.wheels, requirements: [...w.requirements, ...w.noDeps], createdAt: w.createdAt }));
-  const totalBytes = [...layers, ...bootstraps, ...failed, ...builds, ...wheelhouses].reduce((sum, x) => sum + x.bytes, 0);
-  return { cacheDir, layers, bootstraps, failed, builds, wheelhouses, problems: [...scan.problems, ...wheelhouseScan.problems], totalBytes };
+  // Every size in the listing is what the entry takes on disk (allocated blocks), as for layers.
+  const wheelhouses = await Promise.all(
+    wheelhouseScan.entries.map(async (w) => ({ key: w.key, bytes: await allocatedBytes(layout.wheelhouseDir(w.key)), wheels: w.wheels, requirements: [...w.requirements, ...w.noDeps], createdAt: w.createdAt })),
+  );
+  const aptPool = aptProxyPaths(layout.aptCache).pool;
+  const aptCache = (await listVisibleNames(layout.aptCache)).length === 0 ? null : { dir: aptPool, bytes: await allocatedBytes(aptPool) };
+  const totalBytes = [...layers, ...bootstraps, ...failed, ...builds, ...wheelhouses, ...(aptCache ? [aptCache] : [])].reduce((sum, x) => sum + x.bytes, 0);
+  return { cacheDir, layers, bootstraps, failed, builds, wheelhouses, aptCache, problems: [...scan.problems, ...wheelhouseScan.problems], totalBytes };
 }
 
 function gateStatus(gate: unknown): string {
@@ -90,9 +98,10 @@ export type PruneResult = { readonly dryRun: boolean; readonly removed: readonly
 /**
  * Removes what no build will use again: layers neither in the current spec's plan nor in a release
  * under the output directory, bootstraps no kept base layer sits on, failed layers (unless kept), and
- * finished builds' work directories, and what interrupted runs left (staging directories). Dry run unless `apply`; holds the cache lock while it deletes.
+ * finished builds' work directories, and what interrupted runs left (staging directories); with `packages`, the
+ * package caches too (the apt cache's pool, every pip wheelhouse). Dry run unless `apply`; holds the cache lock while it deletes.
  */
-export async function pruneCache(options: { specArg?: string; cwd: string; apply: boolean; keepFailed: boolean; hostProfile?: HostProfile }): Promise<PruneResult> {
+export async function pruneCache(options: { specArg?: string; cwd: string; apply: boolean; keepFailed: boolean; packages?: boolean; hostProfile?: HostProfile }): Promise<PruneResult> {
   const planned = await planImage({ specArg: options.specArg, version: '0.0.0', cwd: options.cwd, hostProfile: options.hostProfile });
   const { cacheDir } = planned;
   const layout = cacheLayout(cacheDir);
@@ -120,6 +129,11 @@ export async function pruneCache(options: { specArg?: string; cwd: string; apply
       for (const name of (await listVisibleNames(layout.failed)).filter((n) => OWN_NAMES.failed.test(n))) await doom(layout.failedDir(name), 'failed layer kept for debugging');
     }
     for (const name of (await listVisibleNames(layout.builds)).filter((n) => OWN_NAMES.build.test(n))) await doom(layout.buildRunDir(name), 'finished build directory (its logs are also in the release)');
+    // The package caches are what keeps a rebuild from downloading again: dropped only when asked.
+    if (options.packages === true) {
+      if ((await listVisibleNames(layout.aptCache)).length > 0) await doom(layout.aptCache, 'apt packages cached for the build VMs (--packages)');
+      for (const w of (await listWheelhouses(cacheDir)).entries) await doom(layout.wheelhouseDir(w.key), `pip wheelhouse of ${[...w.requirements, ...w.noDeps].join(' ')} (--packages)`);
+    }
     if (options.apply) {
       await dropLayers(cacheDir, doomed.map((e) => e.key));
       for (const item of removed) if (!item.path.startsWith(layout.layers)) await removeTree(item.path);

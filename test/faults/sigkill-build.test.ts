@@ -139,6 +139,8 @@ describe.skipIf(!hasBuildTools)('SIGKILL of the imagebuild process alone (as the
       const child = startCli(BUILD, work.dir, { FAULT_DIR: marks, FAULT_PAUSE_UNIT: 'runtime' });
       await waitForFile(join(marks, 'paused-runtime'), 30_000);
       const packerPid = Number(await readFile(join(marks, 'paused-runtime'), 'utf8'));
+      // The build's own apt cache runs beside Packer: its watchdog, not imagebuild, must stop it too.
+      const aptCaches = processesMentioning(join(work.dir, '.imagebuild/cache/apt-cache'), 'cmdline').filter((p) => p.cmdline.startsWith('/usr/sbin/apt-cacher-ng '));
 
       process.kill(child.pid!, 'SIGKILL');
       const killed = await child;
@@ -146,6 +148,7 @@ describe.skipIf(!hasBuildTools)('SIGKILL of the imagebuild process alone (as the
       const survivors = await survivorsAfter(work.dir, 10_000);
       expect(killed.signal).toBe('SIGKILL');
       expect(packerPid).toBeGreaterThan(0);
+      expect(aptCaches).toHaveLength(1);
       expect(survivors).toEqual([]);
     } finally {
       killSurvivors(work.dir);

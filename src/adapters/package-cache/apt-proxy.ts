@@ -6,6 +6,7 @@ import { delimiter, join } from 'node:path';
 import { execa, type Result, type ResultPromise } from 'execa';
 import { oneLine, ToolFailedError } from '../../errors/index.js';
 import { startOrphanWatchdog } from '../process/orphan-watchdog.js';
+import { GUEST_HOST, HIGHEST_PROXYABLE_PORT, remapConfigLines, type AptRemap } from './apt-routes.js';
 
 // apt-cacher-ng's options are documented in the comments of the acng.conf its package installs
 // (/etc/apt-cacher-ng/acng.conf; upstream conf/acng.conf) and in its manual
@@ -13,8 +14,6 @@ import { startOrphanWatchdog } from '../process/orphan-watchdog.js';
 
 const TOOL = 'apt-cacher-ng';
 const INSTALL_HINT = 'install the apt-cacher-ng package (scripts/install-deps.sh does)';
-/** QEMU user networking's address for the host's loopback, as a build guest sees it. */
-const GUEST_HOST = '10.0.2.2';
 const START_ATTEMPTS = 3;
 const STOP_GRACE_MS = 10_000;
 const WATCHDOG_GRACE_MS = 5_000;
@@ -23,7 +22,7 @@ const TAIL_CHARS = 2_000;
 // binding"; 32767 binds, 32768 does not), and a requested URL naming one (http://127.0.0.1:40002/…) gets 503
 // "Connection refused" because it connects to some other port (strace showed 62983). Linux hands out ephemeral
 // ports from 32768 up, so neither the kernel's pick for our port nor a loopback mirror's listen(0) will do.
-const PORT_RANGE = { low: 10_000, high: 32_767 } as const;
+const PORT_RANGE = { low: 10_000, high: HIGHEST_PROXYABLE_PORT } as const;
 
 /** Where a proxy keeps its files under its cache directory: the package pool, the logs, the generated config. */
 export function aptProxyPaths(cacheDir: string): { pool: string; logDir: string; transferLog: string; errorLog: string; configDir: string; pidFile: string } {
@@ -73,6 +72,8 @@ export type StartAptProxyInput = {
   readonly onLine?: (line: string) => void;
   /** Upstream ports, besides 80 and 443, that a requested URL may name (a loopback mirror's; at most 32767, see freeProxyablePort). */
   readonly upstreamPorts?: readonly number[];
+  /** Remap- rules (routeAptRepositories): loopback mirrors the guest names 10.0.2.2. */
+  readonly remaps?: readonly AptRemap[];
   /** Serve only what is cached and never connect upstream (a build with --offline). */
   readonly offline?: boolean;
   /** A CA certificate (PEM) that HTTPS upstreams are verified against instead of the system's (a test mirror's). */
@@ -168,6 +169,7 @@ export function renderAptProxyConfig(input: {
   upstreamPorts: readonly number[];
   offline: boolean;
   caFile?: string;
+  remaps?: readonly AptRemap[];
 }): string {
   const ports = [...new Set([80, 443, ...input.upstreamPorts])];
   const lines = [
@@ -191,6 +193,7 @@ export function renderAptProxyConfig(input: {
     // No ReportPage and no LocalDirs: no admin or statistics page, no local files served, even on loopback.
     ...(input.offline ? ['# Serve from the cache only, never connecting upstream (503 for what is not cached).', 'Offlinemode: 1'] : []),
     ...(input.caFile ? [`CAfile: ${input.caFile}`] : []),
+    ...remapConfigLines(input.remaps ?? []),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -201,13 +204,15 @@ type StartOutcome =
   | { kind: 'failed'; error: ToolFailedError };
 
 async function startOnPort(input: StartAptProxyInput, paths: ReturnType<typeof aptProxyPaths>, command: string, port: number): Promise<StartOutcome> {
-  await writeFile(join(paths.configDir, 'acng.conf'), renderAptProxyConfig({ paths, port, upstreamPorts: input.upstreamPorts ?? [], offline: input.offline ?? false, caFile: input.caFile }));
+  await writeFile(join(paths.configDir, 'acng.conf'), renderAptProxyConfig({ paths, port, upstreamPorts: input.upstreamPorts ?? [], offline: input.offline ?? false, caFile: input.caFile, remaps: input.remaps }));
   await rm(paths.pidFile, { force: true });
   // Started before the proxy, on its pid file: a SIGKILL of imagebuild right after the spawn must not orphan it.
   const watchdog = startOrphanWatchdog({ pidFile: paths.pidFile }, WATCHDOG_GRACE_MS);
   // NOTIFY_SOCKET left out: were imagebuild itself a systemd service, apt-cacher-ng would report readiness to systemd in its name.
   const { NOTIFY_SOCKET: _notifySocket, ...env } = process.env;
-  const child = execa(command, ['-c', paths.configDir], { stdin: 'ignore', all: true, reject: false, cleanup: true, extendEnv: false, env });
+  // cleanup: false — execa's cleanup installs signal-exit's SIGINT handler, which re-raises SIGINT once the CLI's own handler
+  // is gone and kills imagebuild before its finally blocks run; the build stops the proxy itself, the watchdog otherwise.
+  const child = execa(command, ['-c', paths.configDir], { stdin: 'ignore', all: true, reject: false, cleanup: false, extendEnv: false, env });
   let output = '';
   let pending = '';
   child.all?.on('data', (chunk: Buffer) => {

@@ -28,6 +28,8 @@ export type CacheLayout = {
   readonly kvmProbe: string;
   /** Host-side pip wheelhouses, one directory per key (a hash of what they hold); dot-named entries are staging. */
   readonly wheelhouses: string;
+  /** The build's apt cache (apt-cacher-ng's package pool, logs and generated config), kept across builds. */
+  readonly aptCache: string;
   /** `<cache>/layers/<key>/`: a registered layer's entry.json, layer.qcow2 and reports. */
   layerDir(key: string): string;
   layerImage(key: string): string;
@@ -73,6 +75,7 @@ export function cacheLayout(cacheDir: string): CacheLayout {
     verifyKey: join(keys, 'verify_ed25519'),
     kvmProbe: join(cacheDir, 'kvm-probe.json'),
     wheelhouses,
+    aptCache: join(cacheDir, 'apt-cache'),
     layerDir,
     layerImage: (key) => join(layerDir(key), 'layer.qcow2'),
     layerEntry: (key) => join(layerDir(key), CACHE_ENTRY_FILE),

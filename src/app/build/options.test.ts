@@ -22,6 +22,7 @@ describe('build request codec', () => {
       hostProfile: 'cpu',
       verifyLogin: { user: 'ops', privateKey: '/keys/ops' },
       skipVerify: true,
+      noPackageCache: true,
       renderedDir: '/work/rendered',
       publish: true,
       allowBumpMismatch: 'hot fix; rm -rf /',

@@ -23,6 +23,8 @@ export type BuildOptions = {
   readonly verifyLogin?: { readonly user: string; readonly privateKey: string };
   /** Skip the verification boot of the finished artifact (recorded: the manifest then has no verify field). */
   readonly skipVerify?: boolean;
+  /** Build without imagebuild's own apt cache (apt-cacher-ng under the cache directory): the guest downloads directly. */
+  readonly noPackageCache?: boolean;
   /**
    * Files rendered elsewhere (a remote build uploads the laptop's): the build renders as usual and
    * refuses to run unless they are the same files, so what was reviewed is what is built.
@@ -33,7 +35,7 @@ export type BuildOptions = {
 };
 
 /** A step of the build: one of the five layers, or the work around them. */
-export type BuildStep = LayerName | 'shared-cache' | 'prove-cache' | 'preflight' | 'prepare' | 'bootstrap' | 'reuse-release' | 'seal' | 'checksum' | 'verify' | 'release';
+export type BuildStep = LayerName | 'shared-cache' | 'prove-cache' | 'preflight' | 'prepare' | 'apt-cache' | 'bootstrap' | 'reuse-release' | 'seal' | 'checksum' | 'verify' | 'release';
 
 /** What a build tells its observer while it runs. */
 export type BuildEvent =
@@ -63,13 +65,26 @@ export type BuildReport = {
   readonly notices: readonly string[];
   readonly durationS: number;
   readonly logsDir?: string;
+  /** What the build's apt cache carried, when the build ran one (not for an unchanged version or with --no-package-cache). */
+  readonly aptCache?: AptCacheReport;
+};
+
+/** The traffic of a build's own apt cache (apt-cacher-ng) while its build VMs ran. */
+export type AptCacheReport = {
+  /** Bytes the proxy downloaded from the repositories (what a warm cache saves on the next build). */
+  readonly upstreamBytes: number;
+  /** Bytes it served to the build VMs, from the repositories or from its cache. */
+  readonly servedBytes: number;
+  readonly servedFromCacheBytes: number;
+  /** HTTPS repositories the guest fetched directly, uncached. */
+  readonly direct: readonly string[];
 };
 
 // The build's command line, read and written in one place: `imagebuild build` decodes its flags here,
 // and a remote build encodes the same request back into the argv the host's imagebuild decodes.
 
 /** What a build command line carries: the argv half of BuildOptions, and publishing after the build. */
-export type BuildRequest = Pick<BuildOptions, 'version' | 'specArg' | 'fromLayer' | 'untilLayer' | 'accel' | 'hostProfile' | 'verifyLogin' | 'skipVerify' | 'renderedDir'> & {
+export type BuildRequest = Pick<BuildOptions, 'version' | 'specArg' | 'fromLayer' | 'untilLayer' | 'accel' | 'hostProfile' | 'verifyLogin' | 'skipVerify' | 'noPackageCache' | 'renderedDir'> & {
   readonly publish?: boolean;
   readonly allowBumpMismatch?: string;
 };
@@ -84,6 +99,7 @@ export const BUILD_REQUEST_FLAGS = {
   'verify-user': 'string',
   'verify-key': 'string',
   'no-verify': 'boolean',
+  'no-package-cache': 'boolean',
   publish: 'boolean',
   'allow-bump-mismatch': 'string',
   rendered: 'string',
@@ -127,6 +143,7 @@ export function decodeBuildFlags(flags: FlagValues, cwd: string): BuildFlags {
     hostProfile,
     verifyLogin: user === undefined || key === undefined ? undefined : { user, privateKey: resolve(cwd, key) },
     skipVerify: flags['no-verify'] === true,
+    noPackageCache: flags['no-package-cache'] === true,
     renderedDir: rendered === undefined ? undefined : resolve(cwd, rendered),
     publish,
     allowBumpMismatch,
@@ -146,6 +163,7 @@ export function encodeBuildRequest(request: BuildRequest): string[] {
     ...flag('until-layer', request.untilLayer),
     ...flag('accel', request.accel),
     ...on('no-verify', request.skipVerify),
+    ...on('no-package-cache', request.noPackageCache),
     ...flag('verify-user', request.verifyLogin?.user),
     ...flag('verify-key', request.verifyLogin?.privateKey),
     ...on('publish', request.publish),

@@ -13,6 +13,8 @@ export type UnitBase = {
   readonly accelerator: 'kvm' | 'tcg';
   /** The qemu-img shim directory, first on Packer's PATH. */
   readonly shimDir: string;
+  /** The build VM's apt proxy (package_cache_apt_proxy, passed at run time: never in the rendered files or a layer key); "" = none. */
+  readonly aptProxy: string;
 };
 
 /** Runs `packer build` for one unit (a layer or the seal) of the rendered files; returns the qcow2 it made. */
@@ -26,6 +28,7 @@ export async function runPackerUnit(run: BuildRun, unit: string, base: UnitBase,
     ssh_private_key_file: run.buildKey.privateKeyFile,
     build_key_pub: run.buildKey.publicKeyFile,
     verify_key_pub: run.verifyKey?.publicKey ?? '',
+    apt_proxy: base.aptProxy,
     accelerator: base.accelerator,
   };
   await ensureDirectory(vars.report_dir);

@@ -4,10 +4,11 @@ import type { GuestFacts } from '../../core/gate/gate-report.js';
 import type { ArtifactVerification, ImageManifest } from '../../core/manifest/image-manifest.js';
 import { computeSealKey, type BuildPlan } from '../../core/plan/plan-build.js';
 import { InterruptedError } from '../../errors/index.js';
+import { describeAptCache, openAptCache, type BuildAptCache } from './apt-cache.js';
 import { bootstrapDirOf, ensureBootstrap } from './bootstrap.js';
 import { buildLayer, proveReusedLayers, reuseLayer, type LayerResult } from './layer.js';
 import { openBuild } from './open-build.js';
-import type { BuildOptions, BuildReport, LayerOutcome } from './options.js';
+import type { AptCacheReport, BuildOptions, BuildReport, LayerOutcome } from './options.js';
 import { runPreflight } from './preflight.js';
 import { prepareBuildDirectory } from './render-build.js';
 import { runSteps, type StepTask } from './run-steps.js';
@@ -43,6 +44,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   let verification: ArtifactVerification | undefined;
   let finalizeStarted = started;
   let manifest: ImageManifest | undefined;
+  let aptCache: BuildAptCache | undefined;
+  let aptReport: AptCacheReport | undefined;
 
   // The seal key and the identical earlier release of the plan as it now stands.
   const settlePlan = async (next: BuildPlan) => {
@@ -57,7 +60,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     outcomes.push(result.outcome);
     notices.push(...result.notices);
   };
-  const base = () => ({ parentImage, kernelDir: kernelDir(), accelerator, shimDir });
+  const base = () => ({ parentImage, kernelDir: kernelDir(), accelerator, shimDir, aptProxy: aptCache?.guestUrl ?? '' });
 
   // Each layer task reads its layer's plan when it runs: pulling from the shared cache may have changed it.
   const layerSteps = plan.layers.map((initial, index): StepTask => ({
@@ -104,6 +107,11 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
       task.title = `Preflight: ${accelerator}, ${plan.layers.filter((l) => l.action === 'build').length} layer(s) to build`;
     } },
     { step: 'prepare', title: 'Prepare build directory, key and rendered files', run: async () => void ({ shimDir } = await prepareBuildDirectory(run, options.renderedDir)) },
+    { step: 'apt-cache', title: 'Start the apt cache', enabled: () => plan.layers.some((l) => l.action === 'build'), run: async (task) => {
+      aptCache = await openAptCache(run, plan, { disabled: options.noPackageCache === true, onLine: (line) => (task.output = line) });
+      notices.push(...aptCache.notices);
+      task.title = aptCache.title;
+    } },
     { step: 'bootstrap', title: 'Bootstrap base image', enabled: () => run.spec.os.source.kind === 'bootstrap', run: async (task) => void (task.title = await ensureBootstrap(run, plan, (line) => (task.output = line))) },
     ...layerSteps,
     { step: 'reuse-release', title: 'Reuse the identical image of an earlier release', enabled: () => reuse !== undefined, run: async (task) => {
@@ -139,10 +147,13 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     const next = plan.layers.find((l) => l.action === 'build' && !outcomes.some((o) => o.layer === l.layer));
     throw new InterruptedError(`build interrupted${next ? ` during ${next.layer}` : ''}; nothing half-done was registered — re-run the same command to resume${next ? ` from ${next.layer}` : ''}`);
   } finally {
+    // The proxy stops with the build, whatever ended it; what it carried is told either way.
+    aptReport = await aptCache?.finish().catch(() => undefined);
+    if (aptReport !== undefined && aptReport.servedBytes > 0) notices.push(describeAptCache(aptReport));
     // Layers that passed their gate finish uploading even when a later layer failed (not after Ctrl-C).
     if (!options.signal.aborted) await Promise.all(pushes);
     await lock.release();
   }
   const { release } = run;
-  return { status: 'built', version: options.version, artifact: release.artifact, manifestPath: release.manifest, manifest: manifest!, layers: outcomes, gpuValidated: manifest!.gpu_validated, notices, durationS: (Date.now() - started) / 1000, logsDir: release.logs };
+  return { status: 'built', version: options.version, artifact: release.artifact, manifestPath: release.manifest, manifest: manifest!, layers: outcomes, gpuValidated: manifest!.gpu_validated, notices, durationS: (Date.now() - started) / 1000, logsDir: release.logs, ...(aptReport === undefined ? {} : { aptCache: aptReport }) };
 }

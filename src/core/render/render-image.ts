@@ -149,7 +149,6 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
     verifyUser: verifyLoginUser(spec) ?? '',
     // A bootstrapped root filesystem has no GRUB defaults of its own; an installer's or cloud image's are kept.
     bootloaderGrubDefaults: source.kind === 'bootstrap',
-    aptProxy: spec.cache.apt_proxy ?? '',
     driverBranch: driverBranchOf(stack.driver.version),
     // From branch 590 NVIDIA's Ubuntu packages lose the branch in their names; the role picks the package set by this.
     driverPackagesUnbranched: hasUnbranchedDriverPackages(stack.driver.version),

@@ -46,6 +46,12 @@ variable "verify_key_pub" {
   description = "Public half of the cache's verification key (an OpenSSH public key line); the users role authorises it for the spec's verify_login user."
 }
 
+variable "apt_proxy" {
+  type        = string
+  default     = ""
+  description = "The build VM's apt proxy (Acquire::http::Proxy), e.g. imagebuild's own apt-cacher-ng as http://10.0.2.2:PORT; \"\" = none. Set per run: never part of a layer's key."
+}
+
 variable "accelerator" {
   type        = string
   default     = "kvm"
@@ -105,7 +111,7 @@ build {
     playbook_file   = "${var.project_dir}/ansible/playbooks/runtime.yml"
     user            = "imagebuild"
     use_proxy       = false
-    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub })]
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy })]
     ansible_env_vars = [
       "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
       "ANSIBLE_HOST_KEY_CHECKING=False",
@@ -119,7 +125,7 @@ build {
     playbook_file   = "${var.project_dir}/ansible/playbooks/runtime.yml"
     user            = "imagebuild"
     use_proxy       = false
-    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub })]
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy })]
     ansible_env_vars = [
       "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
       "ANSIBLE_HOST_KEY_CHECKING=False",

@@ -1,0 +1,60 @@
+// How a build guest's apt repositories reach the host's apt-cacher-ng, which it names as Acquire::http::Proxy.
+
+/** QEMU user networking's address for the host's loopback, as a build guest sees it. */
+export const GUEST_HOST = '10.0.2.2';
+/** apt-cacher-ng 3.7.4 neither binds nor fetches from ports above this one (see freeProxyablePort). */
+export const HIGHEST_PROXYABLE_PORT = 32_767;
+
+/** A Remap- rule of apt-cacher-ng: requests under `guestPrefix` are fetched from `hostPrefix` and filed under `name`. */
+export type AptRemap = { readonly name: string; readonly guestPrefix: string; readonly hostPrefix: string };
+
+/** How the proxy serves a build's repositories. */
+export type AptRoutes = {
+  /** One rule per origin on the host's loopback (a mirror on 127.0.0.1 that the guest names 10.0.2.2). */
+  readonly remaps: readonly AptRemap[];
+  /** The loopback origins' ports, which the proxy must be allowed to connect to. */
+  readonly upstreamPorts: readonly number[];
+  /** HTTPS repositories: Acquire::http::Proxy covers http: only, so the guest's apt fetches these itself, uncached. */
+  readonly direct: readonly string[];
+  /** Why the proxy cannot carry these repositories at all (a loopback origin on a port it cannot reach), if so. */
+  readonly unroutable?: string;
+};
+
+/**
+ * Routes the apt repositories a build's guest names. Plain-HTTP repositories elsewhere (deb.debian.org, a site
+ * mirror) go through the proxy as they are. A repository on 10.0.2.2 is the host's own loopback, where the proxy
+ * (on the host) cannot go by that name: a Remap- rule sends those requests to 127.0.0.1 on the same port, without
+ * changing what the guest's sources.list says, and files them under a name of their own (loopback<port>), as
+ * apt-cacher-ng drops the port from the host it files a download under.
+ */
+export function routeAptRepositories(urls: readonly string[]): AptRoutes {
+  const remaps = new Map<string, AptRemap>();
+  const direct = new Set<string>();
+  let unroutable: string | undefined;
+  for (const url of urls) {
+    const parsed = new URL(url);
+    if (parsed.protocol === 'https:') {
+      direct.add(url);
+      continue;
+    }
+    if (parsed.protocol !== 'http:' || parsed.hostname !== GUEST_HOST) continue;
+    const port = Number(parsed.port || '80');
+    if (port > HIGHEST_PROXYABLE_PORT) {
+      unroutable ??= `${url} is on port ${port}, and apt-cacher-ng cannot fetch from ports above ${HIGHEST_PROXYABLE_PORT}`;
+      continue;
+    }
+    remaps.set(parsed.host, { name: `loopback${port}`, guestPrefix: `http://${parsed.host}/`, hostPrefix: `http://127.0.0.1:${port}/` });
+  }
+  const all = [...remaps.values()];
+  return {
+    remaps: all,
+    upstreamPorts: all.map((remap) => Number(new URL(remap.hostPrefix).port)),
+    direct: [...direct],
+    ...(unroutable === undefined ? {} : { unroutable }),
+  };
+}
+
+/** The acng.conf lines of `remaps`. */
+export function remapConfigLines(remaps: readonly AptRemap[]): string[] {
+  return remaps.map((remap) => `Remap-${remap.name}: ${remap.guestPrefix} ; ${remap.hostPrefix}`);
+}
