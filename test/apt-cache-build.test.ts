@@ -101,8 +101,17 @@ describe.skipIf(!hasTools)("the build's own apt cache (real apt-cacher-ng, fake 
     expect(proxies()).toEqual([]);
   });
 
+  it('routes the loopback mirror for a build of the top layer alone: its guest still has the driver layer\'s sources', async () => {
+    const report = await buildImage(options('1.0.3', { fromLayer: 'validation' }));
+
+    expect(fetched().map(([unit, via, status]) => [unit, /^http:\/\/10\.0\.2\.2:\d+$/.test(via!), status])).toEqual([['validation', true, '200']]);
+    // Neither the driver nor the runtime layer was built: no HTTPS repository was in use, none is named.
+    expect(report.aptCache?.direct).toEqual([]);
+    expect(report.notices.filter((n) => n.includes('HTTPS repositories'))).toEqual([]);
+  });
+
   it('with --no-package-cache starts no proxy and gives the build VMs none', async () => {
-    const report = await buildImage(options('1.0.2', { fromLayer: 'validation', noPackageCache: true }));
+    const report = await buildImage(options('1.0.4', { fromLayer: 'validation', noPackageCache: true }));
 
     expect(fetched()).toEqual([['validation', '-', '200']]);
     expect(report.aptCache).toBeUndefined();

@@ -17,11 +17,17 @@ export type BuildAptCache = {
   finish(): Promise<AptCacheReport | undefined>;
 };
 
-/** Which vendor apt repositories the layers being built install from. */
-function repositoriesBuilt(run: BuildRun, plan: BuildPlan): string[] {
+/**
+ * The spec's vendor apt repositories, each with whether a layer this build builds installs from it. Every one is
+ * routed: a guest built on cached layers still has the lower layers' sources, which any apt-get update reads.
+ */
+function vendorRepositories(run: BuildRun, plan: BuildPlan): { url: string; built: boolean }[] {
   const building = new Set<LayerName>(plan.layers.filter((l) => l.action === 'build').map((l) => l.layer));
   const vendor = resolveVendorSources(run.spec);
-  return [...(building.has('driver') ? [vendor.cudaRepositoryUrl] : []), ...(building.has('runtime') ? [vendor.containerToolkitRepositoryUrl] : [])];
+  return [
+    { url: vendor.cudaRepositoryUrl, built: building.has('driver') },
+    { url: vendor.containerToolkitRepositoryUrl, built: building.has('runtime') },
+  ];
 }
 
 /**
@@ -36,7 +42,9 @@ export async function openAptCache(run: BuildRun, plan: BuildPlan, options: { di
     return { ...none(`apt cache: the spec's proxy ${run.spec.cache.apt_proxy}`), guestUrl: run.spec.cache.apt_proxy };
   }
   if (options.disabled) return none('apt cache: off (--no-package-cache); the build VMs download every package');
-  const routes = routeAptRepositories(repositoriesBuilt(run, plan));
+  const repositories = vendorRepositories(run, plan);
+  const routes = routeAptRepositories(repositories.map((r) => r.url));
+  const direct = routes.direct.filter((url) => repositories.some((r) => r.built && r.url === url));
   if (routes.unroutable !== undefined) {
     return none('apt cache: off', [`apt cache off for this build: ${routes.unroutable}; the build VMs download every package`]);
   }
@@ -47,16 +55,16 @@ export async function openAptCache(run: BuildRun, plan: BuildPlan, options: { di
     if (run.signal.aborted) throw error;
     return none('apt cache: off', [`apt cache off for this build: ${firstLine(error)}; the build VMs download every package`]);
   }
-  const direct = routes.direct.length === 0 ? [] : [`apt cache: HTTPS repositories are fetched by the build VMs directly, uncached: ${routes.direct.join(', ')}`];
+  const directNotice = direct.length === 0 ? [] : [`apt cache: HTTPS repositories are fetched by the build VMs directly, uncached: ${direct.join(', ')}`];
   let finished: Promise<AptCacheReport> | undefined;
   return {
     guestUrl: proxy.guestUrl,
     title: `apt cache: apt-cacher-ng on 127.0.0.1:${proxy.port} (pid ${proxy.pid}), pool ${run.cache.aptCache}`,
-    notices: direct,
+    notices: directNotice,
     finish() {
       finished ??= (async () => {
         const stats = await proxy.stats().finally(() => proxy.stop());
-        return { upstreamBytes: stats.upstreamBytes, servedBytes: stats.servedBytes, servedFromCacheBytes: stats.servedFromCacheBytes, direct: routes.direct };
+        return { upstreamBytes: stats.upstreamBytes, servedBytes: stats.servedBytes, servedFromCacheBytes: stats.servedFromCacheBytes, direct };
       })();
       return finished;
     },
