@@ -5,6 +5,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { aptCache } from './figures/apt-cache.js';
 import { cliLatency } from './figures/cli-latency.js';
 import { flatten } from './figures/flatten.js';
 import { frameworksRebuild } from './figures/frameworks-rebuild.js';
@@ -18,7 +19,7 @@ import { describeMachine } from './lib/machine.js';
 import { formatSeconds, progress } from './lib/measure.js';
 import { formatSection, formatTable, recordResults } from './lib/results-file.js';
 
-const FIGURES: readonly Figure[] = [cliLatency, noChangeRebuild, frameworksRebuild, orchestration, sha256, s3Transfer, flatten];
+const FIGURES: readonly Figure[] = [cliLatency, noChangeRebuild, frameworksRebuild, orchestration, sha256, s3Transfer, flatten, aptCache];
 
 const USAGE = `Usage: npm run bench -- [--reps N] [--transfer-reps N] [--only NAME[,NAME…]] [--size-gib N] [--record] [--keep]
 

@@ -56,7 +56,8 @@ export async function makeIsolatedApt(dir: string, options: { sources: readonly 
   // No proxy from the environment: the mirror is on loopback.
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', APT_CONFIG: config, LC_ALL: 'C' };
   const run = async (tool: string, args: readonly string[]): Promise<AptRun> => {
-    const result = await execa(tool, args, { env, extendEnv: false, reject: false });
+    // In its own directory: `apt-get download` writes there.
+    const result = await execa(tool, args, { env, extendEnv: false, reject: false, cwd: dir });
     return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
   };
   return {
