@@ -34,7 +34,8 @@ export function specAgainstMirror(specPath: string, mirror: VendorMirror, change
   const { pytorchIndexUrl, pypiIndexUrl } = mirror.pypi.indexUrls(url);
   return mutateManifest(specPath, [
     [['layers', 'driver', 'repository'], { url: `${url}/${APT_MIRROR_PATHS.debian12}/` }],
-    [['layers', 'runtime', 'repository'], { url: `${url}/libnvidia-container/stable/deb/$(ARCH)`, gpgkey_url: `${url}/${APT_MIRROR_PATHS.containerToolkitGpgKey}` }],
+    // NVIDIA's toolkit source line names the architecture as apt's $(ARCH); the mirror holds amd64.
+    [['layers', 'runtime', 'repository'], { url: `${url}/${APT_MIRROR_PATHS.containerToolkit.replace(/\/amd64$/, '/$(ARCH)')}`, gpgkey_url: `${url}/${APT_MIRROR_PATHS.containerToolkitGpgKey}` }],
     [['layers', 'frameworks', 'pytorch', 'index_url'], pytorchIndexUrl],
     [['layers', 'frameworks', 'pip'], { index_url: pypiIndexUrl }],
     [['layers', 'validation', 'gate', 'vllm_model'], '/opt/models/none'],
