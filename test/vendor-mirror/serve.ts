@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freeProxyablePort } from '../../src/adapters/package-cache/apt-proxy.js';
 import { LOCAL_DEV_SPEC_PATH } from '../helpers/spec-builders.js';
 import { specAgainstMirror, startVendorMirror } from './gpu-spec.js';
 
@@ -14,7 +15,9 @@ if (dir === undefined) {
   console.error('usage: npx tsx test/vendor-mirror/serve.ts <dir> [--port N] [--spec path]');
   process.exit(2);
 }
-const mirror = await startVendorMirror(resolve(dir), values.port === undefined ? {} : { port: Number(values.port) });
+// A port the build's apt cache can reach (apt-cacher-ng mishandles ports above 32767); a fixed --port keeps wheelhouse
+// keys and cached sources the same between runs.
+const mirror = await startVendorMirror(resolve(dir), { port: values.port === undefined ? await freeProxyablePort() : Number(values.port) });
 const specPath = join(resolve(dir), 'gpu.yaml');
 await writeFile(specPath, specAgainstMirror(resolve(values.spec ?? LOCAL_DEV_SPEC_PATH), mirror));
 console.log(`vendor mirror at ${mirror.served.hostUrl} (guests: ${mirror.served.guestUrl}); spec ${specPath}`);
