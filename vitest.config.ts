@@ -3,9 +3,9 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 // The real build (test/real-build.test.ts: two image builds under TCG, ~40 min on 2 cores) is the longest
-// file by far and its QEMU is one busy thread: it starts first, on a worker of its own, and every other file
-// runs on the second worker beside it. Vitest's default on 2 cores is one worker, which runs the two in
-// sequence (69 min in CI).
+// file by far and its QEMU mostly one busy thread: it starts first, on a worker of its own, at a higher CPU
+// priority (it sets it), and every other file runs on the second worker beside it. Vitest's default on 2 cores
+// is one worker, which runs the two in sequence (69 min in CI).
 const LONG_FIRST = /(^|\/)test\/real-build\.test\.ts$/;
 
 class LongestFirst extends BaseSequencer {
