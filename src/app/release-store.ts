@@ -96,15 +96,28 @@ export async function readReleaseIndex(store: ArtifactStore, name: string, optio
   return { index, etag: stored.etag };
 }
 
-/** The release index as stored JSON; an object that is not JSON at all is an invalid index, like one that does not validate. */
+/** How often, and how far apart, an index that is not JSON is read again before it is called corrupt. */
+const TORN_READ_TRIES = 5;
+const TORN_READ_PAUSE_MS = 250;
+
+/**
+ * The release index as stored JSON; an object that is not JSON at all is an invalid index, like one that does not
+ * validate. A server that replaces an object in place rather than atomically (s3rver does; S3 and RGW do not) can
+ * serve a torn copy while another publish writes the index: one that is not JSON is read again, a few times, before
+ * it is called corrupt (seen: a concurrent publish got "Unexpected end of JSON input" from s3rver under load).
+ */
 export async function readIndexJson(store: ArtifactStore, key: string): Promise<StoredJson | undefined> {
-  try {
-    return await store.getJson(key);
-  } catch (error) {
-    if (error instanceof StoredJsonInvalidError) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await store.getJson(key);
+    } catch (error) {
+      if (!(error instanceof StoredJsonInvalidError)) throw error;
+      if (attempt < TORN_READ_TRIES) {
+        await new Promise((resolve) => setTimeout(resolve, TORN_READ_PAUSE_MS));
+        continue;
+      }
       throw new ReleaseIndexInvalidError(`${error.message}; rebuild it from the releases' manifests with imagebuild reindex --yes, or restore it from the store's versioning or a backup`, { cause: error });
     }
-    throw error;
   }
 }
 
