@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
-import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,13 +45,6 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
   const command = () => ['build', 'v0.1.0', '--spec', 'box.yaml', '--until-layer', 'base', '--accel', 'tcg'];
 
   beforeAll(async () => {
-    // The longest file of the suite and its critical path: its builds (Packer, QEMU, Ansible inherit this) run ahead
-    // of the files the second worker runs beside it, which take the CPU time the TCG guest leaves. Root only.
-    try {
-      setPriority(process.pid, -10);
-    } catch {
-      console.info('real-build: not allowed to raise its priority; it shares the CPU with the rest of the suite');
-    }
     work = await makeTempDir('imagebuild-real-');
     if (hasRgw) {
       const rgw = await startRgw('images', { memstoreBytes: '4G' });
