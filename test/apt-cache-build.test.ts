@@ -6,6 +6,7 @@ import { freeProxyablePort } from '../src/adapters/package-cache/apt-proxy.js';
 import type { BuildOptions } from '../src/app/build/options.js';
 import { buildImage } from '../src/app/build/pipeline.js';
 import { listCache, pruneCache } from '../src/app/cache-admin.js';
+import { fakeBuildOptions } from './helpers/build-options.js';
 import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
 import { processesMentioning } from './helpers/processes.js';
 import { requireTools } from './helpers/require-tools.js';
@@ -49,16 +50,7 @@ describe.skipIf(!hasTools)("the build's own apt cache (real apt-cacher-ng, fake 
   });
   beforeEach(() => rm(fetches, { force: true }));
 
-  const options = (version: string, extra: Partial<BuildOptions> = {}): BuildOptions => ({
-    specArg: 'box.yaml',
-    version,
-    cwd: work.dir,
-    hostProfile: 'cpu',
-    renderer: 'silent',
-    skipVerify: true,
-    signal: new AbortController().signal,
-    ...extra,
-  });
+  const options = (version: string, extra: Partial<BuildOptions> = {}): BuildOptions => fakeBuildOptions(work.dir, version, extra);
   const fetched = () => (existsSync(fetches) ? readFileSync(fetches, 'utf8').trim().split('\n') : []).map((line) => line.split(' '));
   // The proxy itself (its orphan watchdog, SIGKILLed when the proxy stopped, may still be on its way out).
   const proxies = () => processesMentioning(join(cacheDir(), 'apt-cache'), 'cmdline').filter((p) => p.cmdline.startsWith('/usr/sbin/apt-cacher-ng '));

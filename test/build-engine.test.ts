@@ -15,6 +15,7 @@ import { waitForOutput } from './helpers/wait.js';
 import { BUILT_CLI, PROJECT_ROOT } from './helpers/project-root.js';
 import { smallDemoSpec } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
+import { fakeBuildOptions } from './helpers/build-options.js';
 import { FAKE_BIN, FAKE_BUILD_TOOLS, packerRuns } from './helpers/fake-tools.js';
 import { requireTools } from './helpers/require-tools.js';
 
@@ -45,17 +46,7 @@ describe.skipIf(!hasBuildTools)('build engine with the fake packer', () => {
     delete process.env.FAKE_PACKER_GATE_OVERRIDE;
   });
 
-  const options = (version: string, extra: Partial<BuildOptions> = {}): BuildOptions => ({
-    specArg: 'box.yaml',
-    version,
-    cwd: work.dir,
-    hostProfile: 'cpu',
-    renderer: 'silent',
-    // The fake packer's overlays hold no operating system; the verification boot is tested by the real build.
-    skipVerify: true,
-    signal: new AbortController().signal,
-    ...extra,
-  });
+  const options = (version: string, extra: Partial<BuildOptions> = {}): BuildOptions => fakeBuildOptions(work.dir, version, extra);
   const cacheKeys = async () => (await readdir(join(work.dir, '.imagebuild/cache/layers'))).filter((n) => !n.startsWith('.')).sort();
 
   it('builds every layer cold, gates each, and writes a flattened artifact with a valid manifest', async () => {

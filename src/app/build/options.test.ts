@@ -23,6 +23,7 @@ describe('build request codec', () => {
       verifyLogin: { user: 'ops', privateKey: '/keys/ops' },
       skipVerify: true,
       noPackageCache: true,
+      ansibleStrategy: 'linear',
       renderedDir: '/work/rendered',
       publish: true,
       allowBumpMismatch: 'hot fix; rm -rf /',
@@ -45,6 +46,7 @@ describe('build request codec', () => {
     [['--from-layer', 'runtime', '--until-layer', 'driver'], '--from-layer runtime is above --until-layer driver; the from layer must be at or below the until layer'],
     [['--accel', 'hvf'], '--accel "hvf" is not valid; valid: kvm, tcg'],
     [['--host-profile', 'tpu'], '--host-profile "tpu" is not valid; valid: gpu, cpu'],
+    [['--ansible-strategy', 'free'], '--ansible-strategy "free" is not valid; valid: auto, mitogen, linear'],
     [['--verify-user', 'ops'], '--verify-user and --verify-key go together: a spec user and their private key'],
     [['--allow-bump-mismatch', 'why'], '--allow-bump-mismatch goes with --publish'],
   ])('refuses %j as a usage error', (flags, message) => {

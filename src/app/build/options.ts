@@ -4,6 +4,7 @@ import type { ImageManifest } from '../../core/manifest/image-manifest.js';
 import type { HostProfile } from '../../core/spec/host-profile.js';
 import { isLayerName, LAYER_NAMES, type LayerName } from '../../core/spec/layers.js';
 import { UsageError } from '../../errors/index.js';
+import { ANSIBLE_STRATEGIES, type AnsibleStrategyChoice } from '../../adapters/tools/ansible-strategy.js';
 
 export type BuildOptions = {
   readonly specArg?: string;
@@ -25,6 +26,8 @@ export type BuildOptions = {
   readonly skipVerify?: boolean;
   /** Build without imagebuild's own apt cache (apt-cacher-ng under the cache directory): the guest downloads directly. */
   readonly noPackageCache?: boolean;
+  /** How Ansible drives the build VMs (default auto: Mitogen when the host has a usable one). Not part of any layer key. */
+  readonly ansibleStrategy?: AnsibleStrategyChoice;
   /**
    * Files rendered elsewhere (a remote build uploads the laptop's): the build renders as usual and
    * refuses to run unless they are the same files, so what was reviewed is what is built.
@@ -67,6 +70,8 @@ export type BuildReport = {
   readonly logsDir?: string;
   /** What the build's apt cache carried, when the build ran one (not for an unchanged version or with --no-package-cache). */
   readonly aptCache?: AptCacheReport;
+  /** The Ansible strategy the build's Packer runs used, when it ran any. */
+  readonly ansibleStrategy?: 'mitogen_linear' | 'linear';
 };
 
 /** The traffic of a build's own apt cache (apt-cacher-ng) while its build VMs ran. */
@@ -84,7 +89,7 @@ export type AptCacheReport = {
 // and a remote build encodes the same request back into the argv the host's imagebuild decodes.
 
 /** What a build command line carries: the argv half of BuildOptions, and publishing after the build. */
-export type BuildRequest = Pick<BuildOptions, 'version' | 'specArg' | 'fromLayer' | 'untilLayer' | 'accel' | 'hostProfile' | 'verifyLogin' | 'skipVerify' | 'noPackageCache' | 'renderedDir'> & {
+export type BuildRequest = Pick<BuildOptions, 'version' | 'specArg' | 'fromLayer' | 'untilLayer' | 'accel' | 'hostProfile' | 'verifyLogin' | 'skipVerify' | 'noPackageCache' | 'ansibleStrategy' | 'renderedDir'> & {
   readonly publish?: boolean;
   readonly allowBumpMismatch?: string;
 };
@@ -100,6 +105,7 @@ export const BUILD_REQUEST_FLAGS = {
   'verify-key': 'string',
   'no-verify': 'boolean',
   'no-package-cache': 'boolean',
+  'ansible-strategy': 'string',
   publish: 'boolean',
   'allow-bump-mismatch': 'string',
   rendered: 'string',
@@ -128,6 +134,7 @@ export function decodeBuildFlags(flags: FlagValues, cwd: string): BuildFlags {
   }
   const accel = wordOfFlag(flags.accel, '--accel', ACCELERATORS);
   const hostProfile = wordOfFlag(flags['host-profile'], '--host-profile', HOST_PROFILES);
+  const ansibleStrategy = wordOfFlag(flags['ansible-strategy'], '--ansible-strategy', ANSIBLE_STRATEGIES);
   const user = textOf(flags['verify-user']);
   const key = textOf(flags['verify-key']);
   if ((user === undefined) !== (key === undefined)) throw new UsageError('--verify-user and --verify-key go together: a spec user and their private key');
@@ -144,6 +151,7 @@ export function decodeBuildFlags(flags: FlagValues, cwd: string): BuildFlags {
     verifyLogin: user === undefined || key === undefined ? undefined : { user, privateKey: resolve(cwd, key) },
     skipVerify: flags['no-verify'] === true,
     noPackageCache: flags['no-package-cache'] === true,
+    ansibleStrategy,
     renderedDir: rendered === undefined ? undefined : resolve(cwd, rendered),
     publish,
     allowBumpMismatch,
@@ -164,6 +172,7 @@ export function encodeBuildRequest(request: BuildRequest): string[] {
     ...flag('accel', request.accel),
     ...on('no-verify', request.skipVerify),
     ...on('no-package-cache', request.noPackageCache),
+    ...flag('ansible-strategy', request.ansibleStrategy),
     ...flag('verify-user', request.verifyLogin?.user),
     ...flag('verify-key', request.verifyLogin?.privateKey),
     ...on('publish', request.publish),

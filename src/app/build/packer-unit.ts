@@ -15,6 +15,8 @@ export type UnitBase = {
   readonly shimDir: string;
   /** The build VM's apt proxy (package_cache_apt_proxy, passed at run time: never in the rendered files or a layer key); "" = none. */
   readonly aptProxy: string;
+  /** The Ansible strategy's environment for ansible-playbook (Packer passes its own environment on). */
+  readonly ansibleEnv: Readonly<Record<string, string>>;
 };
 
 /** Runs `packer build` for one unit (a layer or the seal) of the rendered files; returns the qcow2 it made. */
@@ -39,7 +41,7 @@ export async function runPackerUnit(run: BuildRun, unit: string, base: UnitBase,
     templateFile: `${unit}.pkr.hcl`,
     vars,
     logFile: run.dir.log(unit),
-    env: { PATH: `${base.shimDir}:${process.env.PATH ?? ''}` },
+    env: { ...base.ansibleEnv, PATH: `${base.shimDir}:${process.env.PATH ?? ''}` },
     signal: run.signal,
     // The log keeps Packer's own timestamps; the progress display has its own.
     onLine: (line) => onLine(line.replace(/^\d{4}-\d\d-\d\dT[\d:]+Z: /, '')),

@@ -4,6 +4,7 @@ import type { GuestFacts } from '../../core/gate/gate-report.js';
 import type { ArtifactVerification, ImageManifest } from '../../core/manifest/image-manifest.js';
 import { computeSealKey, type BuildPlan } from '../../core/plan/plan-build.js';
 import { InterruptedError } from '../../errors/index.js';
+import type { AnsibleStrategy } from '../../adapters/tools/ansible-strategy.js';
 import { describeAptCache, openAptCache, type BuildAptCache } from './apt-cache.js';
 import { bootstrapDirOf, ensureBootstrap } from './bootstrap.js';
 import { buildLayer, proveReusedLayers, reuseLayer, type LayerResult } from './layer.js';
@@ -36,6 +37,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   let sealKey = '';
   let reuse: IdenticalRelease | undefined;
   let accelerator: 'kvm' | 'tcg' = 'tcg';
+  let ansible: AnsibleStrategy | undefined;
   let shimDir = '';
   let parentImage: string | undefined;
   let facts: GuestFacts | undefined;
@@ -60,7 +62,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     outcomes.push(result.outcome);
     notices.push(...result.notices);
   };
-  const base = () => ({ parentImage, kernelDir: kernelDir(), accelerator, shimDir, aptProxy: aptCache?.guestUrl ?? '' });
+  const base = () => ({ parentImage, kernelDir: kernelDir(), accelerator, shimDir, aptProxy: aptCache?.guestUrl ?? '', ansibleEnv: ansible?.env ?? {} });
 
   // Each layer task reads its layer's plan when it runs: pulling from the shared cache may have changed it.
   const layerSteps = plan.layers.map((initial, index): StepTask => ({
@@ -101,10 +103,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
       task.title = proof.dropped.length > 0 ? `Cached layers: ${proof.dropped.length} dropped (changed since their gate passed), to be built again` : `Cached layers proven (${proof.hashedBytes === 0 ? 'unchanged since registered, nothing re-hashed' : `${proof.hashedBytes} bytes re-hashed`})`;
     } },
     { step: 'preflight', title: 'Preflight', run: async (task) => {
-      const result = await runPreflight(run, plan, options.accel, { verify: options.skipVerify !== true });
+      const result = await runPreflight(run, plan, options.accel, { verify: options.skipVerify !== true, ansibleStrategy: options.ansibleStrategy });
       notices.push(...result.notices);
-      accelerator = result.accelerator;
-      task.title = `Preflight: ${accelerator}, ${plan.layers.filter((l) => l.action === 'build').length} layer(s) to build`;
+      ({ accelerator, ansible } = result);
+      task.title = `Preflight: ${accelerator}, ${plan.layers.filter((l) => l.action === 'build').length} layer(s) to build, Ansible: ${ansible.summary}`;
     } },
     { step: 'prepare', title: 'Prepare build directory, key and rendered files', run: async () => void ({ shimDir } = await prepareBuildDirectory(run, options.renderedDir)) },
     { step: 'apt-cache', title: 'Start the apt cache', enabled: () => plan.layers.some((l) => l.action === 'build'), run: async (task) => {
@@ -155,5 +157,5 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     await lock.release();
   }
   const { release } = run;
-  return { status: 'built', version: options.version, artifact: release.artifact, manifestPath: release.manifest, manifest: manifest!, layers: outcomes, gpuValidated: manifest!.gpu_validated, notices, durationS: (Date.now() - started) / 1000, logsDir: release.logs, ...(aptReport === undefined ? {} : { aptCache: aptReport }) };
+  return { status: 'built', version: options.version, artifact: release.artifact, manifestPath: release.manifest, manifest: manifest!, layers: outcomes, gpuValidated: manifest!.gpu_validated, notices, durationS: (Date.now() - started) / 1000, logsDir: release.logs, ...(aptReport === undefined ? {} : { aptCache: aptReport }), ...(ansible === undefined ? {} : { ansibleStrategy: ansible.strategy }) };
 }

@@ -6,6 +6,7 @@ import { commandExists, filesystemOf, hostKernel, pciDriverOf, probeKvmOncePerBo
 import type { BuildPlan } from '../../core/plan/plan-build.js';
 import { checkPreflight, estimateDiskNeeds, type PreflightNeeds } from '../../core/preflight/check-preflight.js';
 import { PreflightError } from '../../errors/index.js';
+import { chooseAnsibleStrategy, probeMitogen, type AnsibleStrategy, type AnsibleStrategyChoice } from '../../adapters/tools/ansible-strategy.js';
 import type { BuildRun } from './build-run.js';
 
 /** The host tools a build runs, and why: what preflight looks for on PATH. */
@@ -36,8 +37,8 @@ export async function runPreflight(
   run: BuildRun,
   plan: BuildPlan,
   accel: 'kvm' | 'tcg' | undefined,
-  options: { readonly verify: boolean } = { verify: true },
-): Promise<{ accelerator: 'kvm' | 'tcg'; notices: string[] }> {
+  options: { readonly verify: boolean; readonly ansibleStrategy?: AnsibleStrategyChoice } = { verify: true },
+): Promise<{ accelerator: 'kvm' | 'tcg'; ansible: AnsibleStrategy; notices: string[] }> {
   // First, and alone: the disk probes below cannot even measure a path that is a file or a link loop.
   const unwritable = await unwritableDirectories(run);
   if (unwritable.length > 0) throw new PreflightError(unwritable);
@@ -54,14 +55,17 @@ export async function runPreflight(
   const filesystems = Object.fromEntries(await Promise.all(needs.disk.map(async (d) => [d.path, await filesystemOf(d.path)] as const)));
   const kvm = accelerator === 'tcg' ? undefined : await probeKvmOncePerBoot(await probeKernel(run, plan), run.cache.root);
   const pciDrivers = Object.fromEntries(await Promise.all(needs.passthrough.map(async (a) => [a, await pciDriverOf(a)] as const)));
+  const strategyChoice = options.ansibleStrategy ?? 'auto';
+  const ansible = chooseAnsibleStrategy(strategyChoice, strategyChoice === 'linear' || !commands['ansible-playbook'] ? undefined : await probeMitogen());
   const result = checkPreflight(needs, { freeBytes: freeBytesByPath, filesystems, commands, kvm, pciDrivers });
   // The verification boot proves every firmware of os.firmware; UEFI's is OVMF, a file rather than a command.
   const firmware =
     options.verify && run.spec.os.firmware.includes('uefi') && findOvmf() === undefined
       ? [`os.firmware includes uefi, and the verification boot runs under OVMF, which is not installed: ${OVMF_INSTALL_HINT} (or build with --no-verify)`]
       : [];
-  if (result.problems.length + firmware.length > 0) throw new PreflightError([...result.problems, ...firmware]);
-  return { accelerator: result.accelerator, notices: [...result.notices] };
+  const strategyProblem = 'error' in ansible ? [ansible.error] : [];
+  if (result.problems.length + firmware.length + strategyProblem.length > 0) throw new PreflightError([...result.problems, ...firmware, ...strategyProblem]);
+  return { accelerator: result.accelerator, ansible: ansible as AnsibleStrategy, notices: [...result.notices] };
 }
 
 /** Every directory the build will write to, with what it is for; a problem line for each it could not. */

@@ -1,0 +1,127 @@
+import { open } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { firstLine } from '../../errors/index.js';
+
+/**
+ * How Packer's Ansible provisioner drives a build VM. `linear` is Ansible's own strategy: every task
+ * starts a Python interpreter in the guest and unpacks its module there, seconds per task in a TCG
+ * guest. `mitogen` is Mitogen for Ansible's `mitogen_linear` strategy (Debian and Ubuntu package it as
+ * ansible-mitogen): one interpreter per guest for the whole play, modules run in it, the same results.
+ * `auto` uses Mitogen when the host has a release of it that supports the host's Ansible.
+ */
+export const ANSIBLE_STRATEGIES = ['auto', 'mitogen', 'linear'] as const;
+export type AnsibleStrategyChoice = (typeof ANSIBLE_STRATEGIES)[number];
+
+/** The strategy a build runs with: the environment Packer passes to ansible-playbook, and a line for the build's output. */
+export type AnsibleStrategy = {
+  readonly strategy: 'mitogen_linear' | 'linear';
+  readonly env: Readonly<Record<string, string>>;
+  readonly summary: string;
+};
+
+/** Mitogen for Ansible as the host's Ansible would load it, or why it would not. */
+export type MitogenProbe = { readonly ok: true; readonly strategyDir: string; readonly version: string } | { readonly ok: false; readonly why: string };
+
+// Run by the interpreter ansible-playbook runs under. Importing ansible_mitogen.loaders is what the strategy plugin
+// does first, and it raises for an Ansible release that Mitogen does not support: the probe fails exactly when the
+// build would.
+const PROBE_SCRIPT = [
+  'import os, sys',
+  'try:',
+  '    import mitogen, ansible_mitogen, ansible_mitogen.loaders',
+  'except Exception as error:',
+  "    print('no:' + ((str(error).strip().splitlines() or [type(error).__name__])[0]))",
+  '    sys.exit(0)',
+  "print('dir:' + os.path.join(os.path.dirname(ansible_mitogen.__file__), 'plugins', 'strategy'))",
+  "print('version:' + '.'.join(str(part) for part in mitogen.__version__))",
+].join('\n');
+
+/**
+ * The Python interpreter of an executable Python script (its `#!` line), e.g. `/usr/bin/python3` for Debian's
+ * ansible-playbook; undefined for anything that is not Python (a wrapper script must not be handed Python code).
+ */
+export function interpreterOf(shebang: string): string[] | undefined {
+  const match = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(shebang);
+  if (!match) return undefined;
+  const [, program, argument] = match;
+  const isPython = (path: string | undefined) => path !== undefined && /^python[\d.]*$/.test(path.split('/').at(-1)!);
+  // `#!/usr/bin/env python3`: the interpreter is env's argument, found on PATH.
+  if (program!.split('/').at(-1) === 'env') return isPython(argument) ? [program!, argument!] : undefined;
+  if (!isPython(program)) return undefined;
+  return argument === undefined ? [program!] : [program!, argument];
+}
+
+/** Parses the probe script's output. */
+export function parseMitogenProbe(stdout: string): MitogenProbe {
+  const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(stdout)?.[1]?.trim();
+  const why = field('no');
+  if (why !== undefined) return { ok: false, why: why === '' ? 'Mitogen for Ansible cannot be imported' : why };
+  const strategyDir = field('dir');
+  const version = field('version');
+  if (!strategyDir || !version) return { ok: false, why: `unrecognised probe output: ${firstLine(stdout) || '(none)'}` };
+  return { ok: true, strategyDir, version };
+}
+
+async function findOnPath(command: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, command);
+    try {
+      const handle = await open(candidate, 'r');
+      await handle.close();
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+async function readShebang(file: string): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(256);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8').split('\n')[0] ?? '';
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Asks the Python that runs the host's ansible-playbook whether it can load Mitogen's strategy. */
+export async function probeMitogen(env: NodeJS.ProcessEnv = process.env): Promise<MitogenProbe> {
+  const playbook = await findOnPath('ansible-playbook', env);
+  if (playbook === undefined) return { ok: false, why: 'ansible-playbook is not on PATH' };
+  const interpreter = interpreterOf(await readShebang(playbook).catch(() => ''));
+  if (interpreter === undefined) return { ok: false, why: `${playbook} is not a Python script (no #! line naming Python)` };
+  try {
+    const { execa } = await import('execa');
+    const [program, ...args] = interpreter;
+    const { stdout } = await execa(program!, [...args, '-c', PROBE_SCRIPT], { timeout: 30_000, env: { ...env, ANSIBLE_NOCOLOR: '1' }, extendEnv: false });
+    return parseMitogenProbe(stdout);
+  } catch (error) {
+    return { ok: false, why: `${interpreter.join(' ')} could not be asked: ${firstLine(error)}` };
+  }
+}
+
+const LINEAR: Omit<AnsibleStrategy, 'summary'> = { strategy: 'linear', env: { ANSIBLE_STRATEGY: 'linear' } };
+
+/**
+ * Settles the strategy for a build. `auto` falls back to Ansible's own when Mitogen is missing or too old or new
+ * for the host's Ansible (the summary says why); `mitogen` asked for and unusable is an error the caller reports.
+ */
+export function chooseAnsibleStrategy(choice: AnsibleStrategyChoice, probe: MitogenProbe | undefined): AnsibleStrategy | { readonly error: string } {
+  if (choice === 'linear') return { ...LINEAR, summary: "Ansible's linear strategy (--ansible-strategy linear)" };
+  if (probe?.ok) {
+    return {
+      strategy: 'mitogen_linear',
+      env: { ANSIBLE_STRATEGY: 'mitogen_linear', ANSIBLE_STRATEGY_PLUGINS: probe.strategyDir },
+      summary: `Mitogen ${probe.version} (mitogen_linear strategy)`,
+    };
+  }
+  const why = probe?.why ?? 'not probed';
+  if (choice === 'mitogen') {
+    return { error: `--ansible-strategy mitogen: Mitogen for Ansible is not usable here (${why}); install it (Debian/Ubuntu: apt-get install ansible-mitogen) or use --ansible-strategy auto|linear` };
+  }
+  return { ...LINEAR, summary: `Ansible's linear strategy (Mitogen not usable: ${why})` };
+}
