@@ -112,6 +112,31 @@ describe('probeMitogen', () => {
     expect(await probeMitogen({ PATH: bin })).toEqual({ ok: false, why: `${bin}/ansible-playbook is not a Python script (no #! line naming Python)` });
   });
 
+  it('remembers a usable Mitogen while ansible-playbook and its files are unchanged, and asks again when one changes', async () => {
+    const bin = await pathWith({ 'ansible-playbook': '#!/usr/bin/env python3\n' });
+    const home = join(bin, '..', 'home');
+    const mitogen = join(bin, '..', 'site', 'ansible_mitogen');
+    await mkdir(join(mitogen, 'plugins', 'strategy'), { recursive: true });
+    await writeFile(join(mitogen, 'plugins', 'strategy', 'mitogen_linear.py'), '# strategy\n');
+    await writeFile(join(mitogen, 'loaders.py'), 'ANSIBLE_VERSION_MAX = (2, 14)\n');
+    const answer = async (text: string) => {
+      await writeFile(join(bin, 'python3'), `#!/bin/sh\nprintf '%s\\n' '${text.replace(/\n/g, "' '")}'\n`);
+      await chmod(join(bin, 'python3'), 0o755);
+    };
+    const env = { PATH: `${bin}:/usr/bin:/bin`, HOME: home };
+    await answer(`dir:${join(mitogen, 'plugins', 'strategy')}\nversion:0.3.3`);
+
+    const first = await probeMitogen(env);
+    await answer('no:No module named mitogen');
+    const remembered = await probeMitogen(env);
+    await writeFile(join(mitogen, 'loaders.py'), 'ANSIBLE_VERSION_MAX = (2, 16)\n');
+    const askedAgain = await probeMitogen(env);
+
+    expect(first).toEqual({ ok: true, strategyDir: join(mitogen, 'plugins', 'strategy'), version: '0.3.3' });
+    expect(remembered).toEqual(first);
+    expect(askedAgain).toEqual({ ok: false, why: 'No module named mitogen' });
+  });
+
   // The host's own Ansible (CI installs Debian's ansible-mitogen): the strategy directory it reports is real.
   it.skipIf(!existsSync('/usr/lib/python3/dist-packages/ansible_mitogen'))("finds Debian's ansible-mitogen for the host's ansible-playbook", async () => {
     const probe = await probeMitogen();

@@ -1,6 +1,7 @@
-import { open } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { mkdir, open, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { delimiter, dirname, join } from 'node:path';
 import { firstLine } from '../../errors/index.js';
+import { toolVersionCacheFile } from './tool-versions.js';
 
 /**
  * How Packer's Ansible provisioner drives a build VM. `linear` is Ansible's own strategy: every task
@@ -88,10 +89,54 @@ async function readShebang(file: string): Promise<string> {
   }
 }
 
-/** Asks the Python that runs the host's ansible-playbook whether it can load Mitogen's strategy. */
+/** A file's identity (real path, size, mtime, inode): changes when a package upgrade replaces it. */
+async function stampOf(path: string): Promise<string | undefined> {
+  try {
+    const real = await realpath(path);
+    const info = await stat(real);
+    return `${real}:${info.size}:${info.mtimeMs}:${info.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A usable Mitogen as found before, valid while ansible-playbook and Mitogen's strategy and loader files are the same files. */
+type RememberedProbe = { readonly stamps: readonly string[]; readonly strategyDir: string; readonly version: string };
+
+async function currentStamps(playbook: string, strategyDir: string): Promise<(string | undefined)[]> {
+  return Promise.all([playbook, join(strategyDir, 'mitogen_linear.py'), join(strategyDir, '..', '..', 'loaders.py')].map(stampOf));
+}
+
+/**
+ * Asks the Python that runs the host's ansible-playbook whether it can load Mitogen's strategy (about 0.5 s of
+ * Python start-up and imports). A usable answer is remembered beside the tool-version cache and trusted while
+ * ansible-playbook and Mitogen's files are unchanged; an unusable one is asked again each time (installing
+ * ansible-mitogen changes no file the answer could be keyed on).
+ */
 export async function probeMitogen(env: NodeJS.ProcessEnv = process.env): Promise<MitogenProbe> {
   const playbook = await findOnPath('ansible-playbook', env);
   if (playbook === undefined) return { ok: false, why: 'ansible-playbook is not on PATH' };
+  const memo = join(dirname(toolVersionCacheFile(env)), 'mitogen-probe.json');
+  const remembered = (JSON.parse(await readFile(memo, 'utf8').catch(() => '{}')) as Record<string, RememberedProbe | undefined>)[playbook];
+  if (remembered && JSON.stringify(await currentStamps(playbook, remembered.strategyDir)) === JSON.stringify(remembered.stamps)) {
+    return { ok: true, strategyDir: remembered.strategyDir, version: remembered.version };
+  }
+  const probe = await askInterpreter(playbook, env);
+  if (probe.ok) {
+    const stamps = await currentStamps(playbook, probe.strategyDir);
+    if (stamps.every((stamp) => stamp !== undefined)) {
+      // Best effort, atomically: a read-only home only means asking again next time.
+      const temp = `${memo}.${process.pid}`;
+      await mkdir(dirname(memo), { recursive: true })
+        .then(() => writeFile(temp, `${JSON.stringify({ [playbook]: { stamps, strategyDir: probe.strategyDir, version: probe.version } }, null, 2)}\n`))
+        .then(() => rename(temp, memo))
+        .catch(() => rm(temp, { force: true }).catch(() => undefined));
+    }
+  }
+  return probe;
+}
+
+async function askInterpreter(playbook: string, env: NodeJS.ProcessEnv): Promise<MitogenProbe> {
   const interpreter = interpreterOf(await readShebang(playbook).catch(() => ''));
   if (interpreter === undefined) return { ok: false, why: `${playbook} is not a Python script (no #! line naming Python)` };
   try {
