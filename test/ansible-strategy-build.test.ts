@@ -9,6 +9,7 @@ import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
 import { requireTools } from './helpers/require-tools.js';
 import { smallDemoSpec } from './helpers/spec-builders.js';
 import { makeTempDir } from './helpers/temp-dir.js';
+import { PROJECT_ROOT } from './helpers/project-root.js';
 
 // How the build's Packer runs hand Ansible its strategy: preflight asks the host's ansible-playbook interpreter
 // whether it loads Mitogen for Ansible (the real one here, Debian's ansible-mitogen where CI installs it), and every
@@ -40,7 +41,7 @@ describe.skipIf(!hasTools)("the build's Ansible strategy (fake packer, the host'
 
     const report = await buildImage(fakeBuildOptions(work.dir, '1.0.0'));
 
-    const env = probe.ok ? `mitogen_linear ${probe.strategyDir}` : 'linear -';
+    const env = probe.ok ? `imagebuild_mitogen_linear ${join(PROJECT_ROOT, 'ansible/strategy_plugins')}` : 'linear -';
     expect(report.ansibleStrategy).toBe(probe.ok ? 'mitogen_linear' : 'linear');
     expect(recorded()).toEqual(['base', 'driver', 'runtime', 'frameworks', 'validation', 'seal'].map((unit) => `${unit} ${env}`));
   });

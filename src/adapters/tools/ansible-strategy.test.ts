@@ -42,24 +42,24 @@ describe('chooseAnsibleStrategy', () => {
   const usable = { ok: true as const, strategyDir: '/mitogen/plugins/strategy', version: '0.3.3' };
   const unusable = { ok: false as const, why: "No module named 'mitogen'" };
 
-  it('auto takes Mitogen when it is usable, with its strategy directory for ansible-playbook', () => {
-    expect(chooseAnsibleStrategy('auto', usable)).toEqual({
+  it("auto takes Mitogen when it is usable, through imagebuild's strategy plugin under the project", () => {
+    expect(chooseAnsibleStrategy('auto', usable, '/opt/imagebuild')).toEqual({
       strategy: 'mitogen_linear',
-      env: { ANSIBLE_STRATEGY: 'mitogen_linear', ANSIBLE_STRATEGY_PLUGINS: '/mitogen/plugins/strategy' },
+      env: { ANSIBLE_STRATEGY: 'imagebuild_mitogen_linear', ANSIBLE_STRATEGY_PLUGINS: '/opt/imagebuild/ansible/strategy_plugins' },
       summary: 'Mitogen 0.3.3 (mitogen_linear strategy)',
     });
   });
 
   it("auto falls back to Ansible's linear strategy and says why", () => {
-    expect(chooseAnsibleStrategy('auto', unusable)).toEqual({ strategy: 'linear', env: { ANSIBLE_STRATEGY: 'linear' }, summary: "Ansible's linear strategy (Mitogen not usable: No module named 'mitogen')" });
+    expect(chooseAnsibleStrategy('auto', unusable, '/opt/imagebuild')).toEqual({ strategy: 'linear', env: { ANSIBLE_STRATEGY: 'linear' }, summary: "Ansible's linear strategy (Mitogen not usable: No module named 'mitogen')" });
   });
 
   it('linear is linear even where Mitogen is usable', () => {
-    expect(chooseAnsibleStrategy('linear', usable)).toMatchObject({ strategy: 'linear', env: { ANSIBLE_STRATEGY: 'linear' } });
+    expect(chooseAnsibleStrategy('linear', usable, '/opt/imagebuild')).toMatchObject({ strategy: 'linear', env: { ANSIBLE_STRATEGY: 'linear' } });
   });
 
   it('mitogen asked for and unusable is an error naming the fix', () => {
-    expect(chooseAnsibleStrategy('mitogen', unusable)).toEqual({
+    expect(chooseAnsibleStrategy('mitogen', unusable, '/opt/imagebuild')).toEqual({
       error: "--ansible-strategy mitogen: Mitogen for Ansible is not usable here (No module named 'mitogen'); install it (Debian/Ubuntu: apt-get install ansible-mitogen) or use --ansible-strategy auto|linear",
     });
   });

@@ -151,16 +151,20 @@ async function askInterpreter(playbook: string, env: NodeJS.ProcessEnv): Promise
 
 const LINEAR: Omit<AnsibleStrategy, 'summary'> = { strategy: 'linear', env: { ANSIBLE_STRATEGY: 'linear' } };
 
+/** imagebuild's wrapper of Mitogen's mitogen_linear strategy, under the project's ansible/ (see the file for why). */
+export const MITOGEN_STRATEGY = { name: 'imagebuild_mitogen_linear', dir: 'ansible/strategy_plugins' } as const;
+
 /**
  * Settles the strategy for a build. `auto` falls back to Ansible's own when Mitogen is missing or too old or new
  * for the host's Ansible (the summary says why); `mitogen` asked for and unusable is an error the caller reports.
+ * Mitogen runs through imagebuild's strategy plugin under `projectDir`, which loads the host's Mitogen.
  */
-export function chooseAnsibleStrategy(choice: AnsibleStrategyChoice, probe: MitogenProbe | undefined): AnsibleStrategy | { readonly error: string } {
+export function chooseAnsibleStrategy(choice: AnsibleStrategyChoice, probe: MitogenProbe | undefined, projectDir: string): AnsibleStrategy | { readonly error: string } {
   if (choice === 'linear') return { ...LINEAR, summary: "Ansible's linear strategy (--ansible-strategy linear)" };
   if (probe?.ok) {
     return {
       strategy: 'mitogen_linear',
-      env: { ANSIBLE_STRATEGY: 'mitogen_linear', ANSIBLE_STRATEGY_PLUGINS: probe.strategyDir },
+      env: { ANSIBLE_STRATEGY: MITOGEN_STRATEGY.name, ANSIBLE_STRATEGY_PLUGINS: join(projectDir, MITOGEN_STRATEGY.dir) },
       summary: `Mitogen ${probe.version} (mitogen_linear strategy)`,
     };
   }

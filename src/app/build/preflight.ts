@@ -56,7 +56,7 @@ export async function runPreflight(
   const kvm = accelerator === 'tcg' ? undefined : await probeKvmOncePerBoot(await probeKernel(run, plan), run.cache.root);
   const pciDrivers = Object.fromEntries(await Promise.all(needs.passthrough.map(async (a) => [a, await pciDriverOf(a)] as const)));
   const strategyChoice = options.ansibleStrategy ?? 'auto';
-  const ansible = chooseAnsibleStrategy(strategyChoice, strategyChoice === 'linear' || !commands['ansible-playbook'] ? undefined : await probeMitogen());
+  const ansible = chooseAnsibleStrategy(strategyChoice, strategyChoice === 'linear' || !commands['ansible-playbook'] ? undefined : await probeMitogen(), run.projectDir);
   const result = checkPreflight(needs, { freeBytes: freeBytesByPath, filesystems, commands, kvm, pciDrivers });
   // The verification boot proves every firmware of os.firmware; UEFI's is OVMF, a file rather than a command.
   const firmware =

@@ -150,6 +150,9 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
     // A bootstrapped root filesystem has no GRUB defaults of its own; an installer's or cloud image's are kept.
     bootloaderGrubDefaults: source.kind === 'bootstrap',
     driverBranch: driverBranchOf(stack.driver.version),
+    // The driver role reboots the build VM to load the modules only where GPUs are passed through to it: without one
+    // they have nothing to drive, and a reboot costs minutes under TCG.
+    driverReboot: spec.hardware.gpu.passthrough.length > 0,
     // From branch 590 NVIDIA's Ubuntu packages lose the branch in their names; the role picks the package set by this.
     driverPackagesUnbranched: hasUnbranchedDriverPackages(stack.driver.version),
     vendor,
