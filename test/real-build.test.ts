@@ -108,7 +108,7 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     expect(result.all).toContain('not GPU-validated');
     // Ansible drove the build VMs through Mitogen where the host has it (CI installs Debian's ansible-mitogen).
     if (existsSync(DEBIAN_MITOGEN)) expect(result.all).toMatch(/Ansible: Mitogen \d+\.\d+\.\d+ \(mitogen_linear strategy\)/);
-  }, 2_700_000); // ~15-19 min alone on 2 cores (two verification boots since issue 18); 26 min seen with heavy work beside it
+  }, 2_700_000); // 10-12 min on 2 cores with Mitogen, the rest of the suite beside it (17 min serial with linear Ansible)
 
   it('publishes the release signed to a real S3 server; download verifies the signature, the SBOM, the provenance and every byte', async () => {
     console.log(`real-build: the release store is ${server.name}`);
