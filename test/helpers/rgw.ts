@@ -36,6 +36,24 @@ export type TestRgw = {
 
 /** Starts mon + memstore OSD + radosgw, a user with fresh random keys, and `bucket`. Everything started is stopped again if a step fails. */
 export async function startRgw(bucket = 'images', options: { readonly memstoreBytes?: string } = {}): Promise<TestRgw> {
+  // Each attempt has a new directory and new ports: freePort() hands out a port that was free a moment ago, and on a
+  // machine as busy as CI (a TCG build beside the suite, its own Ceph cluster, hundreds of connections) a daemon has
+  // once found its port taken by the time it bound it, failing the start in seconds.
+  const failures: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRgwOnce(bucket, options);
+    } catch (error) {
+      failures.push((error as Error).message);
+      if (attempt === RGW_START_ATTEMPTS) throw new Error(`${failures.at(-1)} (${attempt} tries; earlier: ${failures.slice(0, -1).join(' | ')})`, { cause: error });
+      console.warn(`startRgw: try ${attempt} failed, starting a fresh cluster: ${failures.at(-1)}`);
+    }
+  }
+}
+
+const RGW_START_ATTEMPTS = 3;
+
+async function startRgwOnce(bucket: string, options: { readonly memstoreBytes?: string }): Promise<TestRgw> {
   const dir = await mkdtemp(join(tmpdir(), 'imagebuild-rgw-'));
   const pids: number[] = [];
   const stop = async () => {
