@@ -1,7 +1,7 @@
-import { mkdir, open, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { delimiter, dirname, join } from 'node:path';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { firstLine } from '../../errors/index.js';
-import { toolVersionCacheFile } from './tool-versions.js';
+import { fileStamp, locate, toolVersionCacheFile } from './tool-versions.js';
 
 /**
  * How Packer's Ansible provisioner drives a build VM. `linear` is Ansible's own strategy: every task
@@ -63,21 +63,6 @@ export function parseMitogenProbe(stdout: string): MitogenProbe {
   return { ok: true, strategyDir, version };
 }
 
-async function findOnPath(command: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, command);
-    try {
-      const handle = await open(candidate, 'r');
-      await handle.close();
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 async function readShebang(file: string): Promise<string> {
   const handle = await open(file, 'r');
   try {
@@ -89,22 +74,11 @@ async function readShebang(file: string): Promise<string> {
   }
 }
 
-/** A file's identity (real path, size, mtime, inode): changes when a package upgrade replaces it. */
-async function stampOf(path: string): Promise<string | undefined> {
-  try {
-    const real = await realpath(path);
-    const info = await stat(real);
-    return `${real}:${info.size}:${info.mtimeMs}:${info.ino}`;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A usable Mitogen as found before, valid while ansible-playbook and Mitogen's strategy and loader files are the same files. */
 type RememberedProbe = { readonly stamps: readonly string[]; readonly strategyDir: string; readonly version: string };
 
 async function currentStamps(playbook: string, strategyDir: string): Promise<(string | undefined)[]> {
-  return Promise.all([playbook, join(strategyDir, 'mitogen_linear.py'), join(strategyDir, '..', '..', 'loaders.py')].map(stampOf));
+  return Promise.all([playbook, join(strategyDir, 'mitogen_linear.py'), join(strategyDir, '..', '..', 'loaders.py')].map(fileStamp));
 }
 
 /**
@@ -114,7 +88,7 @@ async function currentStamps(playbook: string, strategyDir: string): Promise<(st
  * ansible-mitogen changes no file the answer could be keyed on).
  */
 export async function probeMitogen(env: NodeJS.ProcessEnv = process.env): Promise<MitogenProbe> {
-  const playbook = await findOnPath('ansible-playbook', env);
+  const playbook = (await locate('ansible-playbook', env))?.path;
   if (playbook === undefined) return { ok: false, why: 'ansible-playbook is not on PATH' };
   const memo = join(dirname(toolVersionCacheFile(env)), 'mitogen-probe.json');
   const remembered = (JSON.parse(await readFile(memo, 'utf8').catch(() => '{}')) as Record<string, RememberedProbe | undefined>)[playbook];

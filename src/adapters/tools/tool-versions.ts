@@ -27,14 +27,25 @@ const PROBES = {
   'qemu-img': { args: ['--version'], parse: parseQemuImgVersion },
 } as const;
 
-/** Where a tool lives on PATH, and a stamp of that file (path, size, mtime, inode) that changes when it is replaced. */
-async function locate(tool: string, env: NodeJS.ProcessEnv): Promise<{ path: string; stamp: string } | undefined> {
+/** A stamp of a file (real path, size, mtime, inode) that changes when it is replaced; undefined when it is not there. */
+export async function fileStamp(path: string): Promise<string | undefined> {
+  try {
+    const real = await realpath(path);
+    const info = await stat(real);
+    return `${real}:${info.size}:${info.mtimeMs}:${info.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a tool lives on PATH (an executable file), and its fileStamp. */
+export async function locate(tool: string, env: NodeJS.ProcessEnv): Promise<{ path: string; stamp: string } | undefined> {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir === '') continue;
     try {
       const real = await realpath(join(dir, tool));
       const info = await stat(real);
-      if (info.isFile() && (info.mode & 0o111) !== 0) return { path: join(dir, tool), stamp: `${real}:${info.size}:${info.mtimeMs}:${info.ino}` };
+      if (info.isFile() && (info.mode & 0o111) !== 0) return { path: join(dir, tool), stamp: (await fileStamp(real))! };
     } catch {
       // not in this directory
     }
