@@ -7,6 +7,12 @@ import { requireTools } from './helpers/require-tools.js';
 import { LOCAL_DEV_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
 import { makeTempDir, type TempDir } from './helpers/temp-dir.js';
 import { buildPypiMirror, type PypiMirror } from './vendor-mirror/pypi-mirror.js';
+import { manylinuxPlatforms, type WheelhouseTarget } from '../src/adapters/package-cache/wheelhouse-record.js';
+import { fillWheelhouse, type Wheelhouse } from '../src/adapters/package-cache/wheelhouse.js';
+import { serveWheelhouse, type ServedWheelhouse } from '../src/adapters/package-cache/wheel-server.js';
+import { wheelhouseRequestOf } from '../src/app/build/wheelhouse-cache.js';
+import { frameworksPipSet, type FrameworksPipSet } from '../src/core/spec/frameworks-pip.js';
+import { parseSpec } from '../src/core/spec/parse-spec.js';
 import { serveMirror, type ServedMirror } from './vendor-mirror/serve-mirror.js';
 
 // The PyPI half of the hermetic vendor mirror (issue 16), installed from with the real pip the way the
@@ -21,6 +27,7 @@ const NO_GPU_REASON = 'no GPU passed through to this build (hardware.gpu.passthr
 
 /** What the role computes from its defaults and the rendered frameworks vars. */
 type RoleData = {
+  requirements: string[];
   torch_requirement: string;
   extra_requirements: string[];
   nccl_requirement: string;
@@ -28,7 +35,16 @@ type RoleData = {
   pip_env: Record<string, string>;
   pypi_env: Record<string, string>;
   constraints_file: string;
+  wheelhouse_args: string[];
+  wheelhouse_env: Record<string, string>;
 };
+/** This host's Python as a wheelhouse target, so a venv here can install what was filled for it. */
+async function hostTarget(): Promise<WheelhouseTarget> {
+  const { stdout } = await execa('python3', ['-c', 'import json, platform, sys; print(json.dumps([f"{sys.version_info[0]}.{sys.version_info[1]}", platform.libc_ver()[1], platform.machine()]))']);
+  const [pythonVersion, glibc, arch] = JSON.parse(stdout) as [string, string, string];
+  return { pythonVersion, implementation: 'cp', abi: `cp${pythonVersion.replace('.', '')}`, platforms: manylinuxPlatforms(glibc, arch) };
+}
+
 /** A finished process: what a test reads of it. */
 type Run = { command: string; exitCode: number | undefined; stdout: string; stderr: string };
 type GateCheck = { check: string; status: string; value?: unknown; reason?: string; detail?: Record<string, unknown> };
@@ -41,6 +57,12 @@ describe.skipIf(!hasTools)('PyPI stand-in mirror, installed from as the framewor
   let role: RoleData;
   const installs: Run[] = [];
   let servedAfterInstalls: ReturnType<ServedMirror['served']>;
+  let pipSet: FrameworksPipSet;
+  let wheelhouse: Wheelhouse;
+  let servedWheelhouse: ServedWheelhouse;
+  const wheelhouseInstalls: Run[] = [];
+  let mirrorBytesDuringWheelhouseInstalls: number;
+  const wheelhouseVenv = () => join(work.dir, 'wheelhouse-venv');
   let missesAfterInstalls: readonly string[];
 
   /** pip's environment: only what the role sets, no config file of this machine's (pip --isolated would drop the role's PIP_* too). */
@@ -48,8 +70,8 @@ describe.skipIf(!hasTools)('PyPI stand-in mirror, installed from as the framewor
     return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work.dir, LANG: 'C.UTF-8', PIP_CONFIG_FILE: '/dev/null', PYTHONDONTWRITEBYTECODE: '1', ...extra };
   }
 
-  async function pip(args: readonly string[], env: Record<string, string>): Promise<Run> {
-    const { command, exitCode, stdout, stderr } = await execa(join(venv, 'bin/pip'), args, { env: pipEnv(env), extendEnv: false, reject: false, timeout: 60_000 });
+  async function pip(args: readonly string[], env: Record<string, string>, inVenv = venv): Promise<Run> {
+    const { command, exitCode, stdout, stderr } = await execa(join(inVenv, 'bin/pip'), args, { env: pipEnv(env), extendEnv: false, reject: false, timeout: 60_000 });
     return { command, exitCode, stdout: String(stdout), stderr: String(stderr) };
   }
 
@@ -59,7 +81,7 @@ describe.skipIf(!hasTools)('PyPI stand-in mirror, installed from as the framewor
     return JSON.parse(String(stdout));
   }
 
-  async function resolveRoleData(specText: string): Promise<RoleData> {
+  async function resolveRoleData(specText: string, wheelhouseUrl: string): Promise<RoleData> {
     const dir = join(work.dir, 'spec');
     await mkdir(dir);
     await writeFile(join(dir, 'spec.yaml'), specText);
@@ -81,12 +103,13 @@ describe.skipIf(!hasTools)('PyPI stand-in mirror, installed from as the framewor
       `        dest: ${dir}/role.json`,
       '        mode: "0644"',
       "        content: \"{{ {'torch_requirement': ai_frameworks_torch_requirement, 'extra_requirements': ai_frameworks_extra_requirements, " +
-        "'nccl_requirement': ai_frameworks_nccl_wheel ~ '==' ~ ai_frameworks_nccl_version, 'pytorch_index_url': ai_frameworks_pytorch_index_url, " +
-        "'pip_env': ai_frameworks_pip_env, 'pypi_env': ai_frameworks_pypi_env, 'constraints_file': ai_frameworks_constraints_file} | to_json }}\"",
+        "'requirements': ai_frameworks_requirements, 'nccl_requirement': ai_frameworks_nccl_requirement, 'pytorch_index_url': ai_frameworks_pytorch_index_url, " +
+        "'pip_env': ai_frameworks_pip_env, 'pypi_env': ai_frameworks_pypi_env, 'constraints_file': ai_frameworks_constraints_file, " +
+        "'wheelhouse_args': ai_frameworks_wheelhouse_args, 'wheelhouse_env': ai_frameworks_wheelhouse_env} | to_json }}\"",
     ].join('\n');
     await writeFile(join(dir, 'play.yml'), `${playbook}\n`);
     // The venv is this machine's temporary one; everything else is the rendered spec's.
-    await execa('ansible-playbook', ['-i', 'localhost,', '-e', JSON.stringify({ ai_frameworks_venv: venv }), join(dir, 'play.yml')], {
+    await execa('ansible-playbook', ['-i', 'localhost,', '-e', JSON.stringify({ ai_frameworks_venv: venv, ai_frameworks_wheelhouse_url: wheelhouseUrl }), join(dir, 'play.yml')], {
       env: { ANSIBLE_CONFIG: join(PROJECT_ROOT, 'ansible/ansible.cfg') },
     });
     return JSON.parse(await readFile(join(dir, 'role.json'), 'utf8')) as RoleData;
@@ -104,17 +127,31 @@ describe.skipIf(!hasTools)('PyPI stand-in mirror, installed from as the framewor
       [['layers', 'frameworks', 'tensorflow'], { version: '2.21.0' }],
     ]);
     await execa('python3', ['-m', 'venv', venv]);
-    role = await resolveRoleData(spec);
+    // The build's wheelhouse for this spec, filled by the host's pip for this host's Python (so a venv here can
+    // install it) from what imagebuild reads of the spec, and served as the build serves it.
+    pipSet = frameworksPipSet(parseSpec(spec, 'spec.yaml').spec);
+    const request = wheelhouseRequestOf(pipSet);
+    if ('unsupported' in request) throw new Error(request.unsupported);
+    wheelhouse = await fillWheelhouse({ cacheDir: join(work.dir, 'cache'), ...request, target: await hostTarget() });
+    servedWheelhouse = await serveWheelhouse(wheelhouse);
+    role = await resolveRoleData(spec, servedWheelhouse.hostUrl);
 
-    // The role's three pip tasks, in its order, each with the environment its task sets.
-    installs.push(await pip(['install', role.torch_requirement], { ...role.pip_env, PIP_INDEX_URL: role.pytorch_index_url }));
-    installs.push(await pip(['install', ...role.extra_requirements], { ...role.pip_env, ...role.pypi_env, PIP_EXTRA_INDEX_URL: role.pytorch_index_url }));
+    // The role's pip tasks without a wheelhouse, in its order, each with the environment its task sets.
+    installs.push(await pip(['install', ...role.requirements], { ...role.pip_env, ...role.pypi_env, PIP_EXTRA_INDEX_URL: role.pytorch_index_url }));
     installs.push(await pip(['install', '--no-deps', role.nccl_requirement], { ...role.pip_env, ...role.pypi_env }));
     servedAfterInstalls = served.served();
     missesAfterInstalls = served.misses();
+
+    // And with one: the role's wheelhouse tasks into a second venv, the mirror counting what they cost it.
+    await execa('python3', ['-m', 'venv', wheelhouseVenv()]);
+    const lock = (name: string) => `${servedWheelhouse.hostUrl}/${name}`;
+    wheelhouseInstalls.push(await pip(['install', ...role.wheelhouse_args, '-r', lock('requirements.lock')], role.wheelhouse_env, wheelhouseVenv()));
+    wheelhouseInstalls.push(await pip(['install', ...role.wheelhouse_args, '--no-deps', '-r', lock('no-deps.lock')], role.wheelhouse_env, wheelhouseVenv()));
+    mirrorBytesDuringWheelhouseInstalls = served.served().bytes - servedAfterInstalls.bytes;
   }, 120_000);
 
   afterAll(async () => {
+    await servedWheelhouse?.close();
     await served?.stop();
     await work?.cleanup();
   });
@@ -124,12 +161,34 @@ describe.skipIf(!hasTools)('PyPI stand-in mirror, installed from as the framewor
 
     expect(role.torch_requirement).toBe('torch==2.13.0+cu130');
     expect(role.extra_requirements).toEqual(['tensorflow==2.21.0', 'vllm==0.29.0']);
+    expect(role.requirements).toEqual(['torch==2.13.0+cu130', 'tensorflow==2.21.0', 'vllm==0.29.0']);
     expect(role.nccl_requirement).toBe('nvidia-nccl-cu13==2.31.2');
     expect(role.pytorch_index_url).toBe(pytorchIndexUrl);
     expect(new URL(pytorchIndexUrl).pathname).toBe(new URL('https://download.pytorch.org/whl/cu130').pathname);
     expect(role.pypi_env).toEqual({ PIP_INDEX_URL: pypiIndexUrl });
     // The mirror is plain http, as a site's internal index may be: the role trusts its host, or pip would ignore it.
     expect(role.pip_env).toEqual({ PIP_CONSTRAINT: join(venv, 'imagebuild-constraints.txt'), PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_CACHE_DIR: '1', PIP_TRUSTED_HOST: '127.0.0.1' });
+  });
+
+  it("fills the build's wheelhouse from the same requirements and indexes the role installs from", () => {
+    expect(pipSet.requirements).toEqual(role.requirements);
+    expect(pipSet.noDeps).toEqual([role.nccl_requirement]);
+    expect(pipSet.indexUrl).toBe(role.pypi_env.PIP_INDEX_URL);
+    expect(pipSet.extraIndexUrls).toEqual([role.pytorch_index_url]);
+    expect(role.wheelhouse_args).toEqual(['--no-index', '--find-links', `${servedWheelhouse.hostUrl}/wheels/`, '--require-hashes', '--trusted-host', '127.0.0.1']);
+  });
+
+  it('installs from the wheelhouse exactly what it installs from the indexes, fetching nothing from the mirror', async () => {
+    for (const install of wheelhouseInstalls) expect(install.exitCode, `${install.command}\n${install.stdout}\n${install.stderr}`).toBe(0);
+    const freeze = async (inVenv: string) => (await pip(['freeze', '--all', '--exclude', 'pip', '--exclude', 'setuptools'], {}, inVenv)).stdout.trim().split('\n').sort();
+
+    const fromIndexes = await freeze(venv);
+    const fromWheelhouse = await freeze(wheelhouseVenv());
+
+    expect(fromWheelhouse).toEqual(fromIndexes);
+    expect(fromWheelhouse).toEqual(expect.arrayContaining(['torch==2.13.0+cu130', 'nvidia-nccl-cu13==2.31.2', 'vllm==0.29.0', 'tensorflow==2.21.0']));
+    expect(mirrorBytesDuringWheelhouseInstalls).toBe(0);
+    expect(servedWheelhouse.bytesServed()).toBe(wheelhouse.files.reduce((sum, file) => sum + file.bytes, 0));
   });
 
   it('installs every step of the role from the mirror', () => {

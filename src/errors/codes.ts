@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   NO_SSH_IDENTITY: { exit: INPUT, meaning: 'no SSH identity for a remote build: no agent, no --identity, no ~/.ssh key' },
   FILE_ACCESS: { exit: FAILED, meaning: 'a file imagebuild must read or write could not be (not found, permission, a directory)' },
   TOOL_FAILED: { exit: FAILED, meaning: 'an external tool (packer, qemu-img, ssh-keygen, mmdebstrap) failed or could not start' },
+  OFFLINE_CACHE_MISS: { exit: FAILED, meaning: 'an --offline build needs a package cache entry that is not there (a pip wheelhouse, a package in the apt cache); build once with the network' },
   PREFLIGHT: { exit: FAILED, meaning: 'the host cannot run this build (disk, tools, KVM, VFIO); every problem is listed' },
   LOCKED: { exit: FAILED, meaning: 'another process holds the lock: a build, prune or rollback the cache lock, or a download of the same release into the same directory' },
   GATE_FAILED: { exit: FAILED, meaning: "a layer's gate failed; the layer is kept under the cache's failed/ and not cached" },

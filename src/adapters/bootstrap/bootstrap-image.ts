@@ -23,6 +23,8 @@ export type BootstrapInput = {
   readonly buildPublicKey: string;
   /** An http(s) proxy for apt inside the guest, written to the image's /etc/apt/apt.conf.d/01proxy. */
   readonly aptProxy?: string;
+  /** A proxy on the host (the build's apt cache, http://127.0.0.1:<port>) that mmdebstrap's own downloads go through; never written into the image. */
+  readonly hostProxy?: string;
   readonly onLine?: (line: string) => void;
 };
 
@@ -289,9 +291,10 @@ export async function bootstrapBaseImage(input: BootstrapInput): Promise<Bootstr
     await time('mmdebstrap', async () => {
       await writeFile(paths.hook, renderCustomizeHook(), { mode: 0o755 });
       // aptProxy is the guest's view (e.g. http://10.0.2.2:3142 through QEMU user networking), so it is not
-      // used for mmdebstrap on the host; a host-side proxy comes through the inherited http_proxy instead.
+      // used for mmdebstrap on the host. A host-side proxy is http_proxy in mmdebstrap's environment (its apt runs
+      // outside the chroot and honours it); --aptopt would be left in the image's apt.conf.d.
       const hookEnv = customizeHookEnv({ hostname: input.hostname, rootUuid, espUuid: espVolumeId(rootUuid).fstab, buildPublicKey: input.buildPublicKey.trim(), aptProxy: input.aptProxy });
-      await runLogged(log, 'mmdebstrap', mmdebstrapArgs(input, paths.rootfs), { env: { ...hookEnv, IMAGEBUILD_HOOK: paths.hook } });
+      await runLogged(log, 'mmdebstrap', mmdebstrapArgs(input, paths.rootfs), { env: { ...hookEnv, IMAGEBUILD_HOOK: paths.hook, ...(input.hostProxy ? { http_proxy: input.hostProxy } : {}) } });
     });
     kernelVersion = await time('kernel', async () => {
       const boot = join(paths.rootfs, 'boot');

@@ -5,6 +5,14 @@ export const GUEST_HOST = '10.0.2.2';
 /** apt-cacher-ng 3.7.4 neither binds nor fetches from ports above this one (see freeProxyablePort). */
 export const HIGHEST_PROXYABLE_PORT = 32_767;
 
+/** A URL as the host reaches it: the guest's 10.0.2.2 is the host's 127.0.0.1 (same port); other URLs are unchanged. */
+export function hostViewUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.hostname !== GUEST_HOST) return url;
+  parsed.hostname = '127.0.0.1';
+  return parsed.toString().replace(/\/$/, url.endsWith('/') ? '/' : '');
+}
+
 /** A Remap- rule of apt-cacher-ng: requests under `guestPrefix` are fetched from `hostPrefix` and filed under `name`. */
 export type AptRemap = { readonly name: string; readonly guestPrefix: string; readonly hostPrefix: string };
 

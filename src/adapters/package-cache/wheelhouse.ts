@@ -224,6 +224,9 @@ function downloadArgs(request: ReturnType<typeof canonicalWheelhouseRequest>, de
     // Everything kept is under the cache directory, so `cache prune` frees it; pip's own cache is not.
     '--no-cache-dir',
     '--progress-bar', 'off',
+    // One retry, not pip's five with back-off (8 s before an unreachable index fails): a build whose fill fails goes on
+    // without the wheelhouse, and the build VM's pip, with its own retries, downloads as it would without a cache.
+    '--retries', '1',
     ...requirements,
   ];
 }

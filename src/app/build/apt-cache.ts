@@ -3,7 +3,7 @@ import { routeAptRepositories } from '../../adapters/package-cache/apt-routes.js
 import type { BuildPlan } from '../../core/plan/plan-build.js';
 import type { LayerName } from '../../core/spec/layers.js';
 import { resolveVendorSources } from '../../core/spec/vendor-sources.js';
-import { firstLine } from '../../errors/index.js';
+import { firstLine, ImagebuildError } from '../../errors/index.js';
 import type { BuildRun } from './build-run.js';
 import type { AptCacheReport } from './options.js';
 
@@ -11,6 +11,8 @@ import type { AptCacheReport } from './options.js';
 export type BuildAptCache = {
   /** Acquire::http::Proxy for the build VMs (the package_cache role writes it; seal removes it); "" = none. */
   readonly guestUrl: string;
+  /** The same proxy as the host reaches it (mmdebstrap's downloads); "" when imagebuild runs none. */
+  readonly hostUrl: string;
   readonly title: string;
   readonly notices: readonly string[];
   /** Stops imagebuild's own proxy (by its pid) and says what it carried; safe to call twice. */
@@ -36,30 +38,33 @@ function vendorRepositories(run: BuildRun, plan: BuildPlan): { url: string; buil
  * 127.0.0.1 only and lives as long as this process: the build stops it by pid when it ends, and the adapter's
  * watchdog stops it if imagebuild is killed. A proxy that cannot start costs the build its cache, not its run.
  */
-export async function openAptCache(run: BuildRun, plan: BuildPlan, options: { disabled: boolean; onLine: (line: string) => void }): Promise<BuildAptCache> {
-  const none = (title: string, notices: string[] = []): BuildAptCache => ({ guestUrl: '', title, notices, finish: async () => undefined });
+export async function openAptCache(run: BuildRun, plan: BuildPlan, options: { disabled: boolean; offline: boolean; onLine: (line: string) => void }): Promise<BuildAptCache> {
+  const none = (title: string, notices: string[] = []): BuildAptCache => ({ guestUrl: '', hostUrl: '', title, notices, finish: async () => undefined });
   if (run.spec.cache.apt_proxy !== undefined) {
-    return { ...none(`apt cache: the spec's proxy ${run.spec.cache.apt_proxy}`), guestUrl: run.spec.cache.apt_proxy };
+    const offline = options.offline ? [`--offline: apt goes through the spec's proxy ${run.spec.cache.apt_proxy}, whose cache imagebuild does not control`] : [];
+    return { ...none(`apt cache: the spec's proxy ${run.spec.cache.apt_proxy}`, offline), guestUrl: run.spec.cache.apt_proxy };
   }
   if (options.disabled) return none('apt cache: off (--no-package-cache); the build VMs download every package');
   const repositories = vendorRepositories(run, plan);
   const routes = routeAptRepositories(repositories.map((r) => r.url));
   const direct = routes.direct.filter((url) => repositories.some((r) => r.built && r.url === url));
   if (routes.unroutable !== undefined) {
+    if (options.offline) throw new ImagebuildError('OFFLINE_CACHE_MISS', `--offline needs the build's apt cache, and ${routes.unroutable}`);
     return none('apt cache: off', [`apt cache off for this build: ${routes.unroutable}; the build VMs download every package`]);
   }
   let proxy: AptProxy;
   try {
-    proxy = await startAptProxy({ cacheDir: run.cache.aptCache, remaps: routes.remaps, upstreamPorts: routes.upstreamPorts, onLine: options.onLine });
+    proxy = await startAptProxy({ cacheDir: run.cache.aptCache, remaps: routes.remaps, upstreamPorts: routes.upstreamPorts, offline: options.offline, onLine: options.onLine });
   } catch (error) {
-    if (run.signal.aborted) throw error;
+    if (run.signal.aborted || options.offline) throw error;
     return none('apt cache: off', [`apt cache off for this build: ${firstLine(error)}; the build VMs download every package`]);
   }
   const directNotice = direct.length === 0 ? [] : [`apt cache: HTTPS repositories are fetched by the build VMs directly, uncached: ${direct.join(', ')}`];
   let finished: Promise<AptCacheReport> | undefined;
   return {
     guestUrl: proxy.guestUrl,
-    title: `apt cache: apt-cacher-ng on 127.0.0.1:${proxy.port} (pid ${proxy.pid}), pool ${run.cache.aptCache}`,
+    hostUrl: proxy.hostUrl,
+    title: `apt cache: apt-cacher-ng on 127.0.0.1:${proxy.port} (pid ${proxy.pid}), pool ${run.cache.aptCache}${options.offline ? ', offline: cached files only' : ''}`,
     notices: directNotice,
     finish() {
       finished ??= (async () => {

@@ -12,10 +12,11 @@ export function bootstrapDirOf(run: BuildRun, plan: BuildPlan): string | undefin
 
 /**
  * Makes the bootstrap image the base layer builds on (mmdebstrap into a disk image) unless the cache
- * has it or the base layer is reused. Built in a pid-named staging directory and renamed into place.
+ * has it or the base layer is reused. `hostProxy` is the build's own apt cache as the host reaches it ("" = none):
+ * mmdebstrap downloads through it, so the packages land in the same pool the build VMs use. Built in a pid-named staging directory and renamed into place.
  * Returns the step's title.
  */
-export async function ensureBootstrap(run: BuildRun, plan: BuildPlan, onLine: (line: string) => void): Promise<string> {
+export async function ensureBootstrap(run: BuildRun, plan: BuildPlan, hostProxy: string, onLine: (line: string) => void): Promise<string> {
   const source = run.spec.os.source;
   const key = plan.layers[0]!.inputs.bootstrapKey;
   if (source.kind !== 'bootstrap' || key === undefined) return 'Bootstrap: not needed';
@@ -36,6 +37,7 @@ export async function ensureBootstrap(run: BuildRun, plan: BuildPlan, onLine: (l
       diskSizeGiB: run.spec.os.disk_size_gib,
       buildPublicKey: run.buildKey.publicKey,
       aptProxy: run.spec.cache.apt_proxy,
+      ...(hostProxy ? { hostProxy } : {}),
       onLine,
     });
     await writeTextFile(join(staging, 'bootstrap.json'), `${JSON.stringify({ key, rootUuid: result.rootUuid, durationS: result.durationS }, null, 2)}\n`);

@@ -23,6 +23,7 @@ describe('build request codec', () => {
       verifyLogin: { user: 'ops', privateKey: '/keys/ops' },
       skipVerify: true,
       noPackageCache: true,
+      offline: false,
       ansibleStrategy: 'linear',
       renderedDir: '/work/rendered',
       publish: true,
@@ -32,6 +33,13 @@ describe('build request codec', () => {
     const argv = encodeBuildRequest(request);
 
     expect(decodeArgv(argv, '/elsewhere')).toEqual(request);
+  });
+
+  it('reads back --offline', () => {
+    const request: BuildRequest = { version: '1.2.1', specArg: 'spec.yaml', offline: true, noPackageCache: false };
+
+    expect(encodeBuildRequest(request)).toContain('--offline');
+    expect(decodeArgv(encodeBuildRequest(request), '/work')).toMatchObject(request);
   });
 
   it('writes only the options given, with paths as given so they resolve where the build runs', () => {
@@ -49,6 +57,7 @@ describe('build request codec', () => {
     [['--ansible-strategy', 'free'], '--ansible-strategy "free" is not valid; valid: auto, mitogen, linear'],
     [['--verify-user', 'ops'], '--verify-user and --verify-key go together: a spec user and their private key'],
     [['--allow-bump-mismatch', 'why'], '--allow-bump-mismatch goes with --publish'],
+    [['--offline', '--no-package-cache'], '--offline builds from the package caches, which --no-package-cache turns off; give one of them'],
   ])('refuses %j as a usage error', (flags, message) => {
     const decode = () => decodeArgv(['1.0.0', ...flags], '/work');
 

@@ -26,6 +26,11 @@ export type BuildOptions = {
   readonly skipVerify?: boolean;
   /** Build without imagebuild's own apt cache (apt-cacher-ng under the cache directory): the guest downloads directly. */
   readonly noPackageCache?: boolean;
+  /**
+   * Build from the package caches alone: the apt cache serves only what it holds and never connects upstream, the
+   * pip wheelhouse must be filled already. For air-gapped hosts, after one build with the network.
+   */
+  readonly offline?: boolean;
   /** How Ansible drives the build VMs (default auto: Mitogen when the host has a usable one). Not part of any layer key. */
   readonly ansibleStrategy?: AnsibleStrategyChoice;
   /**
@@ -38,7 +43,7 @@ export type BuildOptions = {
 };
 
 /** A step of the build: one of the five layers, or the work around them. */
-export type BuildStep = LayerName | 'shared-cache' | 'prove-cache' | 'preflight' | 'prepare' | 'apt-cache' | 'bootstrap' | 'reuse-release' | 'seal' | 'checksum' | 'verify' | 'release';
+export type BuildStep = LayerName | 'shared-cache' | 'prove-cache' | 'preflight' | 'prepare' | 'apt-cache' | 'wheelhouse' | 'bootstrap' | 'reuse-release' | 'seal' | 'checksum' | 'verify' | 'release';
 
 /** What a build tells its observer while it runs. */
 export type BuildEvent =
@@ -70,6 +75,8 @@ export type BuildReport = {
   readonly logsDir?: string;
   /** What the build's apt cache carried, when the build ran one (not for an unchanged version or with --no-package-cache). */
   readonly aptCache?: AptCacheReport;
+  /** The frameworks layer's pip wheelhouse, when the build built that layer from one. */
+  readonly wheelhouse?: WheelhouseReport;
   /** The Ansible strategy the build's Packer runs used, when it ran any. */
   readonly ansibleStrategy?: 'mitogen_linear' | 'linear';
 };
@@ -85,11 +92,24 @@ export type AptCacheReport = {
   readonly direct: readonly string[];
 };
 
+/** The pip wheelhouse a build's frameworks layer installed from. */
+export type WheelhouseReport = {
+  /** Its key under <cache>/wheelhouses/ (what it holds, never part of a layer key). */
+  readonly key: string;
+  /** Whether it was filled before (and verified), so no index was asked for anything. */
+  readonly hit: boolean;
+  readonly wheels: number;
+  /** Bytes of wheels the host's pip downloaded for it in this build (0 on a hit). */
+  readonly bytesDownloaded: number;
+  /** Bytes of wheels the build VM fetched from it. */
+  readonly bytesServed: number;
+};
+
 // The build's command line, read and written in one place: `imagebuild build` decodes its flags here,
 // and a remote build encodes the same request back into the argv the host's imagebuild decodes.
 
 /** What a build command line carries: the argv half of BuildOptions, and publishing after the build. */
-export type BuildRequest = Pick<BuildOptions, 'version' | 'specArg' | 'fromLayer' | 'untilLayer' | 'accel' | 'hostProfile' | 'verifyLogin' | 'skipVerify' | 'noPackageCache' | 'ansibleStrategy' | 'renderedDir'> & {
+export type BuildRequest = Pick<BuildOptions, 'version' | 'specArg' | 'fromLayer' | 'untilLayer' | 'accel' | 'hostProfile' | 'verifyLogin' | 'skipVerify' | 'noPackageCache' | 'offline' | 'ansibleStrategy' | 'renderedDir'> & {
   readonly publish?: boolean;
   readonly allowBumpMismatch?: string;
 };
@@ -105,6 +125,7 @@ export const BUILD_REQUEST_FLAGS = {
   'verify-key': 'string',
   'no-verify': 'boolean',
   'no-package-cache': 'boolean',
+  offline: 'boolean',
   'ansible-strategy': 'string',
   publish: 'boolean',
   'allow-bump-mismatch': 'string',
@@ -135,6 +156,9 @@ export function decodeBuildFlags(flags: FlagValues, cwd: string): BuildFlags {
   const accel = wordOfFlag(flags.accel, '--accel', ACCELERATORS);
   const hostProfile = wordOfFlag(flags['host-profile'], '--host-profile', HOST_PROFILES);
   const ansibleStrategy = wordOfFlag(flags['ansible-strategy'], '--ansible-strategy', ANSIBLE_STRATEGIES);
+  if (flags.offline === true && flags['no-package-cache'] === true) {
+    throw new UsageError('--offline builds from the package caches, which --no-package-cache turns off; give one of them');
+  }
   const user = textOf(flags['verify-user']);
   const key = textOf(flags['verify-key']);
   if ((user === undefined) !== (key === undefined)) throw new UsageError('--verify-user and --verify-key go together: a spec user and their private key');
@@ -151,6 +175,7 @@ export function decodeBuildFlags(flags: FlagValues, cwd: string): BuildFlags {
     verifyLogin: user === undefined || key === undefined ? undefined : { user, privateKey: resolve(cwd, key) },
     skipVerify: flags['no-verify'] === true,
     noPackageCache: flags['no-package-cache'] === true,
+    offline: flags.offline === true,
     ansibleStrategy,
     renderedDir: rendered === undefined ? undefined : resolve(cwd, rendered),
     publish,
@@ -172,6 +197,7 @@ export function encodeBuildRequest(request: BuildRequest): string[] {
     ...flag('accel', request.accel),
     ...on('no-verify', request.skipVerify),
     ...on('no-package-cache', request.noPackageCache),
+    ...on('offline', request.offline),
     ...flag('ansible-strategy', request.ansibleStrategy),
     ...flag('verify-user', request.verifyLogin?.user),
     ...flag('verify-key', request.verifyLogin?.privateKey),

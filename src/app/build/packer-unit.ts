@@ -15,6 +15,8 @@ export type UnitBase = {
   readonly shimDir: string;
   /** The build VM's apt proxy (package_cache_apt_proxy, passed at run time: never in the rendered files or a layer key); "" = none. */
   readonly aptProxy: string;
+  /** The frameworks layer's pip wheelhouse as the build VM reaches it (ai_frameworks_wheelhouse_url, passed at run time like aptProxy); "" = none. */
+  readonly wheelhouseUrl: string;
   /** The Ansible strategy's environment for ansible-playbook (Packer passes its own environment on). */
   readonly ansibleEnv: Readonly<Record<string, string>>;
 };
@@ -31,6 +33,7 @@ export async function runPackerUnit(run: BuildRun, unit: string, base: UnitBase,
     build_key_pub: run.buildKey.publicKeyFile,
     verify_key_pub: run.verifyKey?.publicKey ?? '',
     apt_proxy: base.aptProxy,
+    wheelhouse_url: base.wheelhouseUrl,
     accelerator: base.accelerator,
   };
   await ensureDirectory(vars.report_dir);

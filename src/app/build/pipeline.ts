@@ -6,10 +6,11 @@ import { computeSealKey, type BuildPlan } from '../../core/plan/plan-build.js';
 import { InterruptedError } from '../../errors/index.js';
 import type { AnsibleStrategy } from '../../adapters/tools/ansible-strategy.js';
 import { describeAptCache, openAptCache, type BuildAptCache } from './apt-cache.js';
+import { describeWheelhouse, openWheelhouse, type BuildWheelhouse } from './wheelhouse-cache.js';
 import { bootstrapDirOf, ensureBootstrap } from './bootstrap.js';
 import { buildLayer, proveReusedLayers, reuseLayer, type LayerResult } from './layer.js';
 import { openBuild } from './open-build.js';
-import type { AptCacheReport, BuildOptions, BuildReport, LayerOutcome } from './options.js';
+import type { AptCacheReport, BuildOptions, BuildReport, LayerOutcome, WheelhouseReport } from './options.js';
 import { runPreflight } from './preflight.js';
 import { prepareBuildDirectory } from './render-build.js';
 import { runSteps, type StepTask } from './run-steps.js';
@@ -48,6 +49,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   let manifest: ImageManifest | undefined;
   let aptCache: BuildAptCache | undefined;
   let aptReport: AptCacheReport | undefined;
+  let wheelhouse: BuildWheelhouse | undefined;
+  let wheelhouseReport: WheelhouseReport | undefined;
 
   // The seal key and the identical earlier release of the plan as it now stands.
   const settlePlan = async (next: BuildPlan) => {
@@ -62,7 +65,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     outcomes.push(result.outcome);
     notices.push(...result.notices);
   };
-  const base = () => ({ parentImage, kernelDir: kernelDir(), accelerator, shimDir, aptProxy: aptCache?.guestUrl ?? '', ansibleEnv: ansible?.env ?? {} });
+  const base = () => ({ parentImage, kernelDir: kernelDir(), accelerator, shimDir, aptProxy: aptCache?.guestUrl ?? '', wheelhouseUrl: '', ansibleEnv: ansible?.env ?? {} });
 
   // Each layer task reads its layer's plan when it runs: pulling from the shared cache may have changed it.
   const layerSteps = plan.layers.map((initial, index): StepTask => ({
@@ -82,7 +85,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
         return;
       }
       task.title = `${layer}: building ${key.slice(0, 12)} — ${reasons.join('; ')} (log ${run.dir.log(layer)})`;
-      const built = await buildLayer(run, layerPlan, base(), (line) => (task.output = line));
+      // Only the frameworks layer installs from the pip wheelhouse.
+      const built = await buildLayer(run, layerPlan, { ...base(), wheelhouseUrl: layer === 'frameworks' ? (wheelhouse?.guestUrl ?? '') : '' }, (line) => (task.output = line));
       took(built);
       if (run.spec.cache.store && run.spec.cache.push) pushes.push(pushSharedLayer(run, shared, layerPlan).then((notice) => void notices.push(notice)));
       task.title = `${layer}: built ${key.slice(0, 12)} in ${built.outcome.durationS.toFixed(0)} s, gate ${built.outcome.gate?.summary ?? 'n/a'}`;
@@ -110,11 +114,16 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     } },
     { step: 'prepare', title: 'Prepare build directory, key and rendered files', run: async () => void ({ shimDir } = await prepareBuildDirectory(run, options.renderedDir)) },
     { step: 'apt-cache', title: 'Start the apt cache', enabled: () => plan.layers.some((l) => l.action === 'build'), run: async (task) => {
-      aptCache = await openAptCache(run, plan, { disabled: options.noPackageCache === true, onLine: (line) => (task.output = line) });
+      aptCache = await openAptCache(run, plan, { disabled: options.noPackageCache === true, offline: options.offline === true, onLine: (line) => (task.output = line) });
       notices.push(...aptCache.notices);
       task.title = aptCache.title;
     } },
-    { step: 'bootstrap', title: 'Bootstrap base image', enabled: () => run.spec.os.source.kind === 'bootstrap', run: async (task) => void (task.title = await ensureBootstrap(run, plan, (line) => (task.output = line))) },
+    { step: 'wheelhouse', title: 'Fill the pip wheelhouse', enabled: () => plan.layers.some((l) => l.layer === 'frameworks' && l.action === 'build'), run: async (task) => {
+      wheelhouse = await openWheelhouse(run, plan, { disabled: options.noPackageCache === true, offline: options.offline === true, onLine: (line) => (task.output = line) });
+      notices.push(...wheelhouse.notices);
+      task.title = wheelhouse.title;
+    } },
+    { step: 'bootstrap', title: 'Bootstrap base image', enabled: () => run.spec.os.source.kind === 'bootstrap', run: async (task) => void (task.title = await ensureBootstrap(run, plan, aptCache?.hostUrl ?? '', (line) => (task.output = line))) },
     ...layerSteps,
     { step: 'reuse-release', title: 'Reuse the identical image of an earlier release', enabled: () => reuse !== undefined, run: async (task) => {
       finalizeStarted = Date.now();
@@ -152,10 +161,12 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     // The proxy stops with the build, whatever ended it; what it carried is told either way.
     aptReport = await aptCache?.finish().catch(() => undefined);
     if (aptReport !== undefined && aptReport.servedBytes > 0) notices.push(describeAptCache(aptReport));
+    wheelhouseReport = await wheelhouse?.finish().catch(() => undefined);
+    if (wheelhouseReport !== undefined) notices.push(describeWheelhouse(wheelhouseReport));
     // Layers that passed their gate finish uploading even when a later layer failed (not after Ctrl-C).
     if (!options.signal.aborted) await Promise.all(pushes);
     await lock.release();
   }
   const { release } = run;
-  return { status: 'built', version: options.version, artifact: release.artifact, manifestPath: release.manifest, manifest: manifest!, layers: outcomes, gpuValidated: manifest!.gpu_validated, notices, durationS: (Date.now() - started) / 1000, logsDir: release.logs, ...(aptReport === undefined ? {} : { aptCache: aptReport }), ...(ansible === undefined ? {} : { ansibleStrategy: ansible.strategy }) };
+  return { status: 'built', version: options.version, artifact: release.artifact, manifestPath: release.manifest, manifest: manifest!, layers: outcomes, gpuValidated: manifest!.gpu_validated, notices, durationS: (Date.now() - started) / 1000, logsDir: release.logs, ...(aptReport === undefined ? {} : { aptCache: aptReport }), ...(wheelhouseReport === undefined ? {} : { wheelhouse: wheelhouseReport }), ...(ansible === undefined ? {} : { ansibleStrategy: ansible.strategy }) };
 }

@@ -14,7 +14,7 @@ function requestFlag(name: BuildRequestFlag, help: Omit<FlagSpec, 'type'>): Flag
 export const buildCommand: Command = {
   name: 'build',
   usage:
-    'imagebuild build <version> [--spec FILE] [--from-layer L] [--until-layer L] [--accel kvm|tcg] [--host-profile gpu|cpu] [--verify-user U --verify-key K | --no-verify] [--no-package-cache] [--ansible-strategy auto|mitogen|linear] [--publish [--allow-bump-mismatch REASON]] [--json]\n' +
+    'imagebuild build <version> [--spec FILE] [--from-layer L] [--until-layer L] [--accel kvm|tcg] [--host-profile gpu|cpu] [--verify-user U --verify-key K | --no-verify] [--no-package-cache | --offline] [--ansible-strategy auto|mitogen|linear] [--publish [--allow-bump-mismatch REASON]] [--json]\n' +
     '       imagebuild build <version> --host [USER@]HOST[:PORT] [--identity FILE] [--known-hosts FILE] [--remote-dir DIR] [--remote-command CMD] [build options]',
   positionals: { min: 1, max: 1 },
   summary: 'build a versioned image: layers (cached or built with Packer and gated), seal, flatten, manifest',
@@ -35,6 +35,9 @@ export const buildCommand: Command = {
     'verify-key': requestFlag('verify-key', { value: 'FILE', help: "that user's private SSH key; without it the in-guest checks of the verification boot are skipped" }),
     'no-verify': requestFlag('no-verify', { help: 'skip the verification boot of the finished artifact (the manifest then records none)' }),
     'no-package-cache': requestFlag('no-package-cache', { help: "no apt cache of imagebuild's own: the build VMs download every package directly (a spec's cache.apt_proxy still applies)" }),
+    offline: requestFlag('offline', {
+      help: "build from the package caches alone (an air-gapped host, after one build with the network): the apt cache serves only what it holds and never connects upstream, the pip wheelhouse must be filled already (else OFFLINE_CACHE_MISS, exit 1)",
+    }),
     'ansible-strategy': requestFlag('ansible-strategy', {
       value: 'auto|mitogen|linear',
       help: "how Ansible drives the build VMs: mitogen (Mitogen for Ansible: one Python per VM, several times faster under TCG), linear (Ansible's own), auto (default: mitogen when the host's is usable with its Ansible); never part of a layer key",

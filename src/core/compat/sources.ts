@@ -311,6 +311,13 @@ export const COMPAT_SOURCES = {
     url: 'https://packages.ubuntu.com/noble/python3',
     says: 'noble: python3 3.12, bookworm: python3 3.11, jammy: python3 3.10; noble and bookworm ship /usr/lib/python3.X/EXTERNALLY-MANAGED (rows carried over from this table\'s first version)',
   },
+  'distro-glibc': {
+    title: 'glibc (libc6) of each release: what manylinux_2_X wheel tags a guest accepts',
+    url: 'https://lists.ubuntu.com/archives/ubuntu-devel/2024-July/043071.html',
+    via: 'Ubuntu: the glibc 2.40 upload announcement for the release after noble (Simon Chopin, ubuntu-devel, 2024-07-31), so noble is 2.39; ' +
+      'jammy 2.35 as projects pinning an Ubuntu 22.04 floor state it ("GLIBC_ <= 2.35 (jammy glibc 2.35)"); Debian 12: `dpkg -s libc6` on a bookworm host, 2026-12-06',
+    says: 'noble: glibc 2.39, jammy: glibc 2.35, bookworm: libc6 2.36-9+deb12u14',
+  },
 } as const satisfies Record<string, CompatSource>;
 
 export type CompatSourceId = keyof typeof COMPAT_SOURCES;

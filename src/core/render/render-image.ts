@@ -3,8 +3,9 @@ import { resolveVendorSources } from '../spec/vendor-sources.js';
 import { LAYER_NAMES, type LayerName } from '../spec/layers.js';
 import { verifyLoginUser, type ImageSpec } from '../spec/schema.js';
 import { compareDottedVersions } from '../compat/dotted-version.js';
-import { driverBranchOf, gpuFactsOf, hasUnbranchedDriverPackages, ncclWheelForVariant, osFactsOf, runsWithoutPeerToPeer } from '../compat/table-queries.js';
+import { driverBranchOf, gpuFactsOf, hasUnbranchedDriverPackages, ncclWheelForVariant, runsWithoutPeerToPeer } from '../compat/table-queries.js';
 import { gpuStackOf } from '../spec/parse-spec.js';
+import { frameworksPythonVersion } from '../spec/frameworks-pip.js';
 import { encodeCanonicalJson, encodeHclValue, encodeYamlValue, HclExpression } from './encode.js';
 import { chooseAccelerator } from '../preflight/check-preflight.js';
 
@@ -156,7 +157,7 @@ function unitContext(spec: ImageSpec, unit: RenderUnit): UnitContext {
     // From branch 590 NVIDIA's Ubuntu packages lose the branch in their names; the role picks the package set by this.
     driverPackagesUnbranched: hasUnbranchedDriverPackages(stack.driver.version),
     vendor,
-    pythonVersion: frameworks.python.version ?? osFactsOf(stack.os)?.python ?? '',
+    pythonVersion: frameworksPythonVersion(spec),
     ncclWheel: frameworks.nccl === undefined ? '' : (ncclWheelForVariant(frameworks.pytorch.cuda_variant) ?? ''),
     ncclVersion: frameworks.nccl?.version ?? '',
     tensorflowVersion: frameworks.tensorflow?.version ?? '',

@@ -141,6 +141,8 @@ export type OsFacts = {
   python: string;
   /** PEP 668 EXTERNALLY-MANAGED marker: pip refuses to install into the system Python. */
   externallyManaged: boolean;
+  /** The distribution's glibc (libc6) version: the newest manylinux_2_X wheel tag its pip accepts (PEP 600). */
+  glibc: string;
 } & Sourced;
 
 export type CompatTable = {

@@ -52,6 +52,12 @@ variable "apt_proxy" {
   description = "The build VM's apt proxy (Acquire::http::Proxy), e.g. imagebuild's own apt-cacher-ng as http://10.0.2.2:PORT; \"\" = none. Set per run: never part of a layer's key."
 }
 
+variable "wheelhouse_url" {
+  type        = string
+  default     = ""
+  description = "The frameworks layer's pip wheelhouse as the build VM reaches it (imagebuild serves it on http://10.0.2.2:PORT while the build runs); \"\" = install from the indexes. Set per run: never part of a layer's key."
+}
+
 variable "accelerator" {
   type        = string
   default     = "kvm"
@@ -111,7 +117,7 @@ build {
     playbook_file   = "${var.project_dir}/ansible/playbooks/runtime.yml"
     user            = "imagebuild"
     use_proxy       = false
-    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy })]
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy, ai_frameworks_wheelhouse_url = var.wheelhouse_url })]
     ansible_env_vars = [
       "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
       "ANSIBLE_HOST_KEY_CHECKING=False",
@@ -125,7 +131,7 @@ build {
     playbook_file   = "${var.project_dir}/ansible/playbooks/runtime.yml"
     user            = "imagebuild"
     use_proxy       = false
-    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy })]
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy, ai_frameworks_wheelhouse_url = var.wheelhouse_url })]
     ansible_env_vars = [
       "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
       "ANSIBLE_HOST_KEY_CHECKING=False",
