@@ -62,15 +62,16 @@ describe.skipIf(!hasTools)("the build's own apt cache (real apt-cacher-ng, fake 
     expect(lines.map(([unit]) => unit)).toEqual(['base', 'driver', 'runtime', 'frameworks', 'validation']);
     const proxy = lines[0]![1]!;
     expect(proxy).toMatch(/^http:\/\/10\.0\.2\.2:\d+$/);
-    for (const [, via, status] of lines) expect([via, status]).toEqual([proxy, '200']);
+    // The proxy is imagebuild's own, so the build VMs are told it carries HTTPS repositories too (package_cache_https_proxied).
+    for (const [, via, status, httpsProxied] of lines) expect([via, status, httpsProxied]).toEqual([proxy, '200', 'true']);
     // One request reached the mirror: the other four layers' apt got the cached copy.
     expect(mirror.served().byPath.get(`/${DEB}`)).toBe(300_000);
     expect(mirror.served().requests).toBe(1);
     expect(report.aptCache?.upstreamBytes).toBeGreaterThanOrEqual(300_000);
     expect(report.aptCache?.servedFromCacheBytes).toBeGreaterThanOrEqual(4 * 300_000);
-    // The runtime layer's repository is NVIDIA's (HTTPS): the guest fetches it itself, and the build says so.
-    expect(report.aptCache?.direct).toEqual(['https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH)']);
-    expect(report.notices).toContain('apt cache: HTTPS repositories are fetched by the build VMs directly, uncached: https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH)');
+    // The runtime layer's repository is NVIDIA's (HTTPS): the proxy carries it in its HTTPS/// form, none goes direct.
+    expect(report.aptCache?.direct).toEqual([]);
+    expect(report.notices.filter((n) => n.includes('HTTPS repositories'))).toEqual([]);
     expect(report.notices.some((n) => /^apt cache: .* served to the build VMs/.test(n))).toBe(true);
     expect(proxies()).toEqual([]);
     // The rendered files never carry the proxy: it is a run-time value, outside every layer key.
@@ -105,7 +106,7 @@ describe.skipIf(!hasTools)("the build's own apt cache (real apt-cacher-ng, fake 
   it('with --no-package-cache starts no proxy and gives the build VMs none', async () => {
     const report = await buildImage(options('1.0.4', { fromLayer: 'validation', noPackageCache: true }));
 
-    expect(fetched()).toEqual([['validation', '-', '200']]);
+    expect(fetched()).toEqual([['validation', '-', '200', 'false']]);
     expect(report.aptCache).toBeUndefined();
     expect(report.layers.find((l) => l.layer === 'validation')?.action).toBe('built');
   });

@@ -21,8 +21,9 @@ import { serveMirror } from './vendor-mirror/serve-mirror.js';
 
 const TEST_FILE = 'test/apt-proxy.test.ts';
 // apt-cacher-ng where Debian installs it, as scripts/install-deps.sh checks; openssl makes the HTTPS mirror's
-// certificate; dpkg-deb, apt-ftparchive and gpg make and sign a repository that the real apt-get reads through it.
-const TOOLS = ['/usr/sbin/apt-cacher-ng', 'openssl', 'dpkg-deb', 'apt-ftparchive', 'gpg', 'apt-get'];
+// certificate; dpkg-deb, apt-ftparchive and gpg make and sign a repository that the real apt-get reads through it;
+// ansible-playbook runs the package_cache role against an apt state of the test's own.
+const TOOLS = ['/usr/sbin/apt-cacher-ng', 'openssl', 'dpkg-deb', 'apt-ftparchive', 'gpg', 'apt-get', 'ansible-playbook'];
 const hasTools = requireTools(TEST_FILE, ...TOOLS);
 if (!hasTools) console.warn(`${TEST_FILE}: skipped, it needs ${TOOLS.join(', ')} (scripts/install-deps.sh installs them)`);
 
@@ -109,6 +110,36 @@ describe.skipIf(!hasTools)('apt caching proxy (real apt-cacher-ng)', () => {
     expect(https.servedBytes()).toBe(content.length);
   });
 
+  it("keeps an HTTPS repository's signing key and keyring package that Python's urllib fetched through it (Ansible's get_url and apt deb:), and serves them offline", async () => {
+    const root = join(temp.dir, 'keys');
+    const key = Buffer.from('-----BEGIN PGP PUBLIC KEY BLOCK-----\nstand-in\n-----END PGP PUBLIC KEY BLOCK-----\n');
+    const keyring = Buffer.alloc(4_000, 'cuda-keyring stand-in ');
+    await mkdir(join(root, 'repo'), { recursive: true });
+    await writeFile(join(root, 'gpgkey'), key);
+    await writeFile(join(root, 'repo/cuda-keyring_1.1-1_all.deb'), keyring);
+    const https = await serveHttps(temp.dir, root);
+    cleanups.push(https.stop);
+    const cacheDir = join(temp.dir, 'cache');
+    const urls = [`https://localhost:${https.port}/gpgkey`, `https://localhost:${https.port}/repo/cuda-keyring_1.1-1_all.deb`].map((url) => proxiedSourceUrl(url));
+    /** Python's urllib with http_proxy, as Ansible's fetch_url runs in a build VM: the hex of each URL's body. */
+    const urllib = async (proxy: AptProxy) => {
+      const code = 'import sys, urllib.request\nfor url in sys.argv[1:]:\n    print(urllib.request.urlopen(url, timeout=20).read().hex())';
+      const { stdout } = await execa('python3', ['-c', code, ...urls], { env: { http_proxy: proxy.hostUrl }, extendEnv: false });
+      return stdout.split('\n').map((hex) => Buffer.from(hex, 'hex'));
+    };
+    const warm = await startAptProxy({ cacheDir, upstreamPorts: [https.port], caFile: https.certFile });
+    const fetched = await urllib(warm);
+    await warm.stop();
+    await https.stop();
+
+    const offline = await started({ cacheDir, upstreamPorts: [https.port], caFile: https.certFile, offline: true });
+    const again = await urllib(offline);
+
+    expect(fetched.map((body) => body.toString('hex'))).toEqual([key.toString('hex'), keyring.toString('hex')]);
+    expect(again.map((body) => body.toString('hex'))).toEqual([key.toString('hex'), keyring.toString('hex')]);
+    expect((await offline.stats()).upstreamBytes).toBe(0);
+  });
+
   it('serves what an earlier run cached with the mirror gone when offline, and 503 for what it never fetched', async () => {
     const { root, content } = await mirrorWithPackage();
     const mirror = await serveMirror(root, { port: await freeProxyablePort() });
@@ -155,6 +186,72 @@ describe.skipIf(!hasTools)('apt caching proxy (real apt-cacher-ng)', () => {
     }
     expect(https.servedByPath().get(`/repo/${repo.debFile}`)).toBe(repo.deb.length);
     expect(https.servedByPath().get('/repo/InRelease')).toBeGreaterThan(0);
+  });
+
+  it("lets apt install from an HTTPS repository through the package_cache role's copy of the sources, fetched once, the role's own file untouched", async () => {
+    const repo = await signedFlatRepo(join(temp.dir, 'www'), join(temp.dir, 'keyring.gpg'));
+    const https = await serveHttps(temp.dir, join(temp.dir, 'www'));
+    cleanups.push(https.stop);
+    const proxy = await started({ cacheDir: join(temp.dir, 'cache'), upstreamPorts: [https.port], caFile: https.certFile });
+    // As the nvidia_driver role writes it in a build VM.
+    const line = `deb [signed-by=${repo.keyring}] https://localhost:${https.port}/repo/ /\n`;
+
+    /** A fresh apt state, then the package_cache role (real ansible-playbook) pointed at it instead of /etc/apt. */
+    const roleOn = async (run: string, httpsProxied: boolean) => {
+      const apt = await makeIsolatedApt(join(temp.dir, `apt-role-${run}`), { sources: [] });
+      await writeFile(join(apt.dir, 'etc/sources.list.d/nvidia.list'), line);
+      await mkdir(join(apt.dir, 'proxied'));
+      await writeFile(join(apt.dir, 'proxied/gone.list'), 'deb http://HTTPS///example.invalid/gone/ /\n');
+      const vars = {
+        package_cache_apt_proxy: proxy.hostUrl,
+        package_cache_https_proxied: httpsProxied,
+        package_cache_apt_conf: join(apt.dir, 'etc/apt.conf.d/01imagebuild-proxy'),
+        package_cache_sources_parts: join(apt.dir, 'etc/sources.list.d'),
+        package_cache_proxied_parts: join(apt.dir, 'proxied'),
+      };
+      const play = [
+        '- name: The package_cache role on an apt state of its own',
+        '  hosts: localhost',
+        '  connection: local',
+        '  gather_facts: false',
+        '  tasks:',
+        '    - name: Apply package_cache',
+        '      ansible.builtin.include_role:',
+        `        name: ${join(PROJECT_ROOT, 'ansible/roles/package_cache')}`,
+        `      vars: ${JSON.stringify(vars)}`,
+      ];
+      await writeFile(join(apt.dir, 'play.yml'), `${play.join('\n')}\n`);
+      const played = await execa('ansible-playbook', ['-i', 'localhost,', join(apt.dir, 'play.yml')], { env: { ANSIBLE_CONFIG: join(PROJECT_ROOT, 'ansible/ansible.cfg') }, all: true, reject: false });
+      return { apt, played };
+    };
+
+    const runs: { update: string; install: string; fetched: Buffer; copy: string[]; own: string; conf: string }[] = [];
+    for (const run of ['first', 'second']) {
+      const { apt, played } = await roleOn(run, true);
+      expect(played.exitCode, played.all).toBe(0);
+      const update = await apt.aptGet(['update']);
+      const install = await apt.aptGet(['install', '--download-only', '-y', repo.name]);
+      const fetched = await readFile(join(apt.dir, 'cache/archives', repo.debFile)).catch(() => Buffer.alloc(0));
+      const copy = readdirSync(join(apt.dir, 'proxied')).map((name) => `${name}: ${readFileSync(join(apt.dir, 'proxied', name), 'utf8').trim()}`);
+      runs.push({ update: `${update.exitCode} ${update.stderr}`, install: `${install.exitCode} ${install.stderr}`, fetched, copy, own: await readFile(join(apt.dir, 'etc/sources.list.d/nvidia.list'), 'utf8'), conf: await readFile(join(apt.dir, 'etc/apt.conf.d/01imagebuild-proxy'), 'utf8') });
+    }
+    const without = await roleOn('without', false);
+
+    for (const run of runs) {
+      expect(run.update).toMatch(/^0 /);
+      expect(run.update).not.toMatch(/^[WE]:/m);
+      expect(run.install).toMatch(/^0 /);
+      expect(run.fetched.equals(repo.deb)).toBe(true);
+      // The copy has the repository in the proxy's HTTPS/// form and nothing the sources no longer have.
+      expect(run.copy).toEqual([`nvidia.list: deb [signed-by=${repo.keyring}] http://HTTPS///localhost:${https.port}/repo/ /`]);
+      expect(run.own).toBe(line);
+      expect(run.conf).toContain(`Dir::Etc::sourceparts "${join(temp.dir, `apt-role-${runs.indexOf(run) === 0 ? 'first' : 'second'}`, 'proxied')}";`);
+    }
+    expect(https.servedByPath().get(`/repo/${repo.debFile}`)).toBe(repo.deb.length);
+    // A proxy that is not imagebuild's own gets no copy and no sourceparts setting.
+    expect(without.played.exitCode, without.played.all).toBe(0);
+    expect(existsSync(join(without.apt.dir, 'proxied'))).toBe(false);
+    expect(await readFile(join(without.apt.dir, 'etc/apt.conf.d/01imagebuild-proxy'), 'utf8')).not.toContain('sourceparts');
   });
 
   it("lets apt update and install from a loopback repository named as a build guest names it (10.0.2.2), through the proxy's Remap rule, fetched once", async () => {

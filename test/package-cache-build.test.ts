@@ -121,7 +121,7 @@ describe.skipIf(!hasTools)("the build's package caches: pip wheelhouse and --off
     expect(report.wheelhouse).toMatchObject({ hit: true, bytesDownloaded: 0 });
     // The "guest's" apt got the package from the cache (200) with the mirror gone; the proxy fetched nothing upstream.
     const apt = readFileSync(process.env.FAKE_PACKER_APT_RECORD!, 'utf8').trim().split('\n').slice(-2);
-    expect(apt.map((line) => line.split(' ').filter((_, i) => i !== 1))).toEqual([['frameworks', '200'], ['validation', '200']]);
+    expect(apt.map((line) => line.split(' ').filter((_, i) => i !== 1))).toEqual([['frameworks', '200', 'true'], ['validation', '200', 'true']]);
     expect(report.aptCache?.upstreamBytes).toBe(0);
     expect(proxies()).toEqual([]);
   });

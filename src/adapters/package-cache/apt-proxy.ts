@@ -191,6 +191,9 @@ export function renderAptProxyConfig(input: {
     // Requested URLs may name only these upstream ports (the default is 80 alone; manual 5.5 "Target port filter").
     `AllowUserPorts: ${ports.join(' ')}`,
     // No ReportPage and no LocalDirs: no admin or statistics page, no local files served, even on loopback.
+    // Repository signing keys (NVIDIA's .../gpgkey, Docker's .../gpg, *.asc, *.gpg) are kept too, as volatile files
+    // (revalidated like InRelease, served from the pool when offline): apt-cacher-ng's own patterns pass them through.
+    'VfilePatternEx: (/gpgkey|/gpg|\\.asc|\\.gpg)$',
     ...(input.offline ? ['# Serve from the cache only, never connecting upstream (503 for what is not cached).', 'Offlinemode: 1'] : []),
     ...(input.caFile ? [`CAfile: ${input.caFile}`] : []),
     ...remapConfigLines(input.remaps ?? []),

@@ -22,7 +22,13 @@ export type AptRoutes = {
   readonly remaps: readonly AptRemap[];
   /** The loopback origins' ports, which the proxy must be allowed to connect to. */
   readonly upstreamPorts: readonly number[];
-  /** HTTPS repositories: Acquire::http::Proxy covers http: only, so the guest's apt fetches these itself, uncached. */
+  /**
+   * HTTPS repositories the proxy fetches itself: the guest names them http://HTTPS///host/path during the build (the
+   * package_cache role's copy of its sources), apt-cacher-ng speaks TLS upstream and checks the certificate; apt
+   * still checks each repository's signed InRelease.
+   */
+  readonly https: readonly string[];
+  /** HTTPS repositories the proxy cannot carry (on the guest's name for the host's loopback): fetched by the guest directly, uncached. */
   readonly direct: readonly string[];
   /** Why the proxy cannot carry these repositories at all (a loopback origin on a port it cannot reach), if so. */
   readonly unroutable?: string;
@@ -37,12 +43,18 @@ export type AptRoutes = {
  */
 export function routeAptRepositories(urls: readonly string[]): AptRoutes {
   const remaps = new Map<string, AptRemap>();
+  const https = new Set<string>();
+  const httpsPorts = new Set<number>();
   const direct = new Set<string>();
   let unroutable: string | undefined;
   for (const url of urls) {
     const parsed = new URL(url);
     if (parsed.protocol === 'https:') {
-      direct.add(url);
+      if (parsed.hostname === GUEST_HOST) direct.add(url);
+      else {
+        https.add(url);
+        if (parsed.port) httpsPorts.add(Number(parsed.port));
+      }
       continue;
     }
     if (parsed.protocol !== 'http:' || parsed.hostname !== GUEST_HOST) continue;
@@ -56,7 +68,8 @@ export function routeAptRepositories(urls: readonly string[]): AptRoutes {
   const all = [...remaps.values()];
   return {
     remaps: all,
-    upstreamPorts: all.map((remap) => Number(new URL(remap.hostPrefix).port)),
+    upstreamPorts: [...new Set([...all.map((remap) => Number(new URL(remap.hostPrefix).port)), ...httpsPorts])],
+    https: [...https],
     direct: [...direct],
     ...(unroutable === undefined ? {} : { unroutable }),
   };

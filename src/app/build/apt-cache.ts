@@ -13,6 +13,8 @@ export type BuildAptCache = {
   readonly guestUrl: string;
   /** The same proxy as the host reaches it (mmdebstrap's downloads); "" when imagebuild runs none. */
   readonly hostUrl: string;
+  /** Whether it fetches HTTPS repositories named http://HTTPS///… (imagebuild's own apt-cacher-ng): the package_cache role's package_cache_https_proxied. */
+  readonly httpsProxied: boolean;
   readonly title: string;
   readonly notices: readonly string[];
   /** Stops imagebuild's own proxy (by its pid) and says what it carried; safe to call twice. */
@@ -39,7 +41,7 @@ function vendorRepositories(run: BuildRun, plan: BuildPlan): { url: string; buil
  * watchdog stops it if imagebuild is killed. A proxy that cannot start costs the build its cache, not its run.
  */
 export async function openAptCache(run: BuildRun, plan: BuildPlan, options: { disabled: boolean; offline: boolean; onLine: (line: string) => void }): Promise<BuildAptCache> {
-  const none = (title: string, notices: string[] = []): BuildAptCache => ({ guestUrl: '', hostUrl: '', title, notices, finish: async () => undefined });
+  const none = (title: string, notices: string[] = []): BuildAptCache => ({ guestUrl: '', hostUrl: '', httpsProxied: false, title, notices, finish: async () => undefined });
   if (run.spec.cache.apt_proxy !== undefined) {
     const offline = options.offline ? [`--offline: apt goes through the spec's proxy ${run.spec.cache.apt_proxy}, whose cache imagebuild does not control`] : [];
     return { ...none(`apt cache: the spec's proxy ${run.spec.cache.apt_proxy}`, offline), guestUrl: run.spec.cache.apt_proxy };
@@ -59,12 +61,14 @@ export async function openAptCache(run: BuildRun, plan: BuildPlan, options: { di
     if (run.signal.aborted || options.offline) throw error;
     return none('apt cache: off', [`apt cache off for this build: ${firstLine(error)}; the build VMs download every package`]);
   }
-  const directNotice = direct.length === 0 ? [] : [`apt cache: HTTPS repositories are fetched by the build VMs directly, uncached: ${direct.join(', ')}`];
+  const directNotice = direct.length === 0 ? [] : [`apt cache: HTTPS repositories on the host's loopback are fetched by the build VMs directly, uncached: ${direct.join(', ')}`];
+  const https = routes.https.filter((url) => repositories.some((r) => r.built && r.url === url));
   let finished: Promise<AptCacheReport> | undefined;
   return {
     guestUrl: proxy.guestUrl,
     hostUrl: proxy.hostUrl,
-    title: `apt cache: apt-cacher-ng on 127.0.0.1:${proxy.port} (pid ${proxy.pid}), pool ${run.cache.aptCache}${options.offline ? ', offline: cached files only' : ''}`,
+    httpsProxied: true,
+    title: `apt cache: apt-cacher-ng on 127.0.0.1:${proxy.port} (pid ${proxy.pid}), pool ${run.cache.aptCache}${options.offline ? ', offline: cached files only' : ''}${https.length > 0 ? `, HTTPS repositories through it: ${https.join(', ')}` : ''}`,
     notices: directNotice,
     finish() {
       finished ??= (async () => {

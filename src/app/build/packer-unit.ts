@@ -15,6 +15,8 @@ export type UnitBase = {
   readonly shimDir: string;
   /** The build VM's apt proxy (package_cache_apt_proxy, passed at run time: never in the rendered files or a layer key); "" = none. */
   readonly aptProxy: string;
+  /** Whether that proxy fetches HTTPS repositories named http://HTTPS///… (imagebuild's own apt-cacher-ng): package_cache_https_proxied. */
+  readonly aptHttpsProxied: boolean;
   /** The frameworks layer's pip wheelhouse as the build VM reaches it (ai_frameworks_wheelhouse_url, passed at run time like aptProxy); "" = none. */
   readonly wheelhouseUrl: string;
   /** The Ansible strategy's environment for ansible-playbook (Packer passes its own environment on). */
@@ -33,6 +35,7 @@ export async function runPackerUnit(run: BuildRun, unit: string, base: UnitBase,
     build_key_pub: run.buildKey.publicKeyFile,
     verify_key_pub: run.verifyKey?.publicKey ?? '',
     apt_proxy: base.aptProxy,
+    apt_https_proxied: String(base.aptHttpsProxied),
     wheelhouse_url: base.wheelhouseUrl,
     accelerator: base.accelerator,
   };

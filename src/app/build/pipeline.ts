@@ -65,7 +65,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     outcomes.push(result.outcome);
     notices.push(...result.notices);
   };
-  const base = () => ({ parentImage, kernelDir: kernelDir(), accelerator, shimDir, aptProxy: aptCache?.guestUrl ?? '', wheelhouseUrl: '', ansibleEnv: ansible?.env ?? {} });
+  const base = () => ({ parentImage, kernelDir: kernelDir(), accelerator, shimDir, aptProxy: aptCache?.guestUrl ?? '', aptHttpsProxied: aptCache?.httpsProxied ?? false, wheelhouseUrl: '', ansibleEnv: ansible?.env ?? {} });
 
   // Each layer task reads its layer's plan when it runs: pulling from the shared cache may have changed it.
   const layerSteps = plan.layers.map((initial, index): StepTask => ({

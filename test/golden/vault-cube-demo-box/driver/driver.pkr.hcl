@@ -52,6 +52,12 @@ variable "apt_proxy" {
   description = "The build VM's apt proxy (Acquire::http::Proxy), e.g. imagebuild's own apt-cacher-ng as http://10.0.2.2:PORT; \"\" = none. Set per run: never part of a layer's key."
 }
 
+variable "apt_https_proxied" {
+  type        = bool
+  default     = false
+  description = "Whether apt_proxy is imagebuild's own apt-cacher-ng, which fetches HTTPS repositories the build VM names http://HTTPS///host/path (the package_cache role's copy of the sources). Set per run: never part of a layer's key."
+}
+
 variable "wheelhouse_url" {
   type        = string
   default     = ""
@@ -131,7 +137,7 @@ build {
     playbook_file   = "${var.project_dir}/ansible/playbooks/driver.yml"
     user            = "imagebuild"
     use_proxy       = false
-    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy, ai_frameworks_wheelhouse_url = var.wheelhouse_url })]
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy, package_cache_https_proxied = var.apt_https_proxied, ai_frameworks_wheelhouse_url = var.wheelhouse_url })]
     ansible_env_vars = [
       "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
       "ANSIBLE_HOST_KEY_CHECKING=False",
@@ -145,7 +151,7 @@ build {
     playbook_file   = "${var.project_dir}/ansible/playbooks/driver.yml"
     user            = "imagebuild"
     use_proxy       = false
-    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy, ai_frameworks_wheelhouse_url = var.wheelhouse_url })]
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy, package_cache_https_proxied = var.apt_https_proxied, ai_frameworks_wheelhouse_url = var.wheelhouse_url })]
     ansible_env_vars = [
       "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
       "ANSIBLE_HOST_KEY_CHECKING=False",
