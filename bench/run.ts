@@ -11,6 +11,7 @@ import { flatten } from './figures/flatten.js';
 import { frameworksRebuild } from './figures/frameworks-rebuild.js';
 import { noChangeRebuild } from './figures/no-change-rebuild.js';
 import { orchestration } from './figures/orchestration.js';
+import { pipWheelhouse } from './figures/pip-wheelhouse.js';
 import { s3Transfer } from './figures/s3-transfer.js';
 import { sha256 } from './figures/sha256.js';
 import { PROJECT_ROOT, snapshotPackage, staleDistWarning } from './lib/bench-project.js';
@@ -19,7 +20,7 @@ import { describeMachine } from './lib/machine.js';
 import { formatSeconds, progress } from './lib/measure.js';
 import { formatSection, formatTable, recordResults } from './lib/results-file.js';
 
-const FIGURES: readonly Figure[] = [cliLatency, noChangeRebuild, frameworksRebuild, orchestration, sha256, s3Transfer, flatten, aptCache];
+const FIGURES: readonly Figure[] = [cliLatency, noChangeRebuild, frameworksRebuild, orchestration, sha256, s3Transfer, flatten, aptCache, pipWheelhouse];
 
 const USAGE = `Usage: npm run bench -- [--reps N] [--transfer-reps N] [--only NAME[,NAME…]] [--size-gib N] [--record] [--keep]
 

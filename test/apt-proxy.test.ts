@@ -127,7 +127,7 @@ describe.skipIf(!hasTools)('apt caching proxy (real apt-cacher-ng)', () => {
       const { stdout } = await execa('python3', ['-c', code, ...urls], { env: { http_proxy: proxy.hostUrl }, extendEnv: false });
       return stdout.split('\n').map((hex) => Buffer.from(hex, 'hex'));
     };
-    const warm = await startAptProxy({ cacheDir, upstreamPorts: [https.port], caFile: https.certFile });
+    const warm = await started({ cacheDir, upstreamPorts: [https.port], caFile: https.certFile });
     const fetched = await urllib(warm);
     await warm.stop();
     await https.stop();
