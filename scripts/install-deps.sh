@@ -53,6 +53,10 @@ declare -A FILES=(
   # Mitogen for Ansible: builds use its mitogen_linear strategy when it supports the host's Ansible (--ansible-strategy
   # auto), one Python per build VM instead of one per task: several times faster in TCG guests
   [/usr/lib/python3/dist-packages/ansible_mitogen/plugins/strategy/mitogen_linear.py]=ansible-mitogen
+  # The build fills the frameworks layer's pip wheelhouse with the host's pip (src/adapters/package-cache/wheelhouse.ts);
+  # the PyPI stand-in tests install into venvs
+  [/usr/lib/python3/dist-packages/pip/__init__.py]=python3-pip
+  [/usr/share/doc/python3-venv/copyright]=python3-venv
 )
 
 missing=()
