@@ -285,7 +285,10 @@ describe.skipIf(!hasTools)('apt caching proxy (real apt-cacher-ng)', () => {
     expect(debLines.map((l) => l.split('|')[1])).toEqual(['I', 'O', 'O']);
   });
 
-  it('does not outlive a parent that is SIGKILLed', async () => {
+  it.each([
+    ['its pid file still there', false],
+    ['its cache directory (pid file and all) deleted first', true],
+  ])('does not outlive a parent that is SIGKILLed: %s', async (_case, deleteDir) => {
     const script = join(temp.dir, 'parent.mts');
     await writeFile(
       script,
@@ -302,6 +305,7 @@ describe.skipIf(!hasTools)('apt caching proxy (real apt-cacher-ng)', () => {
       void parent.then((result) => reject(new Error(`the parent exited first: ${result.stderr}`)));
     });
     expect(isAlive(pid)).toBe(true);
+    if (deleteDir) await rm(join(temp.dir, 'cache'), { recursive: true, force: true });
 
     parent.kill('SIGKILL');
     await parent;

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { execa, type Result, type ResultPromise } from 'execa';
 import { oneLine, ToolFailedError } from '../../errors/index.js';
-import { startOrphanWatchdog } from '../process/orphan-watchdog.js';
+import { startOrphanWatchdog, type OrphanWatchdog } from '../process/orphan-watchdog.js';
 import { GUEST_HOST, HIGHEST_PROXYABLE_PORT, remapConfigLines, type AptRemap } from './apt-routes.js';
 
 // apt-cacher-ng's options are documented in the comments of the acng.conf its package installs
@@ -202,7 +202,7 @@ export function renderAptProxyConfig(input: {
 }
 
 type StartOutcome =
-  | { kind: 'running'; proxy: { port: number; child: ResultPromise; exited: Promise<Result>; watchdog: { cancel(): void } } }
+  | { kind: 'running'; proxy: { port: number; child: ResultPromise; exited: Promise<Result>; watchdog: OrphanWatchdog } }
   | { kind: 'port-busy'; error: ToolFailedError }
   | { kind: 'failed'; error: ToolFailedError };
 
@@ -233,7 +233,12 @@ async function startOnPort(input: StartAptProxyInput, paths: ReturnType<typeof a
   const gone = new AbortController();
   void exited.then(() => gone.abort());
   const ready = await Promise.race([exited, waitUntilAnswering(port, input.readyTimeoutMs ?? 15_000, gone.signal)]);
-  if (ready === 'answering') return { kind: 'running', proxy: { port, child, exited, watchdog } };
+  if (ready === 'answering') {
+    // Answering comes after the pid file is written; the watchdog reads it within 0.1 s. Once it has, the proxy is
+    // stopped whatever happens to its directory.
+    await watchdog.armed;
+    return { kind: 'running', proxy: { port, child, exited, watchdog } };
+  }
   if (ready === 'timeout') {
     await stopChild(child, exited);
     return { kind: 'failed', error: failure(`${TOOL} did not answer on 127.0.0.1:${port} within ${input.readyTimeoutMs ?? 15_000} ms`, undefined, output, paths) };

@@ -1,7 +1,11 @@
 import { spawn } from 'node:child_process';
 
 /** A running watchdog; `cancel()` it once the watched process has ended normally. */
-export type OrphanWatchdog = { cancel(): void };
+export type OrphanWatchdog = {
+  cancel(): void;
+  /** Resolves once it knows its victim: at once for a pid or group; for a pid file, once it has read the pid (false: not within 10 s). */
+  readonly armed: Promise<boolean>;
+};
 
 // Waits for EOF on stdin, then stops $1 (a pid, or -pgid for a whole process group): SIGTERM, and
 // SIGKILL if it is still there after $2 tenths of a second. (dash's kill takes no `--`; a negative
@@ -11,11 +15,15 @@ const WATCHDOG_SCRIPT =
   'while kill -0 "$1" 2>/dev/null; do [ "$i" -ge "$2" ] && exec kill -KILL "$1"; i=$((i + 1)); sleep 0.1; done';
 
 // The same for a process known by its pid file: the watchdog starts before the process exists (closing the
-// window between spawning it and starting a pid watchdog, where a SIGKILL leaves it orphaned), then waits
-// up to 10 s for the file after EOF, reads the pid, and stops it.
+// window between spawning it and starting a pid watchdog, where a SIGKILL leaves it orphaned). It reads the pid
+// as soon as the file appears (up to 10 s) and says so on stdout ("armed"), so a pid file removed later (its
+// directory deleted) still leaves it the pid; failing that it waits up to 10 s for the file after EOF. Then it
+// stops the process.
+const PIDFILE_WAIT_MS = 10_000;
 const PIDFILE_WATCHDOG_SCRIPT =
-  'read -r _; i=0; while [ ! -s "$1" ]; do [ "$i" -ge 100 ] && exit 0; i=$((i + 1)); sleep 0.1; done; ' +
-  'p=$(cat "$1"); kill -TERM "$p" 2>/dev/null || exit 0; i=0; ' +
+  'i=0; while [ ! -s "$1" ] && [ "$i" -lt 100 ]; do i=$((i + 1)); sleep 0.1; done; p=$(cat "$1" 2>/dev/null); ' +
+  '[ -n "$p" ] && echo armed; read -r _; if [ -z "$p" ]; then i=0; while [ ! -s "$1" ]; do [ "$i" -ge 100 ] && exit 0; i=$((i + 1)); sleep 0.1; done; p=$(cat "$1"); fi; ' +
+  'kill -TERM "$p" 2>/dev/null || exit 0; i=0; ' +
   'while kill -0 "$p" 2>/dev/null; do [ "$i" -ge "$2" ] && exec kill -KILL "$p"; i=$((i + 1)); sleep 0.1; done';
 
 /**
@@ -33,10 +41,27 @@ export function startOrphanWatchdog(
   const script = byFile ? PIDFILE_WATCHDOG_SCRIPT : WATCHDOG_SCRIPT;
   const watchdog = spawn('sh', ['-c', script, 'imagebuild-orphan-watchdog', victim, String(Math.ceil(graceMs / 100))], {
     detached: true,
-    stdio: ['pipe', 'ignore', 'ignore'],
+    stdio: ['pipe', byFile ? 'pipe' : 'ignore', 'ignore'],
   });
   watchdog.on('error', () => undefined);
   watchdog.stdin?.on('error', () => undefined);
   watchdog.unref();
-  return { cancel: () => void watchdog.kill('SIGKILL') };
+  const armed = new Promise<boolean>((resolve) => {
+    const out = watchdog.stdout;
+    if (!out) return resolve(true);
+    const done = (known: boolean) => {
+      clearTimeout(timer);
+      out.destroy();
+      resolve(known);
+    };
+    // It looks for the file for 10 s, then says nothing until EOF: past that it has not read it.
+    const timer = setTimeout(() => done(false), PIDFILE_WAIT_MS + 1_000);
+    timer.unref();
+    out.once('data', () => done(true));
+    out.once('end', () => done(false));
+    out.once('error', () => done(false));
+    // The pipe must not keep this process alive.
+    (out as unknown as { unref?: () => void }).unref?.();
+  });
+  return { cancel: () => void watchdog.kill('SIGKILL'), armed };
 }
