@@ -37,15 +37,19 @@ declare -A PACKAGES=(
   # The build's apt cache (src/adapters/package-cache/apt-proxy.ts) runs its own apt-cacher-ng on 127.0.0.1;
   # an absolute path like sshd's, since /usr/sbin is not on every user's PATH
   [/usr/sbin/apt-cacher-ng]=apt-cacher-ng
+  # The build's container image cache saves the runtime layer's images with skopeo (src/adapters/package-cache/image-cache.ts)
+  [skopeo]=skopeo
+  # A real registry for the image cache's tests (test/helpers/registry.ts); its system service is not wanted
+  [docker-registry]=docker-registry
 )
 
 # Packages whose maintainer scripts start a system-wide daemon that imagebuild does not want: apt-cacher-ng's
-# listens on every address (port 3142) and would outlive any build. They install on their own, while a
+# listens on every address (port 3142) and would outlive any build, docker-registry's on port 5000. They install on their own, while a
 # /usr/sbin/policy-rc.d that exits 101 ("action forbidden by policy") tells invoke-rc.d and deb-systemd-invoke to
 # start nothing (https://people.debian.org/~hmh/invokerc.d-policyrc.d-specification.txt,
 # https://manpages.debian.org/bookworm/init-system-helpers/deb-systemd-invoke.1p.en.html); the file is removed
 # afterwards, even when the install fails, and the service is disabled so that a boot does not start it either.
-QUIET_DAEMONS=(apt-cacher-ng)
+QUIET_DAEMONS=(apt-cacher-ng docker-registry)
 
 # file -> Debian package, for what is not a command
 declare -A FILES=(

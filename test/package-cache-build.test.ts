@@ -12,6 +12,7 @@ import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
 import { processesMentioning } from './helpers/processes.js';
 import { requireTools } from './helpers/require-tools.js';
 import { smallDemoSpec, type ManifestChanges } from './helpers/spec-builders.js';
+import { REGISTRY_TOOLS, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 import { buildPypiMirror, type PypiMirror } from './vendor-mirror/pypi-mirror.js';
 import { serveMirror, type ServedMirror } from './vendor-mirror/serve-mirror.js';
@@ -22,14 +23,17 @@ import { serveMirror, type ServedMirror } from './vendor-mirror/serve-mirror.js'
 // fetches a package through the apt proxy and every wheel of the wheelhouse it was given, as the guest names them
 // (10.0.2.2). The mirror counts what it serves: a rebuild whose packages were fetched before costs it nothing.
 const TEST_FILE = 'test/package-cache-build.test.ts';
-const hasTools = requireTools(TEST_FILE, ...FAKE_BUILD_TOOLS, '/usr/sbin/apt-cacher-ng', 'curl', 'python3', 'gcc');
+const hasTools = requireTools(TEST_FILE, ...FAKE_BUILD_TOOLS, '/usr/sbin/apt-cacher-ng', 'curl', 'python3', 'gcc', ...REGISTRY_TOOLS);
 const DEB = 'nvidia/pool/main/c/cuda-stand-in/cuda-stand-in_13.0-1_amd64.deb';
 
-describe.skipIf(!hasTools)("the build's package caches: pip wheelhouse and --offline (real pip and apt-cacher-ng, fake packer)", { timeout: 120_000 }, () => {
+describe.skipIf(!hasTools)("the build's package caches: pip wheelhouse, container images and --offline (real pip, skopeo, docker-registry and apt-cacher-ng, fake packer)", { timeout: 120_000 }, () => {
   let work: { dir: string; cleanup: () => Promise<void> };
   let pypi: PypiMirror;
   let mirror: ServedMirror;
   let wheelFetches: string;
+  let imageFetches: string;
+  let registry: TestRegistry;
+  let imageRef: string;
   const savedPath = process.env.PATH;
   const cacheDir = () => join(work.dir, '.imagebuild/cache');
 
@@ -40,6 +44,7 @@ describe.skipIf(!hasTools)("the build's package caches: pip wheelhouse and --off
       [['layers', 'driver', 'repository'], { url: `${mirror.guestUrl}/nvidia/` }],
       [['layers', 'frameworks', 'pytorch', 'index_url'], pytorchIndexUrl],
       [['layers', 'frameworks', 'pip'], { index_url: pypiIndexUrl }],
+      [['layers', 'runtime', 'images'], [imageRef]],
       ...changes,
     ]);
   };
@@ -56,6 +61,12 @@ describe.skipIf(!hasTools)("the build's package caches: pip wheelhouse and --off
     // On a port apt-cacher-ng can fetch from (it mishandles ports above 32767).
     mirror = await serveMirror(pypi.dir, { port: await freeProxyablePort() });
     wheelFetches = join(work.dir, 'wheel-fetches.txt');
+    imageFetches = join(work.dir, 'image-fetches.txt');
+    registry = await startRegistry();
+    imageRef = `${registry.guestName}/imagebuild/stand-in:1.0`;
+    await registry.push('imagebuild/stand-in:1.0', 'a stand-in image');
+    process.env.FAKE_PACKER_IMAGE_REFS = imageRef;
+    process.env.FAKE_PACKER_IMAGE_RECORD = imageFetches;
     process.env.PATH = `${FAKE_BIN}:${savedPath}`;
     process.env.FAKE_PACKER_APT_FETCH = `${mirror.guestUrl}/${DEB}`;
     process.env.FAKE_PACKER_APT_RECORD = join(work.dir, 'apt-fetches.txt');
@@ -67,10 +78,17 @@ describe.skipIf(!hasTools)("the build's package caches: pip wheelhouse and --off
     delete process.env.FAKE_PACKER_APT_FETCH;
     delete process.env.FAKE_PACKER_APT_RECORD;
     delete process.env.FAKE_PACKER_WHEELHOUSE_RECORD;
+    delete process.env.FAKE_PACKER_IMAGE_REFS;
+    delete process.env.FAKE_PACKER_IMAGE_RECORD;
+    await registry?.stop();
     await mirror.stop();
     await work.cleanup();
   });
-  beforeEach(() => rm(wheelFetches, { force: true }));
+  beforeEach(async () => {
+    await rm(wheelFetches, { force: true });
+    await rm(imageFetches, { force: true });
+  });
+  const imageLines = () => (existsSync(imageFetches) ? readFileSync(imageFetches, 'utf8').trim().split('\n') : []).map((line) => line.split(' '));
 
   it("fills the frameworks layer's wheelhouse on the host once and serves it to that layer's build only", async () => {
     const report = await buildImage(options('1.0.0'));
@@ -95,6 +113,11 @@ describe.skipIf(!hasTools)("the build's package caches: pip wheelhouse and --off
     // Nothing serves it once the build is over.
     await expect(fetch(wheelLines()[3]![1]!.replace('10.0.2.2', '127.0.0.1'))).rejects.toThrow();
     expect((await listCache({ cwd: work.dir, specArg: 'box.yaml' })).wheelhouses.map((w) => w.key)).toEqual([report.wheelhouse!.key]);
+    // The runtime layer loaded the spec's image from the image cache, checked against the SHA-256 it recorded.
+    expect(imageLines().map(([unit, url, status]) => [unit, url === '-' ? '-' : 'cache', status])).toEqual([['runtime', 'cache', '200']]);
+    expect(report.imageCache).toMatchObject({ images: [{ ref: imageRef, hit: false }] });
+    expect(report.imageCache?.bytesServed).toBe(report.imageCache?.bytesDownloaded);
+    expect((await listCache({ cwd: work.dir, specArg: 'box.yaml' })).images.map((i) => i.ref)).toEqual([imageRef]);
   });
 
   it('rebuilds the frameworks layer of a new version from the filled wheelhouse and the apt cache: 0 bytes from the mirror', async () => {
@@ -124,6 +147,29 @@ describe.skipIf(!hasTools)("the build's package caches: pip wheelhouse and --off
     expect(apt.map((line) => line.split(' ').filter((_, i) => i !== 1))).toEqual([['frameworks', '200', 'true'], ['validation', '200', 'true']]);
     expect(report.aptCache?.upstreamBytes).toBe(0);
     expect(proxies()).toEqual([]);
+  });
+
+  it('builds a runtime-layer change --offline with the registry gone: the saved image is loaded', async () => {
+    await writeFile(join(work.dir, 'box.yaml'), spec([[['layers', 'runtime', 'docker_default_shm_size'], '16G']]));
+    await registry.stop();
+
+    const report = await buildImage(options('1.2.1', { offline: true }));
+
+    expect(report.layers.filter((l) => l.action === 'built').map((l) => l.layer)).toEqual(['runtime', 'frameworks', 'validation']);
+    expect(report.imageCache).toMatchObject({ images: [{ ref: imageRef, hit: true }], bytesDownloaded: 0 });
+    expect(imageLines()).toEqual([['runtime', expect.stringMatching(/^http:\/\/10\.0\.2\.2:\d+$/), '200']]);
+  });
+
+  it('refuses --offline when an image was never saved, before any layer is built', async () => {
+    await writeFile(join(work.dir, 'box.yaml'), spec([[['layers', 'runtime', 'images'], [imageRef, `${registry.guestName}/imagebuild/other:2.0`]]]));
+    const layersBefore = await registered();
+
+    const error = await buildImage(options('1.2.2', { offline: true })).then(() => undefined, (e: unknown) => e);
+
+    expect((error as ImagebuildError).code).toBe('OFFLINE_CACHE_MISS');
+    expect((error as Error).message).toBe(`--offline: the runtime layer needs the container image ${registry.guestName}/imagebuild/other:2.0, and it was never saved; build once with the network to save it`);
+    expect(imageLines()).toEqual([]);
+    expect(await registered()).toEqual(layersBefore);
   });
 
   it('refuses --offline when the version set was never filled, before any layer is built', async () => {

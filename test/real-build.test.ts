@@ -18,6 +18,7 @@ import { RGW_TOOLS, startRgw } from './helpers/rgw.js';
 import { startS3Server } from './helpers/s3-server.js';
 import type { StoreSpec } from '../src/core/spec/schema.js';
 import { missingTools, requireTools } from './helpers/require-tools.js';
+import { REGISTRY_TOOLS, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { specAgainstMirror, startVendorMirror, type VendorMirror } from './vendor-mirror/gpu-spec.js';
 import { PYPI_MIRROR_PATHS } from './vendor-mirror/pypi-mirror.js';
 
@@ -28,7 +29,7 @@ import { PYPI_MIRROR_PATHS } from './vendor-mirror/pypi-mirror.js';
 // layers on that base layer (reused) against the hermetic vendor mirror (test/vendor-mirror): NVIDIA's
 // repositories and PyPI as stand-in packages served on the host's loopback, which the build guests reach as
 // 10.0.2.2. GPU checks are skipped (nvidia-smi fails as it does without a GPU), never passed.
-const TOOLS = ['packer', 'qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ansible-playbook', 'sfdisk', 'mkfs.fat', 'mke2fs', 'apt-ftparchive', 'gpg', 'dpkg-deb', 'objcopy', 'gcc'];
+const TOOLS = ['packer', 'qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'ansible-playbook', 'sfdisk', 'mkfs.fat', 'mke2fs', 'apt-ftparchive', 'gpg', 'dpkg-deb', 'objcopy', 'gcc', ...REGISTRY_TOOLS];
 const missing = requireTools('test/real-build.test.ts', ...TOOLS) ? [] : missingTools(...TOOLS);
 const isRoot = process.getuid?.() === 0;
 const DEBIAN_MITOGEN = '/usr/lib/python3/dist-packages/ansible_mitogen/plugins/strategy/mitogen_linear.py';
@@ -41,6 +42,8 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
   let server: { name: string; storeSpec(prefix: string): StoreSpec; credentialsEnv: Record<string, string>; stop(): Promise<void> };
   let work: { dir: string; cleanup: () => Promise<void> };
   let mirror: VendorMirror;
+  let registry: TestRegistry;
+  let imageRef: string;
   // make demo's command (on a machine without KVM): the verification boot logs in as local-dev's
   // verify_login user (dev) with the cache's own verification key, no key given on the command line.
   const command = () => ['build', 'v0.1.0', '--spec', 'box.yaml', '--until-layer', 'base', '--accel', 'tcg'];
@@ -59,9 +62,15 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     await writeFile(join(work.dir, 'box.yaml'), mutateManifest(LOCAL_DEV_SPEC_PATH, [[['artifacts'], { store: server.storeSpec('real'), signing }]]));
     // On a port apt-cacher-ng can fetch from (it mishandles ports above 32767): the build's own apt cache carries it.
     mirror = await startVendorMirror(work.dir, { port: await freeProxyablePort() });
-    await writeFile(join(work.dir, 'gpu.yaml'), specAgainstMirror(join(work.dir, 'box.yaml'), mirror));
+    // A real registry holding a stand-in image that the runtime layer puts into the image (layers.runtime.images),
+    // through the build's image cache: saved by skopeo on the host, loaded by the guest's Docker.
+    registry = await startRegistry();
+    imageRef = `${registry.guestName}/imagebuild/stand-in:1.0`;
+    await registry.push('imagebuild/stand-in:1.0', 'a stand-in image for the runtime layer');
+    await writeFile(join(work.dir, 'gpu.yaml'), specAgainstMirror(join(work.dir, 'box.yaml'), mirror, [[['layers', 'runtime', 'images'], [imageRef]]]));
   }, 240_000);
   afterAll(async () => {
+    await registry?.stop();
     await mirror?.served.stop();
     await server?.stop();
     await work?.cleanup();
@@ -199,6 +208,11 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     // for a project it does not hold (PyPI's torch, PyTorch's vllm: the wheelhouse fill's one resolver run) is no miss.
     const projectPage = new RegExp(`^/(${PYPI_MIRROR_PATHS.pytorch}|${PYPI_MIRROR_PATHS.pypi})/[a-z0-9-]+/$`);
     expect(mirror.served.misses().filter((path) => !projectPage.test(path))).toEqual([]);
+    // The runtime layer's Docker loaded the spec's image from the build's image cache, and the SBOM lists it.
+    expect(result.all).toMatch(/image cache: 1 image\(s\), [\d.]+ KiB, 0 from the cache, [\d.]+ KiB downloaded; served on 127\.0\.0\.1:\d+/);
+    expect(/TASK \[container_runtime : Load into Docker the image [^\]]+\][^\n]*\n[^\n]*?(ok|changed|skipping): \[default\]/.exec(result.all ?? '')?.[1]).toBe('changed');
+    const sbom = JSON.parse(readFileSync(join(versionDir, 'sbom.cdx.json'), 'utf8')) as { components: { type: string; name: string; version?: string }[] };
+    expect(sbom.components.filter((c) => c.type === 'container').map((c) => `${c.name}:${c.version}`)).toContain(imageRef);
     // The frameworks came from the build's pip wheelhouse, filled on the host from the mirror and served to the guest.
     expect(result.all).toMatch(/pip wheelhouse [0-9a-f]{12}: 5 wheels, [\d.]+ KiB, [\d.]+ KiB downloaded; served on 127\.0\.0\.1:\d+/);
     expect(/TASK \[ai_frameworks : Install PyTorch, TensorFlow and vLLM from the build's wheelhouse\][^\n]*\n[^\n]*?(ok|changed|skipping): \[default\]/.exec(result.all ?? '')?.[1]).toBe('changed');
@@ -222,7 +236,7 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
   it('builds v0.3.0, a frameworks-layer change with the same packages, --offline: nothing from the mirror or any repository', async () => {
     // The frameworks gate's matmul size is in the frameworks layer's key, not in any package set: frameworks and
     // validation are built again, every package from the caches v0.2.0 filled.
-    await writeFile(join(work.dir, 'gpu3.yaml'), specAgainstMirror(join(work.dir, 'box.yaml'), mirror, [[['layers', 'frameworks', 'gate', 'matmul_size'], 2048]]));
+    await writeFile(join(work.dir, 'gpu3.yaml'), specAgainstMirror(join(work.dir, 'box.yaml'), mirror, [[['layers', 'runtime', 'images'], [imageRef]], [['layers', 'frameworks', 'gate', 'matmul_size'], 2048]]));
     const aptCacheDir = cacheLayout(join(work.dir, '.imagebuild/cache')).aptCache;
     const transferLog = aptProxyPaths(aptCacheDir).transferLog;
     const logBefore = readFileSync(transferLog, 'utf8').length;

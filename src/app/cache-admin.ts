@@ -10,6 +10,7 @@ import { cacheLayout } from '../adapters/workspace/cache-layout.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { aptProxyPaths } from '../adapters/package-cache/apt-proxy.js';
 import { listWheelhouses } from '../adapters/package-cache/wheelhouse.js';
+import { imageCacheDirectories, imageCacheListing } from '../adapters/package-cache/image-cache.js';
 import { MANIFEST_FILE, outputRootOf } from '../adapters/workspace/release-layout.js';
 import { ManifestInvalidError } from '../errors/index.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
@@ -34,6 +35,8 @@ export type CacheListing = {
   readonly builds: readonly { name: string; bytes: number }[];
   /** Host-side pip wheelhouses, keyed by the version set they hold (never part of a layer key). */
   readonly wheelhouses: readonly { key: string; bytes: number; wheels: number; requirements: readonly string[]; createdAt: string }[];
+  /** Host-side container images the runtime layer loads, by reference and registry digest (never part of a layer key). */
+  readonly images: readonly { ref: string; digest: string; bytes: number; createdAt: string }[];
   /** The build's apt cache (apt-cacher-ng's pool of packages and indexes, by their repository paths); null before a build ran one. */
   readonly aptCache: { readonly dir: string; readonly bytes: number } | null;
   readonly problems: readonly string[];
@@ -68,10 +71,12 @@ export async function listCache(options: { specArg?: string; cwd: string; hostPr
   const wheelhouses = await Promise.all(
     wheelhouseScan.entries.map(async (w) => ({ key: w.key, bytes: await allocatedBytes(layout.wheelhouseDir(w.key)), wheels: w.wheels, requirements: [...w.requirements, ...w.noDeps], createdAt: w.createdAt })),
   );
+  const imageScan = await imageCacheListing(cacheDir);
+  const images = await Promise.all(imageScan.entries.map(async (i) => ({ ...i, bytes: await allocatedBytes(layout.imageDir(i.digest.slice('sha256:'.length))) })));
   const aptPool = aptProxyPaths(layout.aptCache).pool;
   const aptCache = (await listVisibleNames(layout.aptCache)).length === 0 ? null : { dir: aptPool, bytes: await allocatedBytes(aptPool) };
-  const totalBytes = [...layers, ...bootstraps, ...failed, ...builds, ...wheelhouses, ...(aptCache ? [aptCache] : [])].reduce((sum, x) => sum + x.bytes, 0);
-  return { cacheDir, layers, bootstraps, failed, builds, wheelhouses, aptCache, problems: [...scan.problems, ...wheelhouseScan.problems], totalBytes };
+  const totalBytes = [...layers, ...bootstraps, ...failed, ...builds, ...wheelhouses, ...images, ...(aptCache ? [aptCache] : [])].reduce((sum, x) => sum + x.bytes, 0);
+  return { cacheDir, layers, bootstraps, failed, builds, wheelhouses, images, aptCache, problems: [...scan.problems, ...wheelhouseScan.problems, ...imageScan.problems], totalBytes };
 }
 
 function gateStatus(gate: unknown): string {
@@ -133,6 +138,7 @@ export async function pruneCache(options: { specArg?: string; cwd: string; apply
     if (options.packages === true) {
       if ((await listVisibleNames(layout.aptCache)).length > 0) await doom(layout.aptCache, 'apt packages cached for the build VMs (--packages)');
       for (const w of (await listWheelhouses(cacheDir)).entries) await doom(layout.wheelhouseDir(w.key), `pip wheelhouse of ${[...w.requirements, ...w.noDeps].join(' ')} (--packages)`);
+      for (const image of await imageCacheDirectories(cacheDir)) await doom(image.path, image.why);
     }
     if (options.apply) {
       await dropLayers(cacheDir, doomed.map((e) => e.key));

@@ -28,6 +28,8 @@ export type CacheLayout = {
   readonly kvmProbe: string;
   /** Host-side pip wheelhouses, one directory per key (a hash of what they hold); dot-named entries are staging. */
   readonly wheelhouses: string;
+  /** Host-side container images, one directory per image (its manifest digest); dot-named entries are staging. */
+  readonly images: string;
   /** The build's apt cache (apt-cacher-ng's package pool, logs and generated config), kept across builds. */
   readonly aptCache: string;
   /** `<cache>/layers/<key>/`: a registered layer's entry.json, layer.qcow2 and reports. */
@@ -48,6 +50,10 @@ export type CacheLayout = {
   wheelhouseDir(key: string): string;
   /** A dot-named sibling of a wheelhouse directory for filling or dropping it (pid-named: one owner). */
   wheelhouseScratch(purpose: 'staging' | 'drop', key: string, pid: number): string;
+  /** `<cache>/images/<digest hex>/`: one saved image (image.tar, a docker-archive, and image.json). */
+  imageDir(digestHex: string): string;
+  /** A dot-named sibling of an image directory for filling or dropping it (pid-named: one owner). */
+  imageScratch(purpose: 'staging' | 'drop', digestHex: string, pid: number): string;
   /** A failed layer's directory under failed/, by its name there. */
   failedDir(name: string): string;
   /** A build run's directory under builds/, by its name there. */
@@ -60,6 +66,7 @@ export function cacheLayout(cacheDir: string): CacheLayout {
   const bootstrap = join(cacheDir, 'bootstrap');
   const keys = join(cacheDir, 'keys');
   const wheelhouses = join(cacheDir, 'wheelhouses');
+  const images = join(cacheDir, 'images');
   const layerDir = (key: string) => join(layers, key);
   const bootstrapDir = (key: string) => join(bootstrap, key);
   return {
@@ -75,6 +82,7 @@ export function cacheLayout(cacheDir: string): CacheLayout {
     verifyKey: join(keys, 'verify_ed25519'),
     kvmProbe: join(cacheDir, 'kvm-probe.json'),
     wheelhouses,
+    images,
     aptCache: join(cacheDir, 'apt-cache'),
     layerDir,
     layerImage: (key) => join(layerDir(key), 'layer.qcow2'),
@@ -88,6 +96,8 @@ export function cacheLayout(cacheDir: string): CacheLayout {
     bootstrapPull: (key, pid) => join(bootstrap, `.pull-${key.slice(0, 16)}-${pid}`),
     wheelhouseDir: (key) => join(wheelhouses, key),
     wheelhouseScratch: (purpose, key, pid) => join(wheelhouses, `.${purpose}-${key.slice(0, 16)}-${pid}`),
+    imageDir: (digestHex) => join(images, digestHex),
+    imageScratch: (purpose, digestHex, pid) => join(images, `.${purpose}-${digestHex.slice(0, 16)}-${pid}`),
     buildDir: (stamp, version) => join(cacheDir, 'builds', `${stamp}-v${version}`),
     failedDir: (name) => join(cacheDir, 'failed', name),
     buildRunDir: (name) => join(cacheDir, 'builds', name),

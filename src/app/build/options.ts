@@ -43,7 +43,7 @@ export type BuildOptions = {
 };
 
 /** A step of the build: one of the five layers, or the work around them. */
-export type BuildStep = LayerName | 'shared-cache' | 'prove-cache' | 'preflight' | 'prepare' | 'apt-cache' | 'wheelhouse' | 'bootstrap' | 'reuse-release' | 'seal' | 'checksum' | 'verify' | 'release';
+export type BuildStep = LayerName | 'shared-cache' | 'prove-cache' | 'preflight' | 'prepare' | 'apt-cache' | 'wheelhouse' | 'image-cache' | 'bootstrap' | 'reuse-release' | 'seal' | 'checksum' | 'verify' | 'release';
 
 /** What a build tells its observer while it runs. */
 export type BuildEvent =
@@ -77,6 +77,8 @@ export type BuildReport = {
   readonly aptCache?: AptCacheReport;
   /** The frameworks layer's pip wheelhouse, when the build built that layer from one. */
   readonly wheelhouse?: WheelhouseReport;
+  /** The runtime layer's container images, when the build built that layer from the image cache. */
+  readonly imageCache?: ImageCacheReport;
   /** The Ansible strategy the build's Packer runs used, when it ran any. */
   readonly ansibleStrategy?: 'mitogen_linear' | 'linear';
 };
@@ -102,6 +104,15 @@ export type WheelhouseReport = {
   /** Bytes of wheels the host's pip downloaded for it in this build (0 on a hit). */
   readonly bytesDownloaded: number;
   /** Bytes of wheels the build VM fetched from it. */
+  readonly bytesServed: number;
+};
+
+/** The container images a build's runtime layer loaded from the image cache. */
+export type ImageCacheReport = {
+  readonly images: readonly { readonly ref: string; readonly digest: string; readonly hit: boolean }[];
+  /** Bytes skopeo saved for this build (0 when every image was in the cache). */
+  readonly bytesDownloaded: number;
+  /** Bytes the build VM fetched from it. */
   readonly bytesServed: number;
 };
 

@@ -19,6 +19,8 @@ export type UnitBase = {
   readonly aptHttpsProxied: boolean;
   /** The frameworks layer's pip wheelhouse as the build VM reaches it (ai_frameworks_wheelhouse_url, passed at run time like aptProxy); "" = none. */
   readonly wheelhouseUrl: string;
+  /** The runtime layer's saved container images as the build VM reaches them (container_runtime_image_cache_url, passed at run time); "" = none. */
+  readonly imageCacheUrl: string;
   /** The Ansible strategy's environment for ansible-playbook (Packer passes its own environment on). */
   readonly ansibleEnv: Readonly<Record<string, string>>;
 };
@@ -37,6 +39,7 @@ export async function runPackerUnit(run: BuildRun, unit: string, base: UnitBase,
     apt_proxy: base.aptProxy,
     apt_https_proxied: String(base.aptHttpsProxied),
     wheelhouse_url: base.wheelhouseUrl,
+    image_cache_url: base.imageCacheUrl,
     accelerator: base.accelerator,
   };
   await ensureDirectory(vars.report_dir);

@@ -7,10 +7,11 @@ import { InterruptedError } from '../../errors/index.js';
 import type { AnsibleStrategy } from '../../adapters/tools/ansible-strategy.js';
 import { describeAptCache, openAptCache, type BuildAptCache } from './apt-cache.js';
 import { describeWheelhouse, openWheelhouse, type BuildWheelhouse } from './wheelhouse-cache.js';
+import { describeImageCache, openImageCache, type BuildImageCache } from './image-cache.js';
 import { bootstrapDirOf, ensureBootstrap } from './bootstrap.js';
 import { buildLayer, proveReusedLayers, reuseLayer, type LayerResult } from './layer.js';
 import { openBuild } from './open-build.js';
-import type { AptCacheReport, BuildOptions, BuildReport, LayerOutcome, WheelhouseReport } from './options.js';
+import type { AptCacheReport, BuildOptions, BuildReport, ImageCacheReport, LayerOutcome, WheelhouseReport } from './options.js';
 import { runPreflight } from './preflight.js';
 import { prepareBuildDirectory } from './render-build.js';
 import { runSteps, type StepTask } from './run-steps.js';
@@ -51,6 +52,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
   let aptReport: AptCacheReport | undefined;
   let wheelhouse: BuildWheelhouse | undefined;
   let wheelhouseReport: WheelhouseReport | undefined;
+  let imageCache: BuildImageCache | undefined;
+  let imageCacheReport: ImageCacheReport | undefined;
 
   // The seal key and the identical earlier release of the plan as it now stands.
   const settlePlan = async (next: BuildPlan) => {
@@ -65,7 +68,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     outcomes.push(result.outcome);
     notices.push(...result.notices);
   };
-  const base = () => ({ parentImage, kernelDir: kernelDir(), accelerator, shimDir, aptProxy: aptCache?.guestUrl ?? '', aptHttpsProxied: aptCache?.httpsProxied ?? false, wheelhouseUrl: '', ansibleEnv: ansible?.env ?? {} });
+  const base = () => ({ parentImage, kernelDir: kernelDir(), accelerator, shimDir, aptProxy: aptCache?.guestUrl ?? '', aptHttpsProxied: aptCache?.httpsProxied ?? false, wheelhouseUrl: '', imageCacheUrl: '', ansibleEnv: ansible?.env ?? {} });
 
   // Each layer task reads its layer's plan when it runs: pulling from the shared cache may have changed it.
   const layerSteps = plan.layers.map((initial, index): StepTask => ({
@@ -85,8 +88,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
         return;
       }
       task.title = `${layer}: building ${key.slice(0, 12)} — ${reasons.join('; ')} (log ${run.dir.log(layer)})`;
-      // Only the frameworks layer installs from the pip wheelhouse.
-      const built = await buildLayer(run, layerPlan, { ...base(), wheelhouseUrl: layer === 'frameworks' ? (wheelhouse?.guestUrl ?? '') : '' }, (line) => (task.output = line));
+      // Only the frameworks layer installs from the pip wheelhouse, only the runtime layer loads saved images.
+      const unitBase = { ...base(), wheelhouseUrl: layer === 'frameworks' ? (wheelhouse?.guestUrl ?? '') : '', imageCacheUrl: layer === 'runtime' ? (imageCache?.guestUrl ?? '') : '' };
+      const built = await buildLayer(run, layerPlan, unitBase, (line) => (task.output = line));
       took(built);
       if (run.spec.cache.store && run.spec.cache.push) pushes.push(pushSharedLayer(run, shared, layerPlan).then((notice) => void notices.push(notice)));
       task.title = `${layer}: built ${key.slice(0, 12)} in ${built.outcome.durationS.toFixed(0)} s, gate ${built.outcome.gate?.summary ?? 'n/a'}`;
@@ -122,6 +126,11 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
       wheelhouse = await openWheelhouse(run, plan, { disabled: options.noPackageCache === true, offline: options.offline === true, onLine: (line) => (task.output = line) });
       notices.push(...wheelhouse.notices);
       task.title = wheelhouse.title;
+    } },
+    { step: 'image-cache', title: 'Save the container images', enabled: () => run.spec.layers.runtime.images.length > 0 && plan.layers.some((l) => l.layer === 'runtime' && l.action === 'build'), run: async (task) => {
+      imageCache = await openImageCache(run, plan, { disabled: options.noPackageCache === true, offline: options.offline === true, onLine: (line) => (task.output = line) });
+      notices.push(...imageCache.notices);
+      task.title = imageCache.title;
     } },
     { step: 'bootstrap', title: 'Bootstrap base image', enabled: () => run.spec.os.source.kind === 'bootstrap', run: async (task) => void (task.title = await ensureBootstrap(run, plan, aptCache?.hostUrl ?? '', (line) => (task.output = line))) },
     ...layerSteps,
@@ -163,10 +172,12 @@ export async function buildImage(options: BuildOptions): Promise<BuildReport> {
     if (aptReport !== undefined && aptReport.servedBytes > 0) notices.push(describeAptCache(aptReport));
     wheelhouseReport = await wheelhouse?.finish().catch(() => undefined);
     if (wheelhouseReport !== undefined) notices.push(describeWheelhouse(wheelhouseReport));
+    imageCacheReport = await imageCache?.finish().catch(() => undefined);
+    if (imageCacheReport !== undefined) notices.push(describeImageCache(imageCacheReport));
     // Layers that passed their gate finish uploading even when a later layer failed (not after Ctrl-C).
     if (!options.signal.aborted) await Promise.all(pushes);
     await lock.release();
   }
   const { release } = run;
-  return { status: 'built', version: options.version, artifact: release.artifact, manifestPath: release.manifest, manifest: manifest!, layers: outcomes, gpuValidated: manifest!.gpu_validated, notices, durationS: (Date.now() - started) / 1000, logsDir: release.logs, ...(aptReport === undefined ? {} : { aptCache: aptReport }), ...(wheelhouseReport === undefined ? {} : { wheelhouse: wheelhouseReport }), ...(ansible === undefined ? {} : { ansibleStrategy: ansible.strategy }) };
+  return { status: 'built', version: options.version, artifact: release.artifact, manifestPath: release.manifest, manifest: manifest!, layers: outcomes, gpuValidated: manifest!.gpu_validated, notices, durationS: (Date.now() - started) / 1000, logsDir: release.logs, ...(aptReport === undefined ? {} : { aptCache: aptReport }), ...(wheelhouseReport === undefined ? {} : { wheelhouse: wheelhouseReport }), ...(imageCacheReport === undefined ? {} : { imageCache: imageCacheReport }), ...(ansible === undefined ? {} : { ansibleStrategy: ansible.strategy }) };
 }

@@ -12,12 +12,12 @@ export const cacheCommand: Command = {
   summary: 'list the layer cache, prune what no build will use again, or verify every cached layer',
   description:
     "`cache ls` lists registered layers (key, spec, age, size, gate, and whether the current spec's plan uses them),\n" +
-    'bootstrap images, failed layers kept for debugging, build directories, pip wheelhouses (by the version set they hold)\n' +
+    'bootstrap images, failed layers kept for debugging, build directories, pip wheelhouses (by the version set they hold), saved container images\n' +
     "and the build's apt cache (apt-cacher-ng's package pool), each with the space it takes on disk.\n" +
     '`cache prune` removes layers used neither by the current plan nor by a release in the output directory, bootstraps\n' +
     'no kept base layer uses, failed layers (unless --keep-failed), finished build directories and staging directories\n' +
     'a killed run left (a build removes those itself when it starts); with --packages also the package caches (the apt\n' +
-    'cache and every pip wheelhouse), which are kept otherwise. It only lists what it would remove unless --yes\n' +
+    'cache, every pip wheelhouse and saved container image), which are kept otherwise. It only lists what it would remove unless --yes\n' +
     'is given, and takes the cache lock while it deletes.\n' +
     '`cache verify` re-hashes every registered layer and compares it with the SHA-256 recorded when its gate passed;\n' +
     'it prints one line per layer that changed, is missing or has no recorded digest (an older imagebuild registered it)\n' +
@@ -28,7 +28,7 @@ export const cacheCommand: Command = {
     spec: SPEC_FLAG,
     yes: { type: 'boolean', help: 'prune: really delete (default: dry run)' },
     'keep-failed': { type: 'boolean', help: 'prune: keep failed layers' },
-    packages: { type: 'boolean', help: "prune: also remove the package caches (the build's apt cache, pip wheelhouses); the next build downloads again" },
+    packages: { type: 'boolean', help: "prune: also remove the package caches (the build's apt cache, pip wheelhouses, saved container images); the next build downloads again" },
     'host-profile': HOST_PROFILE_FLAG,
     json: JSON_FLAG,
   },
@@ -50,6 +50,7 @@ export const cacheCommand: Command = {
       for (const b of listing.bootstraps) output.out(`  bootstrap  ${b.key.slice(0, 12)}  ${formatBytes(b.bytes)}`);
       for (const f of listing.failed) output.out(`  failed     ${f.name}  ${formatBytes(f.bytes)}`);
       for (const w of listing.wheelhouses) output.out(`  wheelhouse ${w.key.slice(0, 12)}  ${w.wheels} wheel(s)  ${formatBytes(w.bytes)}  ${w.requirements.join(' ')}`);
+      for (const i of listing.images) output.out(`  image      ${i.digest.slice('sha256:'.length, 'sha256:'.length + 12)}  ${formatBytes(i.bytes)}  ${i.ref}  ${i.createdAt}`);
       if (listing.aptCache) output.out(`  apt cache  ${formatBytes(listing.aptCache.bytes)}  ${displayPathOf(listing.aptCache.dir, cwd)}`);
       if (listing.builds.length > 0) output.out(`  builds     ${listing.builds.length} director${listing.builds.length === 1 ? 'y' : 'ies'}, ${formatBytes(listing.builds.reduce((s, b) => s + b.bytes, 0))}`);
       for (const problem of listing.problems) output.err(`${output.paint('yellow', 'notice:')} ${problem}`);

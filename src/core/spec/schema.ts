@@ -232,6 +232,11 @@ const DriverLayer = specObject({
   }).prefault({}),
 });
 
+// An image reference by tag, optionally on another registry (a mirror): registry.example:5000/nvidia/cuda:13.0.2-base-ubuntu24.04
+const imageReference = z.string().regex(/^(?:[a-z0-9][a-z0-9.-]*(?::[0-9]{1,5})?\/)?[a-z0-9._/-]+(:[A-Za-z0-9._-]+)?$/, {
+  error: 'not an image reference; e.g. nvidia/cuda:13.0.2-base-ubuntu24.04 or mirror.example:5000/nvidia/cuda:13.0.2-base-ubuntu24.04',
+});
+
 const RuntimeLayer = specObject({
   container_toolkit: dottedVersion('NVIDIA Container Toolkit version', '1.20.0', [2, 3]),
   // A flat apt repository (suite "/"); apt expands $(ARCH).
@@ -240,9 +245,12 @@ const RuntimeLayer = specObject({
     gpgkey_url: url.default(CONTAINER_TOOLKIT_REPOSITORY.gpgkey_url),
   }).default(CONTAINER_TOOLKIT_REPOSITORY),
   docker_default_shm_size: z.string().regex(/^\d+[kmgKMG]?$/, { error: 'not a size; e.g. "8G"' }).default('8G'),
+  // Container images the runtime layer puts into the image (pre-pulled), by reference; through the build's image cache
+  // (saved once on the host, loaded into the build VM) unless --no-package-cache. List the gate's cuda_image here to
+  // have the GPU gate find it instead of pulling it.
+  images: z.array(imageReference).refine((refs) => new Set(refs).size === refs.length, { error: 'lists an image twice' }).default([]),
   gate: specObject({
-    // An image reference, optionally on another registry (a mirror): registry.example:5000/nvidia/cuda:13.0.2-base-ubuntu24.04
-    cuda_image: z.string().regex(/^(?:[a-z0-9][a-z0-9.-]*(?::[0-9]{1,5})?\/)?[a-z0-9._/-]+(:[A-Za-z0-9._-]+)?$/, { error: 'not an image reference; e.g. nvidia/cuda:13.0.2-base-ubuntu24.04 or mirror.example:5000/nvidia/cuda:13.0.2-base-ubuntu24.04' }),
+    cuda_image: imageReference,
     containers: z.number().int().min(1).max(16).default(2),
     idempotence,
   }),

@@ -64,6 +64,12 @@ variable "wheelhouse_url" {
   description = "The frameworks layer's pip wheelhouse as the build VM reaches it (imagebuild serves it on http://10.0.2.2:PORT while the build runs); \"\" = install from the indexes. Set per run: never part of a layer's key."
 }
 
+variable "image_cache_url" {
+  type        = string
+  default     = ""
+  description = "The runtime layer's saved container images as the build VM reaches them (imagebuild serves them on http://10.0.2.2:PORT while the build runs); \"\" = pull from the registries. Set per run: never part of a layer's key."
+}
+
 variable "accelerator" {
   type        = string
   default     = "kvm"
@@ -134,7 +140,7 @@ build {
     playbook_file   = "${var.project_dir}/ansible/playbooks/base.yml"
     user            = "imagebuild"
     use_proxy       = false
-    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy, package_cache_https_proxied = var.apt_https_proxied, ai_frameworks_wheelhouse_url = var.wheelhouse_url })]
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy, package_cache_https_proxied = var.apt_https_proxied, ai_frameworks_wheelhouse_url = var.wheelhouse_url, container_runtime_image_cache_url = var.image_cache_url })]
     ansible_env_vars = [
       "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
       "ANSIBLE_HOST_KEY_CHECKING=False",
@@ -148,7 +154,7 @@ build {
     playbook_file   = "${var.project_dir}/ansible/playbooks/base.yml"
     user            = "imagebuild"
     use_proxy       = false
-    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy, package_cache_https_proxied = var.apt_https_proxied, ai_frameworks_wheelhouse_url = var.wheelhouse_url })]
+    extra_arguments = ["--extra-vars", "@${path.root}/vars.yml", "--extra-vars", jsonencode({ users_verify_key = var.verify_key_pub, package_cache_apt_proxy = var.apt_proxy, package_cache_https_proxied = var.apt_https_proxied, ai_frameworks_wheelhouse_url = var.wheelhouse_url, container_runtime_image_cache_url = var.image_cache_url })]
     ansible_env_vars = [
       "ANSIBLE_CONFIG=${var.project_dir}/ansible/ansible.cfg",
       "ANSIBLE_HOST_KEY_CHECKING=False",
