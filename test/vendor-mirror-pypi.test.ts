@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_CLI, PROJECT_ROOT } from './helpers/project-root.js';
 import { requireTools } from './helpers/require-tools.js';
 import { LOCAL_DEV_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
+import { hostWheelhouseTarget } from './helpers/host-python.js';
 import { makeTempDir, type TempDir } from './helpers/temp-dir.js';
 import { buildPypiMirror, type PypiMirror } from './vendor-mirror/pypi-mirror.js';
-import { manylinuxPlatforms, type WheelhouseTarget } from '../src/adapters/package-cache/wheelhouse-record.js';
 import { fillWheelhouse, type Wheelhouse } from '../src/adapters/package-cache/wheelhouse.js';
 import { serveWheelhouse, type ServedWheelhouse } from '../src/adapters/package-cache/wheel-server.js';
 import { wheelhouseRequestOf } from '../src/app/build/wheelhouse-cache.js';
@@ -38,13 +38,6 @@ type RoleData = {
   wheelhouse_args: string[];
   wheelhouse_env: Record<string, string>;
 };
-/** This host's Python as a wheelhouse target, so a venv here can install what was filled for it. */
-async function hostTarget(): Promise<WheelhouseTarget> {
-  const { stdout } = await execa('python3', ['-c', 'import json, platform, sys; print(json.dumps([f"{sys.version_info[0]}.{sys.version_info[1]}", platform.libc_ver()[1], platform.machine()]))']);
-  const [pythonVersion, glibc, arch] = JSON.parse(stdout) as [string, string, string];
-  return { pythonVersion, implementation: 'cp', abi: `cp${pythonVersion.replace('.', '')}`, platforms: manylinuxPlatforms(glibc, arch) };
-}
-
 /** A finished process: what a test reads of it. */
 type Run = { command: string; exitCode: number | undefined; stdout: string; stderr: string };
 type GateCheck = { check: string; status: string; value?: unknown; reason?: string; detail?: Record<string, unknown> };
@@ -132,7 +125,7 @@ describe.skipIf(!hasTools)('PyPI stand-in mirror, installed from as the framewor
     pipSet = frameworksPipSet(parseSpec(spec, 'spec.yaml').spec);
     const request = wheelhouseRequestOf(pipSet);
     if ('unsupported' in request) throw new Error(request.unsupported);
-    wheelhouse = await fillWheelhouse({ cacheDir: join(work.dir, 'cache'), ...request, target: await hostTarget() });
+    wheelhouse = await fillWheelhouse({ cacheDir: join(work.dir, 'cache'), ...request, target: hostWheelhouseTarget() });
     servedWheelhouse = await serveWheelhouse(wheelhouse);
     role = await resolveRoleData(spec, servedWheelhouse.hostUrl);
 

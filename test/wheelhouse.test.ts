@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolFailedError } from '../src/errors/index.js';
-import { manylinuxPlatforms, wheelhouseInstallArgs, wheelhouseKey, wheelhousePaths, type WheelhouseRequest, type WheelhouseTarget } from '../src/adapters/package-cache/wheelhouse-record.js';
+import { wheelhouseInstallArgs, wheelhouseKey, wheelhousePaths, type WheelhouseRequest, type WheelhouseTarget } from '../src/adapters/package-cache/wheelhouse-record.js';
 import { fillWheelhouse, findWheelhouse, listWheelhouses, pruneWheelhouses, removeWheelhouse, type Wheelhouse } from '../src/adapters/package-cache/wheelhouse.js';
 import { cacheLayout } from '../src/adapters/workspace/cache-layout.js';
 import { BUILT_CLI } from './helpers/project-root.js';
 import { requireTools } from './helpers/require-tools.js';
 import { LOCAL_DEV_SPEC_PATH, mutateManifest } from './helpers/spec-builders.js';
+import { hostWheelhouseTarget } from './helpers/host-python.js';
 import { makeTempDir, type TempDir } from './helpers/temp-dir.js';
 import { buildPypiMirror, type PypiMirror } from './vendor-mirror/pypi-mirror.js';
 import { serveMirror, type ServedMirror } from './vendor-mirror/serve-mirror.js';
@@ -22,13 +23,6 @@ const hasTools = requireTools('test/wheelhouse.test.ts', 'python3', 'gcc');
 function demoRequest(mirror: PypiMirror, served: ServedMirror, target: WheelhouseTarget, requirements = ['vllm==0.29.0', 'torch==2.13.0+cu130', 'tensorflow==2.21.0']): WheelhouseRequest {
   const { pytorchIndexUrl, pypiIndexUrl } = mirror.indexUrls(served.hostUrl);
   return { requirements, noDeps: ['nvidia-nccl-cu13==2.31.2'], indexUrl: pypiIndexUrl, extraIndexUrls: [pytorchIndexUrl], target };
-}
-
-/** This host's Python as a wheelhouse target, so a venv here can install what was filled for it. */
-async function hostTarget(): Promise<WheelhouseTarget> {
-  const { stdout } = await execa('python3', ['-c', 'import json, platform, sys; print(json.dumps([f"{sys.version_info[0]}.{sys.version_info[1]}", platform.libc_ver()[1], platform.machine()]))']);
-  const [pythonVersion, glibc, arch] = JSON.parse(stdout) as [string, string, string];
-  return { pythonVersion, implementation: 'cp', abi: `cp${pythonVersion.replace('.', '')}`, platforms: manylinuxPlatforms(glibc, arch) };
 }
 
 describe.skipIf(!hasTools)('pip wheelhouse, filled from the stand-in mirror by the real pip', { timeout: 120_000 }, () => {
@@ -45,7 +39,7 @@ describe.skipIf(!hasTools)('pip wheelhouse, filled from the stand-in mirror by t
     work = await makeTempDir('imagebuild-wheelhouse-');
     mirror = await buildPypiMirror({ dir: join(work.dir, 'www') });
     served = await serveMirror(mirror.dir);
-    target = await hostTarget();
+    target = hostWheelhouseTarget();
     cacheDir = join(work.dir, 'cache');
     const started = performance.now();
     cold = await fillWheelhouse({ cacheDir, ...demoRequest(mirror, served, target) });

@@ -3,11 +3,11 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { serveWheelhouse } from '../../src/adapters/package-cache/wheel-server.js';
-import { manylinuxPlatforms, type WheelhouseTarget } from '../../src/adapters/package-cache/wheelhouse-record.js';
 import { fillWheelhouse } from '../../src/adapters/package-cache/wheelhouse.js';
 import { wheelhouseRequestOf } from '../../src/app/build/wheelhouse-cache.js';
 import { frameworksPipSet } from '../../src/core/spec/frameworks-pip.js';
 import { parseSpec } from '../../src/core/spec/parse-spec.js';
+import { hostWheelhouseTarget } from '../../test/helpers/host-python.js';
 import { DEMO_SPEC_PATH, mutateManifest } from '../../test/helpers/spec-builders.js';
 import { buildPypiMirror } from '../../test/vendor-mirror/pypi-mirror.js';
 import { serveMirror, type ServedMirror } from '../../test/vendor-mirror/serve-mirror.js';
@@ -42,7 +42,7 @@ async function measure(settings: BenchSettings): Promise<FigureResult> {
     const set = frameworksPipSet(parseSpec(specText, 'demo.yaml').spec);
     const request = wheelhouseRequestOf(set);
     if ('unsupported' in request) throw new Error(request.unsupported);
-    const target = hostTarget();
+    const target = hostWheelhouseTarget();
     const cacheDir = join(dir, 'cache');
     const pipEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8', PIP_CONFIG_FILE: '/dev/null', PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_CACHE_DIR: '1' };
     let roundNo = 0;
@@ -116,14 +116,6 @@ async function measure(settings: BenchSettings): Promise<FigureResult> {
     await mirror.stop();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** This host's Python as a wheelhouse target: the venvs that install it are this host's. */
-function hostTarget(): WheelhouseTarget {
-  const [pythonVersion, glibc, arch] = JSON.parse(
-    execFileSync('python3', ['-c', 'import json, platform, sys; print(json.dumps([f"{sys.version_info[0]}.{sys.version_info[1]}", platform.libc_ver()[1], platform.machine()]))'], { encoding: 'utf8' }),
-  ) as [string, string, string];
-  return { pythonVersion, implementation: 'cp', abi: `cp${pythonVersion.replace('.', '')}`, platforms: manylinuxPlatforms(glibc, arch) };
 }
 
 /** Bytes the mirror has served so far: wheel files, and index pages. */
