@@ -9,6 +9,7 @@ import { aptCache } from './figures/apt-cache.js';
 import { cliLatency } from './figures/cli-latency.js';
 import { flatten } from './figures/flatten.js';
 import { frameworksRebuild } from './figures/frameworks-rebuild.js';
+import { imageCache } from './figures/image-cache.js';
 import { noChangeRebuild } from './figures/no-change-rebuild.js';
 import { orchestration } from './figures/orchestration.js';
 import { pipWheelhouse } from './figures/pip-wheelhouse.js';
@@ -20,7 +21,7 @@ import { describeMachine } from './lib/machine.js';
 import { formatSeconds, progress } from './lib/measure.js';
 import { formatSection, formatTable, recordResults } from './lib/results-file.js';
 
-const FIGURES: readonly Figure[] = [cliLatency, noChangeRebuild, frameworksRebuild, orchestration, sha256, s3Transfer, flatten, aptCache, pipWheelhouse];
+const FIGURES: readonly Figure[] = [cliLatency, noChangeRebuild, frameworksRebuild, orchestration, sha256, s3Transfer, flatten, aptCache, pipWheelhouse, imageCache];
 
 const USAGE = `Usage: npm run bench -- [--reps N] [--transfer-reps N] [--only NAME[,NAME…]] [--size-gib N] [--record] [--keep]
 
