@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freeProxyablePort } from '../src/adapters/package-cache/apt-proxy.js';
 import type { BuildOptions } from '../src/app/build/options.js';
 import { buildImage } from '../src/app/build/pipeline.js';
-import { listCache } from '../src/app/cache-admin.js';
+import { listCache, pruneCache } from '../src/app/cache-admin.js';
 import { ImagebuildError } from '../src/errors/index.js';
 import { fakeBuildOptions } from './helpers/build-options.js';
 import { FAKE_BIN, FAKE_BUILD_TOOLS } from './helpers/fake-tools.js';
@@ -194,6 +194,21 @@ describe.skipIf(!hasTools)("the build's package caches: pip wheelhouse, containe
 
     expect(report.wheelhouse).toBeUndefined();
     expect(wheelLines().find(([unit]) => unit === 'frameworks')).toEqual(['frameworks', '-', '-']);
+  });
+
+  it('lists every package cache in `cache ls` and removes them only with `cache prune --packages`', async () => {
+    const listing = await listCache({ cwd: work.dir, specArg: 'box.yaml' });
+    const kept = await pruneCache({ specArg: 'box.yaml', cwd: work.dir, apply: false, keepFailed: false });
+    const dropped = await pruneCache({ specArg: 'box.yaml', cwd: work.dir, apply: true, keepFailed: false, packages: true });
+
+    expect(listing.images.map((i) => i.ref)).toEqual([imageRef]);
+    expect(listing.images[0]!.bytes).toBeGreaterThan(0);
+    expect(listing.wheelhouses).toHaveLength(1);
+    expect(listing.aptCache?.bytes).toBeGreaterThan(0);
+    expect(kept.removed.filter((r) => /apt-cache|wheelhouses|images/.test(r.path))).toEqual([]);
+    expect(dropped.removed.map((r) => r.why)).toEqual(expect.arrayContaining([`container image ${imageRef} (--packages)`, expect.stringMatching(/^pip wheelhouse of /), 'apt packages cached for the build VMs (--packages)']));
+    const after = await listCache({ cwd: work.dir, specArg: 'box.yaml' });
+    expect([after.images, after.wheelhouses, after.aptCache]).toEqual([[], [], null]);
   });
 });
 
