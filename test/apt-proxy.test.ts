@@ -254,6 +254,28 @@ describe.skipIf(!hasTools)('apt caching proxy (real apt-cacher-ng)', () => {
     expect(await readFile(join(without.apt.dir, 'etc/apt.conf.d/01imagebuild-proxy'), 'utf8')).not.toContain('sourceparts');
   });
 
+  it('shows apt a repository fetched in the HTTPS/// form as origin "HTTPS", which the nvidia_driver role refuses driver packages from', async () => {
+    const repo = await signedFlatRepo(join(temp.dir, 'www'), join(temp.dir, 'keyring.gpg'));
+    const https = await serveHttps(temp.dir, join(temp.dir, 'www'));
+    cleanups.push(https.stop);
+    const proxy = await started({ cacheDir: join(temp.dir, 'cache'), upstreamPorts: [https.port], caFile: https.certFile });
+    const source = `deb [signed-by=${repo.keyring}] ${proxiedSourceUrl(`https://localhost:${https.port}/repo/`)} /`;
+    // The role's stanza, as its template writes it for the package (nvidia-pin.pref.j2).
+    const refusal = (origin: string) => `Package: ${repo.name}\nPin: origin "${origin}"\nPin-Priority: -1\n`;
+
+    const runs: Record<string, string> = {};
+    const cases = [['unpinned', {}], ['by its host', { 'imagebuild-nvidia': refusal('localhost') }], ['as HTTPS', { 'imagebuild-nvidia': refusal('HTTPS') }]] as const;
+    for (const [run, preferences] of cases) {
+      const apt = await makeIsolatedApt(join(temp.dir, `apt-origin-${run.replace(/ /g, '-')}`), { sources: [source], preferences });
+      await writeFile(join(apt.dir, 'etc/apt.conf.d/01imagebuild-proxy'), `Acquire::http::Proxy "${proxy.hostUrl}";\n`);
+      expect((await apt.aptGet(['update'])).exitCode).toBe(0);
+      runs[run] = (await apt.policy([repo.name])).get(repo.name)?.candidate ?? 'none';
+    }
+
+    // The host in the URI is no longer the repository's: a pin by host does nothing while the build's cache carries it.
+    expect(runs).toEqual({ unpinned: '1.0', 'by its host': '1.0', 'as HTTPS': '(none)' });
+  });
+
   it("lets apt update and install from a loopback repository named as a build guest names it (10.0.2.2), through the proxy's Remap rule, fetched once", async () => {
     const repo = await signedFlatRepo(join(temp.dir, 'www'), join(temp.dir, 'keyring.gpg'));
     const mirror = await serveMirror(join(temp.dir, 'www'), { port: await freeProxyablePort() });

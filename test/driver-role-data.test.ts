@@ -46,6 +46,8 @@ describe.skipIf(!hasTools)('nvidia_driver package and pin data (real ansible-pla
     expect(resolved.packages).toEqual(['nvidia-driver-580-server-open', 'linux-modules-nvidia-580-server-open-generic']);
     expect(resolved.pinning).toBe('');
     expect(resolved.preferences).toContain('Pin: origin "developer.download.nvidia.com"\nPin-Priority: -1');
+    // And while the build's apt cache carries the repository (apt sees its origin as "HTTPS" then).
+    expect(resolved.preferences).toContain('Pin: origin "HTTPS"\nPin-Priority: -1');
     expect(resolved.preferences).toContain('Pin: version 580.173.02-*\nPin-Priority: 1001');
     expect(resolved.preferences).toContain('Package: cuda-toolkit-13-0\nPin: version 13.0.2-*');
   });
