@@ -45,7 +45,7 @@ describe.skipIf(!hasBuildTools)('build under GitHub Actions', () => {
     expect(result.exitCode).toBe(0);
     const lines = result.stdout.split('\n');
     const groups = lines.filter((l) => l.startsWith('::group::'));
-    expect(groups.map((g) => g.replace(/^::group::/, '').split(/[: ]/)[0])).toEqual(['Preflight', 'Prepare', 'Start', 'base', 'driver', 'runtime', 'frameworks', 'validation', 'Seal', 'Checksum', 'Write']);
+    expect(groups.map((g) => g.replace(/^::group::/, '').split(/[: ]/)[0])).toEqual(['Preflight', 'Prepare', 'Start', 'Fill', 'base', 'driver', 'runtime', 'frameworks', 'validation', 'Seal', 'Checksum', 'Write']);
     expect(lines.filter((l) => l === '::endgroup::')).toHaveLength(groups.length);
     // Groups never nest: each opens after the previous one closed.
     const markers = lines.filter((l) => l.startsWith('::group::') || l === '::endgroup::');

@@ -16,13 +16,14 @@ const WATCHDOG_SCRIPT =
 
 // The same for a process known by its pid file: the watchdog starts before the process exists (closing the
 // window between spawning it and starting a pid watchdog, where a SIGKILL leaves it orphaned). It reads the pid
-// as soon as the file appears (up to 10 s) and says so on stdout ("armed"), so a pid file removed later (its
+// as soon as the file appears (up to 10 s) and says so on stdout ("armed"; SIGPIPE ignored, as this process may be
+// gone by then and a write to the closed pipe must not kill the watchdog), so a pid file removed later (its
 // directory deleted) still leaves it the pid; failing that it waits up to 10 s for the file after EOF. Then it
 // stops the process.
 const PIDFILE_WAIT_MS = 10_000;
 const PIDFILE_WATCHDOG_SCRIPT =
-  'i=0; while [ ! -s "$1" ] && [ "$i" -lt 100 ]; do i=$((i + 1)); sleep 0.1; done; p=$(cat "$1" 2>/dev/null); ' +
-  '[ -n "$p" ] && echo armed; read -r _; if [ -z "$p" ]; then i=0; while [ ! -s "$1" ]; do [ "$i" -ge 100 ] && exit 0; i=$((i + 1)); sleep 0.1; done; p=$(cat "$1"); fi; ' +
+  'trap "" PIPE; i=0; while [ ! -s "$1" ] && [ "$i" -lt 100 ]; do i=$((i + 1)); sleep 0.1; done; p=$(cat "$1" 2>/dev/null); ' +
+  '[ -n "$p" ] && echo armed 2>/dev/null; read -r _; if [ -z "$p" ]; then i=0; while [ ! -s "$1" ]; do [ "$i" -ge 100 ] && exit 0; i=$((i + 1)); sleep 0.1; done; p=$(cat "$1"); fi; ' +
   'kill -TERM "$p" 2>/dev/null || exit 0; i=0; ' +
   'while kill -0 "$p" 2>/dev/null; do [ "$i" -ge "$2" ] && exec kill -KILL "$p"; i=$((i + 1)); sleep 0.1; done';
 
