@@ -214,7 +214,8 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     const sbom = JSON.parse(readFileSync(join(versionDir, 'sbom.cdx.json'), 'utf8')) as { components: { type: string; name: string; version?: string }[] };
     expect(sbom.components.filter((c) => c.type === 'container').map((c) => `${c.name}:${c.version}`)).toContain(imageRef);
     // The frameworks came from the build's pip wheelhouse, filled on the host from the mirror and served to the guest.
-    expect(result.all).toMatch(/pip wheelhouse [0-9a-f]{12}: 5 wheels, [\d.]+ KiB, [\d.]+ KiB downloaded; served on 127\.0\.0\.1:\d+/);
+    // torch, its NCCL pin, vLLM and the spec's NCCL (local-dev has no TensorFlow).
+    expect(result.all).toMatch(/pip wheelhouse [0-9a-f]{12}: 4 wheels, [\d.]+ KiB, [\d.]+ KiB downloaded; served on 127\.0\.0\.1:\d+/);
     expect(/TASK \[ai_frameworks : Install PyTorch, TensorFlow and vLLM from the build's wheelhouse\][^\n]*\n[^\n]*?(ok|changed|skipping): \[default\]/.exec(result.all ?? '')?.[1]).toBe('changed');
     expect(/TASK \[ai_frameworks : Install PyTorch, TensorFlow and vLLM from the indexes\][^\n]*\n[^\n]*?(ok|changed|skipping): \[default\]/.exec(result.all ?? '')?.[1]).toBe('skipping');
     // Debian 12's initramfs holds no nouveau.ko: the handler looked (lsinitramfs) and rebuilt nothing ("ok", not "changed").
@@ -254,11 +255,12 @@ describe.skipIf(missing.length > 0 || !isRoot)(`real build of local-dev with Pac
     // Not one request reached the vendor mirror, and apt-cacher-ng (offline) fetched nothing from any repository.
     const mirrorAfter = mirror.served.served();
     expect([mirrorAfter.requests - mirrorBefore.requests, mirrorAfter.bytes - mirrorBefore.bytes]).toEqual([0, 0]);
+    // (The bootstrap installed the frameworks' and validation's distribution packages, so apt may have had nothing to
+    // fetch at all; whatever it asked for came from the pool.)
     const during = parseTransferLog(readFileSync(transferLog, 'utf8').slice(logBefore));
     expect(during.upstreamRequests).toBe(0);
-    expect(during.servedRequests).toBeGreaterThan(0);
     expect(result.all).toMatch(/apt cache: apt-cacher-ng on 127\.0\.0\.1:\d+ \(pid \d+\), pool \S+, offline: cached files only/);
-    expect(result.all).toMatch(/pip wheelhouse [0-9a-f]{12}: 5 wheels, [\d.]+ KiB, from the cache \(verified, nothing downloaded\)/);
+    expect(result.all).toMatch(/pip wheelhouse [0-9a-f]{12}: 4 wheels, [\d.]+ KiB, from the cache \(verified, nothing downloaded\)/);
     expect(result.all).toMatch(/pip wheelhouse: [\d.]+ KiB served to the build VM, 0 B downloaded by the host for it \(hit [0-9a-f]{12}\)/);
     const proxies = processesMentioning(aptCacheDir, 'cmdline').filter((p) => p.cmdline.startsWith('/usr/sbin/apt-cacher-ng '));
     expect(proxies.map((p) => p.cmdline), 'no apt-cacher-ng outlives its build').toEqual([]);
