@@ -22,6 +22,21 @@ describe('acquireLock', () => {
     expect(await listTree(work.dir)).toEqual([]);
   });
 
+  it("removes the temporary owner file a dead process left (SIGKILLed while taking the lock), never a live one's", async () => {
+    const path = join(work.dir, 'image.qcow2.lock');
+    const dead = `${path}.tmp-4000001-0123456789ab.lock`;
+    const live = `${path}.tmp-4000002-0123456789ab.lock`;
+    const other = `${path}.tmp-notes.txt`;
+    for (const file of [dead, live, other]) await writeFile(file, '{}\n');
+
+    const lock = await acquireLock(path, 'imagebuild download v1.0.0', (pid) => pid === 4000002);
+    await lock.release();
+
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(other)).toBe(true);
+  });
+
   it('refuses a second holder and names the first', async () => {
     const path = join(work.dir, 'lock');
     const first = await acquireLock(path, 'imagebuild build v1.0.0');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { link, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { LockHeldError, type LockOwner } from '../../errors/index.js';
 
 export type HeldLock = {
@@ -79,6 +80,21 @@ async function replaceStaleLock(path: string, temp: string, stale: LockOwner, is
  * place, so the lock appears complete or not at all; a lock left by a dead process on this host is
  * taken over (and reported) by one process only, a live one refuses with LockHeldError.
  */
+/**
+ * Removes the temporary owner files that processes now dead left beside the lock (one SIGKILLed between writing its
+ * file and removing it). Only names this module gives (`<lock>.tmp-<pid>-<12 hex>.lock`) of a pid that is gone; a
+ * name is unlinked, never followed. Called by the holder, so no live acquirer's file is touched.
+ */
+async function removeDeadOwnersTemps(path: string, isAlive: (pid: number) => boolean): Promise<void> {
+  const prefix = `${basename(path)}.tmp-`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = /^(\d+)-[0-9a-f]{12}\.lock$/.exec(name.slice(prefix.length))?.[1];
+    if (pid !== undefined && Number(pid) !== process.pid && !isAlive(Number(pid))) await rm(join(dirname(path), name), { force: true });
+  }
+}
+
 export async function acquireLock(path: string, command: string, isAlive: (pid: number) => boolean = processAlive): Promise<HeldLock> {
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), command, startedAt: new Date().toISOString() };
   // An unguessable name created with O_EXCL: the lock may sit in a directory others write (a download's
@@ -100,6 +116,7 @@ export async function acquireLock(path: string, command: string, isAlive: (pid: 
   } finally {
     await rm(temp, { force: true });
   }
+  await removeDeadOwnersTemps(path, isAlive);
   let released = false;
   return {
     tookOverFrom,
