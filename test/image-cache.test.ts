@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/core/digest.js';
-import { imageCacheDirectories, imageCacheListing, saveImage, serveImages, type CachedImage } from '../src/adapters/package-cache/image-cache.js';
+import { imageCacheDirectories, listCachedImages, saveImage, serveImages, type CachedImage } from '../src/adapters/package-cache/image-cache.js';
 import { ToolFailedError } from '../src/errors/index.js';
 import { REGISTRY_TOOLS, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { requireTools } from './helpers/require-tools.js';
@@ -49,7 +49,7 @@ describe.skipIf(!hasTools)('container image cache (real docker-registry and skop
     expect(cold.record).toMatchObject({ ref, digest, bytes: cold.bytesDownloaded });
     expect(cold.dir).toBe(join(cacheDir, 'images', digest.slice('sha256:'.length)));
     expect(JSON.parse(stdout)[0].RepoTags).toEqual([ref]);
-    expect((await imageCacheListing(cacheDir)).entries.map((e) => [e.ref, e.digest])).toEqual([[ref, digest]]);
+    expect((await listCachedImages(cacheDir)).entries.map((e) => [e.record.ref, e.record.digest])).toEqual([[ref, digest]]);
   });
 
   it('copies nothing on a hit, and saves again when the archive changed on disk', async () => {
@@ -70,7 +70,7 @@ describe.skipIf(!hasTools)('container image cache (real docker-registry and skop
 
     expect(moved).not.toBe(digest);
     expect(fresh.record.digest).toBe(moved);
-    expect((await imageCacheListing(cacheDir)).entries.map((e) => e.digest)).toEqual([digest, moved]);
+    expect((await listCachedImages(cacheDir)).entries.map((e) => e.record.digest)).toEqual([digest, moved]);
     expect([offline.hit, offline.record.digest]).toEqual([true, moved]);
   });
 

@@ -10,7 +10,7 @@ import { cacheLayout } from '../adapters/workspace/cache-layout.js';
 import { readManifestFile } from '../adapters/workspace/manifest-file.js';
 import { aptProxyPaths } from '../adapters/package-cache/apt-proxy.js';
 import { listWheelhouses } from '../adapters/package-cache/wheelhouse.js';
-import { imageCacheDirectories, imageCacheListing } from '../adapters/package-cache/image-cache.js';
+import { imageCacheDirectories, listCachedImages } from '../adapters/package-cache/image-cache.js';
 import { MANIFEST_FILE, outputRootOf } from '../adapters/workspace/release-layout.js';
 import { ManifestInvalidError } from '../errors/index.js';
 import type { ImageManifest } from '../core/manifest/image-manifest.js';
@@ -71,8 +71,8 @@ export async function listCache(options: { specArg?: string; cwd: string; hostPr
   const wheelhouses = await Promise.all(
     wheelhouseScan.entries.map(async (w) => ({ key: w.key, bytes: await allocatedBytes(layout.wheelhouseDir(w.key)), wheels: w.wheels, requirements: [...w.requirements, ...w.noDeps], createdAt: w.createdAt })),
   );
-  const imageScan = await imageCacheListing(cacheDir);
-  const images = await Promise.all(imageScan.entries.map(async (i) => ({ ...i, bytes: await allocatedBytes(layout.imageDir(i.digest.slice('sha256:'.length))) })));
+  const imageScan = await listCachedImages(cacheDir);
+  const images = await Promise.all(imageScan.entries.map(async ({ record, dir }) => ({ ref: record.ref, digest: record.digest, createdAt: record.createdAt, bytes: await allocatedBytes(dir) })));
   const aptPool = aptProxyPaths(layout.aptCache).pool;
   const aptCache = (await listVisibleNames(layout.aptCache)).length === 0 ? null : { dir: aptPool, bytes: await allocatedBytes(aptPool) };
   const totalBytes = [...layers, ...bootstraps, ...failed, ...builds, ...wheelhouses, ...images, ...(aptCache ? [aptCache] : [])].reduce((sum, x) => sum + x.bytes, 0);

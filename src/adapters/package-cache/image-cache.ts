@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { Sha256, sha256Hex } from '../../core/digest.js';
 import { parseJsonOrUndefined } from '../../core/parse-json.js';
 import { firstLine, oneLine, ToolFailedError } from '../../errors/index.js';
-import { apparentBytes } from '../fs/disk-usage.js';
 import { processAlive } from '../fs/lock.js';
 import { sha256File } from '../fs/sha256.js';
 import { cacheLayout } from '../workspace/cache-layout.js';
@@ -129,12 +128,6 @@ export async function listCachedImages(cacheDir: string): Promise<{ entries: { r
     entries.push({ record, dir, archive: join(dir, ARCHIVE) });
   }
   return { entries: entries.sort((a, b) => (a.record.createdAt < b.record.createdAt ? -1 : a.record.createdAt > b.record.createdAt ? 1 : 0)), problems };
-}
-
-/** What `cache ls` shows of the image cache. */
-export async function imageCacheListing(cacheDir: string): Promise<{ entries: { ref: string; digest: string; bytes: number; createdAt: string }[]; problems: string[] }> {
-  const { entries, problems } = await listCachedImages(cacheDir);
-  return { entries: await Promise.all(entries.map(async (e) => ({ ref: e.record.ref, digest: e.record.digest, bytes: await apparentBytes(e.dir), createdAt: e.record.createdAt }))), problems };
 }
 
 /** The image directories `cache prune --packages` removes: every entry, and staging a killed save left. */

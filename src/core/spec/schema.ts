@@ -245,9 +245,7 @@ const RuntimeLayer = specObject({
     gpgkey_url: url.default(CONTAINER_TOOLKIT_REPOSITORY.gpgkey_url),
   }).default(CONTAINER_TOOLKIT_REPOSITORY),
   docker_default_shm_size: z.string().regex(/^\d+[kmgKMG]?$/, { error: 'not a size; e.g. "8G"' }).default('8G'),
-  // Container images the runtime layer puts into the image (pre-pulled), by reference; through the build's image cache
-  // (saved once on the host, loaded into the build VM) unless --no-package-cache. List the gate's cuda_image here to
-  // have the GPU gate find it instead of pulling it.
+  // Images put into the image, through the build's image cache; list the gate's cuda_image to have the gate find it.
   images: z.array(imageReference).refine((refs) => new Set(refs).size === refs.length, { error: 'lists an image twice' }).default([]),
   gate: specObject({
     cuda_image: imageReference,
